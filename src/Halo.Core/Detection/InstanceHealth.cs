@@ -151,7 +151,7 @@ public sealed class InstanceHealth
             : Invariant($"missed {e.MissedIntervals ?? 0} heartbeats ({silent} s silent)");
     }
 
-    private static string Seconds(TimeSpan t) => t.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture);
+    private static string Seconds(TimeSpan t) => t.TotalSeconds.ToString("0.0#", CultureInfo.InvariantCulture);
 
     private static string Invariant(FormattableString s) => FormattableString.Invariant(s);
 }
