@@ -7,6 +7,10 @@ try
 {
     return mode switch
     {
+        "embedded-put" => await PutModes.EmbeddedAsync(options),
+        "etcd-put" => await PutModes.EtcdAsync(options),
+        "register" => await HttpModes.RegisterAsync(options),
+        "heartbeat" => await HeartbeatMode.RunAsync(options),
         "crash-writer" => await CrashWriterMode.RunAsync(options),
         _ => Usage(),
     };
@@ -24,7 +28,7 @@ static int Usage()
           embedded-put --dir D --concurrency C --seconds S
           etcd-put     --endpoints URL --concurrency C --seconds S
           register     --server URL --count N --concurrency C
-          heartbeat    --server URL --instances N --rate-hz R --seconds S [--single] [--batch-size B]
+          heartbeat    --server URL --instances N --rate-hz R --seconds S [--single] [--batch-size B] [--concurrency C]
           crash-writer --dir D --prefix P --count N --concurrency C   (test helper: prints "ack KEY" per durable put)
         """);
     return 2;
