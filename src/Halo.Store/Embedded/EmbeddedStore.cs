@@ -122,7 +122,10 @@ public sealed class EmbeddedStore : IStore
     public Task RevokeLeaseAsync(long leaseId, CancellationToken cancellationToken = default) =>
         Write(w => w.Revoke(leaseId), cancellationToken);
 
-    /// <summary>Drops change history up to and including <paramref name="revision"/> (etcd's Compact). Returns the compacted revision.</summary>
+    /// <summary>
+    /// Drops change history before <paramref name="revision"/>, as etcd's Compact: watches after revision - 1 or later
+    /// still work, older ones throw <see cref="RevisionCompactedException"/>. Returns the newest dropped revision.
+    /// </summary>
     public Task<long> CompactAsync(long revision, CancellationToken cancellationToken = default) =>
         Write(w => w.Compact(revision), cancellationToken);
 

@@ -112,12 +112,13 @@ internal sealed partial class StoreWriter
         return expired.Count;
     }
 
+    /// <summary>etcd's Compact: history before <paramref name="revision"/> goes; the revision itself stays watchable.</summary>
     public long Compact(long revision)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan(revision, _revision);
-        if (revision > _compactRevision)
+        if (revision - 1 > _compactRevision)
         {
-            CompactTo(revision);
+            CompactTo(revision - 1);
         }
 
         return _compactRevision;
