@@ -1,4 +1,5 @@
 using Halo.Core.Serialization;
+using Halo.Server.Alerts;
 using Halo.Server.Api;
 using Halo.Server.Detection;
 using Halo.Server.Events;
@@ -51,6 +52,7 @@ public static class HaloServerHost
         services.AddHostedService<FeedFollower>();
         services.AddHttpClient(ActiveCheckLoop.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false, PooledConnectionLifetime = TimeSpan.FromMinutes(1) });
+        services.AddHaloMonitoring(options);
         services.AddProblemDetails();
         services.ConfigureHttpJsonOptions(json =>
         {
@@ -62,7 +64,7 @@ public static class HaloServerHost
             }
         });
         services.AddOpenTelemetry().WithMetrics(m => m
-            .AddMeter(RegistryMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Runtime")
+            .AddMeter(RegistryMetrics.MeterName, MonitoringMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Runtime")
             .AddPrometheusExporter());
 
         var app = builder.Build();
@@ -74,6 +76,7 @@ public static class HaloServerHost
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapRegistry();
         app.MapEvents();
+        app.MapHaloMonitoring();
 
         var registry = app.Services.GetRequiredService<InstanceRegistry>();
         await app.Services.GetRequiredService<EventLog>().LoadAsync(cancellationToken).ConfigureAwait(false);

@@ -1,4 +1,5 @@
 using Halo.Core.Detection;
+using Halo.Server.Alerts;
 
 namespace Halo.Server;
 
@@ -37,4 +38,7 @@ public sealed record ServerOptions
 
     /// <summary>Interval of the comment line sent on idle SSE streams so proxies keep them open. Default 15 s.</summary>
     public TimeSpan StreamKeepAlive { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Webhook alert delivery (docs/monitoring.md). Default: no webhooks, nothing sent.</summary>
+    public AlertOptions Alerts { get; init; } = new();
 }

@@ -3,7 +3,7 @@ namespace Halo.Core.Registry;
 /// <summary>One entry of the event history: what happened, why, and the evidence behind it.</summary>
 public sealed record RegistryEvent
 {
-    /// <summary>registered, deregistered, health, draining, removed, brake-engaged, brake-released, report.</summary>
+    /// <summary>registered, deregistered, health, draining, removed, brake-engaged, brake-released, report, alert.</summary>
     public required string Type { get; init; }
     public required DateTimeOffset Time { get; init; }
     public required string Service { get; init; }
@@ -27,4 +27,7 @@ public static class EventTypes
     public const string BrakeEngaged = "brake-engaged";
     public const string BrakeReleased = "brake-released";
     public const string Report = "report";
+
+    /// <summary>An alert notification delivered (to = "delivered") or given up on (to = "failed"); see docs/monitoring.md.</summary>
+    public const string Alert = "alert";
 }

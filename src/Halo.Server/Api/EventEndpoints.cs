@@ -18,6 +18,7 @@ internal static class EventEndpoints
     [
         EventTypes.Registered, EventTypes.Deregistered, EventTypes.Health, EventTypes.Draining,
         EventTypes.Removed, EventTypes.BrakeEngaged, EventTypes.BrakeReleased, EventTypes.Report,
+        EventTypes.Alert,
     ];
 
     public static void MapEvents(this IEndpointRouteBuilder app)
