@@ -14,10 +14,20 @@ internal static class ServerCommand
     {
         var listen = new Option<string>("--listen") { Description = "Listen address, host:port", DefaultValueFactory = _ => "127.0.0.1:7400" };
         var data = new Option<string>("--data") { Description = "Data directory of the embedded store", DefaultValueFactory = _ => Path.Combine(".halo", "data") };
-        var command = new Command("server", "Run the control plane: registry, failure detection, events, metrics") { listen, data };
+        var webhooks = new Option<string[]>("--alert-webhook") { Description = "URL that receives Alertmanager-compatible alert webhooks (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var command = new Command("server", "Run the control plane: registry, failure detection, events, metrics") { listen, data, webhooks };
         command.SetAction((parse, ct) => CommonOptions.Run(async () =>
         {
-            var options = new ServerOptions { Listen = ListenUrl(parse.GetValue(listen)!), DataDirectory = parse.GetValue(data)! };
+            var options = new ServerOptions
+            {
+                Listen = ListenUrl(parse.GetValue(listen)!), DataDirectory = parse.GetValue(data)!,
+                Alerts = new Halo.Server.Alerts.AlertOptions { Webhooks = parse.GetValue(webhooks) ?? [] },
+            };
+            if (options.Alerts.Validate() is { Count: > 0 } errors)
+            {
+                throw new CliException(string.Join("; ", errors.Select(e => $"--alert-webhook ({e.Field}): {e.Message}")));
+            }
+
             await using var store = await StoreFactory.OpenEmbeddedAsync(options.DataDirectory, ct);
             await using var app = await HaloServerHost.BuildAsync(options, store, logging: l => l.SetMinimumLevel(LogLevel.Information), cancellationToken: ct);
             await app.StartAsync(ct);

@@ -1,0 +1,260 @@
+// Halo dashboard: reads the public API of the server it is served by and follows the event stream (SSE).
+// Plain DOM, no framework and no build step; every string from the API goes through textContent, never HTML.
+"use strict";
+
+const state = { services: [], instances: new Map(), lastCause: new Map(), events: [], lastRevision: 0, paused: false, filter: "all" };
+const MAX_EVENTS = 300;
+const EVENT_TYPES = ["registered", "deregistered", "health", "draining", "removed", "brake-engaged", "brake-released", "report", "alert",
+  // Group controller events (failover groups); listened for so they appear as soon as the server emits them.
+  "failover", "switchover", "promoted", "demoted", "primary-elected", "epoch", "group"];
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === undefined || value === null) continue;
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else if (key.startsWith("data-") || key.startsWith("aria-") || key === "scope" || key === "datetime" || key === "colspan") node.setAttribute(key, value);
+    else node[key] = value;
+  }
+  for (const child of children) if (child !== null && child !== undefined) node.append(child);
+  return node;
+}
+
+async function getJson(path) {
+  const response = await fetch(path, { headers: { accept: "application/json" }, cache: "no-store" });
+  if (!response.ok) throw new Error(`${path}: ${response.status}`);
+  return response.json();
+}
+
+const ICON = { passing: "✓", suspect: "!", critical: "✕" };
+function badge(health) {
+  return el("span", { class: `badge ${health}`, text: `${ICON[health] ?? "?"} ${health}` });
+}
+
+function ago(iso) {
+  if (!iso) return "never";
+  const seconds = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+  if (seconds < 1) return "just now";
+  if (seconds < 90) return `${seconds.toFixed(seconds < 10 ? 1 : 0)} s ago`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min ago`;
+  return `${(seconds / 3600).toFixed(1)} h ago`;
+}
+
+function pct(value) {
+  if (value === null || value === undefined) return "—";
+  const p = value * 100;
+  return p === 100 ? "100 %" : `${p.toFixed(p >= 99.9 ? 3 : 2)} %`;
+}
+
+function duration(seconds) {
+  if (!seconds) return "—";
+  if (seconds < 120) return `${seconds.toFixed(1)} s`;
+  if (seconds < 7200) return `${(seconds / 60).toFixed(1)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+// ---- services and instances ----------------------------------------------------------------
+
+async function loadServices() {
+  const list = await getJson("/v1/services");
+  state.services = list.services;
+  $("revision").textContent = list.revision;
+  const details = await Promise.all(list.services.map((s) => getJson(`/v1/services/${encodeURIComponent(s.name)}/instances`).catch(() => null)));
+  state.instances = new Map(details.filter(Boolean).map((d) => [d.service, d.instances]));
+  renderServices();
+}
+
+function evidenceText(instance) {
+  const last = state.lastCause.get(`${instance.service}/${instance.id}`);
+  if (!last) return instance.health === "passing" ? "heartbeats on time" : "";
+  const bits = [last.cause ?? ""];
+  const ev = last.evidence ?? {};
+  if (ev.silenceSeconds !== undefined) bits.push(`silent ${ev.silenceSeconds} s`);
+  if (ev.phi !== undefined) bits.push(`φ ${ev.phi}`);
+  if (ev.missedIntervals !== undefined) bits.push(`${ev.missedIntervals} missed`);
+  return bits.filter(Boolean).join(" · ");
+}
+
+function renderServices() {
+  const container = $("service-list");
+  const totals = { passing: 0, suspect: 0, critical: 0 };
+  const sections = state.services.map((service) => {
+    for (const k of Object.keys(totals)) totals[k] += service[k];
+    const instances = state.instances.get(service.name) ?? [];
+    const headId = `svc-${service.name}`;
+    const rows = instances.map((i) => el("tr", { "data-instance": i.id, "data-health": i.health },
+      el("th", { scope: "row", text: i.id }),
+      el("td", {}, badge(i.health), i.draining ? el("span", { class: "hint", text: " draining" }) : null),
+      el("td", { text: `${i.address}:${i.port}` }),
+      el("td", { class: "heartbeat", "data-at": i.lastHeartbeat ?? "", text: ago(i.lastHeartbeat) }),
+      el("td", { class: "evidence", text: evidenceText(i) })));
+    return el("article", { class: "service", "data-service": service.name, "aria-labelledby": headId },
+      el("div", { class: "service-head" },
+        el("h3", { id: headId, text: service.name }),
+        el("span", { class: "counts", text: `${service.passing} passing · ${service.suspect} suspect · ${service.critical} critical of ${service.instances}` }),
+        service.brakeEngaged ? el("span", { class: "brake", text: "mass-failure brake engaged" }) : null),
+      el("div", { class: "table-wrap" },
+        el("table", {},
+          el("caption", { class: "visually-hidden", text: `Instances of ${service.name}` }),
+          el("thead", {}, el("tr", {},
+            el("th", { scope: "col", text: "Instance" }), el("th", { scope: "col", text: "Health" }),
+            el("th", { scope: "col", text: "Address" }), el("th", { scope: "col", text: "Last heartbeat" }),
+            el("th", { scope: "col", text: "Evidence" }))),
+          el("tbody", {}, ...rows))));
+  });
+  container.replaceChildren(...sections);
+  $("services-empty").hidden = state.services.length > 0;
+  $("total-services").textContent = state.services.length;
+  for (const k of Object.keys(totals)) $(`total-${k}`).textContent = totals[k];
+}
+
+function tickHeartbeats() {
+  for (const cell of document.querySelectorAll("td.heartbeat")) cell.textContent = ago(cell.dataset.at);
+}
+
+// ---- groups (shown once the server has a groups API) -------------------------------------------
+
+async function loadGroups() {
+  let data;
+  try { data = await getJson("/v1/groups"); } catch { $("groups").hidden = true; return; }
+  const groups = Array.isArray(data) ? data : data.groups ?? [];
+  $("groups").hidden = false;
+  const rows = groups.map((g) => {
+    const members = (g.members ?? []).map((m) => [m.id ?? m.name, m.role, m.health, m.lag ?? m.lagBytes ?? m.replicationLag].filter((x) => x !== undefined && x !== null).join(" "));
+    return el("tr", { "data-group": g.name },
+      el("th", { scope: "row", text: g.name }),
+      el("td", { text: g.primary ?? "none" }),
+      el("td", { text: g.epoch ?? "—" }),
+      el("td", { text: members.join("; ") || "—" }));
+  });
+  $("group-rows").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "4", text: "No groups configured." }))]));
+}
+
+// ---- availability -----------------------------------------------------------------------------
+
+async function loadAvailability() {
+  const data = await getJson("/v1/availability");
+  const rows = data.services.map((s) => {
+    const hour = s.windows["1h"] ?? {}, day = s.windows["1d"] ?? {};
+    const cls = (v) => (v !== null && v !== undefined && v < 0.999 ? "pct-bad" : null);
+    return el("tr", { "data-service": s.name },
+      el("th", { scope: "row", text: s.name }),
+      el("td", { class: cls(hour.availability), text: pct(hour.availability) }),
+      el("td", { class: cls(day.availability), text: pct(day.availability) }),
+      el("td", { text: day.outages ?? "—" }),
+      el("td", { text: duration(day.longestOutageSeconds) }),
+      el("td", { text: s.predicted === null || s.predicted === undefined ? "no model configured" : pct(s.predicted) }));
+  });
+  $("availability-rows").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "6", text: "No history yet." }))]));
+}
+
+// ---- events -----------------------------------------------------------------------------------
+
+function category(e) {
+  if (e.type === "health") return "health";
+  if (e.type === "alert") return "alert";
+  if (["registered", "deregistered", "removed", "draining"].includes(e.type)) return "membership";
+  if (["failover", "switchover", "promoted", "demoted", "primary-elected", "epoch", "group"].includes(e.type) || e.type.includes("failover")) return "failover";
+  return "other";
+}
+
+function tone(e) {
+  if (e.type === "health") return e.to === "critical" ? "bad" : e.to === "suspect" ? "warn" : "good";
+  if (e.type === "brake-engaged" || (e.type === "alert" && e.to === "failed")) return "bad";
+  if (category(e) === "failover") return "warn";
+  return null;
+}
+
+function describe(e) {
+  const who = e.instance ? `${e.service}/${e.instance}` : e.service;
+  if (e.type === "health") return `${who}: ${e.from} → ${e.to}`;
+  if (e.type === "alert") return `alert ${e.evidence?.alertname ?? ""} ${e.evidence?.status ?? ""} ${e.to ?? ""}`;
+  return `${who}: ${e.type}${e.to ? ` → ${e.to}` : ""}`;
+}
+
+function eventItem(e) {
+  const at = new Date(e.time);
+  const evidence = e.evidence && Object.keys(e.evidence).length
+    ? el("details", {}, el("summary", { text: "evidence" }), el("pre", { text: JSON.stringify(e.evidence, null, 1) }))
+    : null;
+  return el("li", { "data-type": e.type, "data-tone": tone(e), "data-revision": e.revision },
+    el("time", { datetime: e.time, text: at.toLocaleTimeString([], { hour12: false }) }),
+    el("span", { class: "what", text: describe(e) }),
+    e.cause ? el("span", { class: "cause", text: e.cause }) : null,
+    evidence);
+}
+
+function renderEvents() {
+  const shown = state.events.filter((e) => state.filter === "all" || category(e) === state.filter);
+  $("event-list").replaceChildren(...shown.slice(-100).reverse().map(eventItem));
+}
+
+function remember(e) {
+  if (e.revision <= state.lastRevision) return false;
+  state.lastRevision = e.revision;
+  state.events.push(e);
+  if (state.events.length > MAX_EVENTS) state.events.splice(0, state.events.length - MAX_EVENTS);
+  if (e.type === "health" && e.instance) state.lastCause.set(`${e.service}/${e.instance}`, e);
+  return true;
+}
+
+let refreshTimer = null;
+let lastAvailability = 0;
+function scheduleRefresh() {
+  // Coalesce bursts (a mass failure is dozens of events) into one re-read of the registry.
+  if (refreshTimer) return;
+  refreshTimer = setTimeout(async () => {
+    refreshTimer = null;
+    await loadServices().catch(showError);
+    if (Date.now() - lastAvailability > 5000) {
+      lastAvailability = Date.now();
+      loadAvailability().catch(showError);
+      loadGroups();
+    }
+  }, 150);
+}
+
+function showError(error) {
+  console.warn(error);
+}
+
+function connect() {
+  const status = $("connection");
+  const source = new EventSource(`/v1/events/stream?after=${state.lastRevision}`);
+  source.onopen = () => { status.dataset.state = "live"; status.textContent = "Live"; scheduleRefresh(); };
+  source.onerror = () => { status.dataset.state = "reconnecting"; status.textContent = "Reconnecting…"; };
+  const onEvent = (message) => {
+    let e;
+    try { e = JSON.parse(message.data); } catch { return; }
+    if (!remember(e)) return;
+    if (!state.paused) renderEvents();
+    scheduleRefresh();
+  };
+  for (const type of EVENT_TYPES) source.addEventListener(type, onEvent);
+  source.onmessage = onEvent;
+}
+
+async function start() {
+  $("event-filter").addEventListener("change", (ev) => { state.filter = ev.target.value; renderEvents(); });
+  $("pause").addEventListener("click", (ev) => {
+    state.paused = !state.paused;
+    ev.target.setAttribute("aria-pressed", String(state.paused));
+    ev.target.textContent = state.paused ? "Resume" : "Pause";
+    if (!state.paused) renderEvents();
+  });
+  try {
+    const history = await getJson("/v1/events?limit=200");
+    for (const e of history.events) remember(e);
+    renderEvents();
+  } catch (error) { showError(error); }
+  await Promise.all([loadServices().catch(showError), loadAvailability().catch(showError), loadGroups()]);
+  lastAvailability = Date.now();
+  connect();
+  setInterval(tickHeartbeats, 1000);
+  setInterval(() => { loadAvailability().catch(showError); lastAvailability = Date.now(); }, 30000);
+}
+
+document.addEventListener("DOMContentLoaded", start);
