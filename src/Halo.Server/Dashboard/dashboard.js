@@ -70,12 +70,9 @@ async function loadServices() {
 function evidenceText(instance) {
   const last = state.lastCause.get(`${instance.service}/${instance.id}`);
   if (!last) return instance.health === "passing" ? "heartbeats on time" : "";
-  const bits = [last.cause ?? ""];
-  const ev = last.evidence ?? {};
-  if (ev.silenceSeconds !== undefined) bits.push(`silent ${ev.silenceSeconds} s`);
-  if (ev.phi !== undefined) bits.push(`φ ${ev.phi}`);
-  if (ev.missedIntervals !== undefined) bits.push(`${ev.missedIntervals} missed`);
-  return bits.filter(Boolean).join(" · ");
+  // The cause already states the silence and missed heartbeats; φ is the one figure it leaves out.
+  const bits = [last.cause ?? "", last.evidence?.phi !== undefined ? `φ = ${last.evidence.phi}` : ""];
+  return `${bits.filter(Boolean).join(" · ")} (${ago(last.time)})`;
 }
 
 function renderServices() {

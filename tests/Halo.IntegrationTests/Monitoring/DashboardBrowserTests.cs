@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+
+namespace Halo.IntegrationTests.Monitoring;
+
+/// <summary>The built-in dashboard in a real headless Chromium against a real `halo up`: live updates without a reload.</summary>
+public sealed partial class DashboardBrowserTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
+
+    [Fact]
+    public async Task Dashboard_SampleKilled_TurnsCriticalWithoutReload()
+    {
+        if (!HeadlessChromium.IsInstalled)
+        {
+            Assert.Skip("chromium is not installed (apt-get install chromium)");
+        }
+
+        var data = HaloProcess.TempDirectory("dashboard");
+        var port = HaloProcess.FreePort();
+        var url = $"http://127.0.0.1:{port}/";
+        await using var up = HaloProcess.Start("up", "--listen", $"127.0.0.1:{port}", "--data", data);
+        var samplePids = new Dictionary<string, int>();
+        try
+        {
+            await up.WaitForLineAsync("Ctrl+C stops everything", StartTimeout);
+            foreach (var line in up.Output)
+            {
+                if (SampleLine().Match(line) is { Success: true } m)
+                {
+                    samplePids[m.Groups["id"].Value] = int.Parse(m.Groups["pid"].Value);
+                }
+            }
+
+            Assert.Equal(["web-1", "web-2", "web-3"], samplePids.Keys.Order());
+
+            await using var browser = await HeadlessChromium.StartAsync(1440, 900, TimeSpan.FromSeconds(60));
+            await browser.NavigateAsync(url);
+            await browser.WaitForAsync(
+                "document.querySelectorAll('#service-list tr[data-instance][data-health=\"passing\"]').length === 3",
+                TimeSpan.FromSeconds(60), "three passing sample instances listed");
+            await browser.WaitForAsync("document.getElementById('connection').dataset.state === 'live'", TimeSpan.FromSeconds(30), "event stream connected");
+            Assert.Equal("web", (string?)await browser.EvaluateAsync("document.querySelector('#service-list article').dataset.service"));
+
+            // A marker in the page's memory: if anything reloaded the page, it would be gone.
+            await browser.EvaluateAsync("window.haloTestMarker = 'no-reload'");
+            var clock = Stopwatch.StartNew();
+            Process.GetProcessById(samplePids["web-2"]).Kill(); // SIGKILL: no chance to deregister
+            await browser.WaitForAsync(
+                "document.querySelector('tr[data-instance=\"web-2\"]')?.dataset.health === 'critical'",
+                TimeSpan.FromSeconds(60), "web-2 shown critical");
+            output.WriteLine($"kill -9 web-2 -> critical on the page in {clock.Elapsed.TotalSeconds:0.0} s");
+
+            Assert.Equal("no-reload", (string?)await browser.EvaluateAsync("window.haloTestMarker"));
+            await browser.WaitForAsync(
+                "[...document.querySelectorAll('#event-list li[data-type=\"health\"]')].some(li => li.textContent.includes('web/web-2') && li.textContent.includes('critical'))",
+                TimeSpan.FromSeconds(10), "the transition listed in the live events");
+            Assert.Equal("2", (string?)await browser.EvaluateAsync("document.getElementById('total-passing').textContent"));
+            Assert.Equal("1", (string?)await browser.EvaluateAsync("document.getElementById('total-critical').textContent"));
+            Assert.Contains("✕ critical", (string?)await browser.EvaluateAsync("document.querySelector('tr[data-instance=\"web-2\"] .badge').textContent"), StringComparison.Ordinal);
+
+            // Let the availability table catch up (it refreshes at most every 5 s), then keep the evidence.
+            await browser.WaitForAsync("document.querySelector('#availability-rows tr[data-service=\"web\"]') !== null", TimeSpan.FromSeconds(15), "availability row");
+            var png = await browser.ScreenshotAsync();
+            var file = Path.Combine(RepoPaths.Artifacts, "dashboard-instance-critical.png");
+            await File.WriteAllBytesAsync(file, png);
+            output.WriteLine($"screenshot: {file} ({png.Length} bytes)");
+            Assert.True(png.Length > 10_000, "the screenshot should not be blank");
+        }
+        finally
+        {
+            // halo up started the samples; a hard kill of halo up would orphan them, so they are stopped by pid first.
+            foreach (var pid in samplePids.Values)
+            {
+                try
+                {
+                    using var p = Process.GetProcessById(pid);
+                    p.Kill();
+                }
+                catch (ArgumentException)
+                {
+                }
+            }
+        }
+
+        try
+        {
+            Directory.Delete(data, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    [GeneratedRegex(@"sample web/(?<id>web-\d+) listening on .* \(pid (?<pid>\d+)\)")]
+    private static partial Regex SampleLine();
+}
