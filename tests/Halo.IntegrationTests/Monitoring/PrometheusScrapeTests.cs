@@ -1,0 +1,160 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+
+namespace Halo.IntegrationTests.Monitoring;
+
+/// <summary>A real Prometheus 2.42 scrapes a real `halo server`; the test kills a sample and asks Prometheus for the effect.</summary>
+public sealed class PrometheusScrapeTests(ITestOutputHelper output)
+{
+    private const string PrometheusBinary = "/usr/bin/prometheus";
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task Prometheus_SampleKilled_CriticalCountRises()
+    {
+        if (!File.Exists(PrometheusBinary))
+        {
+            Assert.Skip("prometheus is not installed (apt-get install prometheus)");
+        }
+
+        var data = HaloProcess.TempDirectory("prom-halo");
+        var haloPort = HaloProcess.FreePort();
+        var halo = $"http://127.0.0.1:{haloPort}";
+        await using var server = HaloProcess.Start("server", "--listen", $"127.0.0.1:{haloPort}", "--data", data);
+        await server.WaitForLineAsync("listening on", StartTimeout);
+        var samples = new List<HaloProcess>();
+        Process? prometheus = null;
+        try
+        {
+            for (var i = 1; i <= 2; i++)
+            {
+                samples.Add(HaloProcess.Start("sample", "--service", "web", "--id", $"web-{i}", "--ttl", "1s", "--server", halo));
+            }
+
+            foreach (var s in samples)
+            {
+                await s.WaitForLineAsync("listening on", StartTimeout);
+            }
+
+            var promPort = HaloProcess.FreePort();
+            prometheus = StartPrometheus(data, haloPort, promPort);
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{promPort}"), Timeout = TimeSpan.FromSeconds(10) };
+            await WaitForAsync(async () => (await TryGetAsync(http, "/-/ready")) is not null, TimeSpan.FromSeconds(60), "prometheus ready");
+
+            const string critical = "sum(halo_registry_instances{job=\"halo-server\",service=\"web\",health=\"critical\"})";
+            const string passing = "sum(halo_registry_instances{job=\"halo-server\",service=\"web\",health=\"passing\"})";
+            await WaitForAsync(async () => await QueryAsync(http, passing) == 2, TimeSpan.FromSeconds(60), "two passing instances scraped");
+            Assert.Equal(0, await QueryAsync(http, critical));
+            Assert.Equal(1, await QueryAsync(http, "up{job=\"halo-server\"}"));
+
+            var clock = Stopwatch.StartNew();
+            samples[1].KillHard();
+            await WaitForAsync(async () => await QueryAsync(http, critical) == 1, TimeSpan.FromSeconds(60), "critical count 1 in Prometheus");
+            output.WriteLine($"kill -9 -> halo_registry_instances{{health=\"critical\"}} = 1 in Prometheus after {clock.Elapsed.TotalSeconds:0.0} s");
+
+            Assert.Equal(1, await QueryAsync(http, passing));
+            // The transition counter the detector published is there too, labelled with the change.
+            await WaitForAsync(async () => await QueryAsync(http, "sum(halo_detector_transitions_total{service=\"web\",to=\"critical\"})") >= 1,
+                TimeSpan.FromSeconds(15), "transition counter scraped");
+        }
+        finally
+        {
+            if (prometheus is not null)
+            {
+                if (!prometheus.HasExited)
+                {
+                    prometheus.Kill();
+                    prometheus.WaitForExit(10_000);
+                }
+
+                prometheus.Dispose();
+            }
+
+            foreach (var s in samples)
+            {
+                await s.DisposeAsync();
+            }
+        }
+
+        try
+        {
+            Directory.Delete(data, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static Process StartPrometheus(string directory, int haloPort, int promPort)
+    {
+        var config = Path.Combine(directory, "prometheus.yml");
+        File.WriteAllText(config, $"""
+            global:
+              scrape_interval: 1s
+              evaluation_interval: 1s
+            scrape_configs:
+              - job_name: halo-server
+                scrape_interval: 1s
+                scrape_timeout: 900ms
+                static_configs:
+                  - targets: ["127.0.0.1:{haloPort}"]
+            """);
+        var info = new ProcessStartInfo(PrometheusBinary) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[]
+        {
+            $"--config.file={config}", $"--storage.tsdb.path={Path.Combine(directory, "tsdb")}",
+            $"--web.listen-address=127.0.0.1:{promPort}", "--log.level=warn",
+        })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        var process = Process.Start(info)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    /// <summary>The instant value of a PromQL expression, or null when it has no result yet.</summary>
+    private static async Task<double?> QueryAsync(HttpClient http, string promql)
+    {
+        var body = await TryGetAsync(http, "/api/v1/query?query=" + Uri.EscapeDataString(promql));
+        if (body is null)
+        {
+            return null;
+        }
+
+        var result = JsonDocument.Parse(body).RootElement.GetProperty("data").GetProperty("result");
+        return result.GetArrayLength() == 0 ? null : double.Parse(result[0].GetProperty("value")[1].GetString()!, CultureInfo.InvariantCulture);
+    }
+
+    private static async Task<string?> TryGetAsync(HttpClient http, string path)
+    {
+        try
+        {
+            using var response = await http.GetAsync(path);
+            return response.IsSuccessStatusCode ? await response.Content.ReadAsStringAsync() : null;
+        }
+        catch (HttpRequestException)
+        {
+            return null;
+        }
+    }
+
+    private static async Task WaitForAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (clock.Elapsed > timeout)
+            {
+                throw new TimeoutException($"{what}: not within {timeout}");
+            }
+
+            await Task.Delay(250);
+        }
+    }
+}
