@@ -36,4 +36,23 @@ internal static class CommonCause
             yield return new BlockVariant($"{name}.beta", "β ÷ 2", rebuild(beta / 2));
         }
     }
+
+    /// <summary>
+    /// Variants of a beta group change every member together: the group is identical by definition, so
+    /// improving one member alone is not a model the beta factor can describe.
+    /// </summary>
+    public static IEnumerable<BlockVariant> MemberVariants(string name, Block[] children, double beta, Func<Block[], Block> rebuild)
+    {
+        if (beta == 0)
+        {
+            return BlockMath.ChildVariants(children, rebuild);
+        }
+
+        var first = children[0];
+        return first.Variants().Select(v => v with
+        {
+            Input = $"{name}.members{v.Input[first.Name.Length..]}",
+            Model = rebuild([.. children.Select(c => (Block)((Component)v.Model).Scaled(c.Name, 1))]),
+        });
+    }
 }

@@ -66,7 +66,7 @@ public sealed class KOfNBlock : Block
         : _effective.Reliability(hours);
 
     public override IEnumerable<BlockVariant> Variants() =>
-        BlockMath.ChildVariants(_children, children => new KOfNBlock(Name, K, children, Beta))
+        CommonCause.MemberVariants(Name, _children, Beta, children => new KOfNBlock(Name, K, children, Beta))
             .Concat(CommonCause.BetaVariant(Name, Beta, b => new KOfNBlock(Name, K, _children, b)));
 
     internal override IStateSampler CreateSampler(Random random) => ReferenceEquals(_effective, this)

@@ -39,7 +39,7 @@ public sealed class ParallelBlock : Block
         : _effective.Reliability(hours);
 
     public override IEnumerable<BlockVariant> Variants() =>
-        BlockMath.ChildVariants(_children, children => new ParallelBlock(Name, children, Beta))
+        CommonCause.MemberVariants(Name, _children, Beta, children => new ParallelBlock(Name, children, Beta))
             .Concat(CommonCause.BetaVariant(Name, Beta, b => new ParallelBlock(Name, _children, b)));
 
     internal override IStateSampler CreateSampler(Random random) => ReferenceEquals(_effective, this)
