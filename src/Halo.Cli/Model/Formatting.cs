@@ -5,7 +5,10 @@ namespace Halo.Cli.Model;
 /// <summary>Number and time formats shared by the model's table output.</summary>
 internal static class Formatting
 {
-    public static string Probability(double p) => p.ToString("0.############", CultureInfo.InvariantCulture);
+    // Small probabilities in scientific form so P(3 outages) does not print as 0.000000000001.
+    public static string Probability(double p) => p is > 0 and < 1e-4
+        ? p.ToString("0.######E+0", CultureInfo.InvariantCulture)
+        : p.ToString("0.############", CultureInfo.InvariantCulture);
 
     public static string Number(double x, string format = "0.###") => x.ToString(format, CultureInfo.InvariantCulture);
 

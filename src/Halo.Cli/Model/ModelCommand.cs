@@ -51,7 +51,7 @@ public static class ModelCommand
     private static int Topology(string path, bool json, long? trials, int seed, TextWriter output)
     {
         var topology = TopologyLoader.Load(ReadFile(path), IsJson(path));
-        var report = AvailabilityReport.Build(topology.System, topology.Options);
+        var report = AvailabilityReport.Build(topology.System, topology.Options) with { Name = topology.Name };
         MonteCarloResult? simulation = null;
         if (trials is { } n)
         {

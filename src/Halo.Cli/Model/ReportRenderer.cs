@@ -55,7 +55,7 @@ internal static class ReportRenderer
         summary.AddRow("nines", Formatting.Nines(report.Nines));
         summary.AddRow("downtime per 365-day year", Markup.Escape(Formatting.Minutes(report.DowntimeMinutesPerYear)));
         summary.AddRow("downtime per 30-day month", Markup.Escape(Formatting.Minutes(report.DowntimeMinutesPerMonth)));
-        summary.AddRow("outages per year", report.OutagesPerYear is { } f ? Formatting.Number(f, "0.####") : "n/a (a component has no MTBF/MTTR)");
+        summary.AddRow("outages per year", report.OutagesPerYear is { } f ? Formatting.Number(f, "G4") : "n/a (a component has no MTBF/MTTR)");
         summary.AddRow("mean outage duration", report.MeanOutageHours is { } d ? Formatting.Hours(d) : "n/a");
         summary.AddRow($"mission reliability, {Formatting.Hours(report.MissionHours)} without repair",
             report.MissionReliability is { } r ? Formatting.Probability(r) : "n/a (a component has no lifetime)");
@@ -89,7 +89,7 @@ internal static class ReportRenderer
             var verdict = simulation.Contains(report.Availability) ? "contains the exact value" : "DOES NOT contain the exact value";
             console.WriteLine(
                 $"Monte Carlo: {simulation.Trials} samples, estimate {Formatting.Probability(simulation.Estimate)}, " +
-                $"{simulation.Confidence:P0} interval [{Formatting.Probability(simulation.Lower)}, {Formatting.Probability(simulation.Upper)}] {verdict} " +
+                $"{Formatting.Number(simulation.Confidence * 100, "0")}% interval [{Formatting.Probability(simulation.Lower)}, {Formatting.Probability(simulation.Upper)}] {verdict} " +
                 $"{Formatting.Probability(report.Availability)}");
         }
 

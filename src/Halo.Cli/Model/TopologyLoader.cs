@@ -44,7 +44,7 @@ public static class TopologyLoader
             }
         }
 
-        return new Topology(system, options);
+        return new Topology(name ?? system.Name, system, options);
     }
 
     private sealed class Builder(Dictionary<string, (YamlNode Node, string Path)> named)
