@@ -14,8 +14,10 @@ public static class ModelCommand
     {
         var file = new Argument<string?>("FILE") { Description = "Topology file (YAML or JSON)", Arity = ArgumentArity.ZeroOrOne };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON" };
-        var simulate = new Option<long?>("--simulate") { Description = "Monte Carlo cross-check with N samples" };
-        var seed = new Option<int>("--seed") { Description = "Seed for --simulate (default 1)", DefaultValueFactory = _ => 1 };
+        // Numbers are taken as text and parsed here so a bad value exits 2 with our message, like every
+        // other bad input, instead of the parser's generic error.
+        var simulate = new Option<string?>("--simulate") { Description = "Monte Carlo cross-check with N samples" };
+        var seed = new Option<string?>("--seed") { Description = "Seed for --simulate (default 1)" };
         var fromConfig = new Option<string?>("--from-config") { Description = "Predict detection and failover times from a Halo config file" };
         var command = new Command("model", "Availability arithmetic: topology reports, and failover-time predictions from a config")
         {
@@ -36,7 +38,7 @@ public static class ModelCommand
 
                 return configPath is not null
                     ? FromConfig(configPath, result.GetValue(json), output)
-                    : Topology(path, result.GetValue(json), result.GetValue(simulate), result.GetValue(seed), output);
+                    : Topology(path, result.GetValue(json), Trials(result.GetValue(simulate)), Seed(result.GetValue(seed)), output);
             }
             catch (InputException e)
             {
@@ -52,16 +54,7 @@ public static class ModelCommand
     {
         var topology = TopologyLoader.Load(ReadFile(path), IsJson(path));
         var report = AvailabilityReport.Build(topology.System, topology.Options) with { Name = topology.Name };
-        MonteCarloResult? simulation = null;
-        if (trials is { } n)
-        {
-            if (n < 1 || n > 1_000_000_000)
-            {
-                throw new InputException("--simulate: N must be between 1 and 1,000,000,000");
-            }
-
-            simulation = MonteCarloSimulation.Run(topology.System, n, new Random(seed));
-        }
+        var simulation = trials is { } n ? MonteCarloSimulation.Run(topology.System, n, new Random(seed)) : null;
 
         if (json)
         {
@@ -89,6 +82,16 @@ public static class ModelCommand
 
         return 0;
     }
+
+    private static long? Trials(string? text) =>
+        text is null ? null
+        : long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= 1_000_000_000 ? n
+        : throw new InputException($"--simulate: '{text}' must be a whole number of samples between 1 and 1000000000");
+
+    private static int Seed(string? text) =>
+        text is null ? 1
+        : int.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var seed) ? seed
+        : throw new InputException($"--seed: '{text}' must be a whole number");
 
     private static bool IsJson(string path) => path.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
 

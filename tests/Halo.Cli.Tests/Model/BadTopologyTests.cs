@@ -45,11 +45,15 @@ public sealed class BadTopologyTests
         Assert.Contains("not independent", error);
     }
 
-    [Fact]
-    public void Invoke_SimulateZero_ExitsTwo()
+    [Theory]
+    [InlineData("--simulate", "0")]
+    [InlineData("--simulate", "many")]
+    [InlineData("--seed", "x")]
+    public void Invoke_BadSimulationOption_ExitsTwo(string option, string value)
     {
-        var (exit, _, error) = CommandRunner.RunOn("system: { availability: 0.9 }\n", ".yaml", "--simulate", "0");
+        string[] args = option == "--simulate" ? [option, value] : ["--simulate", "10", option, value];
+        var (exit, _, error) = CommandRunner.RunOn("system: { availability: 0.9 }\n", ".yaml", args);
         Assert.Equal(2, exit);
-        Assert.Contains("--simulate", error);
+        Assert.Contains(option, error);
     }
 }
