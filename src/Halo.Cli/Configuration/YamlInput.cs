@@ -28,7 +28,13 @@ public static class YamlInput
         }
         catch (YamlException e)
         {
-            throw new InputException((int)e.Start.Line, "(syntax)", Unwrap(e));
+            var message = Unwrap(e);
+
+            // YamlDotNet reports "Duplicate key name"; point at the field itself.
+            const string duplicate = "Duplicate key ";
+            throw message.StartsWith(duplicate, StringComparison.Ordinal)
+                ? new InputException((int)e.Start.Line, message[duplicate.Length..], "duplicate field")
+                : new InputException((int)e.Start.Line, "(syntax)", message);
         }
 
         if (stream.Documents.Count == 0)

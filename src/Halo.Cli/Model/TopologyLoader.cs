@@ -53,6 +53,7 @@ public static class TopologyLoader
         private const string LeafFields = "type, name, availability, mtbf, mttr, failureRate, repairTime, weibull";
         private const string StandbyFields = "type, name, unit, failoverTime, coverage, manualRecovery, standby";
         private readonly List<string> _stack = [];
+        private readonly HashSet<YamlNode> _seen = new(ReferenceEqualityComparer.Instance);
 
         public HashSet<string> Used { get; } = new(StringComparer.Ordinal);
 
@@ -66,6 +67,13 @@ public static class TopologyLoader
             if (node is not YamlMappingNode mapping)
             {
                 throw new InputException(YamlInput.Line(node), path, "expected a block (a mapping) or the name of one in blocks");
+            }
+
+            // A YAML alias (*name) hands back the very same node: the same objection as a shared named block.
+            if (!_seen.Add(mapping))
+            {
+                throw new InputException(YamlInput.Line(node), path,
+                    "this block is a YAML alias of one used elsewhere; a shared block is not independent (copy it, or use kofn with n)");
             }
 
             var fields = new MappingReader(mapping, path);
@@ -235,7 +243,8 @@ public static class TopologyLoader
             var leaf = Leaf(unit, name);
             if (leaf.Lifetime is not ExponentialLifetime { FailureRate: > 0 } lifetime || leaf.Mttr is not > 0)
             {
-                throw unit.Error(unit.Has("mtbf") ? "mtbf" : "failureRate", "a standby unit needs mtbf + mttr (or failureRate + repairTime), both > 0");
+                var given = new[] { "mtbf", "failureRate", "availability", "weibull" }.FirstOrDefault(unit.Has) ?? "mtbf";
+                throw unit.Error(given, "a standby unit needs mtbf + mttr (or failureRate + repairTime), both > 0");
             }
 
             var failover = Hours(fields, "failoverTime") ?? throw fields.Error("failoverTime", "required (e.g. 30s)");

@@ -74,7 +74,7 @@ public sealed class KOfNBlock : Block
         : _effective.CreateSampler(random);
 
     /// <summary>P(at least k of the given independent events occur), skipping index <paramref name="skip"/>.</summary>
-    public static double AtLeast(int k, IEnumerable<double> probabilities, int skip)
+    internal static double AtLeast(int k, IEnumerable<double> probabilities, int skip)
     {
         var distribution = UpCountDistribution(probabilities, skip);
         var sum = 0.0;

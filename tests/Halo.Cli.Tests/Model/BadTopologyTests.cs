@@ -19,6 +19,10 @@ public sealed class BadTopologyTests
     [InlineData("system:\n  type: standby\n  unit: { mtbf: 1000h, mttr: 4h }\n  failoverTime: soon\n", 4, "system.failoverTime", "not a duration")]
     [InlineData("system:\n  type: series\n  of: [\n", 4, "(syntax)", "")]
     [InlineData("period: 1y\n", 1, "system", "required")]
+    [InlineData("system:\n  type: series\n  of: [&x { availability: 0.9 }, *x]\n", 3, "system.of[1]", "YAML alias")]
+    [InlineData("system:\n  type: series\n  of: [{ availability: 0.9 }]\n  of: [{ availability: 0.8 }]\n", 4, "of", "duplicate field")]
+    [InlineData("system:\n  type: standby\n  unit: { availability: 0.9 }\n  failoverTime: 1s\n", 3, "system.unit.availability", "needs mtbf + mttr")]
+    [InlineData("system:\n  type: kofn\n  k: 2\n  n: 4\n  of: [{ availability: 0.9 }, { availability: 0.9 }, { availability: 0.9 }]\n", 4, "system.n", "n = 4 but 'of' lists 3")]
     public void Invoke_BadTopology_ExitsTwoNamingLineAndField(string yaml, int line, string field, string message)
     {
         var (exit, output, error) = CommandRunner.RunOn(yaml, ".yaml");
