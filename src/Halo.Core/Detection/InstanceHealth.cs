@@ -22,9 +22,18 @@ public sealed class InstanceHealth
     private DateTimeOffset? _criticalSince;
 
     /// <summary>A newly registered instance: Passing, with its first heartbeat deadline counted from <paramref name="registeredAt"/>.</summary>
+    /// <exception cref="ArgumentException">The options fail <see cref="DetectorOptionsValidator"/>.</exception>
     public InstanceHealth(DetectorOptions options, DateTimeOffset registeredAt)
     {
         ArgumentNullException.ThrowIfNull(options);
+        var errors = DetectorOptionsValidator.Validate(options);
+        if (errors.Count > 0)
+        {
+            // Fail at registration: DownAfter = 0 or a zero deviation would misjudge silently later.
+            throw new ArgumentException(
+                "Invalid detector options: " + string.Join("; ", errors.Select(e => $"{e.Field} {e.Message}")), nameof(options));
+        }
+
         _options = options;
         _detector = FailureDetector.Create(options);
         _history = new HeartbeatHistory(registeredAt, options.Kind == DetectorKind.PhiAccrual ? options.SampleWindow : 0);

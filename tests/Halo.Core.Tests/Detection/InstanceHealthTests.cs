@@ -19,6 +19,13 @@ public class InstanceHealthTests
     }
 
     [Fact]
+    public void Constructor_InvalidOptions_ThrowsNamingField()
+    {
+        var error = Assert.Throws<ArgumentException>(() => new InstanceHealth(Defaults with { DownAfter = 0 }, Start));
+        Assert.Contains("downAfter", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Evaluate_NeverHeartbeats_DeadlineCountsFromRegistration()
     {
         var health = new InstanceHealth(Defaults, Start);
