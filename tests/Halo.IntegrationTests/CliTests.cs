@@ -182,3 +182,44 @@ public sealed partial class UpTests(ITestOutputHelper output)
     [GeneratedRegex(@"\(pid (\d+)\)")]
     private static partial Regex PidPattern();
 }
+
+/// <summary>`halo server --config`: the file's detector settings apply; a bad file fails at start naming line and field.</summary>
+public sealed class ServerConfigTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task Server_ConfigWithBadDetector_ExitTwoNamingLineAndField()
+    {
+        var dir = HaloProcess.TempDirectory("config-bad");
+        var file = Path.Combine(dir, "halo.yaml");
+        await File.WriteAllTextAsync(file, "server:\n  detector:\n    missedHeartbeats: 0\n");
+
+        var (code, output) = await HaloProcess.RunAsync(Bound, "server", "--config", file, "--listen", $"127.0.0.1:{HaloProcess.FreePort()}", "--data", dir);
+
+        Assert.Equal(2, code);
+        Assert.Contains("line 3", output, StringComparison.Ordinal);
+        Assert.Contains("missedHeartbeats", output, StringComparison.Ordinal);
+        Directory.Delete(dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task Server_ConfigWithServiceDetector_AppliedToRegistrations()
+    {
+        var dir = HaloProcess.TempDirectory("config-good");
+        var file = Path.Combine(dir, "halo.yaml");
+        var port = HaloProcess.FreePort();
+        await File.WriteAllTextAsync(file, $"server:\n  listen: 127.0.0.1:{port}\n  data: {dir}/data\nservices:\n  web:\n    detector:\n      kind: phiAccrual\n      phiThreshold: 10\n");
+        await using var server = HaloProcess.Start("server", "--config", file);
+        await server.WaitForLineAsync("listening on", Bound);
+
+        var (code, _) = await HaloProcess.RunAsync(Bound, "register", "web", "web-1", "--port", "8080", "--server", $"http://127.0.0.1:{port}");
+        Assert.Equal(0, code);
+        using var http = new HttpClient();
+        var instance = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync($"http://127.0.0.1:{port}/v1/services/web/instances")).RootElement.GetProperty("instances")[0];
+
+        Assert.Equal("phiAccrual", instance.GetProperty("detector").GetProperty("kind").GetString());
+        Assert.Equal(10, instance.GetProperty("detector").GetProperty("phiThreshold").GetDouble());
+        Directory.Delete(dir, recursive: true);
+    }
+}

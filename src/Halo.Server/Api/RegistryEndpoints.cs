@@ -296,7 +296,9 @@ internal static class RegistryEndpoints
     }
 
     private static InstanceRecord View(InstanceRegistry registry, InstanceRecord record) =>
-        registry.TryGet(record.Service, record.Id, out var entry) ? record with { LastHeartbeat = entry.Health.LastHeartbeat } : record;
+        registry.TryGet(record.Service, record.Id, out var entry)
+            ? record with { LastHeartbeat = entry.Health.LastHeartbeat, Detector = entry.Detector }
+            : record;
 
     private static bool ValidNames(string service, string id, out IResult error)
     {
