@@ -6,7 +6,7 @@ const state = { services: [], instances: new Map(), lastCause: new Map(), events
 const MAX_EVENTS = 300;
 const EVENT_TYPES = ["registered", "deregistered", "health", "draining", "removed", "brake-engaged", "brake-released", "report", "alert",
   // Group controller events (failover groups); listened for so they appear as soon as the server emits them.
-  "failover", "switchover", "promoted", "demoted", "primary-elected", "epoch", "group"];
+  "failover", "switchover", "elected", "promoted", "demoted", "group-created", "group-updated", "paused", "resumed", "drill"];
 
 const $ = (id) => document.getElementById(id);
 
@@ -120,14 +120,28 @@ async function loadGroups() {
   const groups = Array.isArray(data) ? data : data.groups ?? [];
   $("groups").hidden = false;
   const rows = groups.map((g) => {
-    const members = (g.members ?? []).map((m) => [m.id ?? m.name, m.role, m.health, m.lag ?? m.lagBytes ?? m.replicationLag].filter((x) => x !== undefined && x !== null).join(" "));
-    return el("tr", { "data-group": g.name },
+    const members = (g.members ?? []).map((m) => {
+      const health = m.healthy === false || m.dbUp === false ? "down" : m.fresh === false ? "silent" : "healthy";
+      const lag = m.lag === null || m.lag === undefined ? "" : ` lag ${m.lag}`;
+      return `${m.name ?? m.id} ${m.role ?? ""} ${health}${lag}${m.fenced ? " fenced" : ""}`.replace(/\s+/g, " ").trim();
+    });
+    const primary = g.primary ? `${g.primary}${g.primaryConfirmed === false ? " (promoting)" : ""}` : "none";
+    return el("tr", { "data-group": g.name, "data-primary": g.primary ?? "" },
       el("th", { scope: "row", text: g.name }),
-      el("td", { text: g.primary ?? "none" }),
+      el("td", {}, g.primary ? document.createTextNode(primary) : el("span", { class: "badge critical", text: "✕ no primary" }),
+        g.paused ? el("span", { class: "hint", text: " failover paused" }) : null),
       el("td", { text: g.epoch ?? "—" }),
-      el("td", { text: members.join("; ") || "—" }));
+      el("td", { text: members.join("; ") || "—" }),
+      el("td", { text: failoverStages(g.lastFailover) }));
   });
-  $("group-rows").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "4", text: "No groups configured." }))]));
+  $("group-rows").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "5", text: "No groups configured." }))]));
+}
+
+// Stage timings of the last failover: detection → decision (CAS on the leader record) → promotion confirmed.
+function failoverStages(f) {
+  if (!f) return "none yet";
+  const ms = (a, b) => (a && b ? `${Math.max(0, Date.parse(b) - Date.parse(a))} ms` : "…");
+  return `${f.from ?? "—"} → ${f.to} (epoch ${f.epoch}, ${f.cause}): decided after ${ms(f.detectedAt, f.decidedAt)}, promoted after ${ms(f.decidedAt, f.promotedAt)}`;
 }
 
 // ---- availability -----------------------------------------------------------------------------
@@ -154,7 +168,7 @@ function category(e) {
   if (e.type === "health") return "health";
   if (e.type === "alert") return "alert";
   if (["registered", "deregistered", "removed", "draining"].includes(e.type)) return "membership";
-  if (["failover", "switchover", "promoted", "demoted", "primary-elected", "epoch", "group"].includes(e.type) || e.type.includes("failover")) return "failover";
+  if (["failover", "switchover", "elected", "promoted", "demoted", "drill"].includes(e.type) || e.type.includes("failover")) return "failover";
   return "other";
 }
 
@@ -169,6 +183,7 @@ function describe(e) {
   const who = e.instance ? `${e.service}/${e.instance}` : e.service;
   if (e.type === "health") return `${who}: ${e.from} → ${e.to}`;
   if (e.type === "alert") return `alert ${e.evidence?.alertname ?? ""} ${e.evidence?.status ?? ""} ${e.to ?? ""}`;
+  if (category(e) === "failover") return `group ${e.service}: ${e.type} ${e.from ?? "—"} → ${e.to ?? "—"}${e.evidence?.epoch ? ` (epoch ${e.evidence.epoch})` : ""}`;
   return `${who}: ${e.type}${e.to ? ` → ${e.to}` : ""}`;
 }
 
