@@ -57,6 +57,16 @@ public sealed class PrometheusScrapeTests(ITestOutputHelper output)
             // The transition counter the detector published is there too, labelled with the change.
             await WaitForAsync(async () => await QueryAsync(http, "sum(halo_detector_transitions_total{service=\"web\",to=\"critical\"})") >= 1,
                 TimeSpan.FromSeconds(15), "transition counter scraped");
+
+            // Every query of the Grafana dashboard is valid PromQL to this real Prometheus, and the registry panels have data.
+            foreach (var (title, expr) in GrafanaQueries())
+            {
+                using var response = await http.GetAsync("/api/v1/query?query=" + Uri.EscapeDataString(expr));
+                var body = await response.Content.ReadAsStringAsync();
+                Assert.True(response.IsSuccessStatusCode, $"Grafana panel '{title}': {expr}\n{body}");
+            }
+
+            Assert.NotNull(await QueryAsync(http, GrafanaQueries().First(q => q.Title == "Instances by health").Expr));
         }
         finally
         {
@@ -84,6 +94,30 @@ public sealed class PrometheusScrapeTests(ITestOutputHelper output)
         catch (IOException)
         {
         }
+    }
+
+    /// <summary>The dashboard's PromQL with its template variables replaced the way Grafana would for this setup.</summary>
+    private static IEnumerable<(string Title, string Expr)> GrafanaQueries()
+    {
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoPaths.Root, "deploy", "grafana", "halo-dashboard.json")));
+        var list = new List<(string, string)>();
+        foreach (var panel in json.RootElement.GetProperty("panels").EnumerateArray())
+        {
+            if (!panel.TryGetProperty("targets", out var targets))
+            {
+                continue;
+            }
+
+            foreach (var target in targets.EnumerateArray())
+            {
+                var expr = target.GetProperty("expr").GetString()!
+                    .Replace("$gateway_job", "halo-gateway", StringComparison.Ordinal).Replace("$job", "halo-server", StringComparison.Ordinal)
+                    .Replace("$service", ".*", StringComparison.Ordinal).Replace("$__rate_interval", "1m", StringComparison.Ordinal);
+                list.Add((panel.GetProperty("title").GetString()!, expr));
+            }
+        }
+
+        return list;
     }
 
     private static Process StartPrometheus(string directory, int haloPort, int promPort)
