@@ -44,6 +44,20 @@ public sealed partial class PrometheusRulesTests(ITestOutputHelper output)
         Assert.Empty(rules.Except(tested));
     }
 
+    [Theory]
+    [InlineData("deploy/prometheus/halo-alerts.yml")]
+    [InlineData("deploy/grafana/halo-dashboard.json")]
+    public async Task MetricNames_UsedByRulesAndDashboard_DocumentedInMetricsReference(string file)
+    {
+        var reference = await File.ReadAllTextAsync(Path.Combine(RepoPaths.Root, "docs", "metrics.md"));
+        var used = MetricName().Matches(await File.ReadAllTextAsync(Path.Combine(RepoPaths.Root, file)))
+            .Select(m => m.Value).Select(n => BucketSuffix().Replace(n, "")).ToHashSet();
+
+        Assert.NotEmpty(used);
+        var undocumented = used.Where(n => !reference.Contains($"`{n}`", StringComparison.Ordinal)).ToList();
+        Assert.True(undocumented.Count == 0, $"not in docs/metrics.md: {string.Join(", ", undocumented)}");
+    }
+
     private async Task<(int Code, string Text)> RunPromtoolAsync(params string[] args)
     {
         if (!File.Exists(Promtool))
@@ -69,6 +83,12 @@ public sealed partial class PrometheusRulesTests(ITestOutputHelper output)
 
     [GeneratedRegex(@"^\s*-\s*alert:\s*(\S+)", RegexOptions.Multiline)]
     private static partial Regex AlertName();
+
+    [GeneratedRegex(@"\bhalo_[a-z_]+")]
+    private static partial Regex MetricName();
+
+    [GeneratedRegex(@"_(bucket|sum|count)$")]
+    private static partial Regex BucketSuffix();
 
     [GeneratedRegex(@"^\s*alertname:\s*(\S+)", RegexOptions.Multiline)]
     private static partial Regex TestedName();
