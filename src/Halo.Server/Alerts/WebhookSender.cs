@@ -1,4 +1,4 @@
-using System.Net.Http.Json;
+using System.Net.Http.Headers;
 using System.Text.Json;
 
 namespace Halo.Server.Alerts;
@@ -20,6 +20,9 @@ internal sealed class WebhookSender(IHttpClientFactory clients, AlertOptions opt
     public async Task<DeliveryResult> SendAsync(string webhook, AlertPayload payload, CancellationToken cancellationToken)
     {
         var http = clients.CreateClient(HttpClientName);
+
+        // Buffered with a Content-Length: many small receivers (scripts, chat bridges) do not read chunked bodies.
+        var body = JsonSerializer.SerializeToUtf8Bytes(payload, Json);
         string? error = null;
         for (var attempt = 1; ; attempt++)
         {
@@ -29,7 +32,9 @@ internal sealed class WebhookSender(IHttpClientFactory clients, AlertOptions opt
             {
                 try
                 {
-                    using var response = await http.PostAsJsonAsync(webhook, payload, Json, linked.Token).ConfigureAwait(false);
+                    using var content = new ByteArrayContent(body);
+                    content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+                    using var response = await http.PostAsync(webhook, content, linked.Token).ConfigureAwait(false);
                     if (response.IsSuccessStatusCode)
                     {
                         return new DeliveryResult(webhook, true, attempt, null);
