@@ -37,7 +37,7 @@ internal sealed record ConfigPrediction(IReadOnlyList<DetectionPrediction> Detec
         {
             var budget = FailoverBudget.Compute(g.Key, g.Value);
             return new FailoverPrediction(g.Key, budget.Total,
-                [.. budget.Terms.Select(t => new SourcedTerm(t.Phase, t.Source[(t.Source.LastIndexOf('.') + 1)..], t.Value, t.Reason, loaded.Describe(t.Source)))]);
+                [.. budget.Terms.Select(t => new SourcedTerm(t.Phase, t.Name, t.Value, t.Reason, loaded.Describe(t.Source)))]);
         }).ToList();
 
         List<string> notes =
