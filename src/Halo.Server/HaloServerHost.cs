@@ -75,6 +75,14 @@ public static class HaloServerHost
         app.MapRegistry();
         app.MapEvents();
 
+        var bound = Halo.Core.Detection.DetectionBound.Compute(options.DefaultDetector);
+        if (app.Logger.IsEnabled(LogLevel.Information))
+        {
+            var total = Halo.Core.Durations.Format(bound.Total);
+            var terms = string.Join(" + ", bound.Terms.Select(t => $"{t.Name} {Halo.Core.Durations.Format(t.Value)}"));
+            ServerLog.DetectorBound(app.Logger, options.DefaultDetector.Kind, total, terms);
+        }
+
         var registry = app.Services.GetRequiredService<InstanceRegistry>();
         await app.Services.GetRequiredService<EventLog>().LoadAsync(cancellationToken).ConfigureAwait(false);
         app.Services.GetRequiredService<StartupState>().LoadedRevision = await registry.LoadAsync(cancellationToken).ConfigureAwait(false);
@@ -114,4 +122,10 @@ public static class HaloServerHost
         await Results.Problem(title: title, detail: status == 500 ? "see the server log" : error?.Message, statusCode: status)
             .ExecuteAsync(context).ConfigureAwait(false);
     }
+}
+
+internal static partial class ServerLog
+{
+    [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Default detector {Kind}: an instance that stops heartbeating is critical within {Bound} ({Terms})")]
+    public static partial void DetectorBound(ILogger logger, Halo.Core.Detection.DetectorKind kind, string bound, string terms);
 }
