@@ -4,9 +4,10 @@ namespace Halo.Core.Availability;
 
 /// <summary>One term of the failover budget.</summary>
 /// <param name="Phase">detection, decision, promotion or re-routing.</param>
+/// <param name="Name">Short camelCase name of the term.</param>
 /// <param name="Source">The configuration field the value comes from, e.g. <c>groups.cache.leaseTtl</c>; empty when none.</param>
 /// <param name="Reason">Why this term is in the sum.</param>
-public sealed record BudgetTerm(string Phase, TimeSpan Value, string Source, string Reason);
+public sealed record BudgetTerm(string Phase, string Name, TimeSpan Value, string Source, string Reason);
 
 /// <summary>Worst-case time from a primary's last lease renewal to clients reaching the new primary.</summary>
 public sealed record FailoverBudget(string Group, TimeSpan Total, IReadOnlyList<BudgetTerm> Terms)
@@ -25,12 +26,12 @@ public sealed record FailoverBudget(string Group, TimeSpan Total, IReadOnlyList<
         var prefix = $"groups.{group}.";
         BudgetTerm[] terms =
         [
-            new("detection", config.LeaseTtl, prefix + "leaseTtl", "the primary's lease lapses this long after its last successful renewal"),
-            new("detection", config.ControllerInterval, prefix + "controllerInterval", "the controller sees the lapsed lease on its next tick"),
-            new("decision", TimeSpan.Zero, prefix + "maxLagBytes",
+            new("detection", "leaseLapse", config.LeaseTtl, prefix + "leaseTtl", "the primary's lease lapses this long after its last successful renewal"),
+            new("detection", "controllerTick", config.ControllerInterval, prefix + "controllerInterval", "the controller sees the lapsed lease on its next tick"),
+            new("decision", "candidateChoice", TimeSpan.Zero, prefix + "maxLagBytes",
                 "made in that same tick: freshest replica within maxLagBytes, epoch bumped by compare-and-set (no configured wait; store latency not included)"),
-            new("promotion", config.PromoteTimeout, prefix + "promoteTimeout", "longest wait for the chosen replica to confirm it is primary"),
-            new("re-routing", config.RerouteBound, prefix + "rerouteBound", "gateways route to the new epoch's primary within this bound"),
+            new("promotion", "promote", config.PromoteTimeout, prefix + "promoteTimeout", "longest wait for the chosen replica to confirm it is primary"),
+            new("re-routing", "reroute", config.RerouteBound, prefix + "rerouteBound", "gateways route to the new epoch's primary within this bound"),
         ];
         var total = terms.Aggregate(TimeSpan.Zero, (sum, t) => sum + t.Value);
         return new FailoverBudget(group, total, terms);

@@ -8,8 +8,11 @@ namespace Halo.Core.Availability;
 /// </summary>
 internal sealed class StandbyTrajectory : IStateSampler
 {
-    // Enough active-unit failures that the history's own noise is small next to the sampling noise.
+    // Enough failures and outages that the history's own noise is small next to the sampling noise;
+    // when outages need a double failure they are rare, so keep going (within a cap) until enough are seen.
     private const int TargetFailures = 200_000;
+    private const int TargetOutages = 10_000;
+    private const long MaxEvents = 20_000_000;
     private readonly double[] _outageStarts;
     private readonly double[] _outageEnds;
     private readonly double _horizon;
@@ -31,8 +34,10 @@ internal sealed class StandbyTrajectory : IStateSampler
         var ends = new List<double>();
         var t = 0.0;
         var phase = Phase.BothUp;
-        while (t < horizon)
+        long events = 0;
+        while (t < horizon || (starts.Count < TargetOutages && events < MaxEvents))
         {
+            events++;
             var before = phase;
             switch (phase)
             {

@@ -148,9 +148,12 @@ internal static class RegistryEndpoints
     {
         var services = registry.ServiceNames.Order(StringComparer.Ordinal).Select(name =>
         {
-            var entries = registry.Entries(name).Select(e => e.Record).ToList();
+            var live = registry.Entries(name);
+            var entries = live.Select(e => e.Record).ToList();
             return new
             {
+                // The same arithmetic `halo model --from-config` prints: worst case from last heartbeat to critical.
+                detectionBound = live.Count == 0 ? null : Durations.Format(live.Max(e => DetectionBound.Compute(e.Detector).Total)),
                 name,
                 instances = entries.Count,
                 passing = entries.Count(r => r.Health == HealthStatus.Passing),

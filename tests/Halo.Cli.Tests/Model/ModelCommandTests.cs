@@ -19,6 +19,16 @@ public sealed class ModelCommandTests
     }
 
     [Fact]
+    public void Invoke_WebShop_MatchesFiguresQuotedInDocs()
+    {
+        var root = Json(CommandRunner.Run(CommandRunner.Example("web-shop.yaml"), "--json").Output);
+        Assert.Equal(0.9999149138813761, root.GetProperty("availability").GetDouble(), 1e-12);
+        Assert.Equal(44.72126394872209, root.GetProperty("downtimeMinutesPerYear").GetDouble(), 1e-8);
+        Assert.Equal(4.622959108262837, root.GetProperty("outagesPerYear").GetDouble(), 1e-9);
+        Assert.Equal("web.members.mtbf", root.GetProperty("sensitivity")[0].GetProperty("input").GetString());
+    }
+
+    [Fact]
     public void Invoke_Table_NamesCalendarAndFigures()
     {
         var (exit, output, _) = CommandRunner.Run(CommandRunner.Example("web-shop.yaml"));

@@ -23,6 +23,15 @@ public sealed class MonteCarloTests
     }
 
     [Fact]
+    public void Run_PerfectFailoverPair_RareDoubleFailuresStillAgree()
+    {
+        // Outages need a second failure during a repair: rare, so the history must run long enough.
+        var pair = new StandbyPairBlock("db", 1.0 / 200, 10, 0, 1, 0);
+        var result = MonteCarloSimulation.Run(pair, 2_000_000, new Random(9));
+        Assert.True(result.Contains(pair.Availability), $"{pair.Availability} outside [{result.Lower}, {result.Upper}]");
+    }
+
+    [Fact]
     public void Run_SameSeed_IsReproducible()
     {
         var block = new ParallelBlock("p", [Component.FromAvailability("a", 0.9), Component.FromAvailability("b", 0.8)]);

@@ -12,9 +12,13 @@ namespace Halo.Core.Tests.Availability;
 /// </summary>
 internal static class OpenPsaWriter
 {
-    public static XDocument Write(Block system)
+    /// <param name="mission">
+    /// When false, each basic event is the component's steady-state unavailability. When true, it is an
+    /// exponential lifetime over SCRAM's mission time (no repair), to check mission reliability.
+    /// </param>
+    public static XDocument Write(Block system, bool mission = false)
     {
-        var state = new State();
+        var state = new State(mission);
         var top = state.Failure(system);
         var tree = new XElement("define-fault-tree", new XAttribute("name", "halo"));
         tree.Add(new XElement("define-gate", new XAttribute("name", "top"), top));
@@ -23,7 +27,7 @@ internal static class OpenPsaWriter
         return new XDocument(new XElement("opsa-mef", tree, new XElement("model-data", state.Events)));
     }
 
-    private sealed class State
+    private sealed class State(bool mission)
     {
         private int _next;
 
@@ -39,7 +43,7 @@ internal static class OpenPsaWriter
             {
                 case Component c:
                     var name = $"e{++_next}";
-                    Events.Add(new XElement("define-basic-event", new XAttribute("name", name), Float(c.Unavailability)));
+                    Events.Add(new XElement("define-basic-event", new XAttribute("name", name), Probability(c)));
                     return new XElement("basic-event", new XAttribute("name", name));
                 case SeriesBlock s:
                     return Gate(s.Children, "or", 1);
@@ -63,7 +67,7 @@ internal static class OpenPsaWriter
             var group = $"ccf{++_next}";
             CcfGroups.Add(new XElement("define-CCF-group", new XAttribute("name", group), new XAttribute("model", "beta-factor"),
                 new XElement("members", members.Select(m => new XElement("basic-event", new XAttribute("name", m)))),
-                new XElement("distribution", Float(children[0].Unavailability)),
+                new XElement("distribution", Probability((Component)children[0])),
                 new XElement("factor", new XAttribute("level", children.Count), Float(beta))));
             return Combine(members.Select(m => new XElement("basic-event", new XAttribute("name", m))).ToArray(), failuresNeeded);
         }
@@ -85,6 +89,18 @@ internal static class OpenPsaWriter
             var name = $"g{++_next}";
             Gates.Add(new XElement("define-gate", new XAttribute("name", name), formula));
             return new XElement("gate", new XAttribute("name", name));
+        }
+
+        private XElement Probability(Component c)
+        {
+            if (!mission)
+            {
+                return Float(c.Unavailability);
+            }
+
+            var lifetime = c.Lifetime as ExponentialLifetime
+                ?? throw new NotSupportedException("mission mode needs exponential lifetimes");
+            return new XElement("exponential", Float(lifetime.FailureRate), new XElement("system-mission-time"));
         }
 
         private static XElement Float(double value) =>

@@ -48,6 +48,20 @@ public sealed class ScramCrossCheckTests
     }
 
     [Fact]
+    public void Scram_MissionUnreliability_AgreesWithHaloReliability()
+    {
+        // No repair over a 720 h mission: SCRAM integrates exponential lifetimes at its mission time.
+        var block = new SeriesBlock("shop", [
+            new ParallelBlock("edge", [Component.FromMtbfMttr("lb-a", 8760, 4), Component.FromMtbfMttr("lb-b", 5000, 4)]),
+            KOfNBlock.Identical("web", 2, 3, Component.FromMtbfMttr("web", 2000, 2), beta: 0.05),
+            new KOfNBlock("db", 2, [Component.FromMtbfMttr("a", 3000, 8), Component.FromMtbfMttr("b", 4000, 8), Component.FromMtbfMttr("c", 6000, 8)])]);
+        SkipWithoutScram();
+        var expected = 1 - block.Reliability(720)!.Value;
+        var actual = RunScram(OpenPsaWriter.Write(block, mission: true), "--mission-time", "720");
+        Assert.True(Math.Abs(actual - expected) <= 2e-5 * expected, $"SCRAM {actual} vs Halo {expected}");
+    }
+
+    [Fact]
     public void Writer_StandbyPair_IsNotExpressibleAsStaticFaultTree()
     {
         Assert.Throws<NotSupportedException>(() => OpenPsaWriter.Write(new StandbyPairBlock("db", 0.001, 8, 0.01, 0.9, 0.5)));
@@ -77,7 +91,7 @@ public sealed class ScramCrossCheckTests
             (1, Gen.Select(children, Gen.Int[1, 4], (c, k) => (Block)new KOfNBlock("k", Math.Min(k, c.Length), c))));
     }
 
-    private static double RunScram(XDocument input)
+    private static double RunScram(XDocument input, params string[] extra)
     {
         var directory = Directory.CreateTempSubdirectory("halo-scram-");
         try
@@ -86,7 +100,7 @@ public sealed class ScramCrossCheckTests
             var reportPath = Path.Combine(directory.FullName, "report.xml");
             input.Save(inputPath);
             var start = new ProcessStartInfo(Scram) { RedirectStandardError = true, RedirectStandardOutput = true };
-            foreach (var arg in new[] { inputPath, "--probability", "true", "--ccf", "true", "-o", reportPath })
+            foreach (var arg in new[] { inputPath, "--probability", "true", "--ccf", "true", "-o", reportPath }.Concat(extra))
             {
                 start.ArgumentList.Add(arg);
             }
