@@ -41,4 +41,10 @@ public sealed record ServerOptions
 
     /// <summary>Webhook alert delivery (docs/monitoring.md). Default: no webhooks, nothing sent.</summary>
     public AlertOptions Alerts { get; init; } = new();
+
+    /// <summary>
+    /// Availability `halo model` predicts per service or group name (from `halo server --model FILE`), shown beside the
+    /// measured figure. Default empty: "no model configured". Values in [0, 1].
+    /// </summary>
+    public IReadOnlyDictionary<string, double> PredictedAvailability { get; init; } = new Dictionary<string, double>();
 }

@@ -18,12 +18,13 @@ internal static class ServerCommand
         var data = new Option<string>("--data") { Description = "Data directory of the embedded store", DefaultValueFactory = _ => Path.Combine(".halo", "data") };
         var config = new Option<string?>("--config") { Description = "Halo config file (YAML or JSON): server detector, per-service detectors, groups" };
         var webhooks = new Option<string[]>("--alert-webhook") { Description = "URL that receives Alertmanager-compatible alert webhooks (repeatable)" };
-        var command = new Command("server", "Run the control plane: registry, failure detection, events, metrics") { listen, data, config, webhooks };
+        var model = new Option<string?>("--model") { Description = "halo model topology (YAML/JSON): blocks named like a service show their predicted availability on the dashboard" };
+        var command = new Command("server", "Run the control plane: registry, failure detection, events, metrics") { listen, data, config, webhooks, model };
         command.SetAction((parse, ct) => CommonOptions.Run(async () =>
         {
             var options = Options(parse.GetValue(config), parse.GetResult(listen) is { Implicit: false } ? parse.GetValue(listen) : null,
                 parse.GetResult(data) is { Implicit: false } ? parse.GetValue(data) : null);
-            options = WithWebhooks(options, parse.GetValue(webhooks));
+            options = WithModel(WithWebhooks(options, parse.GetValue(webhooks)), parse.GetValue(model));
             await using var store = await StoreFactory.OpenEmbeddedAsync(options.DataDirectory, ct);
             await using var app = await HaloServerHost.BuildAsync(options, store, logging: l => l.SetMinimumLevel(LogLevel.Information), cancellationToken: ct);
             await app.StartAsync(ct);
@@ -79,6 +80,46 @@ internal static class ServerCommand
         }
 
         return options with { Alerts = alerts };
+    }
+
+    /// <summary>
+    /// Loads a `halo model` topology and publishes the availability of every block by name (first occurrence, top down),
+    /// so a block named like a service or group is its prediction.
+    /// </summary>
+    public static ServerOptions WithModel(ServerOptions options, string? path)
+    {
+        if (path is null)
+        {
+            return options;
+        }
+
+        if (!File.Exists(path))
+        {
+            throw new CliException($"--model: no such file '{path}'");
+        }
+
+        Halo.Cli.Model.Topology topology;
+        try
+        {
+            topology = Halo.Cli.Model.TopologyLoader.Load(File.ReadAllText(path), path.EndsWith(".json", StringComparison.OrdinalIgnoreCase));
+        }
+        catch (Exception ex) when (ex is InputException or ArgumentException)
+        {
+            throw new CliException($"--model {path}: {ex.Message}");
+        }
+
+        var predicted = new Dictionary<string, double>(StringComparer.Ordinal);
+        var pending = new Stack<Halo.Core.Availability.Block>([topology.System]);
+        while (pending.TryPop(out var block))
+        {
+            predicted.TryAdd(block.Name, block.Availability);
+            for (var i = block.Children.Count - 1; i >= 0; i--)
+            {
+                pending.Push(block.Children[i]);
+            }
+        }
+
+        return options with { PredictedAvailability = predicted };
     }
 
     /// <summary>Accepts "host:port" or a full URL; rejects anything else with a message naming the option.</summary>

@@ -20,19 +20,22 @@ internal static class UpCommand
         var listen = new Option<string>("--listen") { Description = "Control-plane address", DefaultValueFactory = _ => "127.0.0.1:7400" };
         var data = new Option<string>("--data") { Description = "Data directory", DefaultValueFactory = _ => Path.Combine(".halo", "up") };
         var samples = new Option<int>("--samples") { Description = "Sample instances to start (0-20)", DefaultValueFactory = _ => 3 };
-        var command = new Command("up", "Start everything on this machine and show live status") { listen, data, samples };
-        command.SetAction((parse, ct) => CommonOptions.Run(() => RunAsync(parse.GetValue(listen)!, parse.GetValue(data)!, parse.GetValue(samples), ct)));
+        var model = new Option<string?>("--model") { Description = "halo model topology: predicted availability beside the measured one on the dashboard" };
+        var webhooks = new Option<string[]>("--alert-webhook") { Description = "URL that receives Alertmanager-compatible alert webhooks (repeatable)" };
+        var command = new Command("up", "Start everything on this machine and show live status") { listen, data, samples, model, webhooks };
+        command.SetAction((parse, ct) => CommonOptions.Run(() => RunAsync(parse.GetValue(listen)!, parse.GetValue(data)!, parse.GetValue(samples),
+            o => ServerCommand.WithModel(ServerCommand.WithWebhooks(o, parse.GetValue(webhooks)), parse.GetValue(model)), ct)));
         return command;
     }
 
-    private static async Task<int> RunAsync(string listen, string data, int sampleCount, CancellationToken ct)
+    private static async Task<int> RunAsync(string listen, string data, int sampleCount, Func<ServerOptions, ServerOptions> monitoring, CancellationToken ct)
     {
         if (sampleCount is < 0 or > 20)
         {
             throw new CliException("--samples: must be between 0 and 20");
         }
 
-        var options = new ServerOptions { Listen = ServerCommand.ListenUrl(listen), DataDirectory = data };
+        var options = monitoring(new ServerOptions { Listen = ServerCommand.ListenUrl(listen), DataDirectory = data });
         await using var store = await StoreFactory.OpenEmbeddedAsync(data, ct);
         await using var app = await HaloServerHost.BuildAsync(options, store, logging: l => l.ClearProviders(), cancellationToken: ct);
         try
@@ -85,6 +88,7 @@ internal static class UpCommand
     {
         Console.WriteLine($"""
             Halo is up.
+              dashboard       {server}            (live status in a browser)
               control plane   {server}            (API: docs/api.md)
               metrics         {server}metrics
               events          {server}v1/events

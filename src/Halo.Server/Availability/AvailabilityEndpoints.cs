@@ -21,7 +21,7 @@ internal static class AvailabilityEndpoints
 
     public static void MapAvailability(this IEndpointRouteBuilder app) => app.MapGet("/v1/availability", GetAsync);
 
-    private static async Task<IResult> GetAsync(string? window, string? service, EventLog events, TimeProvider time, CancellationToken ct)
+    private static async Task<IResult> GetAsync(string? window, string? service, EventLog events, ServerOptions options, TimeProvider time, CancellationToken ct)
     {
         var windows = DefaultWindows;
         if (window is not null)
@@ -74,7 +74,11 @@ internal static class AvailabilityEndpoints
             at = now,
             windows = windows.Select(Label).ToList(),
             oldestEvent = history.Count > 0 ? history[0].Time : (DateTimeOffset?)null,
-            services = bySubject.Select(kv => new { name = kv.Key, kind = "service", windows = kv.Value, predicted = (double?)null }).ToList(),
+            services = bySubject.Select(kv => new
+            {
+                name = kv.Key, kind = "service", windows = kv.Value,
+                predicted = options.PredictedAvailability.TryGetValue(kv.Key, out var p) ? p : (double?)null,
+            }).ToList(),
         });
     }
 

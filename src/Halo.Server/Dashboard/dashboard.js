@@ -259,7 +259,8 @@ async function start() {
   });
   try {
     const history = await getJson("/v1/events?limit=200");
-    for (const e of history.events) remember(e);
+    // The history is ordered by event key, which concurrent writers can commit out of revision order; the stream is by revision.
+    for (const e of history.events.sort((a, b) => a.revision - b.revision)) remember(e);
     renderEvents();
   } catch (error) { showError(error); }
   await Promise.all([loadServices().catch(showError), loadAvailability().catch(showError), loadGroups()]);

@@ -19,7 +19,8 @@ public sealed partial class DashboardBrowserTests(ITestOutputHelper output)
         var data = HaloProcess.TempDirectory("dashboard");
         var port = HaloProcess.FreePort();
         var url = $"http://127.0.0.1:{port}/";
-        await using var up = HaloProcess.Start("up", "--listen", $"127.0.0.1:{port}", "--data", data);
+        var model = Path.Combine(RepoPaths.Root, "examples", "models", "web-shop.yaml");
+        await using var up = HaloProcess.Start("up", "--listen", $"127.0.0.1:{port}", "--data", data, "--model", model);
         var samplePids = new Dictionary<string, int>();
         try
         {
@@ -61,6 +62,8 @@ public sealed partial class DashboardBrowserTests(ITestOutputHelper output)
 
             // Let the availability table catch up (it refreshes at most every 5 s), then keep the evidence.
             await browser.WaitForAsync("document.querySelector('#availability-rows tr[data-service=\"web\"]') !== null", TimeSpan.FromSeconds(15), "availability row");
+            // The model's prediction for the block named "web" sits beside the measured figures.
+            Assert.EndsWith("%", (string?)await browser.EvaluateAsync("document.querySelector('#availability-rows tr[data-service=\"web\"] td:last-child').textContent"), StringComparison.Ordinal);
             var png = await browser.ScreenshotAsync();
             var file = Path.Combine(RepoPaths.Artifacts, "dashboard-instance-critical.png");
             await File.WriteAllBytesAsync(file, png);

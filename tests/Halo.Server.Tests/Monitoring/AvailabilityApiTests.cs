@@ -54,6 +54,20 @@ public sealed class AvailabilityApiTests
         Assert.Equal(solo.GetProperty("downSeconds").GetDouble(), solo.GetProperty("longestOutageSeconds").GetDouble());
     }
 
+    [Fact]
+    public async Task Availability_ModelConfigured_PredictedBesideMeasured()
+    {
+        await using var server = await ServerFixture.StartAsync(new ServerOptions { PredictedAvailability = new Dictionary<string, double> { ["web"] = 0.9995 } });
+        (await server.RegisterAsync("web", "web-1")).Dispose();
+        (await server.RegisterAsync("api", "api-1")).Dispose();
+        await server.AdvanceAsync(TimeSpan.FromSeconds(1));
+
+        var services = (await server.GetJsonAsync("/v1/availability")).GetProperty("services").EnumerateArray().ToList();
+
+        Assert.Equal(0.9995, services.Single(s => s.GetProperty("name").GetString() == "web").GetProperty("predicted").GetDouble());
+        Assert.False(services.Single(s => s.GetProperty("name").GetString() == "api").TryGetProperty("predicted", out _));
+    }
+
     [Theory]
     [InlineData("window=abc", "window")]
     [InlineData("window=10s", "window")]
