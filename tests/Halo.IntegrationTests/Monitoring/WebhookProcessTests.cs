@@ -25,7 +25,8 @@ public sealed class WebhookProcessTests(ITestOutputHelper output)
         receiver.MapPost("/hook", async (HttpContext context) =>
         {
             var body = (await JsonDocument.ParseAsync(context.Request.Body)).RootElement.Clone();
-            var status = Interlocked.Exchange(ref failNext, 0) == 1 ? 503 : 200;
+            // The first notification about the killed instance is refused; anything else is accepted.
+            var status = ForWeb2(body) && Interlocked.Exchange(ref failNext, 0) == 1 ? 503 : 200;
             received.Enqueue((status, body));
             return Results.StatusCode(status);
         });
@@ -58,34 +59,30 @@ public sealed class WebhookProcessTests(ITestOutputHelper output)
             // 503 first, then the retry after the 1 s back-off is accepted.
             try
             {
-                await WaitAsync(() => received.Any(r => r.Status == 200), TimeSpan.FromSeconds(60), "a successful delivery");
+                await WaitAsync(() => received.Any(r => r.Status == 200 && ForWeb2(r.Body)), TimeSpan.FromSeconds(60), "a successful delivery");
             }
             catch (TimeoutException)
             {
                 var lines = server.Output.ToList();
-                var relevant = lines.Select((l, i) => (l, i)).Where(x => x.l.Contains("Alert", StringComparison.Ordinal) || x.l.Contains("Health ", StringComparison.Ordinal) || x.l.Contains("halo-alerts", StringComparison.Ordinal));
-                output.WriteLine(string.Join('\n', relevant.SelectMany(x => lines.Skip(x.i).Take(2))));
-                using var diag = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
-                output.WriteLine(await diag.GetStringAsync("/v1/services/web/instances"));
-                output.WriteLine(await diag.GetStringAsync("/v1/events"));
+                output.WriteLine(string.Join('\n', lines.Where(l => l.Contains("Alert", StringComparison.Ordinal) || l.Contains("Health ", StringComparison.Ordinal))));
                 output.WriteLine($"samples exited: {string.Join(", ", samples.Select(s => s.HasExited))}; receiver got {received.Count}");
                 throw;
             }
 
             output.WriteLine($"kill -9 -> webhook delivered in {clock.Elapsed.TotalSeconds:0.0} s after {received.Count} attempt(s)");
 
-            // Quiet period: the instance stays critical, nothing else may arrive.
+            // Quiet period: web-2 stays critical, nothing more may arrive about it. (On a loaded machine the surviving
+            // sample may flap on its own; those alerts are its own and are not counted here.)
             await Task.Delay(TimeSpan.FromSeconds(3));
-            var all = received.ToList();
+            var all = received.Where(r => ForWeb2(r.Body)).ToList();
             Assert.Equal([503, 200], all.Select(r => r.Status));
             var alert = all[1].Body.GetProperty("alerts")[0];
             Assert.Equal("firing", alert.GetProperty("status").GetString());
             Assert.Equal("HaloInstanceDown", alert.GetProperty("labels").GetProperty("alertname").GetString());
-            Assert.Equal("web-2", alert.GetProperty("labels").GetProperty("instance").GetString());
             Assert.Equal(all[0].Body.ToString(), all[1].Body.ToString());
 
             var events = JsonDocument.Parse(await http.GetStringAsync("/v1/events?type=alert")).RootElement.GetProperty("events");
-            var record = Assert.Single(events.EnumerateArray().ToList());
+            var record = Assert.Single(events.EnumerateArray().Where(e => e.GetProperty("instance").GetString() == "web-2").ToList());
             Assert.Equal("delivered", record.GetProperty("to").GetString());
             Assert.Equal(2, record.GetProperty("evidence").GetProperty("attempts").GetInt32());
         }
@@ -109,6 +106,9 @@ public sealed class WebhookProcessTests(ITestOutputHelper output)
         Assert.Contains("--alert-webhook", text, StringComparison.Ordinal);
         Assert.Contains("alerts.webhooks[0]", text, StringComparison.Ordinal);
     }
+
+    private static bool ForWeb2(JsonElement body) =>
+        body.GetProperty("alerts")[0].GetProperty("labels").TryGetProperty("instance", out var i) && i.GetString() == "web-2";
 
     private static async Task WaitForPassingAsync(HttpClient http, int count)
     {
