@@ -1,6 +1,9 @@
 using System.Text.Json;
 using Halo.Server.Alerts;
+using System.Diagnostics.Metrics;
 using Halo.Server.Registry;
+using Halo.Server.Telemetry;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Halo.Server.Tests.Monitoring;
@@ -37,6 +40,8 @@ public sealed class AlertWebhookTests
     {
         await using var receiver = await WebhookReceiver.StartAsync(503);
         await using var server = await StartAsync(receiver);
+        using var deliveries = new MetricCollector<long>(server.App.Services.GetRequiredService<IMeterFactory>(), MonitoringMetrics.MeterName, "halo.alerts.deliveries");
+        using var attempts = new MetricCollector<long>(server.App.Services.GetRequiredService<IMeterFactory>(), MonitoringMetrics.MeterName, "halo.alerts.attempts");
         (await server.RegisterAsync("web", "web-1", new { address = "127.0.0.1", port = 8080, ttl = "1s" })).Dispose();
         (await server.RegisterAsync("web", "web-2", new { address = "127.0.0.1", port = 8081, ttl = "1s" })).Dispose();
 
@@ -100,6 +105,12 @@ public sealed class AlertWebhookTests
         Assert.Equal("web-1", record.GetProperty("instance").GetString());
         Assert.Equal(2, record.GetProperty("evidence").GetProperty("attempts").GetInt32());
         Assert.Equal("HaloInstanceDown", record.GetProperty("evidence").GetProperty("alertname").GetString());
+
+        // And in the metrics: one delivery, two attempts.
+        var delivery = Assert.Single(deliveries.GetMeasurementSnapshot());
+        Assert.Equal(1, delivery.Value);
+        Assert.Equal("delivered", delivery.Tags["outcome"]);
+        Assert.Equal(2, attempts.GetMeasurementSnapshot().Sum(m => m.Value));
     }
 
     [Fact]
