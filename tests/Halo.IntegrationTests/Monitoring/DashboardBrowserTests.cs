@@ -43,6 +43,15 @@ public sealed partial class DashboardBrowserTests(ITestOutputHelper output)
             await browser.WaitForAsync("document.getElementById('connection').dataset.state === 'live'", TimeSpan.FromSeconds(30), "event stream connected");
             Assert.Equal("web", (string?)await browser.EvaluateAsync("document.querySelector('#service-list article').dataset.service"));
 
+            // Keyboard: the first Tab lands on the skip link, Enter moves focus to the services section;
+            // every form control has an accessible name.
+            await browser.PressAsync("Tab", 9);
+            Assert.Equal("Skip to services", (string?)await browser.EvaluateAsync("document.activeElement.textContent"));
+            await browser.PressAsync("Enter", 13);
+            await browser.WaitForAsync("document.activeElement.id === 'services'", TimeSpan.FromSeconds(5), "focus on the services section");
+            Assert.Equal(0, (int?)await browser.EvaluateAsync(
+                "[...document.querySelectorAll('select, input, button')].filter(e => !(e.labels?.length || e.textContent.trim() || e.getAttribute('aria-label'))).length"));
+
             // A marker in the page's memory: if anything reloaded the page, it would be gone.
             await browser.EvaluateAsync("window.haloTestMarker = 'no-reload'");
             var clock = Stopwatch.StartNew();

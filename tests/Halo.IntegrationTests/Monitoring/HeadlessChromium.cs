@@ -157,6 +157,18 @@ public sealed class HeadlessChromium : IAsyncDisposable
         }
     }
 
+    /// <summary>Presses a key as a keyboard would (keyDown then keyUp), e.g. ("Tab", 9) or ("Enter", 13).</summary>
+    public async Task PressAsync(string key, int keyCode, bool shift = false)
+    {
+        var text = key == "Enter" ? "\r" : null;
+        var modifiers = shift ? 8 : 0;
+        object down = text is null
+            ? new { type = "rawKeyDown", key, code = key, windowsVirtualKeyCode = keyCode, modifiers }
+            : new { type = "keyDown", key, code = key, windowsVirtualKeyCode = keyCode, text, modifiers };
+        await SendAsync("Input.dispatchKeyEvent", down);
+        await SendAsync("Input.dispatchKeyEvent", new { type = "keyUp", key, code = key, windowsVirtualKeyCode = keyCode, modifiers });
+    }
+
     public async Task<byte[]> ScreenshotAsync()
     {
         var result = await SendAsync("Page.captureScreenshot", new { format = "png", captureBeyondViewport = false });
