@@ -25,7 +25,7 @@ pids=()
 
 cleanup() {
   for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-  [ -z "${BENCH_DIR:-}" ] && rm -rf "$WORK"
+  if [ -z "${BENCH_DIR:-}" ]; then rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
