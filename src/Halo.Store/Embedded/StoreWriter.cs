@@ -82,7 +82,18 @@ internal sealed partial class StoreWriter : IAsyncDisposable
                 batch.Add(command);
             }
 
-            ExecuteBatch(batch);
+            try
+            {
+                ExecuteBatch(batch);
+            }
+            catch (Exception error)
+            {
+                // The loop must outlive any bug in one batch: a dead writer would hang every later write forever.
+                Log.BatchFailed(_logger, batch.Count, error);
+                var unavailable = new StoreUnavailableException("the embedded store failed a batch: " + error.Message, error);
+                batch.ForEach(command => command.Fail(unavailable));
+            }
+
             batch.Clear();
         }
     }
