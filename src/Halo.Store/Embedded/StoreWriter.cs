@@ -123,8 +123,8 @@ internal sealed partial class StoreWriter : IAsyncDisposable
         }
         catch (Exception error)
         {
-            // Nothing of the batch is on disk (SQLite rolled it back), so nobody may be told otherwise:
-            // every caller gets "unavailable" and the in-memory state is rebuilt from what is durable.
+            // SQLite reported the batch as not committed, so nobody may be told it succeeded: every caller gets
+            // "unavailable" (outcome unknown, as after a lost etcd reply) and the in-memory state is rebuilt from disk.
             Log.BatchFailed(_logger, batch.Count, error);
             _pending.Clear();
             _revisionOpen = false;
