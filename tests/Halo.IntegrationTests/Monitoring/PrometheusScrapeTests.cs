@@ -24,6 +24,7 @@ public sealed class PrometheusScrapeTests(ITestOutputHelper output)
         await using var server = HaloProcess.Start("server", "--listen", $"127.0.0.1:{haloPort}", "--data", data);
         await server.WaitForLineAsync("listening on", StartTimeout);
         var samples = new List<HaloProcess>();
+        HaloProcess? gateway = null;
         Process? prometheus = null;
         try
         {
@@ -37,8 +38,23 @@ public sealed class PrometheusScrapeTests(ITestOutputHelper output)
                 await s.WaitForLineAsync("listening on", StartTimeout);
             }
 
+            // The gateway joins the scrape when this build has it (it lands from its own branch).
+            int? gatewayPort = null;
+            var help = (await HaloProcess.RunAsync(TimeSpan.FromSeconds(60), "--help")).Output;
+            if (help.Split('\n').Any(l => l.TrimStart().StartsWith("gateway ", StringComparison.Ordinal)))
+            {
+                gatewayPort = HaloProcess.FreePort();
+                gateway = HaloProcess.Start("gateway", "--config", Path.Combine(RepoPaths.Root, "deploy", "gateway.yaml"),
+                    "--listen", $"127.0.0.1:{gatewayPort}", "--server", halo);
+                await gateway.WaitForLineAsync("listening on", StartTimeout);
+            }
+            else
+            {
+                output.WriteLine("this build has no `halo gateway` yet: scraping the server only");
+            }
+
             var promPort = HaloProcess.FreePort();
-            prometheus = StartPrometheus(data, haloPort, promPort);
+            prometheus = StartPrometheus(data, haloPort, gatewayPort, promPort);
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{promPort}"), Timeout = TimeSpan.FromSeconds(10) };
             await WaitForAsync(async () => (await TryGetAsync(http, "/-/ready")) is not null, TimeSpan.FromSeconds(60), "prometheus ready");
 
@@ -48,6 +64,15 @@ public sealed class PrometheusScrapeTests(ITestOutputHelper output)
             Assert.Equal(0, await QueryAsync(http, critical));
             Assert.Equal(1, await QueryAsync(http, "up{job=\"halo-server\"}"));
 
+            const string tableRevision = "max(halo_gateway_routing_table_revision{job=\"halo-gateway\"})";
+            double? revisionBefore = null;
+            if (gatewayPort is not null)
+            {
+                await WaitForAsync(async () => await QueryAsync(http, "up{job=\"halo-gateway\"}") == 1, TimeSpan.FromSeconds(30), "gateway scraped");
+                await WaitForAsync(async () => await QueryAsync(http, tableRevision) > 0, TimeSpan.FromSeconds(30), "gateway routing table scraped");
+                revisionBefore = await QueryAsync(http, tableRevision);
+            }
+
             var clock = Stopwatch.StartNew();
             samples[1].KillHard();
             await WaitForAsync(async () => await QueryAsync(http, critical) == 1, TimeSpan.FromSeconds(60), "critical count 1 in Prometheus");
@@ -56,6 +81,13 @@ public sealed class PrometheusScrapeTests(ITestOutputHelper output)
             // The transition counter the detector published is there too, labelled with the change.
             await WaitForAsync(async () => await QueryAsync(http, "sum(halo_detector_transitions_total{service=\"web\",to=\"critical\"})") >= 1,
                 TimeSpan.FromSeconds(15), "transition counter scraped");
+
+            if (revisionBefore is { } before)
+            {
+                // The gateway followed the health change on its feed: its routing table moved past the revision it had.
+                await WaitForAsync(async () => await QueryAsync(http, tableRevision) > before, TimeSpan.FromSeconds(30), "gateway routing table revision rises");
+                output.WriteLine($"gateway routing table revision {before} -> {await QueryAsync(http, tableRevision)}");
+            }
 
             // Every query of the Grafana dashboard is valid PromQL to this real Prometheus, and the registry panels have data.
             foreach (var (title, expr) in GrafanaQueries())
@@ -83,6 +115,11 @@ public sealed class PrometheusScrapeTests(ITestOutputHelper output)
             foreach (var s in samples)
             {
                 await s.DisposeAsync();
+            }
+
+            if (gateway is not null)
+            {
+                await gateway.DisposeAsync();
             }
         }
 
@@ -119,9 +156,17 @@ public sealed class PrometheusScrapeTests(ITestOutputHelper output)
         return list;
     }
 
-    private static Process StartPrometheus(string directory, int haloPort, int promPort)
+    private static Process StartPrometheus(string directory, int haloPort, int? gatewayPort, int promPort)
     {
         var config = Path.Combine(directory, "prometheus.yml");
+        var gatewayJob = gatewayPort is { } gp ? $"""
+
+              - job_name: halo-gateway
+                scrape_interval: 1s
+                scrape_timeout: 900ms
+                static_configs:
+                  - targets: ["127.0.0.1:{gp}"]
+            """ : "";
         File.WriteAllText(config, $"""
             global:
               scrape_interval: 1s
@@ -132,7 +177,7 @@ public sealed class PrometheusScrapeTests(ITestOutputHelper output)
                 scrape_timeout: 900ms
                 static_configs:
                   - targets: ["127.0.0.1:{haloPort}"]
-            """);
+            """ + gatewayJob);
         var info = new ProcessStartInfo(PrometheusBinary) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var arg in new[]
         {
