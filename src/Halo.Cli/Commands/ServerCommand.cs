@@ -29,6 +29,7 @@ internal static class ServerCommand
             await using var app = await HaloServerHost.BuildAsync(options, store, logging: l => l.SetMinimumLevel(LogLevel.Information), cancellationToken: ct);
             await app.StartAsync(ct);
             Console.WriteLine($"halo server listening on {HaloServerHost.Address(app)} (data: {Path.GetFullPath(options.DataDirectory)})");
+            Console.WriteLine($"dashboard {HaloServerHost.Address(app)}   metrics {HaloServerHost.Address(app)}metrics");
             await app.WaitForShutdownAsync(ct);
             return 0;
         }));
