@@ -37,7 +37,7 @@ internal sealed class InProcessBackend : IAsyncDisposable
             await Task.Delay(ms);
             return name;
         });
-        app.MapGet("/status/{code:int}", (int code) => Results.Text(name, statusCode: code));
+        app.MapMethods("/status/{code:int}", ["GET", "POST", "PUT"], (int code) => Results.Text(name, statusCode: code));
         await app.StartAsync();
         b._app = app;
         b.Port = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;

@@ -80,7 +80,8 @@ internal sealed class ProxyMiddleware
             var destination = cluster.Pick(request, tried);
             if (destination is null)
             {
-                if (!context.Response.HasStarted)
+                // Nothing to try at all: 503. Every destination tried: keep the last attempt's answer (e.g. 504).
+                if (n == 0 && !context.Response.HasStarted)
                 {
                     ResetResponse(context);
                     context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
