@@ -75,14 +75,29 @@ public sealed class OutlierDetector
         ArgumentNullException.ThrowIfNull(mayEject);
         lock (_gate)
         {
-            var now = _time.GetTimestamp();
-            if (_ejected && now < _ejectedUntil)
+            if (_ejected && _time.GetTimestamp() < _ejectedUntil)
             {
                 return null;
             }
 
             _consecutive++;
-            if (_consecutive < _options.ConsecutiveFailures || !mayEject())
+            if (_consecutive < _options.ConsecutiveFailures)
+            {
+                return null;
+            }
+        }
+
+        // Asked outside our lock: the cap looks at the other destinations' detectors, and holding
+        // ours while taking theirs would deadlock two destinations failing at the same moment.
+        if (!mayEject())
+        {
+            return null;
+        }
+
+        lock (_gate)
+        {
+            var now = _time.GetTimestamp();
+            if ((_ejected && now < _ejectedUntil) || _consecutive < _options.ConsecutiveFailures)
             {
                 return null;
             }

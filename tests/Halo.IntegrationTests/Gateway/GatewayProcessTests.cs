@@ -116,7 +116,7 @@ public sealed class GatewayProcessTests(ITestOutputHelper output)
                 connectTimeout: 500ms
                 retry: { perTryTimeout: 300ms }
                 health:
-                  active: { interval: 500ms, fastInterval: 100ms, timeout: 250ms, rise: 2, fall: 2 }
+                  active: { interval: 500ms, fastInterval: 100ms, timeout: 1s, rise: 2, fall: 2 }
                   panicThreshold: 0
             """);
         await s.WarmUpAsync();
@@ -130,6 +130,7 @@ public sealed class GatewayProcessTests(ITestOutputHelper output)
         var none = await LoadRun.RunAsync(s.GatewayUrl, 8, TimeSpan.FromSeconds(2));
 
         output.WriteLine($"healthy: {healthy}\nhalf: {half}\nnone: {none}");
+        output.WriteLine(s.Gateway.Output);
         Assert.Equal(0, healthy.ByBackend.GetValueOrDefault("backup"));
         // Half the primary healthy: 0.5 × overprovision 1.4 = 70% stays, 30% spills.
         var spill = half.ByBackend.GetValueOrDefault("backup") / (double)half.Requests;
