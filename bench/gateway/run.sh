@@ -5,7 +5,8 @@
 # failure runs kill (SIGKILL) or freeze (SIGSTOP) one backend mid-run and count failed requests,
 # the slowest request, and throughput before/after the fault.
 #
-# Usage: bench/gateway/run.sh [rounds=3] [seconds=10]      (env: PROXY_CPU=1 LOAD_CPU=0 CONNECTIONS=16)
+# Usage: bench/gateway/run.sh [rounds=3] [seconds=10]
+#   env: PROXY_CPU=1 LOAD_CPU=0 CONNECTIONS=16 FAULTS_ONLY=1 (skip throughput) KEEP_RESULTS=dir (copy the .tsv files there)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 ROUNDS=${1:-3}
@@ -85,11 +86,12 @@ PROXIES=(halo haproxy nginx)
 echo "proxy	round	rps	p50_ms	p99_ms" >"$RUN/throughput.tsv"
 start_backends
 for round in $(seq "$ROUNDS"); do
+  [ "${FAULTS_ONLY:-0}" = 1 ] && break
   # Alternate the order each round so no proxy always runs first (warm caches, thermal drift).
   order=("${PROXIES[@]:$(( (round-1) % 3 ))}" "${PROXIES[@]:0:$(( (round-1) % 3 ))}")
   for p in "${order[@]}"; do
     start_proxy "$p"
-    taskset -c "$LOAD_CPU" wrk -t1 -c"$CONN" -d2s "http://127.0.0.1:$PPORT/" >/dev/null
+    taskset -c "$LOAD_CPU" wrk -t1 -c"$CONN" -d5s "http://127.0.0.1:$PPORT/" >/dev/null
     out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONN" -d"${DUR}s" --latency "http://127.0.0.1:$PPORT/")
     stop_proxy
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
@@ -107,11 +109,12 @@ for fault in kill stop; do
   for p in "${PROXIES[@]}"; do
     start_backends
     start_proxy "$p"
-    taskset -c "$LOAD_CPU" wrk -t1 -c"$CONN" -d2s "http://127.0.0.1:$PPORT/" >/dev/null
+    taskset -c "$LOAD_CPU" wrk -t1 -c"$CONN" -d5s "http://127.0.0.1:$PPORT/" >/dev/null
     victim=${BPID[2]}
     ( sleep "$FAULT_AT"; if [ "$fault" = kill ]; then kill -9 "$victim"; else kill -STOP "$victim"; fi ) &
+    faulter=$!
     out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONN" -d"${FAULT_DUR}s" --timeout 30s -s "$ROOT/bench/gateway/series.lua" "http://127.0.0.1:$PPORT/")
-    wait
+    wait "$faulter"
     stop_proxy
     stop_backends
     python3 - "$p" "$fault" "$FAULT_AT" >>"$RUN/faults.tsv" <<PY
@@ -136,18 +139,19 @@ PY
   done
 done
 
+[ -n "${KEEP_RESULTS:-}" ] && cp "$RUN/throughput.tsv" "$RUN/faults.tsv" "$KEEP_RESULTS/"
 python3 - "$RUN/throughput.tsv" "$RUN/faults.tsv" "$ROUNDS" "$DUR" "$CONN" <<'PY'
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 med = {}
-for p in ("halo", "haproxy", "nginx"):
+for p in ([] if not rows else ("halo", "haproxy", "nginx")):
     r = [x for x in rows if x["proxy"] == p]
     med[p] = {k: statistics.median(float(x[k]) for x in r) for k in ("rps", "p50_ms", "p99_ms")}
-base = med["haproxy"]
+base = med.get("haproxy")
 print(f"Throughput: wrk -t1 -c{sys.argv[5]} -d{sys.argv[4]}s, {sys.argv[3]} alternated rounds, medians\n")
 print("| proxy | requests/s | p50 ms | p99 ms | req/s vs HAProxy | p50 vs HAProxy | p99 vs HAProxy |")
 print("|---|---:|---:|---:|---:|---:|---:|")
-for p, m in med.items():
+for p, m in (med.items() if base else []):
     print(f"| {p} | {m['rps']:.0f} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | {m['rps']/base['rps']:.2f} | {m['p50_ms']/base['p50_ms']:.2f} | {m['p99_ms']/base['p99_ms']:.2f} |")
 print("\nAll rounds:\n")
 print("| proxy | round | requests/s | p50 ms | p99 ms |")

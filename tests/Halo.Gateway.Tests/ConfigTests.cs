@@ -83,6 +83,8 @@ public class ConfigTests
     [InlineData("health: { passive: { baseEjectionTime: 10s, maxEjectionTime: 1s } }", "clusters.c.health.passive.maxEjectionTime")]
     [InlineData("health: { active: { path: ready } }", "clusters.c.health.active.path")]
     [InlineData("connectTimeout: -1s", "clusters.c.connectTimeout")]
+    [InlineData("retry: { adaptiveTimeout: { multiplier: 0.5 } }", "clusters.c.retry.adaptiveTimeout.multiplier")]
+    [InlineData("retry: { perTryTimeout: 100ms, adaptiveTimeout: { min: 200ms } }", "clusters.c.retry.adaptiveTimeout.min")]
     public void Parse_BadClusterField_NamesTheField(string line, string field)
     {
         var yaml = $"routes: [{{cluster: c}}]\nclusters:\n  c:\n    destinations: [{{url: 'http://127.0.0.1:1'}}]\n    {line}\n";

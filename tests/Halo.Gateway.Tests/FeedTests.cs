@@ -92,12 +92,17 @@ public class FeedTests
         await Wait.UntilAsync(() => holder.Current?.Revision == 1, Bound, "revision 1");
 
         await cp.DisposeAsync();
-        await Task.Delay(300);
+        var metrics = "";
+        var stale = new System.Text.RegularExpressions.Regex("halo_gateway_feed_stale\\{[^}]*\\} 1");
+        for (var i = 0; i < 100 && !stale.IsMatch(metrics); i++)
+        {
+            await Task.Delay(100);
+            metrics = await gw.Client.GetStringAsync("/metrics");
+        }
 
-        Assert.Equal("a", await gw.GetBackendAsync());
-        var metrics = await gw.Client.GetStringAsync("/metrics");
+        Assert.Matches(stale, metrics);
         Assert.Contains("halo_gateway_routing_table_revision", metrics, StringComparison.Ordinal);
-        Assert.Matches("halo_gateway_feed_stale\\{[^}]*\\} 1", metrics);
+        Assert.Equal("a", await gw.GetBackendAsync());
     }
 
     [Fact]

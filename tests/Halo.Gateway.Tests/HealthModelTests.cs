@@ -174,6 +174,20 @@ public class HealthModelTests
         Assert.True(c.AllMembers.First(d => d.Name == "web/a").Outlier.IsEjected);
     }
 
+    [Fact]
+    public void TryConfig_AdaptiveTimeout_FollowsLatencyWithinBounds()
+    {
+        var (c, _, _) = Cluster(Static(1, "    retry: { perTryTimeout: 1s, adaptiveTimeout: { multiplier: 5, min: 50ms } }\n"));
+        var d = c.AllMembers.Single();
+        var config = new Yarp.ReverseProxy.Forwarder.ForwarderRequestConfig();
+
+        Assert.Equal(TimeSpan.FromMilliseconds(50), Proxy.ProxyMiddleware.TryConfig(config, c.Settings.Retry, d).ActivityTimeout);
+        d.Balancing.Latency.Observe(TimeSpan.FromMilliseconds(40), failed: false);
+        Assert.Equal(200, Proxy.ProxyMiddleware.TryConfig(config, c.Settings.Retry, d).ActivityTimeout!.Value.TotalMilliseconds, 1);
+        d.Balancing.Latency.Observe(TimeSpan.FromMilliseconds(400), failed: false);
+        Assert.Equal(TimeSpan.FromSeconds(1), Proxy.ProxyMiddleware.TryConfig(config, c.Settings.Retry, d).ActivityTimeout);
+    }
+
     [Theory]
     [InlineData(Yarp.ReverseProxy.Forwarder.ForwarderError.None, false, 200, FailureKind.None)]
     [InlineData(Yarp.ReverseProxy.Forwarder.ForwarderError.None, false, 503, FailureKind.ServerError)]

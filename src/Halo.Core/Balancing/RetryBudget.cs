@@ -14,6 +14,7 @@ public sealed class RetryBudget
     private readonly int[] _retries;
     private readonly long[] _bucketSecond;
     private readonly object _gate = new();
+    private long _lastSecond = long.MinValue;
 
     /// <summary>
     /// Creates a budget. <paramref name="ratio"/> default 0.2 (range 0 – 10); <paramref name="minPerSecond"/>
@@ -79,7 +80,13 @@ public sealed class RetryBudget
             _retries[b] = 0;
         }
 
-        // Clear slots that went stale while no traffic arrived so old counts do not linger.
+        if (second == _lastSecond)
+        {
+            return b;
+        }
+
+        _lastSecond = second;
+        // Once per second: clear slots that went stale while no traffic arrived so old counts do not linger.
         for (var i = 0; i < _requests.Length; i++)
         {
             if (_bucketSecond[i] != long.MinValue && second - _bucketSecond[i] >= _requests.Length)

@@ -87,6 +87,19 @@ internal static class ClusterValidator
             }
         }
 
+        AdaptiveTimeoutSettings? adaptive = null;
+        if (r.AdaptiveTimeout is { } at)
+        {
+            var multiplier = at.Multiplier ?? 5;
+            if (multiplier is < 1 or > 100 || double.IsNaN(multiplier))
+            {
+                throw new GatewayConfigException(rf + ".adaptiveTimeout.multiplier", $"must be between 1 and 100 (got {multiplier})");
+            }
+
+            adaptive = new AdaptiveTimeoutSettings(multiplier,
+                GatewayConfigLoader.DurationField(at.Min, TimeSpan.FromMilliseconds(50), rf + ".adaptiveTimeout.min", Ms, TimeSpan.FromMinutes(10)));
+        }
+
         var retry = new RetrySettings(
             GatewayConfigLoader.IntField(r.Attempts, 3, rf + ".attempts", 1, 10),
             GatewayConfigLoader.DurationField(r.PerTryTimeout, TimeSpan.FromSeconds(1), rf + ".perTryTimeout", Ms, TimeSpan.FromMinutes(10)),
@@ -94,7 +107,12 @@ internal static class ClusterValidator
             GatewayConfigLoader.IntField(r.MinRetriesPerSecond, 10, rf + ".minRetriesPerSecond", 0, 100_000),
             GatewayConfigLoader.IntField(r.MaxReplayBodyBytes, 65_536, rf + ".maxReplayBodyBytes", 0, 16 * 1024 * 1024),
             string.IsNullOrWhiteSpace(r.IdempotencyHeader) ? "Idempotency-Key" : r.IdempotencyHeader,
-            statuses.ToHashSet());
+            statuses.ToHashSet(),
+            adaptive);
+        if (adaptive is not null && adaptive.Min > retry.PerTryTimeout)
+        {
+            throw new GatewayConfigException(rf + ".adaptiveTimeout.min", "must not exceed perTryTimeout (the ceiling)");
+        }
 
         return new ClusterSettings(
             name, pools, policy, hashOn, hash.Name, loadFactor, active, outlier,

@@ -177,4 +177,17 @@ public sealed class RetryConfig
 
     /// <summary>Response statuses retried. Default [502, 503, 504].</summary>
     public int[]? OnStatus { get; set; }
+
+    /// <summary>Derive each try's timeout from the destination's observed latency; absent means fixed.</summary>
+    public AdaptiveTimeoutConfig? AdaptiveTimeout { get; set; }
+}
+
+/// <summary>Latency-derived per-try timeout: multiplier × the destination's peak-EWMA latency, within [min, perTryTimeout].</summary>
+public sealed class AdaptiveTimeoutConfig
+{
+    /// <summary>Multiple of the latency estimate. Default 5; range 1 – 100.</summary>
+    public double? Multiplier { get; set; }
+
+    /// <summary>Floor, so an idle destination's decayed estimate does not make the timeout tiny. Default 50ms.</summary>
+    public string? Min { get; set; }
 }

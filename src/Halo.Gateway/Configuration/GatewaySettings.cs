@@ -80,4 +80,8 @@ public sealed record RetrySettings(
     int MinRetriesPerSecond,
     int MaxReplayBodyBytes,
     string? IdempotencyHeader,
-    IReadOnlySet<int> OnStatus);
+    IReadOnlySet<int> OnStatus,
+    AdaptiveTimeoutSettings? Adaptive = null);
+
+/// <summary>Validated latency-derived per-try timeout: clamp(multiplier × latency estimate, min, perTryTimeout).</summary>
+public sealed record AdaptiveTimeoutSettings(double Multiplier, TimeSpan Min);

@@ -108,7 +108,7 @@ internal sealed class ProxyMiddleware
             ForwarderError error;
             try
             {
-                error = await _forwarder.SendAsync(context, destination.Prefix, client, config, RetryAwareTransformer.Instance);
+                error = await _forwarder.SendAsync(context, destination.Prefix, client, TryConfig(config, retry, destination), RetryAwareTransformer.Instance);
             }
             finally
             {
@@ -167,6 +167,22 @@ internal sealed class ProxyMiddleware
     {
         _metrics.BudgetExhausted(cluster.Name);
         Log.BudgetExhausted(_logger, cluster.Name);
+    }
+
+    /// <summary>
+    /// The per-try timeout: fixed, or (adaptive) a multiple of this destination's latency estimate
+    /// within [min, perTryTimeout], so a backend that is usually fast is abandoned sooner when it stalls.
+    /// </summary>
+    internal static ForwarderRequestConfig TryConfig(ForwarderRequestConfig config, RetrySettings retry, DestinationRuntime destination)
+    {
+        if (retry.Adaptive is not { } adaptive)
+        {
+            return config;
+        }
+
+        var derived = TimeSpan.FromMilliseconds(adaptive.Multiplier * destination.Balancing.Latency.EstimateMs);
+        var timeout = derived < adaptive.Min ? adaptive.Min : derived > retry.PerTryTimeout ? retry.PerTryTimeout : derived;
+        return config with { ActivityTimeout = timeout };
     }
 
     internal static FailureKind Classify(ForwarderError error, bool intercepted, int status) => error switch
