@@ -115,6 +115,12 @@ public sealed class OutlierDetector
     /// <summary>Records a success: clears the failure streak, and the backoff once the destination has stayed healthy long enough.</summary>
     public void RecordSuccess()
     {
+        // Hot path: a healthy destination with no streak and no history needs no lock.
+        if (Volatile.Read(ref _consecutive) == 0 && Volatile.Read(ref _ejections) == 0)
+        {
+            return;
+        }
+
         lock (_gate)
         {
             _consecutive = 0;
