@@ -1,1 +1,19 @@
-return 0;
+using System.CommandLine;
+using Halo.Cli.Commands;
+
+var root = new RootCommand("Halo: registration and discovery, failure detection, load balancing, failover and availability maths in one program.");
+foreach (var option in CommonOptions.Global)
+{
+    root.Add(option);
+}
+
+root.Add(ServerCommand.Create());
+root.Add(UpCommand.Create());
+root.Add(SampleCommand.Create());
+root.Add(Halo.Cli.Model.ModelCommand.Create());
+foreach (var command in OperatorCommands.Create())
+{
+    root.Add(command);
+}
+
+return await root.Parse(args).InvokeAsync();

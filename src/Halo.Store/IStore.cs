@@ -128,3 +128,10 @@ public sealed class RevisionCompactedException(long requested, long compactRevis
 
 /// <summary>Thrown when the store cannot be reached or has failed; callers treat it as "store unavailable".</summary>
 public sealed class StoreUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>Thrown when a put refers to a lease the store does not know (never granted, revoked or expired), as etcd's "requested lease not found".</summary>
+public sealed class LeaseNotFoundException(long leaseId)
+    : Exception($"lease {leaseId} not found")
+{
+    public long LeaseId { get; } = leaseId;
+}

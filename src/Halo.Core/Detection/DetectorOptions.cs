@@ -27,13 +27,13 @@ public sealed record DetectorOptions
     /// <summary>Phi accrual: phi at or above which an instance is critical. Default 8; range 1 – 16.</summary>
     public double PhiThreshold { get; init; } = 8;
 
-    /// <summary>Phi accrual: phi at or above which an instance is suspect (not yet critical). Default 3; must be below <see cref="PhiThreshold"/>.</summary>
+    /// <summary>Phi accrual: phi at or above which an instance is suspect (not yet critical). Default 3; greater than 0 and below <see cref="PhiThreshold"/>.</summary>
     public double SuspectPhi { get; init; } = 3;
 
-    /// <summary>Phi accrual: floor on the inter-arrival standard deviation so a very regular sender is not judged too harshly. Default 100 ms.</summary>
+    /// <summary>Phi accrual: floor on the inter-arrival standard deviation so a very regular sender is not judged too harshly. Default 100 ms; range 1 ms – 1 h.</summary>
     public TimeSpan MinStdDeviation { get; init; } = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>Phi accrual: extra silence tolerated before suspicion starts (GC pauses, brief stalls). Default 0; range 0 – 1 h.</summary>
+    /// <summary>Extra silence tolerated before suspicion starts (GC pauses, brief stalls); both detectors add it to their threshold. Default 0; range 0 – 1 h.</summary>
     public TimeSpan AcceptablePause { get; init; } = TimeSpan.Zero;
 
     /// <summary>Phi accrual: how many recent inter-arrival samples are kept. Default 100; range 2 – 10,000.</summary>
@@ -48,6 +48,6 @@ public sealed record DetectorOptions
     /// <summary>How often the server evaluates every instance. Default 250 ms; range 10 ms – 1 min.</summary>
     public TimeSpan EvaluationInterval { get; init; } = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>When set, an instance critical this long is deregistered (unless the mass-failure brake is engaged). Default null (never).</summary>
+    /// <summary>When set, an instance critical this long is deregistered (unless the mass-failure brake is engaged). Default null (never); range 1 s – 30 days.</summary>
     public TimeSpan? RemoveAfter { get; init; }
 }

@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Halo.Bench;
+
+/// <summary>
+/// `heartbeat --server URL --instances N --rate-hz R --seconds S [--single] [--batch-size B] [--concurrency C]`:
+/// registers N instances, then sends N×R heartbeats per second on an open-loop schedule, either in
+/// POST /v1/heartbeats batches (default) or one POST per instance (--single). Latency is measured from the
+/// time each request was due, so a server that falls behind shows it instead of hiding it (coordinated omission).
+/// </summary>
+internal static class HeartbeatMode
+{
+    public static async Task<int> RunAsync(Args args)
+    {
+        var server = args.Require("--server").TrimEnd('/');
+        var instances = args.Int("--instances", 1000);
+        var rateHz = args.Double("--rate-hz", 1);
+        var seconds = args.Double("--seconds", 10);
+        var single = args.Has("--single");
+        var batchSize = single ? 1 : args.Int("--batch-size", 500);
+        var concurrency = args.Int("--concurrency", 64);
+        using var http = HttpModes.Client(concurrency);
+        var service = "bench-hb-" + Guid.NewGuid().ToString("N")[..8];
+
+        var registered = await HttpModes.RegisterInstancesAsync(http, server, service, instances, Math.Min(concurrency, 32), args.Get("--ttl"));
+        if (registered.Failures > 0)
+        {
+            Console.Error.WriteLine($"{registered.Failures} of {instances} registrations failed; heartbeats to them will count as unknown");
+        }
+
+        // One period sends every instance once, in ceil(N/B) requests spread evenly across the period.
+        var requestsPerPeriod = (instances + batchSize - 1) / batchSize;
+        var period = TimeSpan.FromSeconds(1 / rateHz);
+        var spacing = period / requestsPerPeriod;
+        using var inFlight = new SemaphoreSlim(concurrency);
+        var latencies = new Latencies();
+        long accepted = 0, unknown = 0, failures = 0;
+        var pending = new List<Task>();
+        var clock = Stopwatch.StartNew();
+        var end = TimeSpan.FromSeconds(seconds);
+        for (long n = 0; ; n++)
+        {
+            var due = spacing * n;
+            if (due >= end)
+            {
+                break;
+            }
+
+            var wait = due - clock.Elapsed;
+            if (wait > TimeSpan.FromMilliseconds(1))
+            {
+                await Task.Delay(wait, TimeProvider.System);
+            }
+
+            // A saturated client waits here, so the schedule slips and the achieved rate shows it.
+            await inFlight.WaitAsync();
+            var slot = (int)(n % requestsPerPeriod);
+            pending.Add(Task.Run(async () =>
+            {
+                try
+                {
+                    var (ok, unknownCount) = single
+                        ? await SendSingle(http, server, service, slot)
+                        : await SendBatch(http, server, service, slot * batchSize, Math.Min(batchSize, instances - (slot * batchSize)));
+                    if (ok >= 0)
+                    {
+                        Interlocked.Add(ref accepted, ok);
+                        Interlocked.Add(ref unknown, unknownCount);
+                        latencies.Add((clock.Elapsed - due).TotalMilliseconds);
+                    }
+                    else
+                    {
+                        Interlocked.Increment(ref failures);
+                    }
+                }
+                finally
+                {
+                    inFlight.Release();
+                }
+            }));
+        }
+
+        await Task.WhenAll(pending).WaitAsync(TimeSpan.FromSeconds(60));
+        var elapsed = clock.Elapsed.TotalSeconds;
+        var target = instances * rateHz;
+        var achieved = accepted / elapsed;
+        var mode = single ? "heartbeat-single" : "heartbeat-batch";
+        Report.Result(mode, $"instances={instances} batch={batchSize} seconds={elapsed:F1} target={target:F0}/s rate={achieved:F0}/s achieved={achieved / target:P0} requests={latencies.Count} {latencies.Summary()} unknown={unknown} errors={failures}");
+        return failures == 0 && unknown == 0 ? 0 : 1;
+    }
+
+    private static async Task<(long Accepted, long Unknown)> SendSingle(HttpClient http, string server, string service, int instance)
+    {
+        using var response = await HttpModes.Send(http, HttpMethod.Post, $"{server}/v1/services/{service}/instances/{HttpModes.InstanceId(instance)}/heartbeat");
+        if (response is { IsSuccessStatusCode: true })
+        {
+            return (1, 0);
+        }
+
+        if (response is { StatusCode: System.Net.HttpStatusCode.NotFound })
+        {
+            return (0, 1);
+        }
+
+        await HttpModes.ReportFailure(response, 1);
+        return (-1, 0);
+    }
+
+    private static async Task<(long Accepted, long Unknown)> SendBatch(HttpClient http, string server, string service, int first, int count)
+    {
+        var body = new { instances = Enumerable.Range(first, count).Select(i => new { service, id = HttpModes.InstanceId(i) }).ToArray() };
+        using var response = await HttpModes.Send(http, HttpMethod.Post, $"{server}/v1/heartbeats", JsonContent.Create(body));
+        if (response is not { IsSuccessStatusCode: true })
+        {
+            await HttpModes.ReportFailure(response, 1);
+            return (-1, 0);
+        }
+
+        using var answer = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync());
+        var accepted = answer.RootElement.TryGetProperty("accepted", out var a) ? a.GetInt64() : count;
+        var unknown = answer.RootElement.TryGetProperty("unknown", out var u) && u.ValueKind == JsonValueKind.Array ? u.GetArrayLength() : 0;
+        return (accepted, unknown);
+    }
+}

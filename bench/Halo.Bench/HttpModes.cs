@@ -1,0 +1,88 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+
+namespace Halo.Bench;
+
+/// <summary>
+/// Load against a running `halo server` through the API in docs/api.md:
+/// `register` (durable registrations per second) and `heartbeat` (a sustained heartbeat rate from many instances).
+/// </summary>
+internal static class HttpModes
+{
+    public static async Task<int> RegisterAsync(Args args)
+    {
+        var server = args.Require("--server").TrimEnd('/');
+        var count = args.Int("--count", 10_000);
+        var concurrency = args.Int("--concurrency", 16);
+        using var http = Client(concurrency);
+        var service = "bench-" + Guid.NewGuid().ToString("N")[..8];
+        var (latencies, failures, elapsed) = await RegisterInstancesAsync(http, server, service, count, concurrency, args.Get("--ttl"));
+        Report.Result("register", $"count={count} concurrency={concurrency} seconds={elapsed:F1} ok={latencies.Count} rate={latencies.Count / elapsed:F0}/s {latencies.Summary()} errors={failures}");
+        return failures == 0 ? 0 : 1;
+    }
+
+    /// <summary>PUTs <paramref name="count"/> instances of <paramref name="service"/> with a closed loop of C workers.</summary>
+    public static async Task<(Latencies Latencies, long Failures, double Seconds)> RegisterInstancesAsync(
+        HttpClient http, string server, string service, int count, int concurrency, string? ttl)
+    {
+        var latencies = new Latencies();
+        var failures = 0L;
+        var next = -1;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < count)
+            {
+                var started = clock.Elapsed;
+                var body = new Dictionary<string, object> { ["address"] = "127.0.0.1", ["port"] = 10_000 + (i % 50_000), ["weight"] = 100 };
+                if (ttl is not null)
+                {
+                    body["ttl"] = ttl;
+                }
+
+                using var response = await Send(http, HttpMethod.Put, $"{server}/v1/services/{service}/instances/{InstanceId(i)}", JsonContent.Create(body));
+                if (response is { IsSuccessStatusCode: true })
+                {
+                    latencies.Add((clock.Elapsed - started).TotalMilliseconds);
+                }
+                else
+                {
+                    await ReportFailure(response, Interlocked.Increment(ref failures));
+                }
+            }
+        })));
+        return (latencies, failures, clock.Elapsed.TotalSeconds);
+    }
+
+    public static string InstanceId(int i) => $"i-{i:D6}";
+
+    public static HttpClient Client(int connections) => new(new SocketsHttpHandler { MaxConnectionsPerServer = Math.Max(1, connections) })
+    {
+        Timeout = TimeSpan.FromSeconds(30),
+    };
+
+    /// <summary>Sends and returns the response, or null when the request failed below HTTP (refused, reset, timed out).</summary>
+    public static async Task<HttpResponseMessage?> Send(HttpClient http, HttpMethod method, string url, HttpContent? content = null)
+    {
+        try
+        {
+            using var request = new HttpRequestMessage(method, url) { Content = content };
+            return await http.SendAsync(request);
+        }
+        catch (Exception error) when (error is HttpRequestException or TaskCanceledException)
+        {
+            return null;
+        }
+    }
+
+    public static async Task ReportFailure(HttpResponseMessage? response, long failureNumber)
+    {
+        // The first few failures are printed in full; a flood of identical ones is only counted.
+        if (failureNumber <= 3)
+        {
+            var detail = response is null ? "no response" : $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}";
+            await Console.Error.WriteLineAsync($"request failed: {detail}");
+        }
+    }
+}

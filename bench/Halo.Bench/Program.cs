@@ -1,0 +1,35 @@
+using Halo.Bench;
+
+// Modes are the first argument; each prints one result line that run.sh parses.
+var mode = args.Length > 0 ? args[0] : "";
+var options = new Args(args);
+try
+{
+    return mode switch
+    {
+        "embedded-put" => await PutModes.EmbeddedAsync(options),
+        "etcd-put" => await PutModes.EtcdAsync(options),
+        "register" => await HttpModes.RegisterAsync(options),
+        "heartbeat" => await HeartbeatMode.RunAsync(options),
+        "crash-writer" => await CrashWriterMode.RunAsync(options),
+        _ => Usage(),
+    };
+}
+catch (ArgumentException error)
+{
+    Console.Error.WriteLine(error.Message);
+    return Usage();
+}
+
+static int Usage()
+{
+    Console.Error.WriteLine("""
+        usage: Halo.Bench <mode> [options]
+          embedded-put --dir D --concurrency C --seconds S
+          etcd-put     --endpoints URL --concurrency C --seconds S
+          register     --server URL --count N --concurrency C
+          heartbeat    --server URL --instances N --rate-hz R --seconds S [--single] [--batch-size B] [--concurrency C]
+          crash-writer --dir D --prefix P --count N --concurrency C   (test helper: prints "ack KEY" per durable put)
+        """);
+    return 2;
+}

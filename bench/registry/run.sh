@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Side-by-side: Halo's store and registry against etcd 3.4, on the same disk, at the same concurrency.
+#
+#   bench/registry/run.sh                         # defaults below
+#   CONCURRENCY=64 RUN_SECONDS=10 bench/registry/run.sh
+#
+# Store level (always):   embedded-put  vs  etcd-put            (durable puts/s; both fsync every ack)
+# Registry level (when src/Halo.Cli/bin/Release/net10.0/halo.dll exists):
+#                         register      vs  etcd-put            (durable registrations/s vs raw durable puts/s)
+#                         heartbeat     batch and single        (achieved/target rate, latency from due time)
+# Every run is bounded (RUN_SECONDS, default 10, and a hard `timeout`). Servers are started here and killed by pid.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+CONCURRENCY=${CONCURRENCY:-32}
+RUN_SECONDS=${RUN_SECONDS:-10}
+REGISTER_COUNT=${REGISTER_COUNT:-20000}
+INSTANCES=${INSTANCES:-10000}
+RATE_HZ=${RATE_HZ:-1}
+WORK=${BENCH_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/halo-bench.XXXXXX")}
+HALO_DLL=src/Halo.Cli/bin/Release/net10.0/halo.dll
+BENCH_DLL=bench/Halo.Bench/bin/Release/net10.0/Halo.Bench.dll
+limit=$((RUN_SECONDS + 60))
+pids=()
+
+cleanup() {
+  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  [ -z "${BENCH_DIR:-}" ] && rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null \
+    || echo $((20000 + RANDOM % 20000))
+}
+
+wait_http() { # url, what
+  for _ in $(seq 1 150); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    sleep 0.2
+  done
+  echo "$2 did not become healthy at $1 within 30 s" >&2
+  return 1
+}
+
+rate_of() { grep -oE 'rate=[0-9.]+' <<<"$1" | head -1 | cut -d= -f2; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+command -v etcd >/dev/null || { echo "etcd not found (Debian: apt-get install etcd-server)" >&2; exit 1; }
+dotnet build bench/Halo.Bench -c Release -nologo -v quiet >/dev/null
+
+echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), disk: $(df -h "$WORK" | awk 'NR==2 {print $1" "$2}')"
+echo "work dir: $WORK   concurrency: $CONCURRENCY   seconds per run: $RUN_SECONDS   $(date -u +%FT%TZ)"
+
+client=$(free_port); peer=$(free_port)
+etcd --name bench --data-dir "$WORK/etcd" \
+  --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client" \
+  --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+  --initial-cluster "bench=http://127.0.0.1:$peer" >"$WORK/etcd.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$client/health" etcd
+
+etcd_put=$(timeout "$limit" dotnet "$BENCH_DLL" etcd-put --endpoints "http://127.0.0.1:$client" --concurrency "$CONCURRENCY" --seconds "$RUN_SECONDS")
+echo "$etcd_put"
+embedded_put=$(timeout "$limit" dotnet "$BENCH_DLL" embedded-put --dir "$WORK/embedded" --concurrency "$CONCURRENCY" --seconds "$RUN_SECONDS")
+echo "$embedded_put"
+echo "ratio embedded-put / etcd-put = $(ratio "$(rate_of "$embedded_put")" "$(rate_of "$etcd_put")")"
+
+if [ ! -f "$HALO_DLL" ]; then
+  echo "skipping registry runs: $HALO_DLL not built (dotnet build src/Halo.Cli -c Release)"
+  exit 0
+fi
+
+port=$(free_port)
+dotnet "$HALO_DLL" server --listen "127.0.0.1:$port" --data "$WORK/halo" >"$WORK/halo.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$port/healthz" "halo server"
+server="http://127.0.0.1:$port"
+
+register=$(timeout "$limit" dotnet "$BENCH_DLL" register --server "$server" --count "$REGISTER_COUNT" --concurrency "$CONCURRENCY" || true)
+echo "$register"
+echo "ratio register / etcd-put = $(ratio "$(rate_of "$register")" "$(rate_of "$etcd_put")")"
+for style in "" "--single"; do
+  heartbeat=$(timeout "$((limit + 60))" dotnet "$BENCH_DLL" heartbeat --server "$server" --instances "$INSTANCES" \
+    --rate-hz "$RATE_HZ" --seconds "$RUN_SECONDS" --concurrency "$CONCURRENCY" $style || true)
+  echo "$heartbeat"
+done

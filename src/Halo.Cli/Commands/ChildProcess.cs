@@ -1,0 +1,80 @@
+using System.Diagnostics;
+
+namespace Halo.Cli.Commands;
+
+/// <summary>A `halo` child process (sample service, gateway, agent) started by `halo up`, stopped by its pid.</summary>
+internal sealed class ChildProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly TaskCompletionSource<string> _firstLine = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private ChildProcess(Process process) => _process = process;
+
+    public int Pid => _process.Id;
+
+    public string Name { get; private init; } = "";
+
+    /// <summary>Starts this same program (`halo ...` or `dotnet halo.dll ...`) with <paramref name="args"/>.</summary>
+    public static ChildProcess StartHalo(string name, params string[] args)
+    {
+        var info = new ProcessStartInfo { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var self = Environment.ProcessPath!;
+        if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
+        {
+            info.FileName = self;
+            info.ArgumentList.Add(typeof(ChildProcess).Assembly.Location);
+        }
+        else
+        {
+            info.FileName = self;
+        }
+
+        foreach (var a in args)
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        var process = Process.Start(info) ?? throw new CliException($"could not start {name}");
+        var child = new ChildProcess(process) { Name = name };
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is { } line)
+            {
+                child._firstLine.TrySetResult(line);
+            }
+        };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return child;
+    }
+
+    /// <summary>The first line the child printed (its "listening on" line), or an error if it exits or stays silent.</summary>
+    public async Task<string> WaitReadyAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        var exited = _process.WaitForExitAsync(ct);
+        var first = await Task.WhenAny(_firstLine.Task, exited, Task.Delay(timeout, TimeProvider.System, ct));
+        return first == _firstLine.Task ? await _firstLine.Task
+            : throw new CliException($"{Name} {(first == exited ? $"exited with code {_process.ExitCode}" : "did not start in time")}");
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await _process.WaitForExitAsync(wait.Token);
+            }
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or OperationCanceledException or System.ComponentModel.Win32Exception)
+        {
+        }
+
+        _process.Dispose();
+    }
+}

@@ -1,0 +1,94 @@
+using System.CommandLine;
+using Halo.Client;
+using Halo.Server;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Halo.Cli.Commands;
+
+/// <summary>`halo sample`: a small HTTP service that registers itself and heartbeats — what `halo up` runs and tests kill.</summary>
+internal static class SampleCommand
+{
+    public static Command Create()
+    {
+        var service = new Option<string>("--service") { DefaultValueFactory = _ => "web" };
+        var id = new Option<string?>("--id") { Description = "Instance id (default: service-port)" };
+        var listen = new Option<string>("--listen") { DefaultValueFactory = _ => "127.0.0.1:0" };
+        var ttl = new Option<string>("--ttl") { DefaultValueFactory = _ => "1s", Description = "Heartbeat period" };
+        var zone = new Option<string?>("--zone");
+        var parent = new Option<int?>("--exit-with") { Description = "Exit when the process with this pid exits (used by halo up)" };
+        var command = new Command("sample", "Run a sample HTTP service that registers and heartbeats") { service, id, listen, ttl, zone, parent };
+        command.SetAction((parse, ct) => CommonOptions.Run(async () =>
+        {
+            if (!Core.Durations.TryParse(parse.GetValue(ttl), out var period) || period <= TimeSpan.Zero)
+            {
+                throw new CliException($"--ttl: '{parse.GetValue(ttl)}' is not a positive duration");
+            }
+
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.WebHost.UseUrls(ServerCommand.ListenUrl(parse.GetValue(listen)!));
+            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            await using var app = builder.Build();
+            var name = parse.GetValue(service)!;
+            string instance = "";
+            long served = 0;
+            app.MapGet("/", () => TypedResults.Ok(new { service = name, instance, served = Interlocked.Increment(ref served) }));
+            app.MapGet("/healthz", () => TypedResults.Ok(new { status = "ok" }));
+            await app.StartAsync(ct);
+
+            var address = HaloServerHost.Address(app);
+            instance = parse.GetValue(id) ?? $"{name}-{address.Port}";
+            using var client = CommonOptions.Client(parse);
+            var loop = new HeartbeatLoop(client, name, instance,
+                new { address = address.Host, port = address.Port, ttl = parse.GetValue(ttl), zone = parse.GetValue(zone), tags = new[] { "sample" } },
+                period, TimeProvider.System);
+            await loop.StartAsync(ct);
+            Console.WriteLine($"sample {name}/{instance} listening on {address} (pid {Environment.ProcessId})");
+            using var orphaned = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            if (parse.GetValue(parent) is { } parentPid)
+            {
+                _ = ExitWithParentAsync(parentPid, orphaned);
+            }
+
+            try
+            {
+                await app.WaitForShutdownAsync(orphaned.Token);
+            }
+            finally
+            {
+                using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+                await loop.StopAsync(stop.Token);
+            }
+
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>If `halo up` dies without cleaning up (kill -9), its samples must not heartbeat on forever.</summary>
+    private static async Task ExitWithParentAsync(int pid, CancellationTokenSource stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                using var p = System.Diagnostics.Process.GetProcessById(pid);
+                if (p.HasExited)
+                {
+                    break;
+                }
+            }
+            catch (ArgumentException)
+            {
+                break;
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1), TimeProvider.System, CancellationToken.None);
+        }
+
+        await stop.CancelAsync();
+    }
+}

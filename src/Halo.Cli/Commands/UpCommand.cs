@@ -1,0 +1,140 @@
+using System.CommandLine;
+using System.Text.Json;
+using Halo.Client;
+using Halo.Core.Registry;
+using Halo.Core.Serialization;
+using Halo.Server;
+using Microsoft.Extensions.Logging;
+using Spectre.Console;
+
+namespace Halo.Cli.Commands;
+
+/// <summary>
+/// `halo up`: the whole system on one machine — a server on the embedded store and three sample instances
+/// that register and heartbeat — then live status until Ctrl+C, when it stops everything it started.
+/// </summary>
+internal static class UpCommand
+{
+    public static Command Create()
+    {
+        var listen = new Option<string>("--listen") { Description = "Control-plane address", DefaultValueFactory = _ => "127.0.0.1:7400" };
+        var data = new Option<string>("--data") { Description = "Data directory", DefaultValueFactory = _ => Path.Combine(".halo", "up") };
+        var samples = new Option<int>("--samples") { Description = "Sample instances to start (0-20)", DefaultValueFactory = _ => 3 };
+        var command = new Command("up", "Start everything on this machine and show live status") { listen, data, samples };
+        command.SetAction((parse, ct) => CommonOptions.Run(() => RunAsync(parse.GetValue(listen)!, parse.GetValue(data)!, parse.GetValue(samples), ct)));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(string listen, string data, int sampleCount, CancellationToken ct)
+    {
+        if (sampleCount is < 0 or > 20)
+        {
+            throw new CliException("--samples: must be between 0 and 20");
+        }
+
+        var options = new ServerOptions { Listen = ServerCommand.ListenUrl(listen), DataDirectory = data };
+        await using var store = await StoreFactory.OpenEmbeddedAsync(data, ct);
+        await using var app = await HaloServerHost.BuildAsync(options, store, logging: l => l.ClearProviders(), cancellationToken: ct);
+        try
+        {
+            await app.StartAsync(ct);
+        }
+        catch (IOException ex)
+        {
+            throw new CliException($"cannot listen on {listen}: {ex.Message} (is another halo running? try --listen 127.0.0.1:0)");
+        }
+
+        var server = HaloServerHost.Address(app);
+        var children = new List<ChildProcess>();
+        try
+        {
+            for (var i = 1; i <= sampleCount; i++)
+            {
+                children.Add(ChildProcess.StartHalo($"sample web-{i}", "sample", "--service", "web", "--id", $"web-{i}", "--server", server.ToString(),
+                    "--exit-with", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            }
+
+            var lines = new List<string>();
+            foreach (var child in children)
+            {
+                lines.Add(await child.WaitReadyAsync(TimeSpan.FromSeconds(30), ct));
+            }
+
+            PrintWhere(server, Path.GetFullPath(data), lines, children);
+            await ShowLiveAsync(server, ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            Console.WriteLine("stopping: samples, server");
+            foreach (var child in children)
+            {
+                await child.DisposeAsync();
+            }
+
+            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await app.StopAsync(stop.Token);
+        }
+
+        return 0;
+    }
+
+    private static void PrintWhere(Uri server, string data, List<string> sampleLines, List<ChildProcess> children)
+    {
+        Console.WriteLine($"""
+            Halo is up.
+              control plane   {server}            (API: docs/api.md)
+              metrics         {server}metrics
+              events          {server}v1/events
+              data            {data}
+            """);
+        for (var i = 0; i < sampleLines.Count; i++)
+        {
+            Console.WriteLine($"  {sampleLines[i]}");
+        }
+
+        Console.WriteLine($"""
+
+            Try:   halo services --server {server}
+                   halo watch web --server {server}
+                   kill {(children.Count > 0 ? children[0].Pid : 0)}    # stop a sample and watch it go critical
+            Ctrl+C stops everything started here.
+
+            """);
+    }
+
+    /// <summary>Follows the event stream; on a terminal also redraws a status table, otherwise prints one line per event.</summary>
+    private static async Task ShowLiveAsync(Uri server, CancellationToken ct)
+    {
+        using var client = new HaloClient(server);
+        var interactive = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+        var recent = (await client.EventsAsync(limit: 1, ct: ct)).Events;
+        var since = recent.Count > 0 ? recent[^1].Revision : 0;
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await foreach (var message in client.StreamAsync("v1/events/stream", since, ct))
+                {
+                    since = message.Id;
+                    if (JsonSerializer.Deserialize<RegistryEvent>(message.Data, HaloJson.Options) is { } e)
+                    {
+                        Console.WriteLine(OperatorCommands.Describe(e));
+                    }
+
+                    if (interactive)
+                    {
+                        var list = await client.InstancesAsync("web", ct: ct);
+                        AnsiConsole.Write(OperatorCommands.InstanceTable(list.Instances, TimeProvider.System.GetUtcNow()));
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is HttpRequestException or HaloApiException or IOException && !ct.IsCancellationRequested)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), TimeProvider.System, ct);
+            }
+        }
+    }
+}

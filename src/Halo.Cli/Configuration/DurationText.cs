@@ -1,0 +1,77 @@
+using System.Globalization;
+
+namespace Halo.Cli.Configuration;
+
+/// <summary>
+/// Durations as people write them in config: "250ms", "3s", "1m", "2h", "1d", "1y" (365 days), or
+/// compound "1h30m". Minutes are "m"; there is no month unit because month lengths differ.
+/// </summary>
+public static class DurationText
+{
+    private static readonly (string Suffix, TimeSpan Unit)[] Units =
+    [
+        ("ms", TimeSpan.FromMilliseconds(1)),
+        ("s", TimeSpan.FromSeconds(1)),
+        ("m", TimeSpan.FromMinutes(1)),
+        ("h", TimeSpan.FromHours(1)),
+        ("d", TimeSpan.FromDays(1)),
+        ("w", TimeSpan.FromDays(7)),
+        ("y", TimeSpan.FromDays(365)),
+    ];
+
+    /// <summary>Parses a non-negative duration; false for anything else (no sign, no bare numbers).</summary>
+    public static bool TryParse(string text, out TimeSpan value)
+    {
+        value = TimeSpan.Zero;
+        var rest = text.Trim();
+        if (rest.Length == 0)
+        {
+            return false;
+        }
+
+        var total = 0.0;
+        while (rest.Length > 0)
+        {
+            var digits = 0;
+            while (digits < rest.Length && (char.IsAsciiDigit(rest[digits]) || rest[digits] == '.'))
+            {
+                digits++;
+            }
+
+            if (digits == 0 || !double.TryParse(rest[..digits], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var amount))
+            {
+                return false;
+            }
+
+            rest = rest[digits..];
+            // "ms" is listed before "m", so the first prefix match is the right unit.
+            var unit = Units.Where(u => rest.StartsWith(u.Suffix, StringComparison.Ordinal))
+                .Select(u => ((string Suffix, TimeSpan Unit)?)u)
+                .FirstOrDefault();
+            if (unit is null)
+            {
+                return false;
+            }
+
+            total += amount * unit.Value.Unit.TotalMilliseconds;
+            rest = rest[unit.Value.Suffix.Length..];
+        }
+
+        if (total > TimeSpan.MaxValue.TotalMilliseconds / 2)
+        {
+            return false;
+        }
+
+        value = TimeSpan.FromMilliseconds(total);
+        return true;
+    }
+
+    /// <summary>Short human form: "250ms", "1.5s", "2m", "1h".</summary>
+    public static string Format(TimeSpan t) =>
+        t == TimeSpan.Zero ? "0s"
+        : t.TotalDays >= 1 ? string.Create(CultureInfo.InvariantCulture, $"{t.TotalDays:0.###}d")
+        : t.TotalHours >= 1 ? string.Create(CultureInfo.InvariantCulture, $"{t.TotalHours:0.###}h")
+        : t.TotalMinutes >= 1 ? string.Create(CultureInfo.InvariantCulture, $"{t.TotalMinutes:0.###}m")
+        : t.TotalSeconds >= 1 ? string.Create(CultureInfo.InvariantCulture, $"{t.TotalSeconds:0.###}s")
+        : string.Create(CultureInfo.InvariantCulture, $"{t.TotalMilliseconds:0.###}ms");
+}

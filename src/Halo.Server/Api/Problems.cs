@@ -1,0 +1,20 @@
+using Microsoft.AspNetCore.Http;
+
+namespace Halo.Server.Api;
+
+/// <summary>RFC 9457 problem responses: every error names what is wrong, never a bare status.</summary>
+internal static class Problems
+{
+    public static IResult Invalid(Dictionary<string, string[]> errors) =>
+        TypedResults.ValidationProblem(errors, title: "Invalid request", detail: string.Join("; ", errors.Select(e => $"{e.Key}: {string.Join(", ", e.Value)}")));
+
+    public static IResult Invalid(string field, string message) => Invalid(new Dictionary<string, string[]> { [field] = [message] });
+
+    public static IResult NotFound(string what) => TypedResults.Problem(title: "Not found", detail: what, statusCode: StatusCodes.Status404NotFound);
+
+    public static IResult TooLarge(int limit) => TypedResults.Problem(
+        title: "Request body too large", detail: $"the body exceeds {limit} bytes", statusCode: StatusCodes.Status413PayloadTooLarge);
+
+    public static IResult Unavailable(string detail) => TypedResults.Problem(
+        title: "Store unavailable", detail: detail, statusCode: StatusCodes.Status503ServiceUnavailable);
+}

@@ -1,0 +1,336 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Halo.Core;
+using Halo.Core.Detection;
+using Halo.Core.Registry;
+using Halo.Core.Serialization;
+using Halo.Server.Detection;
+using Halo.Server.Registry;
+using Halo.Store;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Halo.Server.Api;
+
+/// <summary>The registry's HTTP API (docs/api.md): register, heartbeat, drain, list, blocking queries and the change feed.</summary>
+internal static class RegistryEndpoints
+{
+    public static void MapRegistry(this IEndpointRouteBuilder app)
+    {
+        var v1 = app.MapGroup("/v1");
+        v1.MapPut("/services/{service}/instances/{id}", RegisterAsync);
+        v1.MapDelete("/services/{service}/instances/{id}", DeregisterAsync);
+        v1.MapPost("/services/{service}/instances/{id}/heartbeat", Heartbeat);
+        v1.MapPost("/heartbeats", HeartbeatManyAsync);
+        v1.MapPut("/services/{service}/instances/{id}/drain", DrainAsync);
+        v1.MapGet("/services", ListServices);
+        v1.MapGet("/services/{service}/instances", ListInstancesAsync);
+        v1.MapGet("/catalog", CatalogAsync);
+        v1.MapGet("/watch", WatchAsync);
+    }
+
+    private static async Task<IResult> RegisterAsync(string service, string id, HttpContext context, InstanceRegistry registry, ServerOptions options)
+    {
+        var (request, error) = await JsonBody.ReadAsync<RegistrationRequest>(context, options.MaxRequestBodyBytes);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        var errors = RegistrationValidator.Validate(service, id, request!, registry.BaselineDetector(service), out var record, out _);
+        if (errors.Count > 0)
+        {
+            return Problems.Invalid(errors);
+        }
+
+        var (stored, created) = await registry.RegisterAsync(record!, context.RequestAborted);
+        var view = View(registry, stored);
+        return created ? TypedResults.Created($"/v1/services/{service}/instances/{id}", view) : TypedResults.Ok(view);
+    }
+
+    private static async Task<IResult> DeregisterAsync(string service, string id, InstanceRegistry registry, CancellationToken ct) =>
+        !ValidNames(service, id, out var bad) ? bad
+        : await registry.DeregisterAsync(service, id, "deregistered by request", EventTypes.Deregistered, ct) ? TypedResults.NoContent()
+        : Problems.NotFound($"no instance {id} in service {service}");
+
+    // The hot path: look up first and validate names only on a miss (an invalid name can never be registered).
+    private static IResult Heartbeat(string service, string id, InstanceRegistry registry) =>
+        registry.Heartbeat(service, id) ? TypedResults.NoContent()
+        : !ValidNames(service, id, out var bad) ? bad
+        : Problems.NotFound($"no instance {id} in service {service}; register it first");
+
+    public sealed record HeartbeatBatch(List<InstanceRef>? Instances);
+
+    public sealed record InstanceRef(string? Service, string? Id);
+
+    private static async Task<IResult> HeartbeatManyAsync(HttpContext context, InstanceRegistry registry, ServerOptions options)
+    {
+        var (batch, error) = await JsonBody.ReadAsync<HeartbeatBatch>(context, options.MaxBatchBodyBytes);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        if (batch!.Instances is not { } refs)
+        {
+            return Problems.Invalid("instances", "required: a list of {service, id}");
+        }
+
+        for (var i = 0; i < refs.Count; i++)
+        {
+            if (refs[i] is null || !Names.IsValid(refs[i].Service) || !Names.IsValid(refs[i].Id))
+            {
+                return Problems.Invalid($"instances[{i}]", $"service and id are required and must match: {Names.Rule}");
+            }
+        }
+
+        var unknown = new List<InstanceRef>();
+        foreach (var r in refs)
+        {
+            if (!registry.Heartbeat(r.Service!, r.Id!))
+            {
+                unknown.Add(r);
+            }
+        }
+
+        return TypedResults.Ok(new { accepted = refs.Count - unknown.Count, unknown });
+    }
+
+    public sealed record DrainRequest(bool? Draining);
+
+    private static async Task<IResult> DrainAsync(string service, string id, HttpContext context, InstanceRegistry registry, ServerOptions options)
+    {
+        if (!ValidNames(service, id, out var bad))
+        {
+            return bad;
+        }
+
+        var (request, error) = await JsonBody.ReadAsync<DrainRequest>(context, options.MaxRequestBodyBytes);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        if (request!.Draining is not { } draining)
+        {
+            return Problems.Invalid("draining", "required: true or false");
+        }
+
+        for (var attempt = 0; attempt < 8; attempt++)
+        {
+            if (!registry.TryGet(service, id, out var entry))
+            {
+                return Problems.NotFound($"no instance {id} in service {service}");
+            }
+
+            var record = entry.Record;
+            if (record.Draining == draining)
+            {
+                return TypedResults.Ok(View(registry, record));
+            }
+
+            var e = new RegistryEvent
+            {
+                Type = EventTypes.Draining, Time = registry.Time.GetUtcNow(), Service = service, Instance = id,
+                Cause = draining ? "drain requested: no new traffic, in-flight requests finish" : "drain cancelled",
+            };
+            if (await registry.PublishAsync(entry, record with { Draining = draining }, e, context.RequestAborted))
+            {
+                return TypedResults.Ok(View(registry, entry.Record));
+            }
+        }
+
+        return Problems.Unavailable("the instance kept changing under concurrent writers; retry");
+    }
+
+    private static IResult ListServices(InstanceRegistry registry, DetectorLoop detector, ChangeIndex index)
+    {
+        var services = registry.ServiceNames.Order(StringComparer.Ordinal).Select(name =>
+        {
+            var live = registry.Entries(name);
+            var entries = live.Select(e => e.Record).ToList();
+            return new
+            {
+                // The same arithmetic `halo model --from-config` prints: worst case from last heartbeat to critical.
+                detectionBound = live.Count == 0 ? null : Durations.Format(live.Max(e => DetectionBound.Compute(e.Detector).Total)),
+                name,
+                instances = entries.Count,
+                passing = entries.Count(r => r.Health == HealthStatus.Passing),
+                suspect = entries.Count(r => r.Health == HealthStatus.Suspect),
+                critical = entries.Count(r => r.Health == HealthStatus.Critical),
+                draining = entries.Count(r => r.Draining),
+                brakeEngaged = detector.IsBrakeEngaged(name),
+            };
+        }).Where(s => s.instances > 0).ToList();
+        return TypedResults.Ok(new { revision = index.Global, services });
+    }
+
+    private static async Task<IResult> ListInstancesAsync(
+        string service, string? health, string? index, string? wait, HttpContext context,
+        InstanceRegistry registry, ChangeIndex changes, ServerOptions options, TimeProvider time)
+    {
+        if (!Names.IsValid(service))
+        {
+            return Problems.Invalid("service", $"invalid service name: {Names.Rule}");
+        }
+
+        if (!TryParseHealth(health, out var filter))
+        {
+            return Problems.Invalid("health", "must be passing, suspect or critical (comma-separated for several)");
+        }
+
+        long? sinceIndex = null;
+        if (index is not null)
+        {
+            if (!long.TryParse(index, out var parsed) || parsed < 0)
+            {
+                return Problems.Invalid("index", "must be a non-negative integer revision");
+            }
+
+            sinceIndex = parsed;
+        }
+
+        var waitFor = options.MaxBlockingWait;
+        if (wait is not null && (!Durations.TryParse(wait, out waitFor) || waitFor < TimeSpan.Zero || waitFor > options.MaxBlockingWait))
+        {
+            return Problems.Invalid("wait", $"must be a duration between 0s and {Durations.Format(options.MaxBlockingWait)}");
+        }
+
+        long revision;
+        if (sinceIndex is { } since)
+        {
+            revision = await changes.WaitAsync(service, since, waitFor, time, context.RequestAborted);
+        }
+        else
+        {
+            revision = changes.Get(service);
+            if (registry.Entries(service).Count == 0)
+            {
+                return Problems.NotFound($"unknown service {service}");
+            }
+        }
+
+        var instances = registry.Entries(service).Select(e => View(registry, e.Record))
+            .Where(r => filter is null || filter.Contains(r.Health))
+            .OrderBy(r => r.Id, StringComparer.Ordinal).ToList();
+        context.Response.Headers["X-Halo-Index"] = revision.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return TypedResults.Ok(new { service, revision, instances });
+    }
+
+    private static async Task<IResult> CatalogAsync(IStore store, CancellationToken ct)
+    {
+        // Read from the store, not the view: the revision must match the listing exactly so a feed resumed from it misses nothing.
+        var all = await store.ListAsync(RegistryKeys.InstancesPrefix, ct);
+        var instances = all.Items.Select(InstanceRegistry.ReadRecord).OfType<InstanceRecord>().ToList();
+        return TypedResults.Ok(new { revision = all.Revision, instances });
+    }
+
+    private static async Task<IResult> WatchAsync(
+        string? service, string? from, HttpContext context, IStore store, ServerOptions options, TimeProvider time)
+    {
+        if (service is not null && !Names.IsValid(service))
+        {
+            return Problems.Invalid("service", $"invalid service name: {Names.Rule}");
+        }
+
+        var resume = context.Request.Headers["Last-Event-ID"].ToString();
+        var start = string.IsNullOrEmpty(resume) ? from : resume;
+        long after;
+        if (start is null)
+        {
+            after = await store.GetRevisionAsync(context.RequestAborted);
+        }
+        else if (!long.TryParse(start, out after) || after < 0)
+        {
+            return Problems.Invalid("from", "must be a non-negative integer revision");
+        }
+
+        var prefix = service is null ? RegistryKeys.InstancesPrefix : RegistryKeys.ServicePrefix(service);
+        await ServerSentEvents.StreamAsync(context, Feed(store, prefix, after, context.RequestAborted), options.StreamKeepAlive, time);
+        return TypedResults.Empty;
+    }
+
+    private static async IAsyncEnumerable<ServerSentEvents.Message> Feed(IStore store, string prefix, long after, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var compacted = false;
+        var changes = store.WatchAsync(prefix, after, ct).GetAsyncEnumerator(ct);
+        try
+        {
+            while (true)
+            {
+                WatchEvent change;
+                try
+                {
+                    if (!await changes.MoveNextAsync())
+                    {
+                        break;
+                    }
+
+                    change = changes.Current;
+                }
+                catch (RevisionCompactedException)
+                {
+                    compacted = true;
+                    break;
+                }
+
+                if (!RegistryKeys.TryParseInstance(change.Item.Key, out var svc, out var id))
+                {
+                    continue;
+                }
+
+                var data = change.Type == WatchEventType.Put && InstanceRegistry.ReadRecord(change.Item) is { } record
+                    ? JsonSerializer.Serialize(record, HaloJson.Options)
+                    : JsonSerializer.Serialize(new { service = svc, id, revision = change.Item.ModRevision }, HaloJson.Options);
+                yield return new ServerSentEvents.Message(change.Type == WatchEventType.Put ? "put" : "delete", change.Item.ModRevision, data);
+            }
+        }
+        finally
+        {
+            await changes.DisposeAsync();
+        }
+
+        if (compacted)
+        {
+            var revision = await store.GetRevisionAsync(ct);
+            yield return new ServerSentEvents.Message("reset", revision, "{\"reason\":\"history compacted; re-read /v1/catalog\"}");
+        }
+    }
+
+    private static InstanceRecord View(InstanceRegistry registry, InstanceRecord record) =>
+        registry.TryGet(record.Service, record.Id, out var entry)
+            ? record with { LastHeartbeat = entry.Health.LastHeartbeat, Detector = entry.Detector }
+            : record;
+
+    private static bool ValidNames(string service, string id, out IResult error)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (!Names.IsValid(service)) errors["service"] = [$"invalid service name: {Names.Rule}"];
+        if (!Names.IsValid(id)) errors["id"] = [$"invalid instance id: {Names.Rule}"];
+        error = errors.Count > 0 ? Problems.Invalid(errors) : null!;
+        return errors.Count == 0;
+    }
+
+    private static bool TryParseHealth(string? text, out HashSet<HealthStatus>? filter)
+    {
+        filter = null;
+        if (string.IsNullOrEmpty(text))
+        {
+            return true;
+        }
+
+        filter = [];
+        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!Enum.TryParse<HealthStatus>(part, ignoreCase: true, out var h) || !Enum.IsDefined(h) || int.TryParse(part, out _))
+            {
+                return false;
+            }
+
+            filter.Add(h);
+        }
+
+        return filter.Count > 0;
+    }
+}

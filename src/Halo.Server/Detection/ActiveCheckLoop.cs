@@ -1,0 +1,116 @@
+using System.Net.Sockets;
+using Halo.Core.Registry;
+using Halo.Server.Registry;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Halo.Server.Detection;
+
+/// <summary>
+/// Runs the HTTP and TCP checks that registrations ask for. A passing check counts as a heartbeat, so one
+/// detector judges both push (heartbeat) and pull (check) evidence the same way.
+/// </summary>
+internal sealed partial class ActiveCheckLoop(
+    InstanceRegistry registry, IHttpClientFactory httpClients, ServerOptions options, TimeProvider time, ILogger<ActiveCheckLoop> logger)
+    : BackgroundService
+{
+    public const string HttpClientName = "halo-checks";
+
+    // Bounded so thousands of checked instances cannot exhaust sockets or starve the API.
+    private readonly SemaphoreSlim _concurrency = new(64);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.DetectorTick, time);
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+        {
+            try
+            {
+                StartDueChecks(stoppingToken);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                LogLoopFailed(ex);
+            }
+        }
+    }
+
+    public void StartDueChecks(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        foreach (var service in registry.ServiceNames)
+        {
+            foreach (var entry in registry.Entries(service))
+            {
+                if (entry.Record.Check is not { } check || now < entry.NextCheckAt)
+                {
+                    continue;
+                }
+
+                entry.NextCheckAt = now + check.Interval;
+                if (Interlocked.CompareExchange(ref entry.CheckRunning, 1, 0) == 0)
+                {
+                    _ = RunAsync(entry, check, cancellationToken);
+                }
+            }
+        }
+    }
+
+    private async Task RunAsync(InstanceEntry entry, HealthCheckSpec check, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _concurrency.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                if (await ProbeAsync(entry.Record, check, cancellationToken).ConfigureAwait(false))
+                {
+                    registry.Heartbeat(entry.Record.Service, entry.Record.Id);
+                }
+            }
+            finally
+            {
+                _concurrency.Release();
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            Volatile.Write(ref entry.CheckRunning, 0);
+        }
+    }
+
+    private async Task<bool> ProbeAsync(InstanceRecord record, HealthCheckSpec check, CancellationToken cancellationToken)
+    {
+        using var timeout = new CancellationTokenSource(check.Timeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        try
+        {
+            if (check.Type == CheckType.Tcp)
+            {
+                using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+                await socket.ConnectAsync(record.Address, record.Port, linked.Token).ConfigureAwait(false);
+                return true;
+            }
+
+            var host = record.Address.Contains(':', StringComparison.Ordinal) ? $"[{record.Address}]" : record.Address;
+            using var response = await httpClients.CreateClient(HttpClientName)
+                .GetAsync(new Uri($"http://{host}:{record.Port}{check.Path}"), HttpCompletionOption.ResponseHeadersRead, linked.Token)
+                .ConfigureAwait(false);
+            return response.IsSuccessStatusCode;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            LogCheckFailed(record.Service, record.Id, ex.Message);
+            return false;
+        }
+    }
+
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Debug, Message = "Check of {Service}/{Id} failed: {Reason}")]
+    private partial void LogCheckFailed(string service, string id, string reason);
+
+    [LoggerMessage(EventId = 2102, Level = LogLevel.Error, Message = "Active check loop failed; retrying on the next tick")]
+    private partial void LogLoopFailed(Exception ex);
+}

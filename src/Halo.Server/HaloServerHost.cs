@@ -1,0 +1,134 @@
+using Halo.Core.Serialization;
+using Halo.Server.Api;
+using Halo.Server.Detection;
+using Halo.Server.Events;
+using Halo.Server.Registry;
+using Halo.Server.Telemetry;
+using Halo.Store;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
+
+namespace Halo.Server;
+
+/// <summary>Composes the control plane: store, registry, detector loops, API, metrics.</summary>
+public static class HaloServerHost
+{
+    /// <summary>
+    /// Builds a server over <paramref name="store"/> and loads its state. The caller owns the store
+    /// and starts the returned app (StartAsync / RunAsync).
+    /// </summary>
+    public static async Task<WebApplication> BuildAsync(
+        ServerOptions options, IStore store, TimeProvider? time = null, Action<ILoggingBuilder>? logging = null,
+        CancellationToken cancellationToken = default)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls(options.Listen);
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Math.Max(options.MaxBatchBodyBytes, options.MaxRequestBodyBytes));
+        // Per-request framework logs would cost more than a heartbeat itself; Halo logs what matters with its own event ids.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddSimpleConsole(c => { c.SingleLine = true; c.TimestampFormat = "HH:mm:ss.fff "; c.UseUtcTimestamp = true; });
+        if (logging is not null)
+        {
+            logging(builder.Logging);
+        }
+
+        var services = builder.Services;
+        services.AddSingleton(options);
+        services.AddSingleton(store);
+        services.AddSingleton(time ?? TimeProvider.System);
+        services.AddSingleton<RegistryMetrics>();
+        services.AddSingleton<ChangeIndex>();
+        services.AddSingleton<EventLog>();
+        services.AddSingleton<StartupState>();
+        services.AddSingleton<InstanceRegistry>();
+        services.AddSingleton<DetectorLoop>();
+        services.AddHostedService(sp => sp.GetRequiredService<DetectorLoop>());
+        services.AddHostedService<ActiveCheckLoop>();
+        services.AddHostedService<FeedFollower>();
+        services.AddHttpClient(ActiveCheckLoop.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false, PooledConnectionLifetime = TimeSpan.FromMinutes(1) });
+        services.AddProblemDetails();
+        services.ConfigureHttpJsonOptions(json =>
+        {
+            // Responses follow the same conventions as stored records and the docs: enums and durations as strings.
+            json.SerializerOptions.DefaultIgnoreCondition = HaloJson.Options.DefaultIgnoreCondition;
+            foreach (var converter in HaloJson.Options.Converters)
+            {
+                json.SerializerOptions.Converters.Add(converter);
+            }
+        });
+        services.AddOpenTelemetry().WithMetrics(m => m
+            .AddMeter(RegistryMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Runtime")
+            .AddPrometheusExporter());
+
+        var app = builder.Build();
+        app.UseExceptionHandler(errors => errors.Run(WriteUnhandledAsync));
+        app.UseStatusCodePages();
+
+        app.MapGet("/healthz", () => TypedResults.Ok(new { status = "ok" }));
+        app.MapGet("/readyz", ReadyAsync);
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapRegistry();
+        app.MapEvents();
+
+        var bound = Halo.Core.Detection.DetectionBound.Compute(options.DefaultDetector);
+        if (app.Logger.IsEnabled(LogLevel.Information))
+        {
+            var total = Halo.Core.Durations.Format(bound.Total);
+            var terms = string.Join(" + ", bound.Terms.Select(t => $"{t.Name} {Halo.Core.Durations.Format(t.Value)}"));
+            ServerLog.DetectorBound(app.Logger, options.DefaultDetector.Kind, total, terms);
+        }
+
+        var registry = app.Services.GetRequiredService<InstanceRegistry>();
+        await app.Services.GetRequiredService<EventLog>().LoadAsync(cancellationToken).ConfigureAwait(false);
+        app.Services.GetRequiredService<StartupState>().LoadedRevision = await registry.LoadAsync(cancellationToken).ConfigureAwait(false);
+        return app;
+    }
+
+    /// <summary>The address the server is actually listening on (resolves port 0).</summary>
+    public static Uri Address(WebApplication app) =>
+        new(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+
+    private static async Task<IResult> ReadyAsync(IStore store, TimeProvider time, CancellationToken ct)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2), time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);
+        try
+        {
+            var revision = await store.GetRevisionAsync(linked.Token).ConfigureAwait(false);
+            return TypedResults.Ok(new { status = "ready", revision });
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || timeout.IsCancellationRequested)
+        {
+            return Problems.Unavailable($"the store did not answer: {ex.Message}");
+        }
+    }
+
+    /// <summary>A store failure is the store's fault, not the caller's: 503, so clients retry elsewhere; anything else is a 500 without internals.</summary>
+    private static async Task WriteUnhandledAsync(HttpContext context)
+    {
+        var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+        var (status, title) = error switch
+        {
+            StoreUnavailableException => (StatusCodes.Status503ServiceUnavailable, "Store unavailable"),
+            BadHttpRequestException bad => (bad.StatusCode, "Bad request"),
+            _ => (StatusCodes.Status500InternalServerError, "Internal error"),
+        };
+        context.Response.StatusCode = status;
+        await Results.Problem(title: title, detail: status == 500 ? "see the server log" : error?.Message, statusCode: status)
+            .ExecuteAsync(context).ConfigureAwait(false);
+    }
+}
+
+internal static partial class ServerLog
+{
+    [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Default detector {Kind}: an instance that stops heartbeating is critical within {Bound} ({Terms})")]
+    public static partial void DetectorBound(ILogger logger, Halo.Core.Detection.DetectorKind kind, string bound, string terms);
+}

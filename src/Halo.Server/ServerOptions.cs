@@ -1,0 +1,40 @@
+using Halo.Core.Detection;
+
+namespace Halo.Server;
+
+/// <summary>How a control-plane server runs. Every default is safe for a single machine.</summary>
+public sealed record ServerOptions
+{
+    /// <summary>Where the HTTP API listens. Default http://127.0.0.1:7400; use port 0 for any free port.</summary>
+    public string Listen { get; init; } = "http://127.0.0.1:7400";
+
+    /// <summary>Directory of the embedded store. Default ./.halo/data.</summary>
+    public string DataDirectory { get; init; } = Path.Combine(".halo", "data");
+
+    /// <summary>Detector for services whose registrations do not choose one.</summary>
+    public DetectorOptions DefaultDetector { get; init; } = new();
+
+    /// <summary>Per-service detector overrides from the config file, by service name.</summary>
+    public IReadOnlyDictionary<string, DetectorOptions> ServiceDetectors { get; init; } = new Dictionary<string, DetectorOptions>();
+
+    /// <summary>How often the detector loop evaluates every instance. Default 100 ms; each service's own evaluation interval is honoured on top.</summary>
+    public TimeSpan DetectorTick { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Mass-failure brake (Eureka self-preservation). On by default.</summary>
+    public MassFailureBrakeOptions Brake { get; init; } = new();
+
+    /// <summary>Events kept in history; older ones are pruned. Default 10,000; range 100 – 1,000,000.</summary>
+    public int EventRetention { get; init; } = 10_000;
+
+    /// <summary>Largest request body accepted on ordinary endpoints. Default 64 KiB.</summary>
+    public int MaxRequestBodyBytes { get; init; } = 64 * 1024;
+
+    /// <summary>Largest body for the batch heartbeat endpoint. Default 4 MiB (about 50,000 instances).</summary>
+    public int MaxBatchBodyBytes { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>Longest a blocking query may wait. Default 5 min.</summary>
+    public TimeSpan MaxBlockingWait { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Interval of the comment line sent on idle SSE streams so proxies keep them open. Default 15 s.</summary>
+    public TimeSpan StreamKeepAlive { get; init; } = TimeSpan.FromSeconds(15);
+}

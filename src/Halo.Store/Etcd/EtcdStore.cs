@@ -1,0 +1,181 @@
+using dotnet_etcd;
+using Etcdserverpb;
+using Google.Protobuf;
+using Grpc.Core;
+using Halo.Store.Etcd;
+
+namespace Halo.Store;
+
+/// <summary>
+/// The contract on etcd v3 (3.4 and later) for multi-node control planes. Calls go straight to etcd's gRPC
+/// services through dotnet-etcd's connection, so each contract operation is exactly one etcd request
+/// and revisions, leases and watch history are etcd's own.
+/// </summary>
+public sealed partial class EtcdStore : IStore
+{
+    private readonly EtcdClient _client;
+    private readonly KV.KVClient _kv;
+    private readonly Etcdserverpb.Lease.LeaseClient _lease;
+    private readonly Watch.WatchClient _watch;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _timeout;
+
+    public EtcdStore(EtcdStoreOptions options, TimeProvider timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        options.Validate();
+        _client = new EtcdClient(options.Endpoints, configureChannelOptions: o => o.Credentials = ChannelCredentials.Insecure);
+        var connection = _client.GetConnection();
+        _kv = connection.KVClient;
+        _lease = connection.LeaseClient;
+        _watch = connection.WatchClient;
+        _time = timeProvider;
+        _timeout = options.RequestTimeout;
+    }
+
+    public Task<GetResult> GetAsync(string key, CancellationToken cancellationToken = default) =>
+        Call(async () =>
+        {
+            var response = await _kv.RangeAsync(new RangeRequest { Key = EtcdMapping.Key(key) }, Options(cancellationToken));
+            return new GetResult(response.Kvs.Count > 0 ? EtcdMapping.ToKeyValue(response.Kvs[0]) : null, response.Header.Revision);
+        });
+
+    public Task<RangeResult> ListAsync(string prefix, CancellationToken cancellationToken = default) =>
+        Call(async () =>
+        {
+            var (key, end) = EtcdMapping.Prefix(prefix);
+            var request = new RangeRequest { Key = key, RangeEnd = end, SortOrder = RangeRequest.Types.SortOrder.Ascend, SortTarget = RangeRequest.Types.SortTarget.Key };
+            var response = await _kv.RangeAsync(request, Options(cancellationToken));
+            return new RangeResult(response.Kvs.Select(EtcdMapping.ToKeyValue).ToList(), response.Header.Revision);
+        });
+
+    public Task<long> PutAsync(string key, ReadOnlyMemory<byte> value, long leaseId = 0, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(key);
+        return Call(
+            async () =>
+            {
+                var request = new PutRequest { Key = EtcdMapping.Key(key), Value = ByteString.CopyFrom(value.Span), Lease = leaseId };
+                return (await _kv.PutAsync(request, Options(cancellationToken))).Header.Revision;
+            },
+            leaseId);
+    }
+
+    public Task<DeleteResult> DeleteAsync(string key, bool prefix = false, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (!prefix)
+        {
+            ArgumentException.ThrowIfNullOrEmpty(key);
+        }
+
+        return Call(async () =>
+        {
+            var request = new DeleteRangeRequest { Key = EtcdMapping.Key(key) };
+            if (prefix)
+            {
+                (request.Key, request.RangeEnd) = EtcdMapping.Prefix(key);
+            }
+
+            var response = await _kv.DeleteRangeAsync(request, Options(cancellationToken));
+            return new DeleteResult(response.Deleted, response.Header.Revision);
+        });
+    }
+
+    public Task<TxnResult> TxnAsync(Halo.Store.TxnRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var txn = new Etcdserverpb.TxnRequest();
+        txn.Compare.AddRange(request.Compares.Select(EtcdMapping.ToCompare));
+        txn.Success.AddRange(request.Success.Select(EtcdMapping.ToRequestOp));
+        txn.Failure.AddRange(request.Failure.Select(EtcdMapping.ToRequestOp));
+        var leaseId = request.Success.Concat(request.Failure).FirstOrDefault(o => o.LeaseId != 0)?.LeaseId ?? 0;
+        return Call(
+            async () =>
+            {
+                var response = await _kv.TxnAsync(txn, Options(cancellationToken));
+                var gets = response.Responses
+                    .Where(r => r.ResponseCase == ResponseOp.ResponseOneofCase.ResponseRange)
+                    .Select(r => r.ResponseRange.Kvs.Count > 0 ? EtcdMapping.ToKeyValue(r.ResponseRange.Kvs[0]) : null)
+                    .ToList();
+                return new TxnResult(response.Succeeded, response.Header.Revision, gets);
+            },
+            leaseId);
+    }
+
+    public Task<Halo.Store.Lease> GrantLeaseAsync(TimeSpan ttl, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(ttl, TimeSpan.FromSeconds(1));
+        var seconds = (long)Math.Ceiling(ttl.TotalSeconds);
+        return Call(async () =>
+        {
+            var response = await _lease.LeaseGrantAsync(new LeaseGrantRequest { TTL = seconds }, Options(cancellationToken));
+            if (!string.IsNullOrEmpty(response.Error))
+            {
+                throw new StoreUnavailableException("etcd: " + response.Error);
+            }
+
+            // etcd may grant more than asked (its minimum TTL is about 1.5 election timeouts).
+            return new Halo.Store.Lease(response.ID, TimeSpan.FromSeconds(response.TTL));
+        });
+    }
+
+    /// <summary>One keep-alive round trip on a short-lived stream; false when etcd no longer knows the lease.</summary>
+    public Task<bool> KeepAliveAsync(long leaseId, CancellationToken cancellationToken = default) =>
+        Call(async () =>
+        {
+            using var call = _lease.LeaseKeepAlive(Options(cancellationToken));
+            await call.RequestStream.WriteAsync(new LeaseKeepAliveRequest { ID = leaseId }, cancellationToken);
+            await call.RequestStream.CompleteAsync();
+            return await call.ResponseStream.MoveNext(cancellationToken) && call.ResponseStream.Current.TTL > 0;
+        });
+
+    /// <summary>Revokes a lease and deletes its keys. Revoking an unknown lease does nothing.</summary>
+    public Task RevokeLeaseAsync(long leaseId, CancellationToken cancellationToken = default) =>
+        Call(async () =>
+        {
+            try
+            {
+                await _lease.LeaseRevokeAsync(new LeaseRevokeRequest { ID = leaseId }, Options(cancellationToken));
+            }
+            catch (RpcException error) when (error.StatusCode == StatusCode.NotFound)
+            {
+                // Already gone (expired or revoked): the outcome the caller wanted.
+            }
+
+            return true;
+        });
+
+    public Task<long> GetRevisionAsync(CancellationToken cancellationToken = default) =>
+        Call(async () => (await _kv.RangeAsync(new RangeRequest { Key = ByteString.CopyFrom(0), CountOnly = true }, Options(cancellationToken))).Header.Revision);
+
+    /// <summary>etcd's Compact: history before <paramref name="revision"/> goes; the revision itself stays watchable.</summary>
+    public Task CompactAsync(long revision, CancellationToken cancellationToken = default) =>
+        Call(async () => await _kv.CompactAsync(new CompactionRequest { Revision = revision, Physical = true }, Options(cancellationToken)));
+
+    public ValueTask DisposeAsync()
+    {
+        _client.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private CallOptions Options(CancellationToken cancellationToken) =>
+        new(deadline: _time.GetUtcNow().UtcDateTime + _timeout, cancellationToken: cancellationToken);
+
+    private static async Task<T> Call<T>(Func<Task<T>> call, long leaseId = 0)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (RpcException error)
+        {
+            throw EtcdMapping.Translate(error, leaseId);
+        }
+        catch (HttpRequestException error)
+        {
+            throw new StoreUnavailableException("etcd unreachable: " + error.Message, error);
+        }
+    }
+}

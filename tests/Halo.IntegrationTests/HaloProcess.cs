@@ -1,0 +1,121 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Halo.IntegrationTests;
+
+/// <summary>A real `halo` process started by a test, with its output captured; killed by pid when disposed.</summary>
+public sealed class HaloProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _lines = new();
+    private readonly SemaphoreSlim _lineArrived = new(0);
+
+    private HaloProcess(Process process) => _process = process;
+
+    public int Pid => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    public IReadOnlyCollection<string> Output => _lines;
+
+    public static string HaloDll => Path.Combine(AppContext.BaseDirectory, "halo.dll");
+
+    public static HaloProcess Start(params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(HaloDll);
+        foreach (var a in args)
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        info.Environment["DOTNET_gcServer"] = "0";
+        var process = Process.Start(info)!;
+        var halo = new HaloProcess(process);
+        process.OutputDataReceived += (_, e) => halo.Add(e.Data);
+        process.ErrorDataReceived += (_, e) => halo.Add(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return halo;
+    }
+
+    /// <summary>Runs `halo args` to completion (bounded) and returns its exit code and output.</summary>
+    public static async Task<(int ExitCode, string Output)> RunAsync(TimeSpan timeout, params string[] args)
+    {
+        await using var p = Start(args);
+        using var cts = new CancellationTokenSource(timeout);
+        await p._process.WaitForExitAsync(cts.Token);
+        p._process.WaitForExit(); // drains the redirected output
+        return (p._process.ExitCode, string.Join('\n', p._lines));
+    }
+
+    /// <summary>Waits (bounded) for an output line containing <paramref name="text"/>.</summary>
+    public async Task<string> WaitForLineAsync(string text, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        while (true)
+        {
+            var match = _lines.FirstOrDefault(l => l.Contains(text, StringComparison.Ordinal));
+            if (match is not null)
+            {
+                return match;
+            }
+
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"halo exited ({_process.ExitCode}) before printing '{text}':\n{string.Join('\n', _lines)}");
+            }
+
+            try
+            {
+                await _lineArrived.WaitAsync(TimeSpan.FromMilliseconds(200), cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"no '{text}' within {timeout}:\n{string.Join('\n', _lines)}");
+            }
+        }
+    }
+
+    /// <summary>kill -9: no chance to flush, close or deregister.</summary>
+    public void KillHard()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: false);
+            _process.WaitForExit(10_000);
+        }
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public static string TempDirectory(string name)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"halo-it-{name}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        KillHard();
+        _process.Dispose();
+        await Task.CompletedTask;
+    }
+
+    private void Add(string? line)
+    {
+        if (line is not null)
+        {
+            _lines.Enqueue(line);
+            _lineArrived.Release();
+        }
+    }
+}
