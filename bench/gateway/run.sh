@@ -6,7 +6,7 @@
 # the slowest request, and throughput before/after the fault.
 #
 # Usage: bench/gateway/run.sh [rounds=3] [seconds=10]
-#   env: PROXY_CPU=1 LOAD_CPU=0 CONNECTIONS=16 FAULTS_ONLY=1 (skip throughput) KEEP_RESULTS=dir (copy the .tsv files there)
+#   env: PROXY_CPU=1 LOAD_CPU=0 CONNECTIONS=16 FAULTS_ONLY=1 (skip throughput) THROUGHPUT_ONLY=1 (skip failure runs) KEEP_RESULTS=dir (copy the .tsv files there)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 ROUNDS=${1:-3}
@@ -76,6 +76,15 @@ start_proxy() { # name
   wait_http "http://127.0.0.1:$PPORT/"
 }
 
+cpu_ticks() { # user+system clock ticks of a process and its children (nginx's worker is a child)
+  local t=0 p f
+  for p in "$1" $(pgrep -P "$1" || true); do
+    read -r -a f <"/proc/$p/stat" || continue
+    t=$((t + f[13] + f[14]))
+  done
+  echo "$t"
+}
+
 stop_proxy() { kill "$PPID_" 2>/dev/null || true; wait "$PPID_" 2>/dev/null || true; }
 
 to_ms() { # wrk latency like 812.00us / 1.23ms / 2.00s
@@ -83,7 +92,7 @@ to_ms() { # wrk latency like 812.00us / 1.23ms / 2.00s
 }
 
 PROXIES=(halo haproxy nginx)
-echo "proxy	round	rps	p50_ms	p99_ms" >"$RUN/throughput.tsv"
+echo "proxy	round	rps	p50_ms	p99_ms	cpu_us_per_req" >"$RUN/throughput.tsv"
 start_backends
 for round in $(seq "$ROUNDS"); do
   [ "${FAULTS_ONLY:-0}" = 1 ] && break
@@ -92,20 +101,25 @@ for round in $(seq "$ROUNDS"); do
   for p in "${order[@]}"; do
     start_proxy "$p"
     taskset -c "$LOAD_CPU" wrk -t1 -c"$CONN" -d5s "http://127.0.0.1:$PPORT/" >/dev/null
+    t0=$(cpu_ticks "$PPID_")
     out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONN" -d"${DUR}s" --latency "http://127.0.0.1:$PPORT/")
+    t1=$(cpu_ticks "$PPID_")
     stop_proxy
+    reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+    # Proxy CPU time per request: a cost measure that holds even when the proxy is not the bottleneck.
+    cpu_us=$(python3 -c "import os; print(round(($t1-$t0)/os.sysconf('SC_CLK_TCK')*1e6/$reqs, 1))")
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     p50=$(to_ms "$(awk '$1=="50%" {print $2}' <<<"$out")")
     p99=$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")
     errs=$(grep -E "Non-2xx|Socket errors" <<<"$out" || true)
-    echo "$p	$round	$rps	$p50	$p99" >>"$RUN/throughput.tsv"
-    echo "round $round $p: $rps req/s p50 ${p50}ms p99 ${p99}ms $errs" >&2
+    echo "$p	$round	$rps	$p50	$p99	$cpu_us" >>"$RUN/throughput.tsv"
+    echo "round $round $p: $rps req/s p50 ${p50}ms p99 ${p99}ms cpu ${cpu_us}us/req $errs" >&2
   done
 done
 stop_backends
 
 echo "proxy	fault	failed	requests	max_ms	rps_before	rps_after" >"$RUN/faults.tsv"
-for fault in kill stop; do
+for fault in $([ "${THROUGHPUT_ONLY:-0}" = 1 ] || echo kill stop); do
   for p in "${PROXIES[@]}"; do
     start_backends
     start_proxy "$p"
@@ -146,18 +160,18 @@ rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 med = {}
 for p in ([] if not rows else ("halo", "haproxy", "nginx")):
     r = [x for x in rows if x["proxy"] == p]
-    med[p] = {k: statistics.median(float(x[k]) for x in r) for k in ("rps", "p50_ms", "p99_ms")}
+    med[p] = {k: statistics.median(float(x[k]) for x in r) for k in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req")}
 base = med.get("haproxy")
 print(f"Throughput: wrk -t1 -c{sys.argv[5]} -d{sys.argv[4]}s, {sys.argv[3]} alternated rounds, medians\n")
-print("| proxy | requests/s | p50 ms | p99 ms | req/s vs HAProxy | p50 vs HAProxy | p99 vs HAProxy |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+print("| proxy | requests/s | p50 ms | p99 ms | proxy CPU µs/request | req/s vs HAProxy | p50 vs HAProxy | p99 vs HAProxy | CPU/request vs HAProxy |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for p, m in (med.items() if base else []):
-    print(f"| {p} | {m['rps']:.0f} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | {m['rps']/base['rps']:.2f} | {m['p50_ms']/base['p50_ms']:.2f} | {m['p99_ms']/base['p99_ms']:.2f} |")
+    print(f"| {p} | {m['rps']:.0f} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | {m['cpu_us_per_req']:.1f} | {m['rps']/base['rps']:.2f} | {m['p50_ms']/base['p50_ms']:.2f} | {m['p99_ms']/base['p99_ms']:.2f} | {m['cpu_us_per_req']/base['cpu_us_per_req']:.2f} |")
 print("\nAll rounds:\n")
-print("| proxy | round | requests/s | p50 ms | p99 ms |")
-print("|---|---:|---:|---:|---:|")
+print("| proxy | round | requests/s | p50 ms | p99 ms | CPU µs/request |")
+print("|---|---:|---:|---:|---:|---:|")
 for x in rows:
-    print(f"| {x['proxy']} | {x['round']} | {float(x['rps']):.0f} | {float(x['p50_ms']):.2f} | {float(x['p99_ms']):.2f} |")
+    print(f"| {x['proxy']} | {x['round']} | {float(x['rps']):.0f} | {float(x['p50_ms']):.2f} | {float(x['p99_ms']):.2f} | {float(x['cpu_us_per_req']):.1f} |")
 print("\nFailure runs (one of three backends killed or SIGSTOPped 4 s into a 12 s run):\n")
 print("| proxy | fault | failed requests | total requests | slowest ms | req/s before fault | req/s after fault (from +2 s) |")
 print("|---|---|---:|---:|---:|---:|---:|")

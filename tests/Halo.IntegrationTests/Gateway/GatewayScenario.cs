@@ -27,10 +27,10 @@ internal sealed class GatewayScenario : IDisposable
 
     public ChildProcess Backend(string name) => Backends.Single(b => b.Name == name).Process;
 
-    public async Task StartGatewayAsync(string yaml)
+    public async Task StartGatewayAsync(string yaml, string server = "http://127.0.0.1:9")
     {
         await File.WriteAllTextAsync(_configPath, yaml);
-        Gateway = ChildProcess.Start(Artifacts.Gateway, "--config", _configPath, "--listen", "127.0.0.1:0", "--server", "http://127.0.0.1:9");
+        Gateway = ChildProcess.Start(Artifacts.Gateway, "--config", _configPath, "--listen", "127.0.0.1:0", "--server", server);
         _processes.Add(Gateway);
         GatewayUrl = await Gateway.WaitListeningAsync(StartBound);
     }
