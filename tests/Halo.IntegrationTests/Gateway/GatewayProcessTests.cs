@@ -113,10 +113,13 @@ public sealed class GatewayProcessTests(ITestOutputHelper output)
                 pools:
                   - destinations: [{ url: '{{s.Url("p1")}}', name: p1 }, { url: '{{s.Url("p2")}}', name: p2 }]
                   - destinations: [{ url: '{{s.Url("backup")}}', name: backup }]
-                connectTimeout: 500ms
-                retry: { perTryTimeout: 300ms }
+                connectTimeout: 1s
+                # Generous timeouts: on a loaded 2-core machine a slow answer must not eject a healthy
+                # primary; this test is about probe-driven spill, not gray failures.
+                retry: { perTryTimeout: 2s }
                 health:
                   active: { interval: 500ms, fastInterval: 100ms, timeout: 1s, rise: 2, fall: 2 }
+                  passive: { consecutiveFailures: 5 }
                   panicThreshold: 0
             """);
         await s.WarmUpAsync();
