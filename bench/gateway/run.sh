@@ -6,7 +6,7 @@
 # the slowest request, and throughput before/after the fault.
 #
 # Usage: bench/gateway/run.sh [rounds=3] [seconds=10]
-#   env: PROXY_CPU=1 LOAD_CPU=0 CONNECTIONS=16 FAULTS_ONLY=1 (skip throughput) THROUGHPUT_ONLY=1 (skip failure runs) KEEP_RESULTS=dir (copy the .tsv files there)
+#   env: PROXY_CPU=1 LOAD_CPU=0 CONNECTIONS=16 PROXIES='halo yarp haproxy nginx' FAULTS_ONLY=1 (skip throughput) THROUGHPUT_ONLY=1 (skip failure runs) KEEP_RESULTS=dir (copy the .tsv files there)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 ROUNDS=${1:-3}
@@ -64,6 +64,8 @@ start_proxy() { # name
     halo)
       render "$ROOT/bench/peers/halo.yaml.template" "$RUN/halo.yaml"
       DOTNET_gcServer=0 DOTNET_TieredPGO=1 taskset -c "$PROXY_CPU" dotnet "$GATEWAY" --config "$RUN/halo.yaml" --listen "127.0.0.1:$PPORT" >"$RUN/halo.log" 2>&1 & ;;
+    yarp) # plain YARP forwarder, none of Halo's logic: the floor Halo's gateway builds on
+      DOTNET_gcServer=0 DOTNET_TieredPGO=1 taskset -c "$PROXY_CPU" dotnet "$GATEWAY" --bare "http://127.0.0.1:${BPORT[1]},http://127.0.0.1:${BPORT[2]},http://127.0.0.1:${BPORT[3]}" --listen "127.0.0.1:$PPORT" >"$RUN/yarp.log" 2>&1 & ;;
     haproxy)
       render "$ROOT/bench/peers/haproxy.cfg.template" "$RUN/haproxy.cfg"
       taskset -c "$PROXY_CPU" haproxy -db -f "$RUN/haproxy.cfg" >"$RUN/haproxy.log" 2>&1 & ;;
@@ -91,13 +93,14 @@ to_ms() { # wrk latency like 812.00us / 1.23ms / 2.00s
   python3 -c "import sys,re; v=sys.argv[1]; m=re.match(r'([0-9.]+)(us|ms|s)',v); n=float(m.group(1)); print({'us':n/1000,'ms':n,'s':n*1000}[m.group(2)])" "$1"
 }
 
-PROXIES=(halo haproxy nginx)
+read -r -a PROXIES <<<"${PROXIES:-halo haproxy nginx}"
 echo "proxy	round	rps	p50_ms	p99_ms	cpu_us_per_req" >"$RUN/throughput.tsv"
 start_backends
 for round in $(seq "$ROUNDS"); do
   [ "${FAULTS_ONLY:-0}" = 1 ] && break
   # Alternate the order each round so no proxy always runs first (warm caches, thermal drift).
-  order=("${PROXIES[@]:$(( (round-1) % 3 ))}" "${PROXIES[@]:0:$(( (round-1) % 3 ))}")
+  shift_by=$(( (round-1) % ${#PROXIES[@]} ))
+  order=("${PROXIES[@]:$shift_by}" "${PROXIES[@]:0:$shift_by}")
   for p in "${order[@]}"; do
     start_proxy "$p"
     taskset -c "$LOAD_CPU" wrk -t1 -c"$CONN" -d5s "http://127.0.0.1:$PPORT/" >/dev/null
@@ -119,8 +122,9 @@ done
 stop_backends
 
 echo "proxy	fault	failed	requests	max_ms	rps_before	rps_after" >"$RUN/faults.tsv"
+read -r -a FAULT_PROXIES <<<"${FAULT_PROXIES:-halo haproxy nginx}"
 for fault in $([ "${THROUGHPUT_ONLY:-0}" = 1 ] || echo kill stop); do
-  for p in "${PROXIES[@]}"; do
+  for p in "${FAULT_PROXIES[@]}"; do
     start_backends
     start_proxy "$p"
     taskset -c "$LOAD_CPU" wrk -t1 -c"$CONN" -d5s "http://127.0.0.1:$PPORT/" >/dev/null
@@ -158,7 +162,7 @@ python3 - "$RUN/throughput.tsv" "$RUN/faults.tsv" "$ROUNDS" "$DUR" "$CONN" <<'PY
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 med = {}
-for p in ([] if not rows else ("halo", "haproxy", "nginx")):
+for p in dict.fromkeys(x["proxy"] for x in rows):
     r = [x for x in rows if x["proxy"] == p]
     med[p] = {k: statistics.median(float(x[k]) for x in r) for k in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req")}
 base = med.get("haproxy")
