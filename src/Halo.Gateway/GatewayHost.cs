@@ -87,6 +87,8 @@ public static class GatewayHost
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
+            // A proxy streams bodies through; the backend, not the gateway, decides how large is too large.
+            k.Limits.MaxRequestBodySize = null;
             k.Listen(settings.Listen);
         });
 
