@@ -37,7 +37,12 @@ internal sealed class InProcessBackend : IAsyncDisposable
             await Task.Delay(ms);
             return name;
         });
-        app.MapMethods("/status/{code:int}", ["GET", "POST", "PUT"], (int code) => Results.Text(name, statusCode: code));
+        app.MapMethods("/status/{code:int}", ["GET", "POST", "PUT"], async (int code, HttpRequest request) =>
+        {
+            // Read the body before answering so the connection stays reusable (no close-on-unread-body race).
+            await request.Body.CopyToAsync(Stream.Null);
+            return Results.Text(name, statusCode: code);
+        });
         await app.StartAsync();
         b._app = app;
         b.Port = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;

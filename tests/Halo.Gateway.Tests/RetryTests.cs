@@ -10,7 +10,7 @@ public class RetryTests
           c:
             policy: round-robin
             destinations: [{{string.Join(", ", backends.Select(b => $"{{url: 'http://127.0.0.1:{b.Port}', name: {b.Name}}}"))}}]
-            retry: { attempts: 3, perTryTimeout: 300ms, minRetriesPerSecond: 100 }
+            retry: { attempts: 3, perTryTimeout: 1s, minRetriesPerSecond: 100 }
             health: { passive: { consecutiveFailures: 100 } }
         """;
 
@@ -36,12 +36,12 @@ public class RetryTests
         await using var gw = await InProcessGateway.StartAsync(Yaml(a, b));
 
         var sw = System.Diagnostics.Stopwatch.StartNew();
-        using var response = await gw.Client.GetAsync("/slow?ms=2000");
+        using var response = await gw.Client.GetAsync("/slow?ms=6000");
         sw.Stop();
 
-        // Every try times out; the caller waits attempts × per-try timeout, not the backend's 2 s.
+        // Every try times out; the caller waits tries × per-try timeout (2 × 1 s), not the backend's 6 s.
         Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
-        Assert.InRange(sw.ElapsedMilliseconds, 250, 1500);
+        Assert.InRange(sw.ElapsedMilliseconds, 1900, 4500);
     }
 
     [Fact]
