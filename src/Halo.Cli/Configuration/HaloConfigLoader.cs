@@ -1,3 +1,4 @@
+using Halo.Core;
 using System.Globalization;
 using Halo.Core.Configuration;
 using Halo.Core.Detection;
@@ -103,7 +104,7 @@ public static class HaloConfigLoader
         if (group.RenewInterval >= group.LeaseTtl)
         {
             throw g.Error(g.Has("renewInterval") ? "renewInterval" : "leaseTtl",
-                $"renewInterval ({DurationText.Format(group.RenewInterval)}) must be shorter than leaseTtl ({DurationText.Format(group.LeaseTtl)})");
+                $"renewInterval ({Durations.Format(group.RenewInterval)}) must be shorter than leaseTtl ({Durations.Format(group.LeaseTtl)})");
         }
 
         return group;

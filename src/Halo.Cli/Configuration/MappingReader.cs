@@ -1,3 +1,4 @@
+using Halo.Core;
 using System.Globalization;
 using YamlDotNet.RepresentationModel;
 
@@ -190,14 +191,14 @@ public sealed class MappingReader
         {
             throw Error(key, $"'{text}' is negative; durations must be >= 0");
         }
-        else if (!DurationText.TryParse(text, out value))
+        else if (!Durations.TryParse(text, out value))
         {
             throw Error(key, $"'{text}' is not a duration (examples: 250ms, 3s, 1m, 2h{(bareHours ? ", or a number of hours" : string.Empty)})");
         }
 
         return value >= min && value <= max
             ? value
-            : throw Error(key, $"{DurationText.Format(value)} is out of range [{DurationText.Format(min)}, {DurationText.Format(max)}]");
+            : throw Error(key, $"{Durations.Format(value)} is out of range [{Durations.Format(min)}, {Durations.Format(max)}]");
     }
 
     /// <summary>Rejects any field that no reader asked for.</summary>

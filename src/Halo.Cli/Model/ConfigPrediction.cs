@@ -1,3 +1,4 @@
+using Halo.Core;
 using Halo.Cli.Configuration;
 using Halo.Core.Availability;
 using Halo.Core.Detection;
@@ -44,7 +45,7 @@ internal sealed record ConfigPrediction(IReadOnlyList<DetectionPrediction> Detec
         [
             "Detection bounds run from an instance's last heartbeat to it being declared Critical (Halo.Core DetectionBound).",
             "Failover budgets run from the primary's last lease renewal to gateways routing to the new primary; detection there is the lease, not heartbeats, so a promotion never overlaps a live primary.",
-            $"Not included: a gateway whose change feed was disconnected reconnects after {loaded.Describe("gateway.feedRetry")} = {DurationText.Format(config.Gateway.FeedRetry)}, which adds to re-routing in that case.",
+            $"Not included: a gateway whose change feed was disconnected reconnects after {loaded.Describe("gateway.feedRetry")} = {Durations.Format(config.Gateway.FeedRetry)}, which adds to re-routing in that case.",
         ];
         return new ConfigPrediction(detection, failover, notes);
     }

@@ -1,3 +1,4 @@
+using Halo.Core;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Halo.Cli.Configuration;
@@ -38,13 +39,13 @@ internal static class PredictionRenderer
         var console = Consoles.For(output);
         foreach (var d in prediction.Detection)
         {
-            console.WriteLine($"Detection bound, {d.Scope} ({d.Kind}): {DurationText.Format(d.Bound)} worst case; heartbeat gaps under {DurationText.Format(d.PauseBudget)} never mark an instance down");
+            console.WriteLine($"Detection bound, {d.Scope} ({d.Kind}): {Durations.Format(d.Bound)} worst case; heartbeat gaps under {Durations.Format(d.PauseBudget)} never mark an instance down");
             console.Write(Terms(d.Terms, withPhase: false));
         }
 
         foreach (var f in prediction.Failover)
         {
-            console.WriteLine($"Failover budget, group {f.Group}: {DurationText.Format(f.Total)} = detection + decision + promotion + re-routing");
+            console.WriteLine($"Failover budget, group {f.Group}: {Durations.Format(f.Total)} = detection + decision + promotion + re-routing");
             console.Write(Terms(f.Terms, withPhase: true));
         }
 
@@ -73,7 +74,7 @@ internal static class PredictionRenderer
                 cells.Add(t.Phase);
             }
 
-            cells.AddRange([t.Name, DurationText.Format(t.Value), t.Sources.Length == 0 ? "-" : t.Sources, t.Explanation]);
+            cells.AddRange([t.Name, Durations.Format(t.Value), t.Sources.Length == 0 ? "-" : t.Sources, t.Explanation]);
             table.AddRow([.. cells.Select(Markup.Escape)]);
         }
 

@@ -1,8 +1,8 @@
-using Halo.Cli.Configuration;
+using Halo.Core;
 
-namespace Halo.Cli.Tests.Configuration;
+namespace Halo.Core.Tests;
 
-public sealed class DurationTextTests
+public sealed class DurationsTests
 {
     [Theory]
     [InlineData("250ms", 250)]
@@ -14,7 +14,7 @@ public sealed class DurationTextTests
     [InlineData("0s", 0)]
     public void TryParse_ValidText_ReturnsDuration(string text, double milliseconds)
     {
-        Assert.True(DurationText.TryParse(text, out var value));
+        Assert.True(Durations.TryParse(text, out var value));
         Assert.Equal(milliseconds, value.TotalMilliseconds);
     }
 
@@ -25,5 +25,5 @@ public sealed class DurationTextTests
     [InlineData("-1s")]
     [InlineData("s")]
     [InlineData("1mo")]
-    public void TryParse_InvalidText_ReturnsFalse(string text) => Assert.False(DurationText.TryParse(text, out _));
+    public void TryParse_InvalidText_ReturnsFalse(string text) => Assert.False(Durations.TryParse(text, out _));
 }
