@@ -24,7 +24,7 @@ public sealed class PrometheusScrapeTests(ITestOutputHelper output)
         await using var server = HaloProcess.Start("server", "--listen", $"127.0.0.1:{haloPort}", "--data", data);
         await server.WaitForLineAsync("listening on", StartTimeout);
         var samples = new List<HaloProcess>();
-        HaloProcess? gateway = null;
+        Process? gateway = null;
         Process? prometheus = null;
         try
         {
@@ -38,19 +38,17 @@ public sealed class PrometheusScrapeTests(ITestOutputHelper output)
                 await s.WaitForLineAsync("listening on", StartTimeout);
             }
 
-            // The gateway joins the scrape when this build has it (it lands from its own branch).
+            // The gateway joins the scrape: `halo gateway` when the CLI has it, else the gateway's own runner
+            // (tests/Halo.GatewayRunner, the same GatewayHost) when it has been built, as the solution build does.
             int? gatewayPort = null;
-            var help = (await HaloProcess.RunAsync(TimeSpan.FromSeconds(60), "--help")).Output;
-            if (help.Split('\n').Any(l => l.TrimStart().StartsWith("gateway ", StringComparison.Ordinal)))
+            if (await GatewayCommandAsync() is { } gatewayCommand)
             {
                 gatewayPort = HaloProcess.FreePort();
-                gateway = HaloProcess.Start("gateway", "--config", Path.Combine(RepoPaths.Root, "deploy", "gateway.yaml"),
-                    "--listen", $"127.0.0.1:{gatewayPort}", "--server", halo);
-                await gateway.WaitForLineAsync("listening on", StartTimeout);
+                gateway = await StartGatewayAsync(gatewayCommand, gatewayPort.Value, halo);
             }
             else
             {
-                output.WriteLine("this build has no `halo gateway` yet: scraping the server only");
+                output.WriteLine("no gateway in this build: scraping the server only");
             }
 
             var promPort = HaloProcess.FreePort();
@@ -71,6 +69,17 @@ public sealed class PrometheusScrapeTests(ITestOutputHelper output)
                 await WaitForAsync(async () => await QueryAsync(http, "up{job=\"halo-gateway\"}") == 1, TimeSpan.FromSeconds(30), "gateway scraped");
                 await WaitForAsync(async () => await QueryAsync(http, tableRevision) > 0, TimeSpan.FromSeconds(30), "gateway routing table scraped");
                 revisionBefore = await QueryAsync(http, tableRevision);
+
+                // Traffic the test sends through the gateway shows up in Prometheus as the gateway's request counter.
+                using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{gatewayPort}"), Timeout = TimeSpan.FromSeconds(10) };
+                for (var i = 0; i < 5; i++)
+                {
+                    using var response = await client.GetAsync("/");
+                    Assert.True(response.IsSuccessStatusCode, $"through the gateway: {(int)response.StatusCode}");
+                }
+
+                await WaitForAsync(async () => await QueryAsync(http, "sum(halo_gateway_requests_total{job=\"halo-gateway\",cluster=\"web\",status_class=\"2xx\"})") >= 5,
+                    TimeSpan.FromSeconds(30), "gateway request counter scraped");
             }
 
             var clock = Stopwatch.StartNew();
@@ -119,7 +128,13 @@ public sealed class PrometheusScrapeTests(ITestOutputHelper output)
 
             if (gateway is not null)
             {
-                await gateway.DisposeAsync();
+                if (!gateway.HasExited)
+                {
+                    gateway.Kill();
+                    gateway.WaitForExit(10_000);
+                }
+
+                gateway.Dispose();
             }
         }
 
@@ -130,6 +145,56 @@ public sealed class PrometheusScrapeTests(ITestOutputHelper output)
         catch (IOException)
         {
         }
+    }
+
+    /// <summary>The arguments that start a gateway (after "dotnet"), or null when this build has none.</summary>
+    private static async Task<string[]?> GatewayCommandAsync()
+    {
+        var help = (await HaloProcess.RunAsync(TimeSpan.FromSeconds(60), "--help")).Output;
+        if (help.Split('\n').Any(l => l.TrimStart().StartsWith("gateway ", StringComparison.Ordinal)))
+        {
+            return [HaloProcess.HaloDll, "gateway"];
+        }
+
+        var runner = new DirectoryInfo(Path.Combine(RepoPaths.Root, "tests", "Halo.GatewayRunner", "bin"));
+        var newest = runner.Exists
+            ? runner.EnumerateFiles("Halo.GatewayRunner.dll", SearchOption.AllDirectories).OrderByDescending(f => f.LastWriteTimeUtc).FirstOrDefault()
+            : null;
+        return newest is null ? null : [newest.FullName];
+    }
+
+    private static async Task<Process> StartGatewayAsync(string[] command, int port, string server)
+    {
+        var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in command.Concat(["--config", Path.Combine(RepoPaths.Root, "deploy", "gateway.yaml"), "--listen", $"127.0.0.1:{port}", "--server", server]))
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        var process = Process.Start(info)!;
+        var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data?.Contains("listening on", StringComparison.Ordinal) == true)
+            {
+                listening.TrySetResult();
+            }
+        };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            await listening.Task.WaitAsync(StartTimeout);
+        }
+        catch (TimeoutException)
+        {
+            process.Kill();
+            process.Dispose();
+            throw;
+        }
+
+        return process;
     }
 
     /// <summary>The dashboard's PromQL with its template variables replaced the way Grafana would for this setup.</summary>
