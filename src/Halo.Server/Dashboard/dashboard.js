@@ -165,7 +165,8 @@ async function loadAvailability() {
 // ---- events -----------------------------------------------------------------------------------
 
 function category(e) {
-  if (e.type === "health") return "health";
+  // Reports are the gateway's passive evidence about an instance (failed requests), so they sit with health changes.
+  if (e.type === "health" || e.type === "report") return "health";
   if (e.type === "alert") return "alert";
   if (["registered", "deregistered", "removed", "draining"].includes(e.type)) return "membership";
   if (["failover", "switchover", "elected", "promoted", "demoted", "drill"].includes(e.type) || e.type.includes("failover")) return "failover";
@@ -175,6 +176,7 @@ function category(e) {
 function tone(e) {
   if (e.type === "health") return e.to === "critical" ? "bad" : e.to === "suspect" ? "warn" : "good";
   if (e.type === "brake-engaged" || (e.type === "alert" && e.to === "failed")) return "bad";
+  if (e.type === "report") return "warn";
   if (category(e) === "failover") return "warn";
   return null;
 }
@@ -182,6 +184,7 @@ function tone(e) {
 function describe(e) {
   const who = e.instance ? `${e.service}/${e.instance}` : e.service;
   if (e.type === "health") return `${who}: ${e.from} → ${e.to}`;
+  if (e.type === "report") return `${who}: failure reported by a gateway`;
   if (e.type === "alert") return `alert ${e.evidence?.alertname ?? ""} ${e.evidence?.status ?? ""} ${e.to ?? ""}`;
   if (category(e) === "failover") return `group ${e.service}: ${e.type} ${e.from ?? "—"} → ${e.to ?? "—"}${e.evidence?.epoch ? ` (epoch ${e.evidence.epoch})` : ""}`;
   return `${who}: ${e.type}${e.to ? ` → ${e.to}` : ""}`;
