@@ -20,7 +20,7 @@ public sealed partial class DashboardBrowserTests(ITestOutputHelper output)
         var port = HaloProcess.FreePort();
         var url = $"http://127.0.0.1:{port}/";
         var model = Path.Combine(RepoPaths.Root, "examples", "models", "web-shop.yaml");
-        await using var up = HaloProcess.Start("up", "--listen", $"127.0.0.1:{port}", "--data", data, "--model", model);
+        await using var up = HaloProcess.Start("up", "--listen", $"127.0.0.1:{port}", "--gateway-listen", "127.0.0.1:0", "--data", data, "--model", model);
         var samplePids = new Dictionary<string, int>();
         try
         {
@@ -84,7 +84,18 @@ public sealed partial class DashboardBrowserTests(ITestOutputHelper output)
         }
         finally
         {
-            // halo up started the samples; a hard kill of halo up would orphan them, so they are stopped by pid first.
+            // Ctrl+C lets halo up stop what it started (samples, gateway); samples are then stopped by pid if still there.
+            using (var interrupt = Process.Start("kill", ["-INT", up.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await interrupt.WaitForExitAsync();
+            }
+
+            var stopping = Stopwatch.StartNew();
+            while (!up.HasExited && stopping.Elapsed < TimeSpan.FromSeconds(20))
+            {
+                await Task.Delay(100);
+            }
+
             foreach (var pid in samplePids.Values)
             {
                 try
