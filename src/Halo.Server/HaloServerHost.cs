@@ -45,6 +45,7 @@ public static class HaloServerHost
         services.AddSingleton(store);
         services.AddSingleton(time ?? TimeProvider.System);
         services.AddSingleton<RegistryMetrics>();
+        services.AddHaloMonitoring(options);
         services.AddSingleton<ChangeIndex>();
         services.AddSingleton<EventLog>();
         services.AddSingleton<StartupState>();
@@ -55,7 +56,6 @@ public static class HaloServerHost
         services.AddHostedService<FeedFollower>();
         services.AddHttpClient(ActiveCheckLoop.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false, PooledConnectionLifetime = TimeSpan.FromMinutes(1) });
-        services.AddHaloMonitoring(options);
         services.AddProblemDetails();
         services.ConfigureHttpJsonOptions(json =>
         {
@@ -76,10 +76,10 @@ public static class HaloServerHost
 
         app.MapGet("/healthz", () => TypedResults.Ok(new { status = "ok" }));
         app.MapGet("/readyz", ReadyAsync);
+        app.MapHaloMonitoring();
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapRegistry();
         app.MapEvents();
-        app.MapHaloMonitoring();
 
         var bound = Halo.Core.Detection.DetectionBound.Compute(options.DefaultDetector);
         if (app.Logger.IsEnabled(LogLevel.Information))
