@@ -43,6 +43,8 @@ public sealed record Assignment
     /// <summary>A drill to carry out: "kill" (kill -9 the database) or "isolate" (stop talking to the server for a while).</summary>
     public string? Drill { get; init; }
     public long DrillId { get; init; }
+    /// <summary>How long an "isolate" drill lasts.</summary>
+    public TimeSpan Duration { get; init; }
     public long Version { get; init; }
 }
 
