@@ -10,6 +10,9 @@ foreach (var option in CommonOptions.Global)
 root.Add(ServerCommand.Create());
 root.Add(UpCommand.Create());
 root.Add(SampleCommand.Create());
+root.Add(AgentCommand.Create());
+root.Add(TcpProxyCommand.Create());
+foreach (var command in GroupCommands.Create()) root.Add(command);
 foreach (var command in OperatorCommands.Create())
 {
     root.Add(command);

@@ -1,0 +1,144 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using Halo.Agent.Drivers;
+
+namespace Halo.Agent.Drills;
+
+/// <summary>
+/// A steady stream of numbered writes through one address (a TCP proxy or a Sentinel-resolved primary), counting what was
+/// attempted, acknowledged and failed, and afterwards which acknowledged writes are missing. Used by drills, tests and the bench.
+/// With <c>waitReplicas</c> &gt; 0 a write counts as acknowledged only after WAIT confirms that many replicas have it.
+/// </summary>
+public sealed class RedisWriteLoad(Func<CancellationToken, Task<(string Host, int Port)>> resolve, int waitReplicas = 0, string prefix = "halo:drill:")
+{
+    private readonly ConcurrentDictionary<long, byte> _acked = new();
+    private long _attempted;
+    private long _failed;
+    private long _lastFailureTicks;
+    private long _firstSuccessAfterMark;
+    private long _mark;
+
+    public long Attempted => Interlocked.Read(ref _attempted);
+    public long Acked => _acked.Count;
+    public long Failed => Interlocked.Read(ref _failed);
+
+    /// <summary>Stopwatch timestamp of the last failed write.</summary>
+    public long LastFailure => Interlocked.Read(ref _lastFailureTicks);
+
+    /// <summary>Starts timing: <see cref="WaitFirstSuccessAfterMarkAsync"/> waits for the first acknowledged write that began after this instant.</summary>
+    public void Mark()
+    {
+        Interlocked.Exchange(ref _firstSuccessAfterMark, 0);
+        Interlocked.Exchange(ref _mark, Stopwatch.GetTimestamp());
+    }
+
+    /// <summary>Time from <see cref="Mark"/> to the first acknowledged write after a failure seen since the mark (or null on timeout).</summary>
+    public async Task<TimeSpan?> WaitFirstSuccessAfterMarkAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < timeout)
+        {
+            var first = Interlocked.Read(ref _firstSuccessAfterMark);
+            if (first != 0)
+            {
+                return Stopwatch.GetElapsedTime(Interlocked.Read(ref _mark), first);
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(2), TimeProvider.System, ct).ConfigureAwait(false);
+        }
+
+        return null;
+    }
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        RespConnection? connection = null;
+        long n = 0;
+        var sawFailureSinceMark = false;
+        long markSeen = 0;
+        while (!ct.IsCancellationRequested)
+        {
+            var started = Stopwatch.GetTimestamp();
+            var mark = Interlocked.Read(ref _mark);
+            if (mark != markSeen)
+            {
+                markSeen = mark;
+                sawFailureSinceMark = false;
+            }
+
+            var id = ++n;
+            Interlocked.Increment(ref _attempted);
+            var ok = false;
+            try
+            {
+                if (connection is null)
+                {
+                    var (host, port) = await resolve(ct).ConfigureAwait(false);
+                    connection = await RespConnection.ConnectAsync(host, port, TimeSpan.FromMilliseconds(500), ct).ConfigureAwait(false);
+                }
+
+                var reply = await connection.ExecuteAsync(TimeSpan.FromSeconds(1), ct, "SET", prefix + id.ToString(CultureInfo.InvariantCulture), "1").ConfigureAwait(false);
+                ok = reply is "OK";
+                if (ok && waitReplicas > 0)
+                {
+                    ok = await connection.ExecuteAsync(TimeSpan.FromSeconds(1), ct, "WAIT", waitReplicas.ToString(CultureInfo.InvariantCulture), "500").ConfigureAwait(false) is long acks && acks >= waitReplicas;
+                }
+            }
+            catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or OperationCanceledException or InvalidOperationException && !ct.IsCancellationRequested)
+            {
+                if (connection is not null)
+                {
+                    await connection.DisposeAsync().ConfigureAwait(false);
+                    connection = null;
+                }
+            }
+
+            if (ok)
+            {
+                _acked[id] = 0;
+                if (mark != 0 && started > mark && sawFailureSinceMark)
+                {
+                    Interlocked.CompareExchange(ref _firstSuccessAfterMark, Stopwatch.GetTimestamp(), 0);
+                }
+            }
+            else
+            {
+                Interlocked.Increment(ref _failed);
+                Interlocked.Exchange(ref _lastFailureTicks, Stopwatch.GetTimestamp());
+                sawFailureSinceMark |= mark != 0;
+                if (connection is null)
+                {
+                    try
+                    {
+                        await Task.Delay(TimeSpan.FromMilliseconds(5), TimeProvider.System, ct).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+
+        if (connection is not null)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Reads every acknowledged key back (from the current primary) and returns how many are missing.</summary>
+    public async Task<long> CountLostAsync(CancellationToken ct)
+    {
+        var (host, port) = await resolve(ct).ConfigureAwait(false);
+        await using var connection = await RespConnection.ConnectAsync(host, port, TimeSpan.FromSeconds(2), ct).ConfigureAwait(false);
+        long lost = 0;
+        foreach (var chunk in _acked.Keys.Order().Chunk(500))
+        {
+            var reply = await connection.ExecuteAsync(TimeSpan.FromSeconds(5), ct, ["MGET", .. chunk.Select(id => prefix + id.ToString(CultureInfo.InvariantCulture))]).ConfigureAwait(false);
+            lost += reply is object?[] values ? values.Count(v => v is null) : chunk.Length;
+        }
+
+        return lost;
+    }
+}
