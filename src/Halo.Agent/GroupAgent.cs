@@ -24,6 +24,7 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
     private bool _again;
     private bool _writable;
     private bool _serverDown;
+    private long _lostInEpoch = -1;
 
     /// <summary>Test hook: while it returns true the agent cannot reach the server (a network partition).</summary>
     public Func<bool> Partitioned { get; set; } = () => false;
@@ -66,9 +67,13 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
         {
             var a = Assignment;
             var follow = a is { Role: MemberRole.Replica, PrimaryAddress: { } p } ? Split(p) : ((string, int)?)null;
-            if (managed.EnsureRunning(follow?.Item1, follow?.Item2) && managed.Restarts > 0)
+            // A crashed primary stays down until leadership has moved: restarted empty on the same port, it would be found by
+            // the replicas' reconnecting links and they would full-sync from it, wiping their copy of the data.
+            var holdDown = !managed.Running && a is { Role: MemberRole.Primary, ResumeAfterRestart: false };
+            if (!holdDown && managed.EnsureRunning(follow?.Item1, follow?.Item2) && managed.Restarts > 0)
             {
                 _writable = false;
+                _lostInEpoch = Interlocked.Read(ref _knownEpoch);
                 AgentLog.Restarted(logger, options.Member, managed.Restarts);
             }
         }
@@ -77,6 +82,8 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
         if (!probe.Up && LastProbe?.Up != false)
         {
             _writable = false;
+            // Whatever comes back may have lost its data (Redis without persistence restarts empty): not a primary of this epoch.
+            _lostInEpoch = Interlocked.Read(ref _knownEpoch);
             AgentLog.DatabaseDown(logger, options.Member, probe.Detail);
         }
 
@@ -162,6 +169,11 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
         {
             if (a.Role == MemberRole.Primary && LeaseValid(a) && !a.Fence)
             {
+                if ((probe.Role != MemberRole.Primary || probe.Fenced) && _lostInEpoch == a.Epoch && !a.ResumeAfterRestart)
+                {
+                    return; // stays fenced until the controller moves leadership (or the policy allows restart in place)
+                }
+
                 if (probe.Role != MemberRole.Primary || probe.Fenced)
                 {
                     await driver.PromoteAsync(a.MinReplicasToWrite, ct).ConfigureAwait(false);

@@ -85,7 +85,11 @@ public sealed class RedisWriteLoad(Func<CancellationToken, Task<(string Host, in
                     ok = await connection.ExecuteAsync(TimeSpan.FromSeconds(1), ct, "WAIT", waitReplicas.ToString(CultureInfo.InvariantCulture), "500").ConfigureAwait(false) is long acks && acks >= waitReplicas;
                 }
             }
-            catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or OperationCanceledException or InvalidOperationException && !ct.IsCancellationRequested)
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or OperationCanceledException or InvalidOperationException)
             {
                 if (connection is not null)
                 {

@@ -37,7 +37,7 @@ public sealed class ManagedRedis(string serverPath, int port, string directory) 
         foreach (var arg in new[]
                  {
                      "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                     "--dir", directory, "--daemonize", "no", "--min-replicas-to-write", RedisDriver.FenceValue.ToString(CultureInfo.InvariantCulture),
+                     "--dir", directory, "--daemonize", "no", "--repl-diskless-sync-delay", "0", "--min-replicas-to-write", RedisDriver.FenceValue.ToString(CultureInfo.InvariantCulture),
                  })
         {
             info.ArgumentList.Add(arg);

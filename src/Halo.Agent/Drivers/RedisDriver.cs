@@ -34,7 +34,11 @@ public sealed class RedisDriver(string host, int port, TimeSpan commandTimeout) 
             _ = long.TryParse(offsetText, CultureInfo.InvariantCulture, out var offset);
             var following = role == MemberRole.Replica ? $"{fields.GetValueOrDefault("master_host")}:{fields.GetValueOrDefault("master_port")}" : null;
             var detail = role == MemberRole.Replica ? "link " + fields.GetValueOrDefault("master_link_status") : $"{fields.GetValueOrDefault("connected_slaves")} replicas";
-            return new DbProbe(true, true, role, offset, fenced, following, _pid, detail);
+            // A replica that is loading a full sync, or has never completed one (link_down_since -1, e.g. just restarted
+            // empty), reports an offset it does not hold: it must never be chosen as a candidate.
+            var healthy = role != MemberRole.Replica ||
+                (fields.GetValueOrDefault("master_sync_in_progress") != "1" && fields.GetValueOrDefault("master_link_down_since_seconds") != "-1");
+            return new DbProbe(true, healthy, role, offset, fenced, following, _pid, healthy ? detail : detail + ", not synced");
         }
         catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or OperationCanceledException or InvalidOperationException && !ct.IsCancellationRequested)
         {

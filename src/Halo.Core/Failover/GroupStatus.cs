@@ -40,6 +40,11 @@ public sealed record Assignment
     public bool LeaseRenewed { get; init; }
     public TimeSpan LeaseTtl { get; init; }
     public int MinReplicasToWrite { get; init; }
+    /// <summary>
+    /// May a primary whose database crashed and came back resume in the same epoch? Only when the policy gives a restart
+    /// grace (meant for databases with persistence); otherwise a restarted, possibly empty, database waits for the controller.
+    /// </summary>
+    public bool ResumeAfterRestart { get; init; }
     /// <summary>A drill to carry out: "kill" (kill -9 the database) or "isolate" (stop talking to the server for a while).</summary>
     public string? Drill { get; init; }
     public long DrillId { get; init; }

@@ -91,6 +91,7 @@ internal sealed class GroupRuntime(string name, GroupPolicy policy, long initial
             LeaseRenewed = renewed,
             LeaseTtl = Policy.LeaseTtl,
             MinReplicasToWrite = Policy.MinReplicasToWrite,
+            ResumeAfterRestart = Policy.RestartGrace > TimeSpan.Zero,
             Drill = drill?.Mode,
             DrillId = drill?.Id ?? 0,
             Duration = drill?.Duration ?? TimeSpan.Zero,
