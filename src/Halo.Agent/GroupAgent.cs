@@ -25,6 +25,7 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
     private bool _writable;
     private bool _serverDown;
     private long _lostInEpoch = -1;
+    private long _seenVersion;
 
     /// <summary>Test hook: while it returns true the agent cannot reach the server (a network partition).</summary>
     public Func<bool> Partitioned { get; set; } = () => false;
@@ -78,6 +79,7 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
             }
         }
 
+        var seen = Interlocked.Read(ref _seenVersion);
         var probe = await driver.ProbeAsync(ct).ConfigureAwait(false);
         if (!probe.Up && LastProbe?.Up != false)
         {
@@ -88,7 +90,7 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
         }
 
         LastProbe = probe;
-        if (await ReportAsync(probe, ct).ConfigureAwait(false) is { } assignment)
+        if (await ReportAsync(probe, seen, ct).ConfigureAwait(false) is { } assignment)
         {
             Assignment = assignment;
             await DrillAsync(assignment, ct).ConfigureAwait(false);
@@ -99,7 +101,7 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
 
     private bool Isolated => Partitioned() || time.GetTimestamp() < Interlocked.Read(ref _isolatedUntil);
 
-    private async Task<Assignment?> ReportAsync(DbProbe probe, CancellationToken ct)
+    private async Task<Assignment?> ReportAsync(DbProbe probe, long seenVersion, CancellationToken ct)
     {
         if (Isolated)
         {
@@ -111,7 +113,8 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
         var report = new MemberReport
         {
             Address = driver.Address, Role = probe.Role, Epoch = Interlocked.Read(ref _knownEpoch), DbUp = probe.Up, Healthy = probe.Healthy,
-            Offset = probe.Offset, Fenced = probe.Fenced, DrillDone = _drillDone, Detail = probe.Detail,
+            Offset = probe.Offset, Fenced = probe.Fenced, DrillDone = _drillDone, Detail = probe.Detail, SeenVersion = seenVersion,
+            Following = probe.FollowingAddress,
         };
         try
         {
@@ -297,6 +300,7 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
                 if (status.Version != version)
                 {
                     version = status.Version;
+                    Interlocked.Exchange(ref _seenVersion, version);
                     InterlockedMax(ref _knownEpoch, status.Epoch);
                     _wake.Release();
                 }

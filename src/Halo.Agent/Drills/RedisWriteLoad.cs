@@ -55,17 +55,10 @@ public sealed class RedisWriteLoad(Func<CancellationToken, Task<(string Host, in
     {
         RespConnection? connection = null;
         long n = 0;
-        var sawFailureSinceMark = false;
-        long markSeen = 0;
         while (!ct.IsCancellationRequested)
         {
             var started = Stopwatch.GetTimestamp();
             var mark = Interlocked.Read(ref _mark);
-            if (mark != markSeen)
-            {
-                markSeen = mark;
-                sawFailureSinceMark = false;
-            }
 
             var id = ++n;
             Interlocked.Increment(ref _attempted);
@@ -101,7 +94,7 @@ public sealed class RedisWriteLoad(Func<CancellationToken, Task<(string Host, in
             if (ok)
             {
                 _acked[id] = 0;
-                if (mark != 0 && started > mark && sawFailureSinceMark)
+                if (mark != 0 && started > mark && Interlocked.Read(ref _lastFailureTicks) > mark)
                 {
                     Interlocked.CompareExchange(ref _firstSuccessAfterMark, Stopwatch.GetTimestamp(), 0);
                 }
@@ -110,7 +103,6 @@ public sealed class RedisWriteLoad(Func<CancellationToken, Task<(string Host, in
             {
                 Interlocked.Increment(ref _failed);
                 Interlocked.Exchange(ref _lastFailureTicks, Stopwatch.GetTimestamp());
-                sawFailureSinceMark |= mark != 0;
                 if (connection is null)
                 {
                     try
@@ -132,15 +124,18 @@ public sealed class RedisWriteLoad(Func<CancellationToken, Task<(string Host, in
     }
 
     /// <summary>Reads every acknowledged key back (from the current primary) and returns how many are missing.</summary>
-    public async Task<long> CountLostAsync(CancellationToken ct)
+    public async Task<long> CountLostAsync(CancellationToken ct) => (await LostAsync(ct).ConfigureAwait(false)).Count;
+
+    /// <summary>The ids of acknowledged writes that are missing now.</summary>
+    public async Task<IReadOnlyList<long>> LostAsync(CancellationToken ct)
     {
         var (host, port) = await resolve(ct).ConfigureAwait(false);
         await using var connection = await RespConnection.ConnectAsync(host, port, TimeSpan.FromSeconds(2), ct).ConfigureAwait(false);
-        long lost = 0;
+        var lost = new List<long>();
         foreach (var chunk in _acked.Keys.Order().Chunk(500))
         {
             var reply = await connection.ExecuteAsync(TimeSpan.FromSeconds(5), ct, ["MGET", .. chunk.Select(id => prefix + id.ToString(CultureInfo.InvariantCulture))]).ConfigureAwait(false);
-            lost += reply is object?[] values ? values.Count(v => v is null) : chunk.Length;
+            lost.AddRange(reply is object?[] values ? chunk.Where((_, i) => values[i] is null) : chunk);
         }
 
         return lost;

@@ -22,6 +22,13 @@ public sealed record MemberReport
     public long Offset { get; init; }
     /// <summary>True while the agent holds the database read-only (fenced).</summary>
     public bool Fenced { get; init; }
+    /// <summary>For a replica, the host:port it replicates from.</summary>
+    public string? Following { get; init; }
+    /// <summary>
+    /// The group status version the agent had seen before it probed: a report whose SeenVersion is at least the version
+    /// published when a failure was detected carries an offset read after the failure, which is final.
+    /// </summary>
+    public long SeenVersion { get; init; }
     /// <summary>Id of the last drill command carried out, so the server does not repeat it.</summary>
     public long DrillDone { get; init; }
     public string? Detail { get; init; }
@@ -56,11 +63,12 @@ public sealed record Assignment
 /// <summary>One member as the status API shows it.</summary>
 public sealed record MemberView(
     string Name, string Address, MemberRole Role, long Epoch, bool DbUp, bool Healthy, long Offset, long? Lag, bool Fresh,
-    DateTimeOffset? LastReport, bool Fenced, int Priority, bool NeverPromote);
+    DateTimeOffset? LastReport, bool Fenced, int Priority, bool NeverPromote, string? Following = null, string? Detail = null);
 
 /// <summary>When each stage of the last failover happened, on the server's clock.</summary>
 public sealed record FailoverRecord(
-    long Epoch, string? From, string To, string Cause, DateTimeOffset DetectedAt, DateTimeOffset DecidedAt, DateTimeOffset? PromotedAt);
+    long Epoch, string? From, string To, string Cause, DateTimeOffset DetectedAt, DateTimeOffset DecidedAt, DateTimeOffset? PromotedAt,
+    string? Evidence = null);
 
 /// <summary>A group's state: the primary of the current epoch, each member, the policy, the last failover.</summary>
 public sealed record GroupStatus(

@@ -107,7 +107,59 @@ internal sealed class GroupController(GroupRegistry registry, GroupsOptions opti
             return;
         }
 
-        await TakeOverAsync(registry, metrics, logger, g, new VersionedLeader(leader, revision), decision.To!, decision.Cause, detected, ct).ConfigureAwait(false);
+        if (decision.Action is FailoverAction.Failover && !await HaveFinalOffsetsAsync(g, view, detected, now).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        // Re-rank on the newest reports: offsets reported after the failure are final.
+        lock (g.Gate)
+        {
+            view = view with { Members = g.Members.Values.Select(m => m.State()).ToList() };
+        }
+
+        decision = FailoverPlanner.Decide(view with { Now = registry.Time.GetUtcNow() });
+        if (decision.Action is not (FailoverAction.Elect or FailoverAction.Failover))
+        {
+            return;
+        }
+
+        string evidence;
+        lock (g.Gate)
+        {
+            evidence = string.Join(" ", g.Members.Values.Select(m => $"{m.Name}@{m.Report?.Offset}{(m.SeenVersion >= g.AwaitingVersion ? "" : "(stale)")}" +
+                (decision.Skipped.TryGetValue(m.Name, out var why) ? $"[{why}]" : "")));
+        }
+
+        await TakeOverAsync(registry, metrics, logger, g, new VersionedLeader(leader, revision), decision.To!, decision.Cause, detected, ct, evidence).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// True once every promotable member has reported after <paramref name="detected"/> (or the wait is over). The first time
+    /// it is false it bumps the group version, which wakes every agent's long poll so they report at once.
+    /// </summary>
+    private Task<bool> HaveFinalOffsetsAsync(GroupRuntime g, GroupView view, DateTimeOffset detected, DateTimeOffset now)
+    {
+        if (g.AwaitingReportsSince != detected)
+        {
+            lock (g.Gate)
+            {
+                g.AwaitingReportsSince = detected;
+                g.Bump();
+                g.AwaitingVersion = g.Version;
+            }
+
+            return Task.FromResult(false);
+        }
+
+        var (ranked, _) = CandidateSelector.Rank(view);
+        bool final;
+        lock (g.Gate)
+        {
+            final = ranked.All(m => g.Members.TryGetValue(m.Name, out var r) && r.SeenVersion >= g.AwaitingVersion);
+        }
+
+        return Task.FromResult(final || now - detected >= options.CandidateReportWait);
     }
 
     /// <summary>
@@ -116,7 +168,7 @@ internal sealed class GroupController(GroupRegistry registry, GroupsOptions opti
     /// </summary>
     public static async Task<bool> TakeOverAsync(
         GroupRegistry registry, GroupMetrics metrics, ILogger logger, GroupRuntime g, VersionedLeader observed, string to, string cause,
-        DateTimeOffset detected, CancellationToken ct)
+        DateTimeOffset detected, CancellationToken ct, string? evidence = null)
     {
         var store = registry.Store;
         var lease = await store.GrantLeaseAsync(g.Policy.LeaseTtl, ct).ConfigureAwait(false);
@@ -155,13 +207,14 @@ internal sealed class GroupController(GroupRegistry registry, GroupsOptions opti
             g.LeaderRevision = records.LastRevision;
             g.Confirmed = false;
             g.TriggerSeen = null;
+            g.AwaitingReportsSince = null;
             g.Drill = null;
             if (previous is not null && g.Members.TryGetValue(previous.Member, out var old))
             {
                 old.DemotedAt = now;
             }
 
-            g.LastFailover = new FailoverRecord(taken.Epoch, previous?.Member, taken.Member, cause, detected, now, null);
+            g.LastFailover = new FailoverRecord(taken.Epoch, previous?.Member, taken.Member, cause, detected, now, null, evidence);
             g.Bump();
         }
 

@@ -162,7 +162,7 @@ internal sealed class GroupRegistry
             }
         }
 
-        if (wake)
+        if (wake || g.AwaitingReportsSince is not null)
         {
             _signal.Release();
         }

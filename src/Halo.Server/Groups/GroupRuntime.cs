@@ -12,6 +12,8 @@ internal sealed class MemberRuntime(string name, string address)
     public DateTimeOffset? DbDownSince { get; set; }
     public DateTimeOffset? DemotedAt { get; set; }
 
+    public long SeenVersion => Report?.SeenVersion ?? 0;
+
     public MemberState State() => new(Name, Address, LastReport, Report?.Role ?? MemberRole.Unknown, Report?.Epoch ?? 0,
         Report?.DbUp ?? false, Report?.Healthy ?? false, Report?.Offset ?? 0, DbDownSince, DemotedAt);
 }
@@ -44,6 +46,10 @@ internal sealed class GroupRuntime(string name, GroupPolicy policy, long initial
     /// <summary>When the controller first saw the current failover trigger (for the detection stage).</summary>
     public DateTimeOffset? TriggerSeen { get; set; }
     public string? LastDecision { get; set; }
+    /// <summary>The failure whose candidates' final reports the controller is waiting for.</summary>
+    public DateTimeOffset? AwaitingReportsSince { get; set; }
+    /// <summary>The version published when that failure was detected; reports that saw it carry final offsets.</summary>
+    public long AwaitingVersion { get; set; }
 
     /// <summary>Call under <see cref="Gate"/>.</summary>
     public void Bump()
@@ -68,7 +74,7 @@ internal sealed class GroupRuntime(string name, GroupPolicy policy, long initial
                 var p = Policy.For(m.Name);
                 return new MemberView(m.Name, m.Address, r?.Role ?? MemberRole.Unknown, r?.Epoch ?? 0, r?.DbUp ?? false, r?.Healthy ?? false,
                     r?.Offset ?? 0, r is null ? null : Math.Max(0, reference - r.Offset), fresh, m.LastReport == DateTimeOffset.MinValue ? null : m.LastReport,
-                    r?.Fenced ?? false, p.Priority, p.NeverPromote);
+                    r?.Fenced ?? false, p.Priority, p.NeverPromote, r?.Following, r?.Detail);
             }).ToList();
             var primary = Leader is { } l && Members.TryGetValue(l.Member, out var pm) ? pm.Address : null;
             return new GroupStatus(Name, Version, Leader?.Epoch ?? 0, Leader?.Member, primary, Confirmed && !FenceLeader, Policy.Paused,
