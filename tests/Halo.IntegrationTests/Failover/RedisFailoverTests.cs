@@ -128,7 +128,7 @@ public sealed class RedisFailoverTests
     [Fact]
     public async Task RepeatedKillTrials_UnderWriteLoad_NeverTwoWritablePrimariesAndNoAcknowledgedWriteLost()
     {
-        const int trials = 12;
+        const int trials = 20;
         await using var c = await FailoverCluster.StartAsync();
         using var stop = new CancellationTokenSource();
         var monitor = c.SplitBrainSamplesAsync(stop.Token);
