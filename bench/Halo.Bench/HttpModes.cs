@@ -1,5 +1,6 @@
 using System.Diagnostics;
-using System.Net.Http.Json;
+using System.Net.Http.Headers;
+using System.Text.Json;
 
 namespace Halo.Bench;
 
@@ -41,7 +42,7 @@ internal static class HttpModes
                     body["ttl"] = ttl;
                 }
 
-                using var response = await Send(http, HttpMethod.Put, $"{server}/v1/services/{service}/instances/{InstanceId(i)}", JsonContent.Create(body));
+                using var response = await Send(http, HttpMethod.Put, $"{server}/v1/services/{service}/instances/{InstanceId(i)}", Json(body));
                 if (response is { IsSuccessStatusCode: true })
                 {
                     latencies.Add((clock.Elapsed - started).TotalMilliseconds);
@@ -53,6 +54,14 @@ internal static class HttpModes
             }
         })));
         return (latencies, failures, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>A JSON body with a Content-Length (not chunked), as a typical client sends it.</summary>
+    public static HttpContent Json(object body)
+    {
+        var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(body));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        return content;
     }
 
     public static string InstanceId(int i) => $"i-{i:D6}";

@@ -2,7 +2,7 @@
 # Side-by-side: Halo's store and registry against etcd 3.4, on the same disk, at the same concurrency.
 #
 #   bench/registry/run.sh                         # defaults below
-#   CONCURRENCY=64 RUN_SECONDS=10 bench/registry/run.sh
+#   CONCURRENCY=64 RUN_SECONDS=10 ROUNDS=3 bench/registry/run.sh
 #
 # Store level (always):   embedded-put  vs  etcd-put            (durable puts/s; both fsync every ack)
 # Registry level (when src/Halo.Cli/bin/Release/net10.0/halo.dll exists):
@@ -14,6 +14,7 @@ cd "$(dirname "$0")/../.."
 
 CONCURRENCY=${CONCURRENCY:-32}
 RUN_SECONDS=${RUN_SECONDS:-10}
+ROUNDS=${ROUNDS:-1}
 REGISTER_COUNT=${REGISTER_COUNT:-20000}
 INSTANCES=${INSTANCES:-10000}
 RATE_HZ=${RATE_HZ:-1}
@@ -25,7 +26,7 @@ pids=()
 
 cleanup() {
   for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-  [ -z "${BENCH_DIR:-}" ] && rm -rf "$WORK"
+  if [ -z "${BENCH_DIR:-}" ]; then rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
@@ -44,6 +45,7 @@ wait_http() { # url, what
 }
 
 rate_of() { grep -oE 'rate=[0-9.]+' <<<"$1" | head -1 | cut -d= -f2; }
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 command -v etcd >/dev/null || { echo "etcd not found (Debian: apt-get install etcd-server)" >&2; exit 1; }
@@ -60,11 +62,22 @@ etcd --name bench --data-dir "$WORK/etcd" \
 pids+=($!)
 wait_http "http://127.0.0.1:$client/health" etcd
 
-etcd_put=$(timeout "$limit" dotnet "$BENCH_DLL" etcd-put --endpoints "http://127.0.0.1:$client" --concurrency "$CONCURRENCY" --seconds "$RUN_SECONDS")
-echo "$etcd_put"
-embedded_put=$(timeout "$limit" dotnet "$BENCH_DLL" embedded-put --dir "$WORK/embedded" --concurrency "$CONCURRENCY" --seconds "$RUN_SECONDS")
-echo "$embedded_put"
-echo "ratio embedded-put / etcd-put = $(ratio "$(rate_of "$embedded_put")" "$(rate_of "$etcd_put")")"
+# ROUNDS > 1 alternates which side goes first and reports medians: on a shared machine one run proves little.
+etcd_rates=(); embedded_rates=()
+for round in $(seq 1 "$ROUNDS"); do
+  for side in $( ((round % 2)) && echo "etcd embedded" || echo "embedded etcd"); do
+    if [ "$side" = etcd ]; then
+      etcd_put=$(timeout "$limit" dotnet "$BENCH_DLL" etcd-put --endpoints "http://127.0.0.1:$client" --concurrency "$CONCURRENCY" --seconds "$RUN_SECONDS")
+      echo "$etcd_put"; etcd_rates+=("$(rate_of "$etcd_put")")
+    else
+      embedded_put=$(timeout "$limit" dotnet "$BENCH_DLL" embedded-put --dir "$WORK/embedded" --concurrency "$CONCURRENCY" --seconds "$RUN_SECONDS")
+      echo "$embedded_put"; embedded_rates+=("$(rate_of "$embedded_put")")
+    fi
+  done
+done
+etcd_median=$(median "${etcd_rates[@]}"); embedded_median=$(median "${embedded_rates[@]}")
+echo "median puts/s over $ROUNDS round(s): embedded-put $embedded_median, etcd-put $etcd_median"
+echo "ratio embedded-put / etcd-put = $(ratio "$embedded_median" "$etcd_median")"
 
 if [ ! -f "$HALO_DLL" ]; then
   echo "skipping registry runs: $HALO_DLL not built (dotnet build src/Halo.Cli -c Release)"
@@ -79,7 +92,7 @@ server="http://127.0.0.1:$port"
 
 register=$(timeout "$limit" dotnet "$BENCH_DLL" register --server "$server" --count "$REGISTER_COUNT" --concurrency "$CONCURRENCY" || true)
 echo "$register"
-echo "ratio register / etcd-put = $(ratio "$(rate_of "$register")" "$(rate_of "$etcd_put")")"
+echo "ratio register / etcd-put = $(ratio "$(rate_of "$register")" "$etcd_median")"
 for style in "" "--single"; do
   heartbeat=$(timeout "$((limit + 60))" dotnet "$BENCH_DLL" heartbeat --server "$server" --instances "$INSTANCES" \
     --rate-hz "$RATE_HZ" --seconds "$RUN_SECONDS" --concurrency "$CONCURRENCY" $style || true)

@@ -13,6 +13,7 @@ root.Add(SampleCommand.Create());
 root.Add(AgentCommand.Create());
 root.Add(TcpProxyCommand.Create());
 foreach (var command in GroupCommands.Create()) root.Add(command);
+root.Add(Halo.Cli.Model.ModelCommand.Create());
 foreach (var command in OperatorCommands.Create())
 {
     root.Add(command);

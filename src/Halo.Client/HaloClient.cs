@@ -142,7 +142,7 @@ public sealed class HaloApiException(HttpStatusCode status, string message) : Ex
 
 public sealed record SseMessage(string Event, long Id, string Data);
 
-public sealed record ServiceSummary(string Name, int Instances, int Passing, int Suspect, int Critical, int Draining, bool BrakeEngaged);
+public sealed record ServiceSummary(string Name, int Instances, int Passing, int Suspect, int Critical, int Draining, bool BrakeEngaged, string? DetectionBound = null);
 
 public sealed record ServiceList(long Revision, IReadOnlyList<ServiceSummary> Services);
 

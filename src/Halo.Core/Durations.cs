@@ -2,62 +2,79 @@ using System.Globalization;
 
 namespace Halo.Core;
 
-/// <summary>Parses and formats the human durations used in configs and the API: "250ms", "3s", "1.5m", "2h", or plain seconds.</summary>
+/// <summary>
+/// Durations as people write them in configs, query strings and JSON: "250ms", "3s", "1m", "2h", "1d", "1y" (365 days),
+/// or compound "1h30m". Minutes are "m"; there is no month unit because month lengths differ. One parser for every input.
+/// </summary>
 public static class Durations
 {
+    private static readonly (string Suffix, TimeSpan Unit)[] Units =
+    [
+        ("ms", TimeSpan.FromMilliseconds(1)),
+        ("s", TimeSpan.FromSeconds(1)),
+        ("m", TimeSpan.FromMinutes(1)),
+        ("h", TimeSpan.FromHours(1)),
+        ("d", TimeSpan.FromDays(1)),
+        ("w", TimeSpan.FromDays(7)),
+        ("y", TimeSpan.FromDays(365)),
+    ];
+
+    /// <summary>Parses a non-negative duration; false for anything else (no sign, no bare numbers).</summary>
     public static bool TryParse(string? text, out TimeSpan value)
     {
-        value = default;
-        if (string.IsNullOrWhiteSpace(text))
+        value = TimeSpan.Zero;
+        var rest = (text ?? string.Empty).Trim();
+        if (rest.Length == 0)
         {
             return false;
         }
 
-        var s = text.Trim();
-        (string unit, double scale)[] units = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)];
-        foreach (var (unit, scale) in units)
+        var total = 0.0;
+        while (rest.Length > 0)
         {
-            // "ms" is checked before "s" and "m" so "250ms" is not read as 250 m followed by junk.
-            if (s.EndsWith(unit, StringComparison.OrdinalIgnoreCase) &&
-                double.TryParse(s[..^unit.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var n))
+            var digits = 0;
+            while (digits < rest.Length && (char.IsAsciiDigit(rest[digits]) || rest[digits] == '.'))
             {
-                return TryFromMilliseconds(n * scale, out value);
+                digits++;
             }
+
+            if (digits == 0 || !double.TryParse(rest[..digits], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var amount))
+            {
+                return false;
+            }
+
+            rest = rest[digits..];
+            // "ms" is listed before "m", so the first prefix match is the right unit.
+            var unit = Units.Where(u => rest.StartsWith(u.Suffix, StringComparison.Ordinal))
+                .Select(u => ((string Suffix, TimeSpan Unit)?)u)
+                .FirstOrDefault();
+            if (unit is null)
+            {
+                return false;
+            }
+
+            total += amount * unit.Value.Unit.TotalMilliseconds;
+            rest = rest[unit.Value.Suffix.Length..];
         }
 
-        return double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) &&
-               TryFromMilliseconds(seconds * 1000, out value);
+        if (total > TimeSpan.MaxValue.TotalMilliseconds / 2)
+        {
+            return false;
+        }
+
+        value = TimeSpan.FromMilliseconds(total);
+        return true;
     }
 
     public static TimeSpan Parse(string text) =>
         TryParse(text, out var value) ? value : throw new FormatException($"'{text}' is not a duration (examples: 250ms, 3s, 1m)");
 
-    /// <summary>Shortest exact form: 250ms, 3s, 1.5s, 2m.</summary>
-    public static string Format(TimeSpan value)
-    {
-        var ms = value.TotalMilliseconds;
-        if (ms != 0 && ms % 60_000 == 0)
-        {
-            return (ms / 60_000).ToString(CultureInfo.InvariantCulture) + "m";
-        }
-
-        if (ms >= 1000 || ms == 0)
-        {
-            return (ms / 1000).ToString("0.###", CultureInfo.InvariantCulture) + "s";
-        }
-
-        return ms.ToString("0.###", CultureInfo.InvariantCulture) + "ms";
-    }
-
-    private static bool TryFromMilliseconds(double ms, out TimeSpan value)
-    {
-        value = default;
-        if (double.IsNaN(ms) || double.IsInfinity(ms) || Math.Abs(ms) > TimeSpan.MaxValue.TotalMilliseconds / 2)
-        {
-            return false;
-        }
-
-        value = TimeSpan.FromMilliseconds(ms);
-        return true;
-    }
+    /// <summary>Short human form: "250ms", "1.5s", "2m", "1h".</summary>
+    public static string Format(TimeSpan t) =>
+        t == TimeSpan.Zero ? "0s"
+        : t.TotalDays >= 1 ? string.Create(CultureInfo.InvariantCulture, $"{t.TotalDays:0.###}d")
+        : t.TotalHours >= 1 ? string.Create(CultureInfo.InvariantCulture, $"{t.TotalHours:0.###}h")
+        : t.TotalMinutes >= 1 ? string.Create(CultureInfo.InvariantCulture, $"{t.TotalMinutes:0.###}m")
+        : t.TotalSeconds >= 1 ? string.Create(CultureInfo.InvariantCulture, $"{t.TotalSeconds:0.###}s")
+        : string.Create(CultureInfo.InvariantCulture, $"{t.TotalMilliseconds:0.###}ms");
 }

@@ -32,6 +32,9 @@ public static class HaloServerHost
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(options.Listen);
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Math.Max(options.MaxBatchBodyBytes, options.MaxRequestBodyBytes));
+        // Per-request framework logs would cost more than a heartbeat itself; Halo logs what matters with its own event ids.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddSimpleConsole(c => { c.SingleLine = true; c.TimestampFormat = "HH:mm:ss.fff "; c.UseUtcTimestamp = true; });
         if (logging is not null)
         {
             logging(builder.Logging);
@@ -78,6 +81,14 @@ public static class HaloServerHost
         app.MapEvents();
         app.MapGroups();
 
+        var bound = Halo.Core.Detection.DetectionBound.Compute(options.DefaultDetector);
+        if (app.Logger.IsEnabled(LogLevel.Information))
+        {
+            var total = Halo.Core.Durations.Format(bound.Total);
+            var terms = string.Join(" + ", bound.Terms.Select(t => $"{t.Name} {Halo.Core.Durations.Format(t.Value)}"));
+            ServerLog.DetectorBound(app.Logger, options.DefaultDetector.Kind, total, terms);
+        }
+
         var registry = app.Services.GetRequiredService<InstanceRegistry>();
         await app.Services.GetRequiredService<EventLog>().LoadAsync(cancellationToken).ConfigureAwait(false);
         app.Services.GetRequiredService<StartupState>().LoadedRevision = await registry.LoadAsync(cancellationToken).ConfigureAwait(false);
@@ -117,4 +128,10 @@ public static class HaloServerHost
         await Results.Problem(title: title, detail: status == 500 ? "see the server log" : error?.Message, statusCode: status)
             .ExecuteAsync(context).ConfigureAwait(false);
     }
+}
+
+internal static partial class ServerLog
+{
+    [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Default detector {Kind}: an instance that stops heartbeating is critical within {Bound} ({Terms})")]
+    public static partial void DetectorBound(ILogger logger, Halo.Core.Detection.DetectorKind kind, string bound, string terms);
 }

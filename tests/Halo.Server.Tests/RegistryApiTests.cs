@@ -60,6 +60,7 @@ public sealed class RegistryApiTests
         Assert.Equal(["api", "web"], services.Select(s => s.GetProperty("name").GetString()));
         Assert.Equal(2, services[1].GetProperty("passing").GetInt32());
         Assert.Equal(0, services[1].GetProperty("critical").GetInt32());
+        Assert.Equal("3.5s", services[1].GetProperty("detectionBound").GetString()); // 3 × 1 s missed + 2 × 250 ms confirmations
     }
 
     [Fact]

@@ -47,6 +47,21 @@ public sealed class EtcdStoreContractTests(EtcdFixture etcd) : StoreContractTest
         }
     }
 
+    [Fact]
+    public async Task PutAsync_EtcdDown_ThrowsStoreUnavailable()
+    {
+        await using var store = new EtcdStore(new EtcdStoreOptions { Endpoints = etcd.Endpoint, RequestTimeout = TimeSpan.FromSeconds(2) }, TimeProvider.System);
+        await etcd.KillAsync();
+        try
+        {
+            await Assert.ThrowsAsync<StoreUnavailableException>(() => store.PutAsync(P + "a", B("1"), cancellationToken: Ct).WaitAsync(TimeSpan.FromSeconds(20), Ct));
+        }
+        finally
+        {
+            await etcd.StartAsync();
+        }
+    }
+
     protected override async Task<IStore> RecoverAfterKillAsync()
     {
         await etcd.StartAsync();

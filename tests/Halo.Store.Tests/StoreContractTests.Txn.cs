@@ -150,5 +150,15 @@ public abstract partial class StoreContractTests
         Assert.Null((await Store.GetAsync(P + "a", Ct)).Item);
     }
 
+    [Fact]
+    public async Task TxnAsync_PutOnUnknownLease_ThrowsLeaseNotFoundAndWritesNothing()
+    {
+        var request = new TxnRequest([], [TxnOp.Put(P + "a", B("1")), TxnOp.Put(P + "b", B("2"), leaseId: 987_654_321)], []);
+
+        await Assert.ThrowsAsync<LeaseNotFoundException>(() => Store.TxnAsync(request, Ct));
+
+        Assert.Empty((await Store.ListAsync(P, Ct)).Items);
+    }
+
     private async Task<bool> HoldsAsync(Compare compare) => (await Store.TxnAsync(new TxnRequest([compare], [], []), Ct)).Succeeded;
 }

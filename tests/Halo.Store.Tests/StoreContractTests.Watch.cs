@@ -68,6 +68,23 @@ public abstract partial class StoreContractTests
     }
 
     [Fact]
+    public async Task WatchAsync_TransactionAndPrefixDelete_DeliverEveryChangeAtOneRevisionEach()
+    {
+        var start = await Store.GetRevisionAsync(Ct);
+        var txn = await Store.TxnAsync(new TxnRequest([], [TxnOp.Put(P + "d/1", B("1")), TxnOp.Put(P + "d/2", B("2"))], []), Ct);
+        var deleted = await Store.DeleteAsync(P + "d/", prefix: true, cancellationToken: Ct);
+        using var cts = Timeout();
+        await using var watch = Store.WatchAsync(P, start, cts.Token).GetAsyncEnumerator(cts.Token);
+
+        var events = await TestWait.TakeAsync(watch, 4);
+
+        Assert.Equal(
+            [(WatchEventType.Put, P + "d/1", txn.Revision), (WatchEventType.Put, P + "d/2", txn.Revision),
+             (WatchEventType.Delete, P + "d/1", deleted.Revision), (WatchEventType.Delete, P + "d/2", deleted.Revision)],
+            events.Select(e => (e.Type, e.Item.Key, e.Item.ModRevision)));
+    }
+
+    [Fact]
     public async Task WatchAsync_CompactedRevision_ThrowsRevisionCompacted()
     {
         var start = await Store.GetRevisionAsync(Ct);

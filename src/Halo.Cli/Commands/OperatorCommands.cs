@@ -29,10 +29,10 @@ internal static class OperatorCommands
                 return 0;
             }
 
-            var table = new Table().AddColumns("SERVICE", "INSTANCES", "PASSING", "SUSPECT", "CRITICAL", "DRAINING", "BRAKE");
+            var table = new Table().AddColumns("SERVICE", "INSTANCES", "PASSING", "SUSPECT", "CRITICAL", "DRAINING", "BRAKE", "DOWN WITHIN");
             foreach (var s in list.Services)
             {
-                table.AddRow(Markup.Escape(s.Name), Num(s.Instances), Num(s.Passing), Num(s.Suspect), Num(s.Critical), Num(s.Draining), s.BrakeEngaged ? "[red]engaged[/]" : "-");
+                table.AddRow(Markup.Escape(s.Name), Num(s.Instances), Num(s.Passing), Num(s.Suspect), Num(s.Critical), Num(s.Draining), s.BrakeEngaged ? "[red]engaged[/]" : "-", s.DetectionBound ?? "-");
             }
 
             AnsiConsole.Write(table);

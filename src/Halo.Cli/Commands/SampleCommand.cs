@@ -19,7 +19,8 @@ internal static class SampleCommand
         var listen = new Option<string>("--listen") { DefaultValueFactory = _ => "127.0.0.1:0" };
         var ttl = new Option<string>("--ttl") { DefaultValueFactory = _ => "1s", Description = "Heartbeat period" };
         var zone = new Option<string?>("--zone");
-        var command = new Command("sample", "Run a sample HTTP service that registers and heartbeats") { service, id, listen, ttl, zone };
+        var parent = new Option<int?>("--exit-with") { Description = "Exit when the process with this pid exits (used by halo up)" };
+        var command = new Command("sample", "Run a sample HTTP service that registers and heartbeats") { service, id, listen, ttl, zone, parent };
         command.SetAction((parse, ct) => CommonOptions.Run(async () =>
         {
             if (!Core.Durations.TryParse(parse.GetValue(ttl), out var period) || period <= TimeSpan.Zero)
@@ -46,9 +47,15 @@ internal static class SampleCommand
                 period, TimeProvider.System);
             await loop.StartAsync(ct);
             Console.WriteLine($"sample {name}/{instance} listening on {address} (pid {Environment.ProcessId})");
+            using var orphaned = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            if (parse.GetValue(parent) is { } parentPid)
+            {
+                _ = ExitWithParentAsync(parentPid, orphaned);
+            }
+
             try
             {
-                await app.WaitForShutdownAsync(ct);
+                await app.WaitForShutdownAsync(orphaned.Token);
             }
             finally
             {
@@ -59,5 +66,29 @@ internal static class SampleCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>If `halo up` dies without cleaning up (kill -9), its samples must not heartbeat on forever.</summary>
+    private static async Task ExitWithParentAsync(int pid, CancellationTokenSource stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                using var p = System.Diagnostics.Process.GetProcessById(pid);
+                if (p.HasExited)
+                {
+                    break;
+                }
+            }
+            catch (ArgumentException)
+            {
+                break;
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1), TimeProvider.System, CancellationToken.None);
+        }
+
+        await stop.CancelAsync();
     }
 }

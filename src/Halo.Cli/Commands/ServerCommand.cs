@@ -1,4 +1,6 @@
 using System.CommandLine;
+using Halo.Cli.Configuration;
+using Halo.Core.Configuration;
 using Halo.Server;
 using Halo.Store;
 
@@ -14,10 +16,12 @@ internal static class ServerCommand
     {
         var listen = new Option<string>("--listen") { Description = "Listen address, host:port", DefaultValueFactory = _ => "127.0.0.1:7400" };
         var data = new Option<string>("--data") { Description = "Data directory of the embedded store", DefaultValueFactory = _ => Path.Combine(".halo", "data") };
-        var command = new Command("server", "Run the control plane: registry, failure detection, events, metrics") { listen, data };
+        var config = new Option<string?>("--config") { Description = "Halo config file (YAML or JSON): server detector, per-service detectors, groups" };
+        var command = new Command("server", "Run the control plane: registry, failure detection, events, metrics") { listen, data, config };
         command.SetAction((parse, ct) => CommonOptions.Run(async () =>
         {
-            var options = new ServerOptions { Listen = ListenUrl(parse.GetValue(listen)!), DataDirectory = parse.GetValue(data)! };
+            var options = Options(parse.GetValue(config), parse.GetResult(listen) is { Implicit: false } ? parse.GetValue(listen) : null,
+                parse.GetResult(data) is { Implicit: false } ? parse.GetValue(data) : null);
             await using var store = await StoreFactory.OpenEmbeddedAsync(options.DataDirectory, ct);
             await using var app = await HaloServerHost.BuildAsync(options, store, logging: l => l.SetMinimumLevel(LogLevel.Information), cancellationToken: ct);
             await app.StartAsync(ct);
@@ -26,6 +30,36 @@ internal static class ServerCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>Server options from the config file (when given) with command-line flags taking precedence.</summary>
+    public static ServerOptions Options(string? configPath, string? listen, string? data)
+    {
+        var config = new HaloConfig();
+        if (configPath is not null)
+        {
+            if (!File.Exists(configPath))
+            {
+                throw new CliException($"--config: no such file '{configPath}'");
+            }
+
+            try
+            {
+                config = HaloConfigLoader.Load(File.ReadAllText(configPath), configPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase)).Config;
+            }
+            catch (InputException ex)
+            {
+                throw new CliException($"{configPath}: {ex.Message}");
+            }
+        }
+
+        return new ServerOptions
+        {
+            Listen = ListenUrl(listen ?? config.Server.Listen),
+            DataDirectory = data ?? config.Server.Data,
+            DefaultDetector = config.Server.Detector,
+            ServiceDetectors = config.Services.ToDictionary(kv => kv.Key, kv => kv.Value.Detector, StringComparer.Ordinal),
+        };
     }
 
     /// <summary>Accepts "host:port" or a full URL; rejects anything else with a message naming the option.</summary>

@@ -50,7 +50,8 @@ internal static class UpCommand
         {
             for (var i = 1; i <= sampleCount; i++)
             {
-                children.Add(ChildProcess.StartHalo($"sample web-{i}", "sample", "--service", "web", "--id", $"web-{i}", "--server", server.ToString()));
+                children.Add(ChildProcess.StartHalo($"sample web-{i}", "sample", "--service", "web", "--id", $"web-{i}", "--server", server.ToString(),
+                    "--exit-with", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)));
             }
 
             var lines = new List<string>();

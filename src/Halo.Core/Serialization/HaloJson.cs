@@ -34,10 +34,10 @@ public sealed class DurationJsonConverter : JsonConverter<TimeSpan>
 {
     public override TimeSpan Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
-        if (reader.TokenType == JsonTokenType.Number && reader.TryGetDouble(out var seconds) &&
-            Durations.TryParse(seconds.ToString(System.Globalization.CultureInfo.InvariantCulture), out var fromNumber))
+        // A bare JSON number is seconds, as Consul and etcd clients send them; never negative.
+        if (reader.TokenType == JsonTokenType.Number && reader.TryGetDouble(out var seconds) && seconds >= 0 && seconds < TimeSpan.MaxValue.TotalSeconds / 2)
         {
-            return fromNumber;
+            return TimeSpan.FromSeconds(seconds);
         }
 
         if (reader.TokenType == JsonTokenType.String && Durations.TryParse(reader.GetString(), out var value))

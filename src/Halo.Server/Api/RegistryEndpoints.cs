@@ -54,9 +54,10 @@ internal static class RegistryEndpoints
         : await registry.DeregisterAsync(service, id, "deregistered by request", EventTypes.Deregistered, ct) ? TypedResults.NoContent()
         : Problems.NotFound($"no instance {id} in service {service}");
 
+    // The hot path: look up first and validate names only on a miss (an invalid name can never be registered).
     private static IResult Heartbeat(string service, string id, InstanceRegistry registry) =>
-        !ValidNames(service, id, out var bad) ? bad
-        : registry.Heartbeat(service, id) ? TypedResults.NoContent()
+        registry.Heartbeat(service, id) ? TypedResults.NoContent()
+        : !ValidNames(service, id, out var bad) ? bad
         : Problems.NotFound($"no instance {id} in service {service}; register it first");
 
     public sealed record HeartbeatBatch(List<InstanceRef>? Instances);
@@ -147,9 +148,12 @@ internal static class RegistryEndpoints
     {
         var services = registry.ServiceNames.Order(StringComparer.Ordinal).Select(name =>
         {
-            var entries = registry.Entries(name).Select(e => e.Record).ToList();
+            var live = registry.Entries(name);
+            var entries = live.Select(e => e.Record).ToList();
             return new
             {
+                // The same arithmetic `halo model --from-config` prints: worst case from last heartbeat to critical.
+                detectionBound = live.Count == 0 ? null : Durations.Format(live.Max(e => DetectionBound.Compute(e.Detector).Total)),
                 name,
                 instances = entries.Count,
                 passing = entries.Count(r => r.Health == HealthStatus.Passing),
@@ -295,7 +299,9 @@ internal static class RegistryEndpoints
     }
 
     private static InstanceRecord View(InstanceRegistry registry, InstanceRecord record) =>
-        registry.TryGet(record.Service, record.Id, out var entry) ? record with { LastHeartbeat = entry.Health.LastHeartbeat } : record;
+        registry.TryGet(record.Service, record.Id, out var entry)
+            ? record with { LastHeartbeat = entry.Health.LastHeartbeat, Detector = entry.Detector }
+            : record;
 
     private static bool ValidNames(string service, string id, out IResult error)
     {

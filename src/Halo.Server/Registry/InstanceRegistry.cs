@@ -270,7 +270,7 @@ internal sealed partial class InstanceRegistry(
         }
     }
 
-    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Registered {Service}/{Id} at {Address}:{Port} (revision {Revision})")]
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Debug, Message = "Registered {Service}/{Id} at {Address}:{Port} (revision {Revision})")]
     private partial void LogRegistered(string service, string id, string address, int port, long revision);
 
     [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Deregistered {Service}/{Id}: {Cause}")]

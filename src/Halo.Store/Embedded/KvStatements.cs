@@ -7,7 +7,7 @@ namespace Halo.Store.Embedded;
 internal sealed class KvStatements : IDisposable
 {
     private readonly SqliteCommand _get;
-    private readonly SqliteCommand _upsert;
+    private readonly SqliteCommand _put;
     private readonly SqliteCommand _delete;
     private readonly SqliteCommand _change;
     private readonly SqliteCommand _setMeta;
@@ -17,9 +17,12 @@ internal sealed class KvStatements : IDisposable
     {
         Connection = connection;
         _get = Create("SELECT key, value, create_rev, mod_rev, version, lease FROM kv WHERE key = $key", "$key");
-        _upsert = Create(
-            "INSERT OR REPLACE INTO kv(key, value, create_rev, mod_rev, version, lease) VALUES ($key, $value, $c, $m, $v, $l)",
-            "$key", "$value", "$c", "$m", "$v", "$l");
+        // One statement per put instead of read-then-write: the hot path of every durable write.
+        _put = Create(
+            "INSERT INTO kv(key, value, create_rev, mod_rev, version, lease) VALUES ($key, $value, $rev, $rev, 1, $l) "
+            + "ON CONFLICT(key) DO UPDATE SET value = excluded.value, mod_rev = excluded.mod_rev, version = version + 1, lease = excluded.lease "
+            + "RETURNING create_rev, version",
+            "$key", "$value", "$rev", "$l");
         _delete = Create("DELETE FROM kv WHERE key = $key", "$key");
         _change = Create(
             "INSERT INTO changes(rev, seq, key, type, value, create_rev, mod_rev, version, lease) VALUES ($r, $s, $key, $t, $value, $c, $m, $v, $l)",
@@ -47,10 +50,17 @@ internal sealed class KvStatements : IDisposable
         return reader.Read() ? StoreReader.ReadKeyValue(reader) : null;
     }
 
-    public void Upsert(byte[] key, KeyValue item)
+    /// <summary>Creates or updates a key at <paramref name="revision"/>; returns its create revision and new version.</summary>
+    public (long CreateRevision, long Version) Put(byte[] key, ReadOnlyMemory<byte> value, long revision, long leaseId)
     {
-        Bind(_upsert, keyIndex: 0, valueIndex: 1, key, item);
-        _upsert.ExecuteNonQuery();
+        var p = _put.Parameters;
+        p[0].Value = key;
+        p[1].Value = AsArray(value);
+        p[2].Value = revision;
+        p[3].Value = leaseId;
+        using var reader = _put.ExecuteReader();
+        reader.Read();
+        return (reader.GetInt64(0), reader.GetInt64(1));
     }
 
     public void Delete(byte[] key)
@@ -65,7 +75,7 @@ internal sealed class KvStatements : IDisposable
         _change.Parameters[0].Value = change.Revision;
         _change.Parameters[1].Value = change.Sequence;
         _change.Parameters[3].Value = (int)change.Event.Type;
-        Bind(_change, keyIndex: 2, valueIndex: 4, key, item);
+        Bind(_change, key, item);
         _change.ExecuteNonQuery();
     }
 
@@ -124,9 +134,10 @@ internal sealed class KvStatements : IDisposable
         Connection.Dispose();
     }
 
-    // The value's metadata columns follow the value parameter in both statements.
-    private static void Bind(SqliteCommand command, int keyIndex, int valueIndex, byte[] key, KeyValue item)
+    // Parameter layout of the changes insert: rev, seq, key, type, value, create, mod, version, lease.
+    private static void Bind(SqliteCommand command, byte[] key, KeyValue item)
     {
+        const int keyIndex = 2, valueIndex = 4;
         var p = command.Parameters;
         p[keyIndex].Value = key;
         p[valueIndex].Value = AsArray(item.Value);

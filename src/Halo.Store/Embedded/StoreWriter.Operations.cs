@@ -203,12 +203,11 @@ internal sealed partial class StoreWriter
 
     private void PutKey(byte[] bytes, string key, ReadOnlyMemory<byte> value, long leaseId)
     {
-        var existing = _sql.Get(bytes);
         var revision = WriteRevision();
         // Copy once: the caller may reuse its buffer after the put returns, but events outlive it.
-        var item = new KeyValue(key, value.ToArray(), existing?.CreateRevision ?? revision, revision, (existing?.Version ?? 0) + 1, leaseId);
-        _sql.Upsert(bytes, item);
-        Record(WatchEventType.Put, bytes, item);
+        var copy = value.ToArray();
+        var (created, version) = _sql.Put(bytes, copy, revision, leaseId);
+        Record(WatchEventType.Put, bytes, new KeyValue(key, copy, created, revision, version, leaseId));
     }
 
     private bool DeleteKey(byte[] bytes)

@@ -82,7 +82,18 @@ internal sealed partial class StoreWriter : IAsyncDisposable
                 batch.Add(command);
             }
 
-            ExecuteBatch(batch);
+            try
+            {
+                ExecuteBatch(batch);
+            }
+            catch (Exception error)
+            {
+                // The loop must outlive any bug in one batch: a dead writer would hang every later write forever.
+                Log.BatchFailed(_logger, batch.Count, error);
+                var unavailable = new StoreUnavailableException("the embedded store failed a batch: " + error.Message, error);
+                batch.ForEach(command => command.Fail(unavailable));
+            }
+
             batch.Clear();
         }
     }
@@ -112,8 +123,8 @@ internal sealed partial class StoreWriter : IAsyncDisposable
         }
         catch (Exception error)
         {
-            // Nothing of the batch is on disk (SQLite rolled it back), so nobody may be told otherwise:
-            // every caller gets "unavailable" and the in-memory state is rebuilt from what is durable.
+            // SQLite reported the batch as not committed, so nobody may be told it succeeded: every caller gets
+            // "unavailable" (outcome unknown, as after a lost etcd reply) and the in-memory state is rebuilt from disk.
             Log.BatchFailed(_logger, batch.Count, error);
             _pending.Clear();
             _revisionOpen = false;

@@ -1,0 +1,170 @@
+using Halo.Core;
+using System.Globalization;
+using Halo.Core.Configuration;
+using Halo.Core.Detection;
+
+namespace Halo.Cli.Configuration;
+
+/// <summary>A loaded config plus the line each field was set on (absent: the built-in default applies).</summary>
+public sealed record LoadedConfig(HaloConfig Config, IReadOnlyDictionary<string, int> Lines)
+{
+    /// <summary>"groups.cache.leaseTtl (line 9)", or "… (default)" when the file does not set it.</summary>
+    public string Describe(string field) =>
+        Lines.TryGetValue(field, out var line)
+            ? string.Create(CultureInfo.InvariantCulture, $"{field} (line {line})")
+            : $"{field} (default)";
+}
+
+/// <summary>
+/// Loads Halo's configuration file (YAML or JSON), validating every range at load time so a bad TTL
+/// fails here with its line and field rather than during a failover.
+/// </summary>
+public static class HaloConfigLoader
+{
+    private const string DetectorFields = "kind, heartbeatInterval, missedHeartbeats, phiThreshold, suspectPhi, minStdDeviation, acceptablePause, sampleWindow, downAfter, upAfter, evaluationInterval, removeAfter";
+    private const string GroupFields = "leaseTtl, renewInterval, controllerInterval, maxLagBytes, promoteTimeout, rerouteBound";
+    private static readonly TimeSpan Widest = TimeSpan.FromDays(365);
+
+    public static LoadedConfig Load(string text, bool isJson)
+    {
+        var lines = new Dictionary<string, int>(StringComparer.Ordinal);
+        var root = new MappingReader(YamlInput.LoadMapping(text, isJson), string.Empty);
+
+        var server = new ServerConfig();
+        if (root.Mapping("server") is { } s)
+        {
+            Track(s, lines, "listen", "data");
+            var listen = s.String("listen") ?? server.Listen;
+            if (!IsEndpoint(listen))
+            {
+                throw s.Error("listen", $"'{listen}' is not host:port with a port from 1 to 65535");
+            }
+
+            var data = s.String("data") ?? server.Data;
+            if (string.IsNullOrWhiteSpace(data))
+            {
+                throw s.Error("data", "must be a directory path");
+            }
+
+            var detector = s.Mapping("detector") is { } d ? Detector(d, new DetectorOptions(), lines) : server.Detector;
+            s.RejectUnknown("listen, data, detector");
+            server = new ServerConfig { Listen = listen, Data = data, Detector = detector };
+        }
+
+        var services = new Dictionary<string, ServiceConfig>(StringComparer.Ordinal);
+        if (root.Mapping("services") is { } servicesNode)
+        {
+            foreach (var name in servicesNode.Keys.ToArray())
+            {
+                var service = servicesNode.Mapping(name) ?? throw servicesNode.Error(name, "expected a mapping of fields");
+                var detector = service.Mapping("detector") is { } d ? Detector(d, server.Detector, lines) : server.Detector;
+                service.RejectUnknown("detector");
+                services[name] = new ServiceConfig { Detector = detector };
+            }
+        }
+
+        var groups = new Dictionary<string, GroupConfig>(StringComparer.Ordinal);
+        if (root.Mapping("groups") is { } groupsNode)
+        {
+            foreach (var name in groupsNode.Keys.ToArray())
+            {
+                groups[name] = Group(groupsNode.Mapping(name) ?? throw groupsNode.Error(name, "expected a mapping of fields"), lines);
+            }
+        }
+
+        var gateway = new GatewayConfig();
+        if (root.Mapping("gateway") is { } g)
+        {
+            Track(g, lines, "feedRetry");
+            gateway = new GatewayConfig { FeedRetry = g.Duration("feedRetry", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(5)) ?? gateway.FeedRetry };
+            g.RejectUnknown("feedRetry");
+        }
+
+        root.RejectUnknown("server, services, groups, gateway");
+        return new LoadedConfig(new HaloConfig { Server = server, Services = services, Groups = groups, Gateway = gateway }, lines);
+    }
+
+    private static GroupConfig Group(MappingReader g, Dictionary<string, int> lines)
+    {
+        Track(g, lines, GroupFields.Split(", "));
+        var defaults = new GroupConfig();
+        var group = new GroupConfig
+        {
+            LeaseTtl = g.Duration("leaseTtl", TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)) ?? defaults.LeaseTtl,
+            RenewInterval = g.Duration("renewInterval", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(5)) ?? defaults.RenewInterval,
+            ControllerInterval = g.Duration("controllerInterval", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(1)) ?? defaults.ControllerInterval,
+            MaxLagBytes = g.Long("maxLagBytes", 0, 1L << 40) ?? defaults.MaxLagBytes,
+            PromoteTimeout = g.Duration("promoteTimeout", TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)) ?? defaults.PromoteTimeout,
+            RerouteBound = g.Duration("rerouteBound", TimeSpan.Zero, TimeSpan.FromMinutes(1)) ?? defaults.RerouteBound,
+        };
+        g.RejectUnknown(GroupFields);
+
+        // A primary must be able to renew at least once before its lease lapses, or it demotes itself
+        // (and loses the lease) even while healthy.
+        if (group.RenewInterval >= group.LeaseTtl)
+        {
+            throw g.Error(g.Has("renewInterval") ? "renewInterval" : "leaseTtl",
+                $"renewInterval ({Durations.Format(group.RenewInterval)}) must be shorter than leaseTtl ({Durations.Format(group.LeaseTtl)})");
+        }
+
+        return group;
+    }
+
+    private static DetectorOptions Detector(MappingReader d, DetectorOptions fallback, Dictionary<string, int> lines)
+    {
+        Track(d, lines, DetectorFields.Split(", "));
+        var kindText = d.String("kind");
+        var kind = kindText switch
+        {
+            null => fallback.Kind,
+            "fixed" => DetectorKind.Fixed,
+            "phiAccrual" => DetectorKind.PhiAccrual,
+            _ => throw d.Error("kind", $"unknown detector kind '{kindText}' (expected fixed or phiAccrual)"),
+        };
+        var options = fallback with
+        {
+            Kind = kind,
+            HeartbeatInterval = d.Duration("heartbeatInterval", TimeSpan.Zero, Widest) ?? fallback.HeartbeatInterval,
+            MissedHeartbeats = d.Integer("missedHeartbeats", int.MinValue, int.MaxValue) ?? fallback.MissedHeartbeats,
+            PhiThreshold = d.Number("phiThreshold") ?? fallback.PhiThreshold,
+            SuspectPhi = d.Number("suspectPhi") ?? fallback.SuspectPhi,
+            MinStdDeviation = d.Duration("minStdDeviation", TimeSpan.Zero, Widest) ?? fallback.MinStdDeviation,
+            AcceptablePause = d.Duration("acceptablePause", TimeSpan.Zero, Widest) ?? fallback.AcceptablePause,
+            SampleWindow = d.Integer("sampleWindow", int.MinValue, int.MaxValue) ?? fallback.SampleWindow,
+            DownAfter = d.Integer("downAfter", int.MinValue, int.MaxValue) ?? fallback.DownAfter,
+            UpAfter = d.Integer("upAfter", int.MinValue, int.MaxValue) ?? fallback.UpAfter,
+            EvaluationInterval = d.Duration("evaluationInterval", TimeSpan.Zero, Widest) ?? fallback.EvaluationInterval,
+            RemoveAfter = d.Duration("removeAfter", TimeSpan.Zero, Widest) ?? fallback.RemoveAfter,
+        };
+        d.RejectUnknown(DetectorFields);
+
+        // One set of ranges, owned by Detection: the loader only adds the line.
+        var errors = DetectorOptionsValidator.Validate(options);
+        if (errors.Count > 0)
+        {
+            var (field, message) = errors[0];
+            throw d.Error(field, message);
+        }
+
+        return options;
+    }
+
+    private static void Track(MappingReader m, Dictionary<string, int> lines, params string[] keys)
+    {
+        foreach (var key in keys)
+        {
+            if (m.Has(key))
+            {
+                lines[m.FieldPath(key)] = m.LineOf(key);
+            }
+        }
+    }
+
+    private static bool IsEndpoint(string text)
+    {
+        var colon = text.LastIndexOf(':');
+        return colon > 0
+            && int.TryParse(text[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port)
+            && port is >= 1 and <= 65535;
+    }
+}

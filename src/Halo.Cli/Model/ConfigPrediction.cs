@@ -1,0 +1,72 @@
+using Halo.Core;
+using Halo.Cli.Configuration;
+using Halo.Core.Availability;
+using Halo.Core.Detection;
+
+namespace Halo.Cli.Model;
+
+/// <summary>A computed term with the configuration fields it comes from, for printing.</summary>
+internal sealed record SourcedTerm(string Phase, string Name, TimeSpan Value, string Explanation, string Sources);
+
+/// <summary>Detection bound of one detector: worst case until Critical, and the pause it tolerates.</summary>
+internal sealed record DetectionPrediction(string Scope, string Kind, TimeSpan Bound, TimeSpan PauseBudget, IReadOnlyList<SourcedTerm> Terms);
+
+/// <summary>Failover budget of one group.</summary>
+internal sealed record FailoverPrediction(string Group, TimeSpan Total, IReadOnlyList<SourcedTerm> Terms);
+
+/// <summary>What <c>halo model --from-config</c> prints. The arithmetic is Halo.Core's; this adds config sources.</summary>
+internal sealed record ConfigPrediction(IReadOnlyList<DetectionPrediction> Detection, IReadOnlyList<FailoverPrediction> Failover, IReadOnlyList<string> Notes)
+{
+    // Which options each DetectionBound term is computed from.
+    private static readonly Dictionary<string, string[]> TermFields = new(StringComparer.Ordinal)
+    {
+        ["missedHeartbeats"] = ["heartbeatInterval", "missedHeartbeats"],
+        ["meanInterval"] = ["heartbeatInterval"],
+        ["acceptablePause"] = ["acceptablePause"],
+        ["phiMargin"] = ["phiThreshold", "minStdDeviation"],
+        ["evaluationDelay"] = ["evaluationInterval"],
+        ["downAfterConfirmations"] = ["downAfter", "evaluationInterval"],
+    };
+
+    public static ConfigPrediction Build(LoadedConfig loaded)
+    {
+        var config = loaded.Config;
+        var detection = new List<DetectionPrediction> { Detect(loaded, "server default", config.Server.Detector, null) };
+        detection.AddRange(config.Services.Select(s => Detect(loaded, $"service {s.Key}", s.Value.Detector, s.Key)));
+
+        var failover = config.Groups.Select(g =>
+        {
+            var budget = FailoverBudget.Compute(g.Key, g.Value);
+            return new FailoverPrediction(g.Key, budget.Total,
+                [.. budget.Terms.Select(t => new SourcedTerm(t.Phase, t.Name, t.Value, t.Reason, loaded.Describe(t.Source)))]);
+        }).ToList();
+
+        List<string> notes =
+        [
+            "Detection bounds run from an instance's last heartbeat to it being declared Critical (Halo.Core DetectionBound).",
+            "Failover budgets run from the primary's last lease renewal to gateways routing to the new primary; detection there is the lease, not heartbeats, so a promotion never overlaps a live primary.",
+            $"Not included: a gateway whose change feed was disconnected reconnects after {loaded.Describe("gateway.feedRetry")} = {Durations.Format(config.Gateway.FeedRetry)}, which adds to re-routing in that case.",
+        ];
+        return new ConfigPrediction(detection, failover, notes);
+    }
+
+    private static DetectionPrediction Detect(LoadedConfig loaded, string scope, DetectorOptions options, string? service)
+    {
+        var bound = DetectionBound.Compute(options);
+        var pause = DetectionBound.PauseBudget(options);
+        var terms = bound.Terms.Select(t => new SourcedTerm("detection", t.Name, t.Value, t.Formula,
+            string.Join(", ", (TermFields.TryGetValue(t.Name, out var fields) ? fields : []).Select(f => Source(loaded, service, f)))));
+        return new DetectionPrediction(scope, options.Kind == DetectorKind.Fixed ? "fixed" : "phiAccrual", bound.Total, pause.Total, [.. terms]);
+    }
+
+    // A service's detector field comes from the service if set there, else the server's detector, else the default.
+    private static string Source(LoadedConfig loaded, string? service, string field)
+    {
+        if (service is not null && loaded.Lines.ContainsKey($"services.{service}.detector.{field}"))
+        {
+            return loaded.Describe($"services.{service}.detector.{field}");
+        }
+
+        return loaded.Describe($"server.detector.{field}");
+    }
+}

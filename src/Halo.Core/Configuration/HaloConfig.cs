@@ -1,0 +1,69 @@
+using Halo.Core.Detection;
+
+namespace Halo.Core.Configuration;
+
+/// <summary>Halo's configuration file as a whole: control plane, per-service overrides, stateful groups, gateway.</summary>
+public sealed record HaloConfig
+{
+    public ServerConfig Server { get; init; } = new();
+
+    /// <summary>Per-service settings by service name; a service not listed uses the server's detector.</summary>
+    public IReadOnlyDictionary<string, ServiceConfig> Services { get; init; } = new Dictionary<string, ServiceConfig>();
+
+    /// <summary>Primary/replica groups by name.</summary>
+    public IReadOnlyDictionary<string, GroupConfig> Groups { get; init; } = new Dictionary<string, GroupConfig>();
+
+    public GatewayConfig Gateway { get; init; } = new();
+}
+
+/// <summary>The control plane.</summary>
+public sealed record ServerConfig
+{
+    /// <summary>HTTP listen address. Default 127.0.0.1:7400 (loopback unless told otherwise).</summary>
+    public string Listen { get; init; } = "127.0.0.1:7400";
+
+    /// <summary>Directory of the embedded store. Default ./.halo/data.</summary>
+    public string Data { get; init; } = "./.halo/data";
+
+    /// <summary>Detector for every service that does not override it.</summary>
+    public DetectorOptions Detector { get; init; } = new();
+}
+
+/// <summary>One service's overrides.</summary>
+public sealed record ServiceConfig
+{
+    /// <summary>Detector for this service; fields not given fall back to the server's detector.</summary>
+    public DetectorOptions Detector { get; init; } = new();
+}
+
+/// <summary>
+/// A primary/replica group. The primary holds a lease it renews; when the lease lapses the failover
+/// controller promotes the most up-to-date eligible replica and the gateway re-routes.
+/// </summary>
+public sealed record GroupConfig
+{
+    /// <summary>Primary lease TTL. Default 2 s; range 100 ms – 10 min; must exceed <see cref="RenewInterval"/>.</summary>
+    public TimeSpan LeaseTtl { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How often the primary renews its lease. Default 500 ms; range 10 ms – 5 min; below <see cref="LeaseTtl"/>.</summary>
+    public TimeSpan RenewInterval { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Failover controller tick. Default 100 ms; range 10 ms – 1 min.</summary>
+    public TimeSpan ControllerInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>A replica further behind than this is not eligible for promotion. Default 1 MiB; range 0 – 1 TiB.</summary>
+    public long MaxLagBytes { get; init; } = 1_048_576;
+
+    /// <summary>Longest wait for a chosen replica to report it has promoted. Default 2 s; range 100 ms – 10 min.</summary>
+    public TimeSpan PromoteTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Promised time for gateways to route to the new primary after the epoch change. Default 200 ms; range 0 – 1 min.</summary>
+    public TimeSpan RerouteBound { get; init; } = TimeSpan.FromMilliseconds(200);
+}
+
+/// <summary>The data plane.</summary>
+public sealed record GatewayConfig
+{
+    /// <summary>Delay before reconnecting to the change feed after a disconnect. Default 1 s; range 10 ms – 5 min.</summary>
+    public TimeSpan FeedRetry { get; init; } = TimeSpan.FromSeconds(1);
+}

@@ -1,0 +1,72 @@
+using Halo.Cli.Configuration;
+using Halo.Cli.Tests.Model;
+using Halo.Core.Detection;
+
+namespace Halo.Cli.Tests.Configuration;
+
+public sealed class HaloConfigLoaderTests
+{
+    private const string Sample = """
+        server:
+          listen: 127.0.0.1:7400
+          data: ./.halo/data
+          detector: { kind: fixed, heartbeatInterval: 1s, missedHeartbeats: 3, downAfter: 2, upAfter: 2, evaluationInterval: 250ms }
+        services:
+          web: { detector: { kind: phiAccrual, heartbeatInterval: 1s, phiThreshold: 8, minStdDeviation: 100ms, acceptablePause: 500ms, sampleWindow: 100 } }
+        groups:
+          cache: { leaseTtl: 2s, renewInterval: 500ms, controllerInterval: 100ms, maxLagBytes: 1048576, promoteTimeout: 2s, rerouteBound: 200ms }
+        gateway:
+          feedRetry: 1s
+        """;
+
+    [Fact]
+    public void Load_Sample_MapsEveryField()
+    {
+        var loaded = HaloConfigLoader.Load(Sample, isJson: false);
+        var config = loaded.Config;
+        Assert.Equal(DetectorKind.Fixed, config.Server.Detector.Kind);
+        Assert.Equal(TimeSpan.FromMilliseconds(250), config.Server.Detector.EvaluationInterval);
+        var web = config.Services["web"].Detector;
+        Assert.Equal(DetectorKind.PhiAccrual, web.Kind);
+        Assert.Equal(TimeSpan.FromMilliseconds(500), web.AcceptablePause);
+        Assert.Equal(2, web.DownAfter);
+        Assert.Equal(TimeSpan.FromSeconds(2), config.Groups["cache"].LeaseTtl);
+        Assert.Equal(1_048_576, config.Groups["cache"].MaxLagBytes);
+        Assert.Equal(TimeSpan.FromSeconds(1), config.Gateway.FeedRetry);
+        Assert.Equal("groups.cache.leaseTtl (line 8)", loaded.Describe("groups.cache.leaseTtl"));
+    }
+
+    [Fact]
+    public void Load_Json_SameAsYaml()
+    {
+        const string json = """
+            { "groups": { "cache": { "leaseTtl": "3s", "renewInterval": "1s" } },
+              "server": { "detector": { "kind": "phiAccrual", "phiThreshold": 10 } } }
+            """;
+        var config = HaloConfigLoader.Load(json, isJson: true).Config;
+        Assert.Equal(TimeSpan.FromSeconds(3), config.Groups["cache"].LeaseTtl);
+        Assert.Equal(10, config.Server.Detector.PhiThreshold);
+    }
+
+    [Theory]
+    [InlineData("groups:\n  cache:\n    leaseTtl: 1s\n    renewInterval: 2s\n", 4, "groups.cache.renewInterval", "must be shorter than leaseTtl")]
+    [InlineData("groups:\n  cache: { leaseTtl: 10ms }\n", 2, "groups.cache.leaseTtl", "out of range")]
+    [InlineData("groups:\n  cache: { promoteTimeout: 3x }\n", 2, "groups.cache.promoteTimeout", "not a duration")]
+    [InlineData("groups:\n  cache: { maxLagBytes: -1 }\n", 2, "groups.cache.maxLagBytes", "out of range")]
+    [InlineData("groups:\n  cache: { leaseTTL: 2s }\n", 2, "groups.cache.leaseTTL", "unknown field")]
+    [InlineData("server:\n  detector:\n    kind: gossip\n", 3, "server.detector.kind", "unknown detector kind")]
+    [InlineData("server:\n  detector:\n    kind: phiAccrual\n    phiThreshold: 20\n", 4, "server.detector.phiThreshold", "between 1 and 16")]
+    [InlineData("server:\n  detector:\n    missedHeartbeats: 0\n", 3, "server.detector.missedHeartbeats", "between 1 and 100")]
+    [InlineData("server:\n  detector:\n    heartbeatInterval: -1s\n", 3, "server.detector.heartbeatInterval", "negative")]
+    [InlineData("services:\n  web:\n    detector: { evaluationInterval: 2m }\n", 3, "services.web.detector.evaluationInterval", "between")]
+    [InlineData("server:\n  listen: localhost\n", 2, "server.listen", "host:port")]
+    [InlineData("gateway:\n  feedRetry: 0s\n", 2, "gateway.feedRetry", "out of range")]
+    [InlineData("detector: {}\n", 1, "detector", "unknown field")]
+    public void Invoke_BadConfig_ExitsTwoNamingLineAndField(string yaml, int line, string field, string message)
+    {
+        var (exit, _, error) = CommandRunner.RunOn(yaml, ".yaml", "--from-config");
+        Assert.Equal(2, exit);
+        Assert.Contains($":{line}: {field}: ", error);
+        Assert.Contains(message, error);
+    }
+}

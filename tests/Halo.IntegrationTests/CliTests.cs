@@ -1,0 +1,225 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace Halo.IntegrationTests;
+
+/// <summary>The operator verbs as a user runs them: a real `halo` process against a real server.</summary>
+public sealed partial class CliTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
+    private readonly string _data = HaloProcess.TempDirectory("cli");
+    private HaloProcess? _server;
+    private string _url = "";
+
+    public async ValueTask InitializeAsync()
+    {
+        var port = HaloProcess.FreePort();
+        _url = $"http://127.0.0.1:{port}";
+        _server = HaloProcess.Start("server", "--listen", $"127.0.0.1:{port}", "--data", _data);
+        await _server.WaitForLineAsync("listening on", Bound);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_server is not null)
+        {
+            await _server.DisposeAsync();
+        }
+
+        Directory.Delete(_data, recursive: true);
+    }
+
+    private Task<(int ExitCode, string Output)> Halo(params string[] args) => HaloProcess.RunAsync(Bound, [.. args, "--server", _url]);
+
+    [Fact]
+    public async Task Verbs_RegisterListDrainDeregister_WorkEndToEnd()
+    {
+        var (code, output) = await Halo("register", "web", "web-1", "--port", "8081", "--tag", "v2", "--meta", "team=core", "--ttl", "30s");
+        Assert.True(code == 0, output);
+        Assert.Contains("registered web/web-1", output, StringComparison.Ordinal);
+
+        (code, output) = await Halo("services", "--json");
+        Assert.Equal(0, code);
+        var services = JsonDocument.Parse(output).RootElement.GetProperty("services");
+        Assert.Equal(1, services.GetArrayLength());
+        Assert.Equal(1, services[0].GetProperty("passing").GetInt32());
+
+        (code, output) = await Halo("instances", "web");
+        Assert.Equal(0, code);
+        Assert.Contains("web-1", output, StringComparison.Ordinal);
+        Assert.Contains("127.0.0.1:8081", output, StringComparison.Ordinal);
+
+        (code, output) = await Halo("drain", "web", "web-1", "--json");
+        Assert.Equal(0, code);
+        Assert.True(JsonDocument.Parse(output).RootElement.GetProperty("draining").GetBoolean());
+
+        (code, output) = await Halo("events", "--json");
+        Assert.Equal(0, code);
+        var types = JsonDocument.Parse(output).RootElement.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("type").GetString());
+        Assert.Equal(["registered", "draining"], types);
+
+        (code, output) = await Halo("status");
+        Assert.Equal(0, code);
+        Assert.Contains("1 services, 1 instances, 1 passing", output, StringComparison.Ordinal);
+
+        (code, _) = await Halo("deregister", "web", "web-1");
+        Assert.Equal(0, code);
+        (code, output) = await Halo("instances", "web");
+        Assert.Equal(1, code);
+        Assert.Contains("unknown service web", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Register_OutOfRangePort_NonZeroExitWithOneLineNamingField()
+    {
+        var (code, output) = await Halo("register", "web", "web-1", "--port", "70000");
+
+        Assert.Equal(1, code);
+        var line = Assert.Single(output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("port", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Services_UnreachableServer_NonZeroExitWithReason()
+    {
+        var (code, output) = await HaloProcess.RunAsync(Bound, "services", "--server", $"http://127.0.0.1:{HaloProcess.FreePort()}");
+
+        Assert.Equal(1, code);
+        Assert.Contains("cannot reach the server", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Services_MalformedServerUrl_ExitTwoNamingOption()
+    {
+        var (code, output) = await HaloProcess.RunAsync(Bound, "services", "--server", "ftp:/nowhere");
+
+        Assert.Equal(2, code);
+        Assert.Contains("--server", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Watch_RegistrationWhileWatching_PrintedLive()
+    {
+        using var http = new HttpClient();
+        var revision = JsonDocument.Parse(await http.GetStringAsync($"{_url}/v1/catalog")).RootElement.GetProperty("revision").GetInt64();
+        // Watching from a known revision means the registration below is seen however late the watcher subscribes.
+        await using var watch = HaloProcess.Start("watch", "web", "--from", revision.ToString(System.Globalization.CultureInfo.InvariantCulture), "--server", _url);
+        var (code, _) = await Halo("register", "web", "web-9", "--port", "9000", "--ttl", "30s");
+        Assert.Equal(0, code);
+
+        var line = await watch.WaitForLineAsync("web/web-9", Bound);
+        Assert.Contains("passing", line, StringComparison.Ordinal);
+    }
+}
+
+/// <summary>`halo up`, the first thing a newcomer runs: everything starts, a killed sample goes critical, Ctrl+C stops it all.</summary>
+public sealed partial class UpTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(90);
+
+    [Fact]
+    public async Task Up_StartsServerAndSamples_InterruptStopsEverythingItStarted()
+    {
+        var data = HaloProcess.TempDirectory("up");
+        var port = HaloProcess.FreePort();
+        await using var up = HaloProcess.Start("up", "--listen", $"127.0.0.1:{port}", "--data", data);
+        await up.WaitForLineAsync("Ctrl+C stops everything", Bound);
+        var pids = up.Output.Select(l => PidPattern().Match(l)).Where(m => m.Success).Select(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(3, pids.Count);
+
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var list = JsonDocument.Parse(await http.GetStringAsync("/v1/services")).RootElement.GetProperty("services");
+            if (list.GetArrayLength() == 1 && list[0].GetProperty("passing").GetInt32() == 3)
+            {
+                break;
+            }
+
+            Assert.True(clock.Elapsed < Bound, "three passing samples expected");
+            await Task.Delay(200);
+        }
+
+        using (var sample = Process.GetProcessById(pids[0]))
+        {
+            sample.Kill();
+        }
+
+        await up.WaitForLineAsync("-> critical", Bound);
+        output.WriteLine(string.Join('\n', up.Output));
+
+        using (var interrupt = Process.Start("kill", ["-INT", up.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await interrupt.WaitForExitAsync();
+        }
+
+        await up.WaitForLineAsync("stopping", Bound);
+        clock.Restart();
+        while (pids.Skip(1).Any(Alive) || !up.HasExited)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "halo up should stop its samples and exit");
+            await Task.Delay(200);
+        }
+
+        Directory.Delete(data, recursive: true);
+    }
+
+    private static bool Alive(int pid)
+    {
+        try
+        {
+            using var p = Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    [GeneratedRegex(@"\(pid (\d+)\)")]
+    private static partial Regex PidPattern();
+}
+
+/// <summary>`halo server --config`: the file's detector settings apply; a bad file fails at start naming line and field.</summary>
+public sealed class ServerConfigTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task Server_ConfigWithBadDetector_ExitTwoNamingLineAndField()
+    {
+        var dir = HaloProcess.TempDirectory("config-bad");
+        var file = Path.Combine(dir, "halo.yaml");
+        await File.WriteAllTextAsync(file, "server:\n  detector:\n    missedHeartbeats: 0\n");
+
+        var (code, output) = await HaloProcess.RunAsync(Bound, "server", "--config", file, "--listen", $"127.0.0.1:{HaloProcess.FreePort()}", "--data", dir);
+
+        Assert.Equal(2, code);
+        Assert.Contains("line 3", output, StringComparison.Ordinal);
+        Assert.Contains("missedHeartbeats", output, StringComparison.Ordinal);
+        Directory.Delete(dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task Server_ConfigWithServiceDetector_AppliedToRegistrations()
+    {
+        var dir = HaloProcess.TempDirectory("config-good");
+        var file = Path.Combine(dir, "halo.yaml");
+        var port = HaloProcess.FreePort();
+        await File.WriteAllTextAsync(file, $"server:\n  listen: 127.0.0.1:{port}\n  data: {dir}/data\nservices:\n  web:\n    detector:\n      kind: phiAccrual\n      phiThreshold: 10\n");
+        await using var server = HaloProcess.Start("server", "--config", file);
+        await server.WaitForLineAsync("listening on", Bound);
+
+        var (code, _) = await HaloProcess.RunAsync(Bound, "register", "web", "web-1", "--port", "8080", "--server", $"http://127.0.0.1:{port}");
+        Assert.Equal(0, code);
+        using var http = new HttpClient();
+        var instance = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync($"http://127.0.0.1:{port}/v1/services/web/instances")).RootElement.GetProperty("instances")[0];
+
+        Assert.Equal("phiAccrual", instance.GetProperty("detector").GetProperty("kind").GetString());
+        Assert.Equal(10, instance.GetProperty("detector").GetProperty("phiThreshold").GetDouble());
+        Directory.Delete(dir, recursive: true);
+    }
+}
