@@ -13,6 +13,7 @@ namespace Halo.Agent.Drills;
 public sealed class RedisWriteLoad(Func<CancellationToken, Task<(string Host, int Port)>> resolve, int waitReplicas = 0, string prefix = "halo:drill:")
 {
     private readonly ConcurrentDictionary<long, byte> _acked = new();
+    private readonly List<(long Start, long End, bool Ok)> _history = [];
     private long _attempted;
     private long _failed;
     private long _lastFailureTicks;
@@ -46,6 +47,36 @@ public sealed class RedisWriteLoad(Func<CancellationToken, Task<(string Host, in
             }
 
             await Task.Delay(TimeSpan.FromMilliseconds(2), TimeProvider.System, ct).ConfigureAwait(false);
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Time from <paramref name="failedAt"/> (a Stopwatch timestamp taken right after the failure was injected) to the end
+    /// of the first acknowledged write that started after it and after a write that failed after it; null if none yet.
+    /// </summary>
+    public TimeSpan? RecoveryAfter(long failedAt)
+    {
+        lock (_history)
+        {
+            var sawFailure = false;
+            foreach (var (start, end, ok) in _history)
+            {
+                if (end <= failedAt)
+                {
+                    continue;
+                }
+
+                if (!ok)
+                {
+                    sawFailure = true;
+                }
+                else if (sawFailure && start > failedAt)
+                {
+                    return Stopwatch.GetElapsedTime(failedAt, end);
+                }
+            }
         }
 
         return null;
@@ -89,6 +120,11 @@ public sealed class RedisWriteLoad(Func<CancellationToken, Task<(string Host, in
                     await connection.DisposeAsync().ConfigureAwait(false);
                     connection = null;
                 }
+            }
+
+            lock (_history)
+            {
+                _history.Add((started, Stopwatch.GetTimestamp(), ok));
             }
 
             if (ok)
