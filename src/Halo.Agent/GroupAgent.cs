@@ -70,7 +70,8 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
             var follow = a is { Role: MemberRole.Replica, PrimaryAddress: { } p } ? Split(p) : ((string, int)?)null;
             // A crashed primary stays down until leadership has moved: restarted empty on the same port, it would be found by
             // the replicas' reconnecting links and they would full-sync from it, wiping their copy of the data.
-            var holdDown = !managed.Running && a is { Role: MemberRole.Primary, ResumeAfterRestart: false };
+            // Likewise it waits until the new primary is known, and then starts as its replica.
+            var holdDown = managed.Started && !managed.Running && (a is null or { Role: MemberRole.Primary, ResumeAfterRestart: false } or { Role: MemberRole.Replica, PrimaryAddress: null });
             if (!holdDown && managed.EnsureRunning(follow?.Item1, follow?.Item2) && managed.Restarts > 0)
             {
                 _writable = false;

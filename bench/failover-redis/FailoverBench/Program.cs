@@ -136,8 +136,8 @@ for (var trial = 0; trial < trials; trial++)
     long killedAt;
     using (var victim = Process.GetProcessById(pid))
     {
-        victim.Kill();
         killedAt = Stopwatch.GetTimestamp();
+        victim.Kill();
     }
 
     TimeSpan? first = null;

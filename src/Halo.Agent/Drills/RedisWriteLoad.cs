@@ -17,8 +17,6 @@ public sealed class RedisWriteLoad(Func<CancellationToken, Task<(string Host, in
     private long _attempted;
     private long _failed;
     private long _lastFailureTicks;
-    private long _firstSuccessAfterMark;
-    private long _mark;
 
     public long Attempted => Interlocked.Read(ref _attempted);
     public long Acked => _acked.Count;
@@ -26,31 +24,6 @@ public sealed class RedisWriteLoad(Func<CancellationToken, Task<(string Host, in
 
     /// <summary>Stopwatch timestamp of the last failed write.</summary>
     public long LastFailure => Interlocked.Read(ref _lastFailureTicks);
-
-    /// <summary>Starts timing: <see cref="WaitFirstSuccessAfterMarkAsync"/> waits for the first acknowledged write that began after this instant.</summary>
-    public void Mark()
-    {
-        Interlocked.Exchange(ref _firstSuccessAfterMark, 0);
-        Interlocked.Exchange(ref _mark, Stopwatch.GetTimestamp());
-    }
-
-    /// <summary>Time from <see cref="Mark"/> to the first acknowledged write after a failure seen since the mark (or null on timeout).</summary>
-    public async Task<TimeSpan?> WaitFirstSuccessAfterMarkAsync(TimeSpan timeout, CancellationToken ct)
-    {
-        var sw = Stopwatch.StartNew();
-        while (sw.Elapsed < timeout)
-        {
-            var first = Interlocked.Read(ref _firstSuccessAfterMark);
-            if (first != 0)
-            {
-                return Stopwatch.GetElapsedTime(Interlocked.Read(ref _mark), first);
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(2), TimeProvider.System, ct).ConfigureAwait(false);
-        }
-
-        return null;
-    }
 
     /// <summary>
     /// Time from <paramref name="failedAt"/> (a Stopwatch timestamp taken right after the failure was injected) to the end
@@ -89,7 +62,6 @@ public sealed class RedisWriteLoad(Func<CancellationToken, Task<(string Host, in
         while (!ct.IsCancellationRequested)
         {
             var started = Stopwatch.GetTimestamp();
-            var mark = Interlocked.Read(ref _mark);
 
             var id = ++n;
             Interlocked.Increment(ref _attempted);
@@ -130,10 +102,6 @@ public sealed class RedisWriteLoad(Func<CancellationToken, Task<(string Host, in
             if (ok)
             {
                 _acked[id] = 0;
-                if (mark != 0 && started > mark && Interlocked.Read(ref _lastFailureTicks) > mark)
-                {
-                    Interlocked.CompareExchange(ref _firstSuccessAfterMark, Stopwatch.GetTimestamp(), 0);
-                }
             }
             else
             {

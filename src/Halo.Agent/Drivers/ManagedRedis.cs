@@ -18,6 +18,9 @@ public sealed class ManagedRedis(string serverPath, int port, string directory) 
 
     public bool Running => _process is { HasExited: false };
 
+    /// <summary>True once the agent has started the database at least once (so a stopped one is a crash, not a first start).</summary>
+    public bool Started => _process is not null;
+
     /// <summary>Starts redis-server unless it is running; returns true when it (re)started it.</summary>
     public bool EnsureRunning(string? followHost, int? followPort)
     {

@@ -163,7 +163,7 @@ internal static class GroupCommands
             }
 
             var clock = Stopwatch.StartNew();
-            load?.Mark();
+            var requestedAt = Stopwatch.GetTimestamp();
             var drill = await client.DrillAsync(group, parse.GetValue(mode)!, ct: ct);
             var after = before;
             while (clock.Elapsed < limit && !(after.Epoch > before.Epoch && after.PrimaryConfirmed))
@@ -172,7 +172,13 @@ internal static class GroupCommands
             }
 
             var promotedAt = clock.Elapsed;
-            var rerouted = load is null ? null : await load.WaitFirstSuccessAfterMarkAsync(limit - clock.Elapsed, ct);
+            TimeSpan? rerouted = null;
+            while (load is not null && rerouted is null && clock.Elapsed < limit)
+            {
+                rerouted = load.RecoveryAfter(requestedAt);
+                await Task.Delay(TimeSpan.FromMilliseconds(5), TimeProvider.System, ct);
+            }
+
             long lost = 0;
             if (load is not null)
             {

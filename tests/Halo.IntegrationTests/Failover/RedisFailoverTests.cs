@@ -13,6 +13,18 @@ public sealed class RedisFailoverTests
     private static RedisWriteLoad LoadThroughProxy(FailoverCluster c, int waitReplicas, string prefix) =>
         new(_ => Task.FromResult(("127.0.0.1", c.Proxy.LocalEndpoint.Port)), waitReplicas, prefix);
 
+    private static async Task<string> InfoAsync(RedisProcess r)
+    {
+        try
+        {
+            return ((await r.ExecuteAsync("INFO", "replication")) as string ?? "").Replace("\r\n", " ", StringComparison.Ordinal);
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return "down";
+        }
+    }
+
     /// <summary>Time from the kill to the first acknowledged write through the proxy that started after it (bounded wait).</summary>
     private static async Task<TimeSpan> RecoveryAsync(RedisWriteLoad load, long killedAt)
     {
@@ -41,8 +53,8 @@ public sealed class RedisFailoverTests
         await FailoverCluster.WaitUntilAsync(() => load.Acked > 200, Bound, "writes before the kill");
 
         var old = c.IndexOf(before.Primary!);
-        c.Redis[old].Kill9();
         var killedAt = Stopwatch.GetTimestamp();
+        c.Redis[old].Kill9();
         var after = await c.WaitAsync(s => s.Epoch > before.Epoch && s.PrimaryConfirmed, Bound, "a promoted replica");
         var firstWrite = await RecoveryAsync(load, killedAt);
         Assert.NotEqual(before.Primary, after.Primary);
@@ -162,11 +174,21 @@ public sealed class RedisFailoverTests
             c.Log.Enqueue($"{DateTimeOffset.UtcNow:HH:mm:ss.fff} test: trial {trial} kill {before.Primary} at write {load.Attempted}");
             marks.Add($"trial {trial}: kill {before.Primary} (epoch {before.Epoch}) at write {load.Attempted}; offsets " +
                 string.Join(" ", before.Members.Select(m => $"{m.Name}={m.Offset}")));
-            c.Redis[victim].Kill9();
             var killedAt = Stopwatch.GetTimestamp();
+            c.Redis[victim].Kill9();
             var after = await c.WaitAsync(s => s.Epoch > before.Epoch && s.PrimaryConfirmed, Bound, $"trial {trial}: a new primary");
             marks.Add($"  -> {after.Primary} epoch {after.Epoch}; {after.LastFailover?.Evidence}");
-            times.Add(await RecoveryAsync(load, killedAt));
+            try
+            {
+                times.Add(await RecoveryAsync(load, killedAt));
+            }
+            catch (TimeoutException ex)
+            {
+                throw new TimeoutException($"trial {trial}: {ex.Message}\n{string.Join("\n", marks)}\n{string.Join("\n", c.Log)}\n" +
+                    string.Join("\n", (await c.StatusAsync()).Members.Select(m => $"{m.Name} {m.Role} healthy={m.Healthy} off={m.Offset} following={m.Following} {m.Detail}")) + "\n" +
+                    string.Join("\n", await Task.WhenAll(c.Redis.Select(async r => $"{r.Port}: " + await InfoAsync(r)))));
+            }
+
             c.Log.Enqueue($"{DateTimeOffset.UtcNow:HH:mm:ss.fff} test: restart {before.Primary}");
             await c.Redis[victim].RestartAsync();
         }

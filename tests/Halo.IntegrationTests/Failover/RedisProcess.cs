@@ -81,9 +81,11 @@ public sealed class RedisProcess : IAsyncDisposable
         try
         {
             await using var c = await RespConnection.ConnectAsync("127.0.0.1", Port, TimeSpan.FromMilliseconds(200));
+            // The fence first, then the role: re-pointing runs REPLICAOF before clearing the fence, so this order can never
+            // see "master" and "unfenced" from two different moments of a follow.
+            var fence = await c.ExecuteAsync(TimeSpan.FromSeconds(1), default, "CONFIG", "GET", "min-replicas-to-write") as object?[];
             var info = await c.ExecuteAsync(TimeSpan.FromSeconds(1), default, "INFO", "replication") as string ?? "";
             var role = info.Contains("role:master", StringComparison.Ordinal) ? "master" : "slave";
-            var fence = await c.ExecuteAsync(TimeSpan.FromSeconds(1), default, "CONFIG", "GET", "min-replicas-to-write") as object?[];
             var fenced = fence is [_, string v] && long.Parse(v) >= RedisDriver.FenceValue;
             return (role, role == "master" && !fenced);
         }
