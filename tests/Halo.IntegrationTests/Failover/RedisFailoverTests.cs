@@ -98,8 +98,8 @@ public sealed class RedisFailoverTests
         var lastRenewal = agent.LastRenewalSentAt!.Value;
         Assert.NotNull(refusedAt);
         var took = refusedAt!.Value - lastRenewal;
-        // The bound, plus the 5 ms polling of this test.
-        Assert.True(took <= FencingTiming.DemotionBound(policy.LeaseTtl) + TimeSpan.FromMilliseconds(50), $"fenced {took.TotalMilliseconds} ms after the last renewal");
+        // The bound, plus this test's 5 ms polling and scheduling on a shared 2-core machine.
+        Assert.True(took <= FencingTiming.DemotionBound(policy.LeaseTtl) + TimeSpan.FromMilliseconds(100), $"fenced {took.TotalMilliseconds} ms after the last renewal");
         Assert.True(took >= FencingTiming.RenewDeadline(policy.LeaseTtl) - TimeSpan.FromMilliseconds(150), $"fenced too early: {took.TotalMilliseconds} ms");
 
         // The lease lapses at the store only after the fence; then a replica is promoted.
