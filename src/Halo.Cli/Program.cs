@@ -9,6 +9,7 @@ foreach (var option in CommonOptions.Global)
 
 root.Add(ServerCommand.Create());
 root.Add(UpCommand.Create());
+root.Add(GatewayCommand.Create());
 root.Add(SampleCommand.Create());
 root.Add(AgentCommand.Create());
 root.Add(TcpProxyCommand.Create());

@@ -123,7 +123,7 @@ public sealed partial class UpTests(ITestOutputHelper output)
     {
         var data = HaloProcess.TempDirectory("up");
         var port = HaloProcess.FreePort();
-        await using var up = HaloProcess.Start("up", "--listen", $"127.0.0.1:{port}", "--data", data);
+        await using var up = HaloProcess.Start("up", "--listen", $"127.0.0.1:{port}", "--gateway-listen", "127.0.0.1:0", "--data", data);
         await up.WaitForLineAsync("Ctrl+C stops everything", Bound);
         var pids = up.Output.Select(l => PidPattern().Match(l)).Where(m => m.Success).Select(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
         Assert.Equal(3, pids.Count);
@@ -149,6 +149,16 @@ public sealed partial class UpTests(ITestOutputHelper output)
 
         await up.WaitForLineAsync("-> critical", Bound);
         output.WriteLine(string.Join('\n', up.Output));
+
+        // The gateway `halo up` starts answers through the loss of a sample.
+        var gatewayLine = await up.WaitForLineAsync("gateway ", Bound);
+        var gateway = gatewayLine.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
+        for (var i = 0; i < 20; i++)
+        {
+            using var response = await http.GetAsync(new Uri(gateway));
+            Assert.True(response.IsSuccessStatusCode, $"request {i} through the gateway: {(int)response.StatusCode}");
+            Assert.DoesNotContain("web-1", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
 
         using (var interrupt = Process.Start("kill", ["-INT", up.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
         {

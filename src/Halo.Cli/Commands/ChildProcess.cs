@@ -6,7 +6,8 @@ namespace Halo.Cli.Commands;
 internal sealed class ChildProcess : IAsyncDisposable
 {
     private readonly Process _process;
-    private readonly TaskCompletionSource<string> _firstLine = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _errors = new();
+    private readonly TaskCompletionSource<string> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private ChildProcess(Process process) => _process = process;
 
@@ -38,24 +39,33 @@ internal sealed class ChildProcess : IAsyncDisposable
         var child = new ChildProcess(process) { Name = name };
         process.OutputDataReceived += (_, e) =>
         {
-            if (e.Data is { } line)
+            if (e.Data is { } line && line.Contains("listening on", StringComparison.Ordinal))
             {
-                child._firstLine.TrySetResult(line);
+                child._ready.TrySetResult(line);
             }
         };
-        process.ErrorDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is { } line)
+            {
+                child._errors.Enqueue(line);
+                while (child._errors.Count > 20 && child._errors.TryDequeue(out string? _))
+                {
+                }
+            }
+        };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return child;
     }
 
-    /// <summary>The first line the child printed (its "listening on" line), or an error if it exits or stays silent.</summary>
+    /// <summary>The child's "listening on" line, or an error if it exits or stays silent.</summary>
     public async Task<string> WaitReadyAsync(TimeSpan timeout, CancellationToken ct)
     {
         var exited = _process.WaitForExitAsync(ct);
-        var first = await Task.WhenAny(_firstLine.Task, exited, Task.Delay(timeout, TimeProvider.System, ct));
-        return first == _firstLine.Task ? await _firstLine.Task
-            : throw new CliException($"{Name} {(first == exited ? $"exited with code {_process.ExitCode}" : "did not start in time")}");
+        var first = await Task.WhenAny(_ready.Task, exited, Task.Delay(timeout, TimeProvider.System, ct));
+        return first == _ready.Task ? await _ready.Task
+            : throw new CliException($"{Name} {(first == exited ? $"exited with code {_process.ExitCode}" : "did not start in time")}{(_errors.IsEmpty ? "" : ": " + string.Join(" | ", _errors))}");
     }
 
     public bool HasExited => _process.HasExited;

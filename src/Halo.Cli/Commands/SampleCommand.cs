@@ -20,7 +20,8 @@ internal static class SampleCommand
         var ttl = new Option<string>("--ttl") { DefaultValueFactory = _ => "1s", Description = "Heartbeat period" };
         var zone = new Option<string?>("--zone");
         var parent = new Option<int?>("--exit-with") { Description = "Exit when the process with this pid exits (used by halo up)" };
-        var command = new Command("sample", "Run a sample HTTP service that registers and heartbeats") { service, id, listen, ttl, zone, parent };
+        var advertise = new Option<string?>("--advertise") { Description = "Address to register (default: the listen host; the host name when listening on all interfaces)" };
+        var command = new Command("sample", "Run a sample HTTP service that registers and heartbeats") { service, id, listen, ttl, zone, parent, advertise };
         command.SetAction((parse, ct) => CommonOptions.Run(async () =>
         {
             if (!Core.Durations.TryParse(parse.GetValue(ttl), out var period) || period <= TimeSpan.Zero)
@@ -40,10 +41,12 @@ internal static class SampleCommand
             await app.StartAsync(ct);
 
             var address = HaloServerHost.Address(app);
+            var host = parse.GetValue(advertise)
+                ?? (address.Host is "0.0.0.0" or "[::]" or "::" ? System.Net.Dns.GetHostName() : address.Host);
             instance = parse.GetValue(id) ?? $"{name}-{address.Port}";
             using var client = CommonOptions.Client(parse);
             var loop = new HeartbeatLoop(client, name, instance,
-                new { address = address.Host, port = address.Port, ttl = parse.GetValue(ttl), zone = parse.GetValue(zone), tags = new[] { "sample" } },
+                new { address = host, port = address.Port, ttl = parse.GetValue(ttl), zone = parse.GetValue(zone), tags = new[] { "sample" } },
                 period, TimeProvider.System);
             await loop.StartAsync(ct);
             Console.WriteLine($"sample {name}/{instance} listening on {address} (pid {Environment.ProcessId})");

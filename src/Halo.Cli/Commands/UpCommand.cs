@@ -20,12 +20,28 @@ internal static class UpCommand
         var listen = new Option<string>("--listen") { Description = "Control-plane address", DefaultValueFactory = _ => "127.0.0.1:7400" };
         var data = new Option<string>("--data") { Description = "Data directory", DefaultValueFactory = _ => Path.Combine(".halo", "up") };
         var samples = new Option<int>("--samples") { Description = "Sample instances to start (0-20)", DefaultValueFactory = _ => 3 };
-        var command = new Command("up", "Start everything on this machine and show live status") { listen, data, samples };
-        command.SetAction((parse, ct) => CommonOptions.Run(() => RunAsync(parse.GetValue(listen)!, parse.GetValue(data)!, parse.GetValue(samples), ct)));
+        var gateway = new Option<string>("--gateway-listen") { Description = "Gateway address", DefaultValueFactory = _ => "127.0.0.1:7480" };
+        var command = new Command("up", "Start everything on this machine and show live status") { listen, data, samples, gateway };
+        command.SetAction((parse, ct) => CommonOptions.Run(() =>
+            RunAsync(parse.GetValue(listen)!, parse.GetValue(data)!, parse.GetValue(samples), parse.GetValue(gateway)!, ct)));
         return command;
     }
 
-    private static async Task<int> RunAsync(string listen, string data, int sampleCount, CancellationToken ct)
+    /// <summary>The gateway `halo up` runs: every request to the sample service, balanced by latency, retried elsewhere on failure.</summary>
+    private const string GatewayConfig = """
+        # Written by `halo up`: every request goes to the `web` service.
+        routes:
+          - cluster: web
+        clusters:
+          web:
+            service: web
+            policy: peak-ewma
+            retry: { attempts: 3, perTryTimeout: 1s }
+            health:
+              passive: { consecutiveFailures: 3, baseEjectionTime: 2s }
+        """;
+
+    private static async Task<int> RunAsync(string listen, string data, int sampleCount, string gatewayListen, CancellationToken ct)
     {
         if (sampleCount is < 0 or > 20)
         {
@@ -54,13 +70,19 @@ internal static class UpCommand
                     "--exit-with", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)));
             }
 
+            var gatewayConfig = Path.Combine(data, "gateway.yaml");
+            await File.WriteAllTextAsync(gatewayConfig, GatewayConfig, ct);
+            var gateway = ChildProcess.StartHalo("gateway", "gateway", "--config", gatewayConfig, "--listen", gatewayListen, "--server", server.ToString());
+            children.Add(gateway);
+
             var lines = new List<string>();
             foreach (var child in children)
             {
                 lines.Add(await child.WaitReadyAsync(TimeSpan.FromSeconds(30), ct));
             }
 
-            PrintWhere(server, Path.GetFullPath(data), lines, children);
+            var gatewayUrl = lines[^1][(lines[^1].IndexOf("http", StringComparison.Ordinal))..].Trim();
+            PrintWhere(server, Path.GetFullPath(data), gatewayUrl, lines[..^1], children.Count > 1 ? children[0].Pid : 0);
             await ShowLiveAsync(server, ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -68,7 +90,7 @@ internal static class UpCommand
         }
         finally
         {
-            Console.WriteLine("stopping: samples, server");
+            Console.WriteLine("stopping: samples, gateway, server");
             foreach (var child in children)
             {
                 await child.DisposeAsync();
@@ -81,25 +103,27 @@ internal static class UpCommand
         return 0;
     }
 
-    private static void PrintWhere(Uri server, string data, List<string> sampleLines, List<ChildProcess> children)
+    private static void PrintWhere(Uri server, string data, string gateway, List<string> sampleLines, int samplePid)
     {
         Console.WriteLine($"""
             Halo is up.
-              control plane   {server}            (API: docs/api.md)
+              gateway         {gateway}    -> service web (curl {gateway})
+              control plane   {server}    (API: docs/api.md)
               metrics         {server}metrics
               events          {server}v1/events
               data            {data}
             """);
-        for (var i = 0; i < sampleLines.Count; i++)
+        foreach (var line in sampleLines)
         {
-            Console.WriteLine($"  {sampleLines[i]}");
+            Console.WriteLine($"  {line}");
         }
 
         Console.WriteLine($"""
 
-            Try:   halo services --server {server}
+            Try:   curl {gateway}
+                   halo services --server {server}
                    halo watch web --server {server}
-                   kill {(children.Count > 0 ? children[0].Pid : 0)}    # stop a sample and watch it go critical
+                   kill {samplePid}    # stop a sample: it goes critical, the gateway keeps answering
             Ctrl+C stops everything started here.
 
             """);

@@ -1,0 +1,23 @@
+using System.CommandLine;
+using Halo.Gateway;
+
+namespace Halo.Cli.Commands;
+
+/// <summary>`halo gateway`: the HTTP load balancer fed by the registry (docs/gateway.md).</summary>
+internal static class GatewayCommand
+{
+    public static Command Create()
+    {
+        var config = new Option<string>("--config") { Description = "Gateway config file (YAML or JSON)", Required = true };
+        var listen = new Option<string?>("--listen") { Description = "Listen address host:port (default from the file, else 127.0.0.1:7480)" };
+        var command = new Command("gateway", "Run the HTTP load balancer in front of registry services") { config, listen };
+        command.SetAction((parse, ct) => GatewayHost.RunAsync(new GatewayCommandLine
+        {
+            ConfigPath = parse.GetValue(config),
+            Listen = parse.GetValue(listen),
+            // --server is global with a default; only an explicit one overrides the file's.
+            Server = parse.GetResult(CommonOptions.Server) is { Implicit: false } ? parse.GetValue(CommonOptions.Server) : null,
+        }, ct));
+        return command;
+    }
+}

@@ -1,0 +1,87 @@
+using System.Net;
+using Halo.Core.Balancing;
+
+namespace Halo.Gateway.Configuration;
+
+/// <summary>Validated, immutable gateway configuration.</summary>
+public sealed record GatewaySettings(
+    IPEndPoint Listen,
+    Uri Server,
+    string MetricsPath,
+    IReadOnlyList<RouteSettings> Routes,
+    IReadOnlyDictionary<string, ClusterSettings> Clusters)
+{
+    /// <summary>True when some cluster follows the registry, so the change feed is needed.</summary>
+    public bool UsesRegistry => Clusters.Values.Any(c => c.Pools.Any(p => p.Service is not null));
+}
+
+/// <summary>A validated route.</summary>
+public sealed record RouteSettings(string? Host, string PathPrefix, string Cluster);
+
+/// <summary>Which balancing algorithm a cluster uses.</summary>
+public enum PolicyKind
+{
+    /// <summary>Round robin.</summary>
+    RoundRobin,
+    /// <summary>nginx smooth weighted round robin.</summary>
+    WeightedRoundRobin,
+    /// <summary>Least outstanding requests.</summary>
+    LeastRequests,
+    /// <summary>Power of two choices on outstanding requests.</summary>
+    PowerOfTwoChoices,
+    /// <summary>Power of two choices on peak-EWMA latency.</summary>
+    PeakEwma,
+    /// <summary>Ring hash with bounded load.</summary>
+    ConsistentHash,
+    /// <summary>Weighted random.</summary>
+    Random,
+}
+
+/// <summary>Where a consistent-hash key comes from.</summary>
+public enum HashSource
+{
+    /// <summary>Client IP address.</summary>
+    Ip,
+    /// <summary>A request header.</summary>
+    Header,
+    /// <summary>A cookie.</summary>
+    Cookie,
+}
+
+/// <summary>A validated cluster.</summary>
+public sealed record ClusterSettings(
+    string Name,
+    IReadOnlyList<PoolSettings> Pools,
+    PolicyKind Policy,
+    HashSource HashOn,
+    string? HashName,
+    double HashLoadFactor,
+    ActiveHealthSettings? Active,
+    OutlierOptions Outlier,
+    int PanicThresholdPercent,
+    TimeSpan SlowStart,
+    RetrySettings Retry,
+    TimeSpan ConnectTimeout);
+
+/// <summary>A validated pool: a registry service (and zone) or static destinations.</summary>
+public sealed record PoolSettings(string? Service, string? Zone, IReadOnlyList<StaticDestination> Destinations);
+
+/// <summary>A validated static destination.</summary>
+public sealed record StaticDestination(string Name, Uri Url, int Weight);
+
+/// <summary>Validated active probe settings.</summary>
+public sealed record ActiveHealthSettings(string Path, TimeSpan Interval, TimeSpan FastInterval, TimeSpan Timeout, int Rise, int Fall);
+
+/// <summary>Validated retry settings.</summary>
+public sealed record RetrySettings(
+    int Attempts,
+    TimeSpan PerTryTimeout,
+    double BudgetRatio,
+    int MinRetriesPerSecond,
+    int MaxReplayBodyBytes,
+    string? IdempotencyHeader,
+    IReadOnlySet<int> OnStatus,
+    AdaptiveTimeoutSettings? Adaptive = null);
+
+/// <summary>Validated latency-derived per-try timeout: clamp(multiplier × latency estimate, min, perTryTimeout).</summary>
+public sealed record AdaptiveTimeoutSettings(double Multiplier, TimeSpan Min);

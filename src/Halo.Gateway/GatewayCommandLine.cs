@@ -1,0 +1,14 @@
+namespace Halo.Gateway;
+
+/// <summary>Options of <c>halo gateway</c>; null means "use the config file's value, then the default".</summary>
+public sealed record GatewayCommandLine
+{
+    /// <summary>Path of the YAML or JSON config file (required).</summary>
+    public string? ConfigPath { get; init; }
+
+    /// <summary>Listen address host:port. Default 127.0.0.1:7480; port 0 picks a free port (printed at start).</summary>
+    public string? Listen { get; init; }
+
+    /// <summary>Control plane URL. Default http://127.0.0.1:7400.</summary>
+    public string? Server { get; init; }
+}

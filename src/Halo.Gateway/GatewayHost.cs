@@ -1,0 +1,145 @@
+using Halo.Core.Balancing;
+using Halo.Gateway.Configuration;
+using Halo.Gateway.Feed;
+using Halo.Gateway.Health;
+using Halo.Gateway.Proxy;
+using Halo.Gateway.Routing;
+using Halo.Gateway.Telemetry;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
+
+namespace Halo.Gateway;
+
+/// <summary>Entry point of the <c>halo gateway</c> role.</summary>
+public static class GatewayHost
+{
+    /// <summary>
+    /// Loads the config, starts the gateway and runs until <paramref name="ct"/> is cancelled or the
+    /// process is asked to stop. Returns 0 on a clean stop, 2 for an invalid config (message on stderr
+    /// naming the field).
+    /// </summary>
+    public static async Task<int> RunAsync(GatewayCommandLine opts, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(opts);
+        GatewaySettings settings;
+        try
+        {
+            if (string.IsNullOrWhiteSpace(opts.ConfigPath))
+            {
+                throw new GatewayConfigException("config", "a config file is required (halo gateway --config gateway.yaml)");
+            }
+
+            settings = GatewayConfigLoader.LoadFile(opts.ConfigPath, opts.Listen, opts.Server);
+        }
+        catch (GatewayConfigException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message);
+            return 2;
+        }
+
+        await using var app = Build(settings);
+        try
+        {
+            await app.StartAsync(ct);
+        }
+        catch (IOException ex)
+        {
+            await Console.Error.WriteLineAsync($"halo gateway: cannot listen on {settings.Listen}: {ex.Message}");
+            return 1;
+        }
+
+        foreach (var address in Addresses(app))
+        {
+            // Printed, not only logged: scripts and tests read the bound port from stdout when --listen used port 0.
+            await Console.Out.WriteLineAsync($"halo gateway listening on {address}");
+        }
+
+        await Console.Out.FlushAsync(ct);
+        try
+        {
+            await app.WaitForShutdownAsync(ct);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        await app.StopAsync(CancellationToken.None);
+        return 0;
+    }
+
+    /// <summary>Builds the gateway web application; <paramref name="configure"/> may replace services (tests inject time and randomness).</summary>
+    public static WebApplication Build(GatewaySettings settings, Action<IServiceCollection>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        builder.Logging.SetMinimumLevel(LogLevel.Information);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Logging.AddFilter("System.Net.Http", LogLevel.Warning);
+        // YARP logs every failed attempt; the proxy loop handles (retries) those and logs ejections itself.
+        builder.Logging.AddFilter("Yarp", LogLevel.Warning);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            // A proxy streams bodies through; the backend, not the gateway, decides how large is too large.
+            k.Limits.MaxRequestBodySize = null;
+            k.Listen(settings.Listen);
+        });
+
+        configure?.Invoke(builder.Services);
+        AddHaloGateway(builder.Services, settings);
+        var app = builder.Build();
+
+        var holder = app.Services.GetRequiredService<RoutingTableHolder>();
+        // Static clusters are routable at once; registry clusters fill in as the feed arrives.
+        holder.Publish(app.Services.GetRequiredService<RoutingTableBuilder>().Build([], 0));
+
+        app.MapPrometheusScrapingEndpoint(settings.MetricsPath);
+        var proxy = app.Services.GetRequiredService<ProxyMiddleware>();
+        app.Use(proxy.InvokeAsync);
+        return app;
+    }
+
+    /// <summary>Registers the gateway's services (TryAdd, so callers can substitute time, randomness or the forwarder).</summary>
+    public static IServiceCollection AddHaloGateway(IServiceCollection services, GatewaySettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<IRandomFactory, SystemRandomFactory>();
+        services.AddSingleton(settings);
+        services.AddMetrics();
+        services.TryAddSingleton<GatewayMetrics>();
+        services.TryAddSingleton<RoutingTableHolder>();
+        services.TryAddSingleton(sp =>
+        {
+            var time = sp.GetRequiredService<TimeProvider>();
+            var metrics = sp.GetRequiredService<GatewayMetrics>();
+            var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger<ClusterRuntime>();
+            return new RoutingTableBuilder(settings, time, c => new ClusterRuntime(c, time, metrics, logger));
+        });
+        services.TryAddSingleton<ForwarderClients>();
+        services.TryAddSingleton<ProxyMiddleware>();
+        services.AddHttpForwarder();
+        services.AddSingleton<CatalogFeed>();
+        services.AddHostedService(sp => sp.GetRequiredService<CatalogFeed>());
+        services.AddSingleton<HealthService>();
+        services.AddHostedService(sp => sp.GetRequiredService<HealthService>());
+        services.AddSingleton<FailureReporter>();
+        services.AddHostedService(sp => sp.GetRequiredService<FailureReporter>());
+        services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(GatewayMetrics.MeterName).AddPrometheusExporter());
+        return services;
+    }
+
+    /// <summary>The addresses Kestrel bound (with the real port when 0 was asked for).</summary>
+    public static IReadOnlyCollection<string> Addresses(WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        return app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [];
+    }
+}

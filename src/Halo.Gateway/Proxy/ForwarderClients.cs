@@ -1,0 +1,51 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using Halo.Gateway.Routing;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Halo.Gateway.Proxy;
+
+/// <summary>One pooled HTTP client and request config per cluster (connect and per-try timeouts differ by cluster).</summary>
+internal sealed class ForwarderClients : IDisposable
+{
+    private readonly ConcurrentDictionary<string, (HttpMessageInvoker Client, ForwarderRequestConfig Config)> _byCluster = new(StringComparer.Ordinal);
+
+    public (HttpMessageInvoker Client, ForwarderRequestConfig Config) For(ClusterRuntime cluster) =>
+        _byCluster.GetOrAdd(cluster.Name, static (_, c) => Create(c), cluster);
+
+    private static (HttpMessageInvoker, ForwarderRequestConfig) Create(ClusterRuntime cluster)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            UseProxy = false,
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            UseCookies = false,
+            EnableMultipleHttp2Connections = true,
+            // A refused or unreachable backend must fail fast so the retry still fits the caller's patience.
+            ConnectTimeout = cluster.Settings.ConnectTimeout,
+            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
+            ActivityHeadersPropagator = DistributedContextPropagator.CreateNoOutputPropagator(),
+        };
+
+        var config = new ForwarderRequestConfig
+        {
+            // YARP's activity timeout bounds the wait for response headers and each body read:
+            // a frozen backend (SIGSTOP, GC spiral) costs at most this per try.
+            ActivityTimeout = cluster.Settings.Retry.PerTryTimeout,
+            Version = HttpVersion.Version11,
+            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+        };
+
+        return (new HttpMessageInvoker(handler, disposeHandler: true), config);
+    }
+
+    public void Dispose()
+    {
+        foreach (var (client, _) in _byCluster.Values)
+        {
+            client.Dispose();
+        }
+    }
+}

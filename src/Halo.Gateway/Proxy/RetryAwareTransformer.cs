@@ -1,0 +1,36 @@
+using Microsoft.AspNetCore.Http;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Halo.Gateway.Proxy;
+
+/// <summary>
+/// Copies requests and responses as YARP's base transformer does, except that a retryable status
+/// (502/503/504 by default) is held back when the request may be retried: the response is not
+/// copied, so the client sees nothing of it and the proxy loop tries another destination.
+/// </summary>
+internal sealed class RetryAwareTransformer : HttpTransformer
+{
+    public static readonly RetryAwareTransformer Instance = new();
+
+    private RetryAwareTransformer()
+    {
+    }
+
+    public override ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+    {
+        if (proxyResponse is not null
+            && httpContext.Features.Get<AttemptFeature>() is { MayRetryStatus: true } attempt
+            && attempt.Cluster.Settings.Retry.OnStatus.Contains((int)proxyResponse.StatusCode))
+        {
+            if (attempt.Cluster.Budget.TryAcquireRetry())
+            {
+                attempt.Intercepted = true;
+                return new ValueTask<bool>(false);
+            }
+
+            attempt.BudgetRefused = true;
+        }
+
+        return base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+    }
+}

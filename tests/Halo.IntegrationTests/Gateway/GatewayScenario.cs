@@ -1,0 +1,58 @@
+namespace Halo.IntegrationTests.Gateway;
+
+/// <summary>Three (or more) TestBackend processes behind one real gateway process, all on 127.0.0.1 with free ports.</summary>
+internal sealed class GatewayScenario : IDisposable
+{
+    private static readonly TimeSpan StartBound = TimeSpan.FromSeconds(30);
+    private readonly List<ChildProcess> _processes = [];
+    private readonly string _configPath = Path.Combine(Path.GetTempPath(), $"halo-gw-{Guid.NewGuid():N}.yaml");
+
+    public List<(ChildProcess Process, Uri Url, string Name)> Backends { get; } = [];
+
+    public ChildProcess Gateway { get; private set; } = null!;
+
+    public Uri GatewayUrl { get; private set; } = null!;
+
+    public async Task StartBackendsAsync(params string[] names)
+    {
+        var started = names.Select(n => (Process: ChildProcess.Start(Artifacts.Backend, "--port", "0", "--name", n), Name: n)).ToList();
+        _processes.AddRange(started.Select(s => s.Process));
+        foreach (var (p, n) in started)
+        {
+            Backends.Add((p, await p.WaitListeningAsync(StartBound), n));
+        }
+    }
+
+    public string Url(string name) => Backends.Single(b => b.Name == name).Url.GetLeftPart(UriPartial.Authority);
+
+    public ChildProcess Backend(string name) => Backends.Single(b => b.Name == name).Process;
+
+    public async Task StartGatewayAsync(string yaml, string server = "http://127.0.0.1:9")
+    {
+        await File.WriteAllTextAsync(_configPath, yaml);
+        Gateway = ChildProcess.Start(Artifacts.Gateway, "--config", _configPath, "--listen", "127.0.0.1:0", "--server", server);
+        _processes.Add(Gateway);
+        GatewayUrl = await Gateway.WaitListeningAsync(StartBound);
+    }
+
+    public ChildProcess RunGatewayWithConfig(string yaml)
+    {
+        File.WriteAllText(_configPath, yaml);
+        var p = ChildProcess.Start(Artifacts.Gateway, "--config", _configPath, "--listen", "127.0.0.1:0");
+        _processes.Add(p);
+        return p;
+    }
+
+    /// <summary>Warms up the gateway and backends (JIT, connection pools) so the measured run is steady.</summary>
+    public Task WarmUpAsync() => LoadRun.RunAsync(GatewayUrl, 8, TimeSpan.FromSeconds(1.5));
+
+    public void Dispose()
+    {
+        foreach (var p in _processes)
+        {
+            p.Dispose();
+        }
+
+        File.Delete(_configPath);
+    }
+}
