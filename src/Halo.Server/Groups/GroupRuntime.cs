@@ -92,7 +92,9 @@ internal sealed class GroupRuntime(string name, GroupPolicy policy, long initial
             Epoch = leader?.Epoch ?? 0,
             Role = leader is null ? MemberRole.Unknown : leader.Member == member ? MemberRole.Primary : MemberRole.Replica,
             Primary = leader?.Member,
-            PrimaryAddress = leader is not null && Members.TryGetValue(leader.Member, out var pm) ? pm.Address : null,
+            // Replicas are re-pointed once the new primary has confirmed: a Redis replica told to follow a node that is still
+            // a replica itself is refused (NOMASTERLINK) and retries only at its next once-a-second cron.
+            PrimaryAddress = leader is not null && (Confirmed || leader.Member == member) && Members.TryGetValue(leader.Member, out var pm) ? pm.Address : null,
             Fence = leader?.Member == member && FenceLeader,
             LeaseRenewed = renewed,
             LeaseTtl = Policy.LeaseTtl,
