@@ -66,4 +66,12 @@ public sealed class FailoverPlannerTests
             Assert.True(ttl - FencingTiming.DemotionBound(ttl) >= ttl * 0.001, $"drift margin at ttl {seconds}s");
         }
     }
+
+    [Fact]
+    public void DemotionBound_DefaultTtl_MatchesTheDocumentedNumbers()
+    {
+        var ttl = TimeSpan.FromSeconds(2);
+        Assert.Equal(TimeSpan.FromMilliseconds(1500), FencingTiming.RenewDeadline(ttl));
+        Assert.Equal(TimeSpan.FromMilliseconds(1750), FencingTiming.DemotionBound(ttl));
+    }
 }
