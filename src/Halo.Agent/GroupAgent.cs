@@ -44,7 +44,16 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
         {
             while (!ct.IsCancellationRequested)
             {
-                await TickAsync(ct).ConfigureAwait(false);
+                try
+                {
+                    await TickAsync(ct).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+                {
+                    // The loop must outlive any one bad tick: log it and carry on at the next interval.
+                    AgentLog.CommandFailed(logger, options.Member, ex);
+                }
+
                 if (_again)
                 {
                     _again = false;
@@ -233,6 +242,10 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
                         await FenceLockedAsync("lease not renewed before the deadline", ct).ConfigureAwait(false);
                         WatchdogFencedAt = time.GetUtcNow();
                     }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+                {
+                    AgentLog.CommandFailed(logger, options.Member, ex);
                 }
                 finally
                 {

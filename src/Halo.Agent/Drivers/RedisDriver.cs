@@ -40,7 +40,8 @@ public sealed class RedisDriver(string host, int port, TimeSpan commandTimeout) 
                 (fields.GetValueOrDefault("master_sync_in_progress") != "1" && fields.GetValueOrDefault("master_link_down_since_seconds") != "-1");
             return new DbProbe(true, healthy, role, offset, fenced, following, _pid, healthy ? detail : detail + ", not synced");
         }
-        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or OperationCanceledException or InvalidOperationException && !ct.IsCancellationRequested)
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or InvalidOperationException ||
+                                   (ex is OperationCanceledException && !ct.IsCancellationRequested))
         {
             return DbProbe.Down(ex.Message);
         }

@@ -151,6 +151,7 @@ public sealed class FailoverCluster : IAsyncDisposable
             {
             }
 
+            Assert.False(a.Run.IsFaulted, $"agent loop faulted: {a.Run.Exception}");
             await a.Driver.DisposeAsync();
         }
 
