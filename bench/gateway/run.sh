@@ -25,11 +25,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "building Release backend and gateway runner..." >&2
+echo "building Release backend, gateway runner and halo..." >&2
 dotnet build "$ROOT/tests/Halo.TestBackend" -c Release -nologo -v q >/dev/null
 dotnet build "$ROOT/tests/Halo.GatewayRunner" -c Release -nologo -v q >/dev/null
+dotnet build "$ROOT/src/Halo.Cli" -c Release -nologo -v q >/dev/null
 BACKEND="$ROOT/tests/Halo.TestBackend/bin/Release/net10.0/Halo.TestBackend.dll"
-GATEWAY="$ROOT/tests/Halo.GatewayRunner/bin/Release/net10.0/Halo.GatewayRunner.dll"
+GATEWAY="$ROOT/tests/Halo.GatewayRunner/bin/Release/net10.0/Halo.GatewayRunner.dll"   # --bare: plain YARP floor
+HALO="$ROOT/src/Halo.Cli/bin/Release/net10.0/halo.dll"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -68,7 +70,7 @@ start_proxy() { # name
   case $1 in
     halo)
       render "$ROOT/bench/peers/halo.yaml.template" "$RUN/halo.yaml"
-      env "${DOTNET_TIERING[@]}" DOTNET_gcServer=0 taskset -c "$PROXY_CPU" dotnet "$GATEWAY" --config "$RUN/halo.yaml" --listen "127.0.0.1:$PPORT" >"$RUN/halo.log" 2>&1 & ;;
+      env "${DOTNET_TIERING[@]}" DOTNET_gcServer=0 taskset -c "$PROXY_CPU" dotnet "$HALO" gateway --config "$RUN/halo.yaml" --listen "127.0.0.1:$PPORT" >"$RUN/halo.log" 2>&1 & ;;
     yarp) # plain YARP forwarder, none of Halo's logic: the floor Halo's gateway builds on
       env "${DOTNET_TIERING[@]}" DOTNET_gcServer=0 taskset -c "$PROXY_CPU" dotnet "$GATEWAY" --bare "http://127.0.0.1:${BPORT[1]},http://127.0.0.1:${BPORT[2]},http://127.0.0.1:${BPORT[3]}" --listen "127.0.0.1:$PPORT" >"$RUN/yarp.log" 2>&1 & ;;
     haproxy)

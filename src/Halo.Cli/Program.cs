@@ -11,6 +11,9 @@ root.Add(ServerCommand.Create());
 root.Add(UpCommand.Create());
 root.Add(GatewayCommand.Create());
 root.Add(SampleCommand.Create());
+root.Add(AgentCommand.Create());
+root.Add(TcpProxyCommand.Create());
+foreach (var command in GroupCommands.Create()) root.Add(command);
 root.Add(Halo.Cli.Model.ModelCommand.Create());
 foreach (var command in OperatorCommands.Create())
 {

@@ -57,6 +57,7 @@ public static class GatewayHost
 
         foreach (var address in Addresses(app))
         {
+            Log.Listening(app.Logger, address);
             // Printed, not only logged: scripts and tests read the bound port from stdout when --listen used port 0.
             await Console.Out.WriteLineAsync($"halo gateway listening on {address}");
         }

@@ -3,6 +3,7 @@ using Halo.Server.Alerts;
 using Halo.Server.Api;
 using Halo.Server.Detection;
 using Halo.Server.Events;
+using Halo.Server.Groups;
 using Halo.Server.Registry;
 using Halo.Server.Telemetry;
 using Halo.Store;
@@ -56,6 +57,7 @@ public static class HaloServerHost
         services.AddHostedService<FeedFollower>();
         services.AddHttpClient(ActiveCheckLoop.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false, PooledConnectionLifetime = TimeSpan.FromMinutes(1) });
+        services.AddHaloGroups();
         services.AddProblemDetails();
         services.ConfigureHttpJsonOptions(json =>
         {
@@ -80,6 +82,7 @@ public static class HaloServerHost
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapRegistry();
         app.MapEvents();
+        app.MapGroups();
 
         var bound = Halo.Core.Detection.DetectionBound.Compute(options.DefaultDetector);
         if (app.Logger.IsEnabled(LogLevel.Information))

@@ -24,6 +24,9 @@ public sealed record ServerOptions
     /// <summary>Mass-failure brake (Eureka self-preservation). On by default.</summary>
     public MassFailureBrakeOptions Brake { get; init; } = new();
 
+    /// <summary>When gateways' failure reports mark an instance critical (a backend that heartbeats but fails every request).</summary>
+    public CallerEvidenceOptions CallerEvidence { get; init; } = new();
+
     /// <summary>Events kept in history; older ones are pruned. Default 10,000; range 100 – 1,000,000.</summary>
     public int EventRetention { get; init; } = 10_000;
 

@@ -107,6 +107,7 @@ public class ConfigTests
     [InlineData("routes: [{cluster: c}]\nclusters: {c: {pools: [{service: a, destinations: [{url: 'http://127.0.0.1:1'}]}]}}", "clusters.c.pools[0]")]
     [InlineData("listen: nowhere\nroutes: [{cluster: c}]\nclusters: {c: {service: web}}", "listen")]
     [InlineData("server: 'ftp://x'\nroutes: [{cluster: c}]\nclusters: {c: {service: web}}", "server")]
+    [InlineData("feedRetry: 0s\nroutes: [{cluster: c}]\nclusters: {c: {service: web}}", "feedRetry")]
     public void Parse_BadTopLevelField_NamesTheField(string yaml, string field)
     {
         var ex = Assert.Throws<GatewayConfigException>(() => GatewayConfigLoader.Parse(yaml));
@@ -121,6 +122,24 @@ public class ConfigTests
 
         Assert.Contains("servise", ex.Message, StringComparison.Ordinal);
         Assert.Contains("line 4", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LoadFile_DeployConfig_IsValid()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Halo.slnx")))
+        {
+            dir = dir.Parent;
+        }
+
+        var path = Path.Combine(dir!.FullName, "deploy", "gateway.yaml");
+        Assert.SkipUnless(File.Exists(path), "no deploy/gateway.yaml on this branch");
+
+        var s = GatewayConfigLoader.LoadFile(path, null, null);
+
+        Assert.Equal("web", s.Clusters["web"].Pools[0].Service);
+        Assert.Equal(TimeSpan.FromSeconds(1), s.FeedRetry);
     }
 
     [Theory]

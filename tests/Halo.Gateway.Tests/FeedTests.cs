@@ -6,7 +6,7 @@ namespace Halo.Gateway.Tests;
 
 public class FeedTests
 {
-    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
 
     private static string Yaml(string extra = "") => $"""
         routes: [{"{"}cluster: web{"}"}]
@@ -14,6 +14,8 @@ public class FeedTests
           web:
             service: web
             policy: round-robin
+            # Long per-try timeout: on a loaded machine an 800 ms request must not be retried elsewhere.
+            retry: {"{"} perTryTimeout: 5s {"}"}
         {extra}
         """;
 

@@ -10,6 +10,9 @@ public sealed class GatewayConfigFile
     /// <summary>Control plane base URL. Overridden by --server.</summary>
     public string? Server { get; set; }
 
+    /// <summary>Longest wait before reconnecting to a lost change feed (retries start at 100 ms and double up to this). Default 1s.</summary>
+    public string? FeedRetry { get; set; }
+
     /// <summary>Path of the Prometheus endpoint served by the gateway itself. Default /metrics.</summary>
     public string? MetricsPath { get; set; }
 

@@ -108,7 +108,10 @@ public static partial class GatewayConfigLoader
             routes.Add(new RouteSettings(host, path, r.Cluster));
         }
 
-        return new GatewaySettings(listen, server, metricsPath, routes, clusters);
+        return new GatewaySettings(listen, server, metricsPath, routes, clusters)
+        {
+            FeedRetry = DurationField(file.FeedRetry, TimeSpan.FromSeconds(1), "feedRetry", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(5)),
+        };
     }
 
     /// <summary>Parses host:port (IPv4, [IPv6] or localhost).</summary>

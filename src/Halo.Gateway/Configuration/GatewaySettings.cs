@@ -11,6 +11,9 @@ public sealed record GatewaySettings(
     IReadOnlyList<RouteSettings> Routes,
     IReadOnlyDictionary<string, ClusterSettings> Clusters)
 {
+    /// <summary>Longest reconnect delay for the change feed (backoff starts at 100 ms or this, whichever is less). Default 1 s.</summary>
+    public TimeSpan FeedRetry { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>True when some cluster follows the registry, so the change feed is needed.</summary>
     public bool UsesRegistry => Clusters.Values.Any(c => c.Pools.Any(p => p.Service is not null));
 }

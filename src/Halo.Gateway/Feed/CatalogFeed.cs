@@ -18,8 +18,8 @@ namespace Halo.Gateway.Feed;
 /// </summary>
 public sealed class CatalogFeed : BackgroundService
 {
-    private static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(100);
-    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(2);
+    private readonly TimeSpan _minBackoff;
+    private readonly TimeSpan _maxBackoff;
     private readonly GatewaySettings _settings;
     private readonly RoutingTableBuilder _builder;
     private readonly RoutingTableHolder _holder;
@@ -41,6 +41,9 @@ public sealed class CatalogFeed : BackgroundService
         _metrics = metrics;
         _time = time;
         _logger = logger;
+        // `halo model` predicts re-routing after a feed loss with gateway.feedRetry: never wait longer than that.
+        _maxBackoff = settings.FeedRetry;
+        _minBackoff = TimeSpan.FromTicks(Math.Min(TimeSpan.FromMilliseconds(100).Ticks, settings.FeedRetry.Ticks));
         _http = new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(2), UseProxy = false })
         {
             BaseAddress = settings.Server,
@@ -59,7 +62,7 @@ public sealed class CatalogFeed : BackgroundService
             return;
         }
 
-        var backoff = MinBackoff;
+        var backoff = _minBackoff;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -69,7 +72,7 @@ public sealed class CatalogFeed : BackgroundService
                     await LoadCatalogAsync(stoppingToken);
                 }
 
-                await WatchAsync(() => backoff = MinBackoff, stoppingToken);
+                await WatchAsync(() => backoff = _minBackoff, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -90,7 +93,7 @@ public sealed class CatalogFeed : BackgroundService
                 return;
             }
 
-            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _maxBackoff.Ticks));
         }
     }
 

@@ -24,6 +24,7 @@ internal static class RegistryEndpoints
         v1.MapPost("/services/{service}/instances/{id}/heartbeat", Heartbeat);
         v1.MapPost("/heartbeats", HeartbeatManyAsync);
         v1.MapPut("/services/{service}/instances/{id}/drain", DrainAsync);
+        v1.MapPost("/services/{service}/instances/{id}/reports", ReportAsync);
         v1.MapGet("/services", ListServices);
         v1.MapGet("/services/{service}/instances", ListInstancesAsync);
         v1.MapGet("/catalog", CatalogAsync);
@@ -142,6 +143,51 @@ internal static class RegistryEndpoints
         }
 
         return Problems.Unavailable("the instance kept changing under concurrent writers; retry");
+    }
+
+    /// <summary>A caller's (gateway's) account of requests to one instance over a window (docs/gateway.md).</summary>
+    public sealed record ReportRequest(
+        string? Reporter, string? Cluster, TimeSpan? Window, long? Requests, long? Failures,
+        long? ConnectFailures, long? Timeouts, long? ServerErrors, bool? Ejected);
+
+    private static async Task<IResult> ReportAsync(string service, string id, HttpContext context, InstanceRegistry registry, ServerOptions options)
+    {
+        var (report, error) = await JsonBody.ReadAsync<ReportRequest>(context, options.MaxRequestBodyBytes);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        var errors = new Dictionary<string, string[]>();
+        if (!ValidNames(service, id, out var bad))
+        {
+            return bad;
+        }
+
+        var r = report!;
+        if (string.IsNullOrWhiteSpace(r.Reporter) || r.Reporter.Length > 200) errors["reporter"] = ["required: who observed it, at most 200 characters"];
+        if (r.Requests is not { } requests || requests is < 0 or > 1_000_000_000) errors["requests"] = ["required: between 0 and 1000000000"];
+        if (r.Failures is not { } failures || failures < 0 || failures > (r.Requests ?? 0)) errors["failures"] = ["required: between 0 and requests"];
+        if (r.Window is { } window && (window <= TimeSpan.Zero || window > TimeSpan.FromHours(1))) errors["window"] = ["must be between 0s and 1h"];
+        foreach (var (field, value) in new[] { ("connectFailures", r.ConnectFailures), ("timeouts", r.Timeouts), ("serverErrors", r.ServerErrors) })
+        {
+            if (value is < 0 || value > (r.Failures ?? 0)) errors[field] = ["must be between 0 and failures"];
+        }
+
+        if (errors.Count > 0)
+        {
+            return Problems.Invalid(errors);
+        }
+
+        if (!registry.TryGet(service, id, out var entry))
+        {
+            return Problems.NotFound($"no instance {id} in service {service}");
+        }
+
+        var now = registry.Time.GetUtcNow();
+        entry.Callers.Add(r.Reporter!, now, r.Requests!.Value, r.Failures!.Value);
+        var verdict = entry.Callers.Judge(now);
+        return TypedResults.Accepted((string?)null, new { verdict.Failing, verdict.Requests, verdict.Failures, verdict.Reporters });
     }
 
     private static IResult ListServices(InstanceRegistry registry, DetectorLoop detector, ChangeIndex index)

@@ -90,9 +90,23 @@ internal sealed partial class DetectorLoop(
                 }
 
                 var desired = entry.Health.Status;
+                string? cause = null;
+                if (entry.Callers.Judge(now) is { Failing: true } callers && desired != HealthStatus.Critical)
+                {
+                    // Heartbeats say alive, callers say every request fails: callers win, held at suspect while the brake is on.
+                    desired = decision.WithholdCritical ? HealthStatus.Suspect : HealthStatus.Critical;
+                    cause = callers.Describe();
+                }
+                else if (entry.HeldByCallers && desired != entry.Record.Health)
+                {
+                    cause = "caller reports no longer show failures; detector says " + RegistryMetrics.Lower(desired);
+                }
+
+                entry.HeldByCallers = cause is not null && desired != entry.Health.Status;
+
                 if (desired != entry.Record.Health)
                 {
-                    writes.Add(PublishAsync(entry, desired, now, cancellationToken));
+                    writes.Add(PublishAsync(entry, desired, now, cause, cancellationToken));
                 }
                 else if (!decision.SuspendRemoval && entry.Health.ShouldRemove(now))
                 {
@@ -106,16 +120,16 @@ internal sealed partial class DetectorLoop(
         metrics.Evaluated(time.GetElapsedTime(started));
     }
 
-    private async Task PublishAsync(InstanceEntry entry, HealthStatus to, DateTimeOffset now, CancellationToken cancellationToken)
+    private async Task PublishAsync(InstanceEntry entry, HealthStatus to, DateTimeOffset now, string? causeOverride, CancellationToken cancellationToken)
     {
         var record = entry.Record;
         var transition = entry.LastTransition;
-        var cause = transition?.To == to ? transition.Cause : $"detector says {RegistryMetrics.Lower(to)}";
+        var cause = causeOverride ?? (transition?.To == to ? transition.Cause : $"detector says {RegistryMetrics.Lower(to)}");
         var e = new RegistryEvent
         {
             Type = EventTypes.Health, Time = now, Service = record.Service, Instance = record.Id,
             From = InstanceRegistry.Wire(record.Health), To = InstanceRegistry.Wire(to), Cause = cause,
-            Evidence = Evidence(transition, entry),
+            Evidence = Evidence(transition, entry, now),
         };
         if (await registry.PublishAsync(entry, record with { Health = to }, e, cancellationToken).ConfigureAwait(false))
         {
@@ -124,13 +138,20 @@ internal sealed partial class DetectorLoop(
         }
     }
 
-    private static Dictionary<string, object?> Evidence(HealthTransition? transition, InstanceEntry entry)
+    private static Dictionary<string, object?> Evidence(HealthTransition? transition, InstanceEntry entry, DateTimeOffset now)
     {
         var evidence = new Dictionary<string, object?>
         {
             ["lastHeartbeat"] = entry.Health.LastHeartbeat,
             ["detector"] = entry.Detector.Kind == DetectorKind.Fixed ? "fixed" : "phiAccrual",
         };
+        if (entry.Callers.Judge(now) is { Requests: > 0 } callers)
+        {
+            evidence["callerRequests"] = callers.Requests;
+            evidence["callerFailures"] = callers.Failures;
+            evidence["reporters"] = callers.Reporters;
+        }
+
         if (transition?.Evidence is { } ev)
         {
             evidence["lastHeartbeat"] = ev.LastHeartbeat;

@@ -34,7 +34,7 @@ internal sealed partial class InstanceRegistry(
             {
                 // After a restart every instance gets a fresh grace period: the server was not listening,
                 // so missed heartbeats are not the instance's fault (Eureka does the same on start-up).
-                Service(record.Service)[record.Id] = new InstanceEntry(record, DetectorFor(record), now);
+                Service(record.Service)[record.Id] = new InstanceEntry(record, DetectorFor(record), options.CallerEvidence, now);
                 index.Bump(record.Service, kv.ModRevision);
             }
         }
@@ -91,7 +91,7 @@ internal sealed partial class InstanceRegistry(
                 }
                 else
                 {
-                    Service(stored.Service)[stored.Id] = new InstanceEntry(stored, detector, now);
+                    Service(stored.Service)[stored.Id] = new InstanceEntry(stored, detector, options.CallerEvidence, now);
                 }
 
                 metrics.Registered(stored.Service);
@@ -207,7 +207,7 @@ internal sealed partial class InstanceRegistry(
             }
             else
             {
-                Service(service)[id] = new InstanceEntry(record, DetectorFor(record), time.GetUtcNow());
+                Service(service)[id] = new InstanceEntry(record, DetectorFor(record), options.CallerEvidence, time.GetUtcNow());
             }
         }
     }

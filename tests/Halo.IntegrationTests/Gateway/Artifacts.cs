@@ -3,18 +3,16 @@ using System.Diagnostics;
 namespace Halo.IntegrationTests.Gateway;
 
 /// <summary>
-/// Finds the TestBackend and GatewayRunner builds next to this test build (same configuration),
-/// building them once if a plain `dotnet test` of this project did not.
+/// Finds the TestBackend build next to this test build (same configuration), building it once if a
+/// plain `dotnet test` of this project did not. (The gateway itself is `halo gateway` from halo.dll.)
 /// </summary>
 internal static class Artifacts
 {
-    private static readonly Lazy<(string Backend, string Gateway)> Paths = new(Locate);
+    private static readonly Lazy<string> Paths = new(Locate);
 
-    public static string Backend => Paths.Value.Backend;
+    public static string Backend => Paths.Value;
 
-    public static string Gateway => Paths.Value.Gateway;
-
-    private static (string, string) Locate()
+    private static string Locate()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Halo.slnx")))
@@ -28,7 +26,7 @@ internal static class Artifacts
         }
 
         var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
-        return (Ensure(dir.FullName, "Halo.TestBackend", configuration), Ensure(dir.FullName, "Halo.GatewayRunner", configuration));
+        return Ensure(dir.FullName, "Halo.TestBackend", configuration);
     }
 
     private static string Ensure(string root, string project, string configuration)

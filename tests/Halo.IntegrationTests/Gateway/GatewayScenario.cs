@@ -1,6 +1,6 @@
 namespace Halo.IntegrationTests.Gateway;
 
-/// <summary>Three (or more) TestBackend processes behind one real gateway process, all on 127.0.0.1 with free ports.</summary>
+/// <summary>Three (or more) TestBackend processes behind one real `halo gateway` process, all on 127.0.0.1 with free ports.</summary>
 internal sealed class GatewayScenario : IDisposable
 {
     private static readonly TimeSpan StartBound = TimeSpan.FromSeconds(30);
@@ -30,7 +30,7 @@ internal sealed class GatewayScenario : IDisposable
     public async Task StartGatewayAsync(string yaml, string server = "http://127.0.0.1:9")
     {
         await File.WriteAllTextAsync(_configPath, yaml);
-        Gateway = ChildProcess.Start(Artifacts.Gateway, "--config", _configPath, "--listen", "127.0.0.1:0", "--server", server);
+        Gateway = ChildProcess.Start(HaloProcess.HaloDll, "gateway", "--config", _configPath, "--listen", "127.0.0.1:0", "--server", server);
         _processes.Add(Gateway);
         GatewayUrl = await Gateway.WaitListeningAsync(StartBound);
     }
@@ -38,7 +38,7 @@ internal sealed class GatewayScenario : IDisposable
     public ChildProcess RunGatewayWithConfig(string yaml)
     {
         File.WriteAllText(_configPath, yaml);
-        var p = ChildProcess.Start(Artifacts.Gateway, "--config", _configPath, "--listen", "127.0.0.1:0");
+        var p = ChildProcess.Start(HaloProcess.HaloDll, "gateway", "--config", _configPath, "--listen", "127.0.0.1:0");
         _processes.Add(p);
         return p;
     }

@@ -1,0 +1,18 @@
+namespace Halo.Agent;
+
+/// <summary>How a `halo agent` runs beside one database.</summary>
+public sealed record AgentOptions
+{
+    public required Uri Server { get; init; }
+    public required string Group { get; init; }
+    public required string Member { get; init; }
+
+    /// <summary>Probe and report interval. Default 100 ms; 10 ms – 10 s. Detection of a crashed database takes at most this long.</summary>
+    public TimeSpan Interval { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Longest one report to the server may take. Default 500 ms.</summary>
+    public TimeSpan ReportTimeout { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How often the fencing watchdog checks the renew deadline. Default 20 ms.</summary>
+    public TimeSpan WatchdogInterval { get; init; } = TimeSpan.FromMilliseconds(20);
+}

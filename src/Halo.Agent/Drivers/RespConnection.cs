@@ -1,0 +1,166 @@
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Halo.Agent.Drivers;
+
+/// <summary>
+/// A minimal RESP2 connection: one command at a time, every call bounded by a timeout. We speak RESP directly instead of
+/// through a multiplexer so a crashed server is seen on the very next command (no background reconnects or command
+/// backlog hiding it) and admin commands (REPLICAOF, CONFIG SET) go out exactly as written.
+/// </summary>
+public sealed class RespConnection : IAsyncDisposable
+{
+    private readonly TcpClient _client;
+    private readonly NetworkStream _stream;
+    private readonly byte[] _buffer = new byte[64 * 1024];
+    private int _start;
+    private int _end;
+
+    private RespConnection(TcpClient client)
+    {
+        _client = client;
+        _stream = client.GetStream();
+    }
+
+    public static async Task<RespConnection> ConnectAsync(string host, int port, TimeSpan timeout, CancellationToken ct = default)
+    {
+        var client = new TcpClient { NoDelay = true };
+        try
+        {
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            cts.CancelAfter(timeout);
+            await client.ConnectAsync(host, port, cts.Token).ConfigureAwait(false);
+            return new RespConnection(client);
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Sends one command and reads its reply: string, long, null, RespError or object?[] for arrays.</summary>
+    public async Task<object?> ExecuteAsync(TimeSpan timeout, CancellationToken ct, params string[] args)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        cts.CancelAfter(timeout);
+        var sb = new StringBuilder().Append('*').Append(args.Length).Append("\r\n");
+        foreach (var a in args)
+        {
+            sb.Append('$').Append(Encoding.UTF8.GetByteCount(a)).Append("\r\n").Append(a).Append("\r\n");
+        }
+
+        await _stream.WriteAsync(Encoding.UTF8.GetBytes(sb.ToString()), cts.Token).ConfigureAwait(false);
+        return await ReadReplyAsync(cts.Token).ConfigureAwait(false);
+    }
+
+    private async Task<object?> ReadReplyAsync(CancellationToken ct)
+    {
+        var line = await ReadLineAsync(ct).ConfigureAwait(false);
+        var body = line[1..];
+        switch (line[0])
+        {
+            case '+':
+                return body;
+            case '-':
+                return new RespError(body);
+            case ':':
+                return long.Parse(body, CultureInfo.InvariantCulture);
+            case '$':
+                var length = int.Parse(body, CultureInfo.InvariantCulture);
+                if (length < 0)
+                {
+                    return null;
+                }
+
+                var bytes = await ReadExactAsync(length + 2, ct).ConfigureAwait(false);
+                return Encoding.UTF8.GetString(bytes, 0, length);
+            case '*':
+                var count = int.Parse(body, CultureInfo.InvariantCulture);
+                if (count < 0)
+                {
+                    return null;
+                }
+
+                var items = new object?[count];
+                for (var i = 0; i < count; i++)
+                {
+                    items[i] = await ReadReplyAsync(ct).ConfigureAwait(false);
+                }
+
+                return items;
+            default:
+                throw new IOException($"unexpected RESP reply type '{line[0]}'");
+        }
+    }
+
+    private async Task<string> ReadLineAsync(CancellationToken ct)
+    {
+        while (true)
+        {
+            var span = _buffer.AsSpan(_start, _end - _start);
+            var newline = span.IndexOf("\r\n"u8);
+            if (newline >= 0)
+            {
+                var line = Encoding.UTF8.GetString(span[..newline]);
+                _start += newline + 2;
+                return line;
+            }
+
+            await FillAsync(ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<byte[]> ReadExactAsync(int count, CancellationToken ct)
+    {
+        var result = new byte[count];
+        var copied = 0;
+        while (copied < count)
+        {
+            if (_start == _end)
+            {
+                await FillAsync(ct).ConfigureAwait(false);
+            }
+
+            var n = Math.Min(count - copied, _end - _start);
+            Array.Copy(_buffer, _start, result, copied, n);
+            _start += n;
+            copied += n;
+        }
+
+        return result;
+    }
+
+    private async Task FillAsync(CancellationToken ct)
+    {
+        if (_start > 0)
+        {
+            Array.Copy(_buffer, _start, _buffer, 0, _end - _start);
+            _end -= _start;
+            _start = 0;
+        }
+
+        if (_end == _buffer.Length)
+        {
+            throw new IOException("RESP reply line too long");
+        }
+
+        var read = await _stream.ReadAsync(_buffer.AsMemory(_end), ct).ConfigureAwait(false);
+        if (read == 0)
+        {
+            throw new IOException("connection closed by the server");
+        }
+
+        _end += read;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _client.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>An error reply (-ERR ..., -READONLY ..., -NOREPLICAS ...).</summary>
+public sealed record RespError(string Message);

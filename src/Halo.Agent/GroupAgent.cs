@@ -1,0 +1,353 @@
+using Halo.Agent.Drivers;
+using Halo.Client;
+using Halo.Core.Failover;
+using Microsoft.Extensions.Logging;
+
+namespace Halo.Agent;
+
+/// <summary>
+/// The sidecar of one group member. Every interval it probes the database, reports to the server and applies the answer:
+/// promote when it is primary of the current epoch with a freshly renewed lease, follow the primary otherwise, fence when
+/// it cannot renew. A long poll on the group status wakes it the moment leadership changes; a watchdog fences a primary
+/// whose renewals stopped, at the deadline <see cref="FencingTiming"/> documents, whatever the main loop is doing.
+/// </summary>
+public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, GroupClient client, TimeProvider time, ILogger logger, ManagedRedis? managed = null)
+{
+    private readonly SemaphoreSlim _wake = new(0);
+    private readonly SemaphoreSlim _dbGate = new(1, 1);
+    private readonly object _leaseGate = new();
+    private long _renewSent;
+    private long _renewEpoch;
+    private long _knownEpoch;
+    private long _drillDone;
+    private long _isolatedUntil;
+    private bool _again;
+    private bool _writable;
+    private bool _serverDown;
+    private long _lostInEpoch = -1;
+    private long _seenVersion;
+
+    /// <summary>Test hook: while it returns true the agent cannot reach the server (a network partition).</summary>
+    public Func<bool> Partitioned { get; set; } = () => false;
+
+    public Assignment? Assignment { get; private set; }
+    public DbProbe? LastProbe { get; private set; }
+    /// <summary>When the watchdog last fenced the database because the lease could not be renewed.</summary>
+    public DateTimeOffset? WatchdogFencedAt { get; private set; }
+    public DateTimeOffset? LastRenewalSentAt { get; private set; }
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        var watch = WatchLoopAsync(ct);
+        var watchdog = WatchdogLoopAsync(ct);
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                try
+                {
+                    await TickAsync(ct).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+                {
+                    // The loop must outlive any one bad tick: log it and carry on at the next interval.
+                    AgentLog.CommandFailed(logger, options.Member, ex);
+                }
+
+                if (_again)
+                {
+                    _again = false;
+                    continue;
+                }
+
+                await _wake.WaitAsync(options.Interval, ct).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+
+        await Task.WhenAll(watch, watchdog).ConfigureAwait(false);
+    }
+
+    /// <summary>One probe, report and apply.</summary>
+    public async Task TickAsync(CancellationToken ct)
+    {
+        if (managed is not null)
+        {
+            var a = Assignment;
+            var follow = a is { Role: MemberRole.Replica, PrimaryAddress: { } p } ? Split(p) : ((string, int)?)null;
+            // A crashed primary stays down until leadership has moved: restarted empty on the same port, it would be found by
+            // the replicas' reconnecting links and they would full-sync from it, wiping their copy of the data.
+            // Likewise it waits until the new primary is known, and then starts as its replica.
+            var holdDown = managed.Started && !managed.Running && (a is null or { Role: MemberRole.Primary, ResumeAfterRestart: false } or { Role: MemberRole.Replica, PrimaryAddress: null });
+            if (!holdDown && managed.EnsureRunning(follow?.Item1, follow?.Item2) && managed.Restarts > 0)
+            {
+                _writable = false;
+                _lostInEpoch = Interlocked.Read(ref _knownEpoch);
+                AgentLog.Restarted(logger, options.Member, managed.Restarts);
+            }
+        }
+
+        var seen = Interlocked.Read(ref _seenVersion);
+        var probe = await driver.ProbeAsync(ct).ConfigureAwait(false);
+        if (!probe.Up && LastProbe?.Up != false)
+        {
+            _writable = false;
+            // Whatever comes back may have lost its data (Redis without persistence restarts empty): not a primary of this epoch.
+            _lostInEpoch = Interlocked.Read(ref _knownEpoch);
+            AgentLog.DatabaseDown(logger, options.Member, probe.Detail);
+        }
+
+        LastProbe = probe;
+        if (await ReportAsync(probe, seen, ct).ConfigureAwait(false) is { } assignment)
+        {
+            Assignment = assignment;
+            await DrillAsync(assignment, ct).ConfigureAwait(false);
+        }
+
+        await ApplyAsync(probe, ct).ConfigureAwait(false);
+    }
+
+    private bool Isolated => Partitioned() || time.GetTimestamp() < Interlocked.Read(ref _isolatedUntil);
+
+    private async Task<Assignment?> ReportAsync(DbProbe probe, long seenVersion, CancellationToken ct)
+    {
+        if (Isolated)
+        {
+            return null;
+        }
+
+        var sent = time.GetTimestamp();
+        var sentAt = time.GetUtcNow();
+        var report = new MemberReport
+        {
+            Address = driver.Address, Role = probe.Role, Epoch = Interlocked.Read(ref _knownEpoch), DbUp = probe.Up, Healthy = probe.Healthy,
+            Offset = probe.Offset, Fenced = probe.Fenced, DrillDone = _drillDone, Detail = probe.Detail, SeenVersion = seenVersion,
+            Following = probe.FollowingAddress,
+        };
+        try
+        {
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            cts.CancelAfter(options.ReportTimeout);
+            var a = await client.ReportAsync(options.Group, options.Member, report, cts.Token).ConfigureAwait(false);
+            _serverDown = false;
+            if (a.LeaseRenewed && a.Role == MemberRole.Primary)
+            {
+                lock (_leaseGate)
+                {
+                    // Measured from the send: the store renewed the lease after this instant, so it cannot expire before send + TTL.
+                    _renewSent = sent;
+                    _renewEpoch = a.Epoch;
+                    LastRenewalSentAt = sentAt;
+                }
+            }
+            else if (a.Epoch != report.Epoch)
+            {
+                _again = true; // a new epoch: report again at once so a new primary renews (and promotes) without waiting an interval
+            }
+
+            InterlockedMax(ref _knownEpoch, a.Epoch);
+            return a;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or HaloApiException && !ct.IsCancellationRequested)
+        {
+            if (!_serverDown)
+            {
+                _serverDown = true;
+                AgentLog.ServerUnreachable(logger, options.Member, ex.Message);
+            }
+
+            return null;
+        }
+    }
+
+    private bool LeaseValid(Assignment a)
+    {
+        lock (_leaseGate)
+        {
+            return _renewEpoch == a.Epoch && _renewSent != 0 && time.GetElapsedTime(_renewSent) < FencingTiming.RenewDeadline(a.LeaseTtl);
+        }
+    }
+
+    private async Task ApplyAsync(DbProbe probe, CancellationToken ct)
+    {
+        if (Assignment is not { } a || !probe.Up)
+        {
+            return;
+        }
+
+        await _dbGate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (a.Role == MemberRole.Primary && LeaseValid(a) && !a.Fence)
+            {
+                if ((probe.Role != MemberRole.Primary || probe.Fenced) && _lostInEpoch == a.Epoch && !a.ResumeAfterRestart)
+                {
+                    return; // stays fenced until the controller moves leadership (or the policy allows restart in place)
+                }
+
+                if (probe.Role != MemberRole.Primary || probe.Fenced)
+                {
+                    await driver.PromoteAsync(a.MinReplicasToWrite, ct).ConfigureAwait(false);
+                    AgentLog.Promoted(logger, options.Member, a.Epoch);
+                    _again = true;
+                }
+
+                _writable = true;
+            }
+            else if (a.Role == MemberRole.Replica && a.PrimaryAddress is { } primary && Split(primary) is var (host, port))
+            {
+                _writable = false;
+                if (probe.Role != MemberRole.Replica || probe.FollowingAddress != primary || probe.Fenced)
+                {
+                    await driver.FollowAsync(host, port, ct).ConfigureAwait(false);
+                    AgentLog.Following(logger, options.Member, primary, a.Epoch);
+                    _again = true;
+                }
+            }
+            else if (probe.Role == MemberRole.Primary && !probe.Fenced)
+            {
+                await FenceLockedAsync(a.Role == MemberRole.Primary ? (a.Fence ? "switchover in progress" : "lease not renewed") : "not the primary of any epoch", ct).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or IOException or OperationCanceledException && !ct.IsCancellationRequested)
+        {
+            AgentLog.CommandFailed(logger, options.Member, ex);
+        }
+        finally
+        {
+            _dbGate.Release();
+        }
+    }
+
+    /// <summary>Fences a writable primary whose lease was not renewed in time, independently of the main loop.</summary>
+    private async Task WatchdogLoopAsync(CancellationToken ct)
+    {
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                await Task.Delay(options.WatchdogInterval, time, ct).ConfigureAwait(false);
+                if (!_writable || Assignment is not { } a || LeaseValid(a))
+                {
+                    continue;
+                }
+
+                await _dbGate.WaitAsync(ct).ConfigureAwait(false);
+                try
+                {
+                    if (_writable && !LeaseValid(a))
+                    {
+                        await FenceLockedAsync("lease not renewed before the deadline", ct).ConfigureAwait(false);
+                        WatchdogFencedAt = time.GetUtcNow();
+                    }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+                {
+                    AgentLog.CommandFailed(logger, options.Member, ex);
+                }
+                finally
+                {
+                    _dbGate.Release();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task FenceLockedAsync(string reason, CancellationToken ct)
+    {
+        _writable = false;
+        try
+        {
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            cts.CancelAfter(FencingTiming.FenceCommandBudget(Assignment?.LeaseTtl ?? TimeSpan.FromSeconds(2)));
+            await driver.FenceAsync(cts.Token).ConfigureAwait(false);
+            AgentLog.Fenced(logger, options.Member, reason);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or IOException or OperationCanceledException && !ct.IsCancellationRequested)
+        {
+            // A database that cannot be fenced in time is stopped instead: refusing writes is the promise, not staying up.
+            AgentLog.CommandFailed(logger, options.Member, ex);
+            await driver.KillAsync(ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task DrillAsync(Assignment a, CancellationToken ct)
+    {
+        if (a.Drill is not { } mode || a.DrillId <= _drillDone)
+        {
+            return;
+        }
+
+        _drillDone = a.DrillId;
+        if (mode == "kill")
+        {
+            await driver.KillAsync(ct).ConfigureAwait(false);
+        }
+        else
+        {
+            Interlocked.Exchange(ref _isolatedUntil, time.GetTimestamp() + (long)(a.Duration.TotalSeconds * time.TimestampFrequency));
+        }
+
+        AgentLog.Drill(logger, options.Member, mode);
+    }
+
+    /// <summary>Long-polls the group status and wakes the main loop the moment it changes.</summary>
+    private async Task WatchLoopAsync(CancellationToken ct)
+    {
+        long version = 0;
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                if (Isolated)
+                {
+                    await Task.Delay(options.Interval, time, ct).ConfigureAwait(false);
+                    continue;
+                }
+
+                var status = await client.GetAsync(options.Group, version, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
+                if (status.Version != version)
+                {
+                    version = status.Version;
+                    Interlocked.Exchange(ref _seenVersion, version);
+                    InterlockedMax(ref _knownEpoch, status.Epoch);
+                    _wake.Release();
+                }
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or HaloApiException)
+            {
+                try
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(200), time, ct).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }
+    }
+
+    private static (string Host, int Port)? Split(string address)
+    {
+        var colon = address.LastIndexOf(':');
+        return colon > 0 && int.TryParse(address.AsSpan(colon + 1), out var port) ? (address[..colon], port) : null;
+    }
+
+    private static void InterlockedMax(ref long target, long value)
+    {
+        long current;
+        while (value > (current = Interlocked.Read(ref target)) && Interlocked.CompareExchange(ref target, value, current) != current)
+        {
+        }
+    }
+}

@@ -1,0 +1,78 @@
+using System.Net;
+using Halo.Client;
+using Halo.Core.Failover;
+using Halo.Gateway.Tcp;
+
+namespace Halo.Cli.Commands;
+
+/// <summary>
+/// A Redis primary/replica group for `halo up`: one `halo agent` per member running its own redis-server (managed mode),
+/// a group policy on the server, and a TCP proxy to the primary. Returns null when redis-server is not installed.
+/// Dispose stops the agents (which stop their redis-servers) and the proxy.
+/// </summary>
+internal sealed class RedisGroupDemo : IAsyncDisposable
+{
+    private readonly List<ChildProcess> _agents;
+
+    private RedisGroupDemo(List<ChildProcess> agents, TcpProxyHost proxy, string group)
+    {
+        _agents = agents;
+        Proxy = proxy;
+        Group = group;
+    }
+
+    public string Group { get; }
+    public TcpProxyHost Proxy { get; }
+    /// <summary>Where clients connect (redis-cli -p ...): always the current primary.</summary>
+    public IPEndPoint ProxyAddress => Proxy.LocalEndpoint;
+
+    public static async Task<RedisGroupDemo?> StartAsync(
+        Uri server, string dataDirectory, string group = "cache", int members = 3, int proxyPort = 6400, string redisServer = "/usr/bin/redis-server",
+        CancellationToken ct = default)
+    {
+        if (!File.Exists(redisServer))
+        {
+            return null;
+        }
+
+        using (var client = new GroupClient(server))
+        {
+            await client.PutAsync(group, new GroupPolicy(), ct);
+        }
+
+        var agents = new List<ChildProcess>();
+        for (var i = 1; i <= members; i++)
+        {
+            var port = FreePort();
+            agents.Add(ChildProcess.StartHalo($"agent {group}-{i}", "agent", "--server", server.ToString(), "--group", group, "--member", $"{group}-{i}",
+                "--redis-server", redisServer, "--redis-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                "--redis-dir", Path.Combine(dataDirectory, $"redis-{group}-{i}")));
+        }
+
+        foreach (var agent in agents)
+        {
+            await agent.WaitReadyAsync(TimeSpan.FromSeconds(30), ct);
+        }
+
+        var proxy = TcpProxyHost.Start(new TcpProxyOptions { Server = server, Group = group, Listen = new IPEndPoint(IPAddress.Loopback, proxyPort) });
+        return new RedisGroupDemo(agents, proxy, group);
+    }
+
+    private static int FreePort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Proxy.DisposeAsync();
+        foreach (var agent in _agents)
+        {
+            await agent.DisposeAsync();
+        }
+    }
+}

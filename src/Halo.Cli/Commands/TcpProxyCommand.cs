@@ -1,0 +1,41 @@
+using System.CommandLine;
+using System.Net;
+using Halo.Core.Registry;
+using Halo.Gateway.Tcp;
+using Microsoft.Extensions.Logging;
+
+namespace Halo.Cli.Commands;
+
+/// <summary>`halo tcp-proxy`: a TCP listener that always points at the current primary (or the replicas) of a group.</summary>
+internal static class TcpProxyCommand
+{
+    public static Command Create()
+    {
+        var group = new Option<string>("--group") { Description = "Group name", Required = true };
+        var role = new Option<string>("--role") { Description = "primary or replicas", DefaultValueFactory = _ => "primary" };
+        var listen = new Option<string>("--listen") { Description = "host:port to listen on", DefaultValueFactory = _ => "127.0.0.1:6400" };
+        var command = new Command("tcp-proxy", "Route TCP connections to a group's current primary (or replicas)") { group, role, listen };
+        command.SetAction((parse, ct) => CommonOptions.Run(async () =>
+        {
+            var g = parse.GetValue(group)!;
+            if (!Names.IsValid(g)) throw new CliException($"--group: {Names.Rule}");
+            if (parse.GetValue(role) is not ("primary" or "replicas") || parse.GetValue(role) is not { } r) throw new CliException("--role: must be primary or replicas");
+            var (host, port) = AgentCommand.Endpoint(parse.GetValue(listen)!, "--listen");
+            if (!IPAddress.TryParse(host, out var ip)) throw new CliException("--listen: the host must be an IP address");
+            using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
+            await using var proxy = TcpProxyHost.Start(new TcpProxyOptions { Listen = new IPEndPoint(ip, port), Server = new Uri(GroupCommands.ServerUrl(parse)), Group = g, Role = r },
+                logger: loggers.CreateLogger("halo.tcp-proxy"));
+            Console.WriteLine($"halo tcp-proxy for {g}/{r} listening on {proxy.LocalEndpoint}");
+            try
+            {
+                await Task.Delay(Timeout.InfiniteTimeSpan, TimeProvider.System, ct);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,82 @@
+namespace Halo.Core.Failover;
+
+/// <summary>A database's role as its agent observed it.</summary>
+public enum MemberRole
+{
+    Unknown,
+    Primary,
+    Replica,
+}
+
+/// <summary>What an agent reports about its database, several times a second (POST .../members/{member}/report).</summary>
+public sealed record MemberReport
+{
+    /// <summary>host:port clients and replicas use to reach the database.</summary>
+    public required string Address { get; init; }
+    public MemberRole Role { get; init; }
+    /// <summary>The epoch the agent last applied; a primary renews its lease only for the current epoch.</summary>
+    public long Epoch { get; init; }
+    public bool DbUp { get; init; }
+    public bool Healthy { get; init; }
+    /// <summary>Replication position (Redis master_repl_offset / slave_repl_offset).</summary>
+    public long Offset { get; init; }
+    /// <summary>True while the agent holds the database read-only (fenced).</summary>
+    public bool Fenced { get; init; }
+    /// <summary>For a replica, the host:port it replicates from.</summary>
+    public string? Following { get; init; }
+    /// <summary>
+    /// The group status version the agent had seen before it probed: a report whose SeenVersion is at least the version
+    /// published when a failure was detected carries an offset read after the failure, which is final.
+    /// </summary>
+    public long SeenVersion { get; init; }
+    /// <summary>Id of the last drill command carried out, so the server does not repeat it.</summary>
+    public long DrillDone { get; init; }
+    public string? Detail { get; init; }
+}
+
+/// <summary>The server's answer to a report, and what the group watch tells agents: what this member should be.</summary>
+public sealed record Assignment
+{
+    public long Epoch { get; init; }
+    public MemberRole Role { get; init; }
+    public string? Primary { get; init; }
+    public string? PrimaryAddress { get; init; }
+    /// <summary>Hold writes even though primary: a planned switchover is draining this primary.</summary>
+    public bool Fence { get; init; }
+    /// <summary>True when this report renewed the primary's lease for <see cref="Epoch"/>.</summary>
+    public bool LeaseRenewed { get; init; }
+    public TimeSpan LeaseTtl { get; init; }
+    public int MinReplicasToWrite { get; init; }
+    /// <summary>
+    /// May a primary whose database crashed and came back resume in the same epoch? Only when the policy gives a restart
+    /// grace (meant for databases with persistence); otherwise a restarted, possibly empty, database waits for the controller.
+    /// </summary>
+    public bool ResumeAfterRestart { get; init; }
+    /// <summary>A drill to carry out: "kill" (kill -9 the database) or "isolate" (stop talking to the server for a while).</summary>
+    public string? Drill { get; init; }
+    public long DrillId { get; init; }
+    /// <summary>How long an "isolate" drill lasts.</summary>
+    public TimeSpan Duration { get; init; }
+    public long Version { get; init; }
+}
+
+/// <summary>One member as the status API shows it.</summary>
+public sealed record MemberView(
+    string Name, string Address, MemberRole Role, long Epoch, bool DbUp, bool Healthy, long Offset, long? Lag, bool Fresh,
+    DateTimeOffset? LastReport, bool Fenced, int Priority, bool NeverPromote, string? Following = null, string? Detail = null);
+
+/// <summary>When each stage of the last failover happened, on the server's clock.</summary>
+public sealed record FailoverRecord(
+    long Epoch, string? From, string To, string Cause, DateTimeOffset DetectedAt, DateTimeOffset DecidedAt, DateTimeOffset? PromotedAt,
+    string? Evidence = null);
+
+/// <summary>A group's state: the primary of the current epoch, each member, the policy, the last failover.</summary>
+public sealed record GroupStatus(
+    string Name, long Version, long Epoch, string? Primary, string? PrimaryAddress, bool PrimaryConfirmed, bool Paused,
+    GroupPolicy Policy, IReadOnlyList<MemberView> Members, FailoverRecord? LastFailover, string? Pending);
+
+public sealed record GroupList(IReadOnlyList<GroupStatus> Groups);
+
+public sealed record SwitchoverRequest(string? To);
+
+public sealed record DrillRequest(string? Mode, TimeSpan? Duration);

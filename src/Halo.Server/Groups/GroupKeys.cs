@@ -1,0 +1,37 @@
+namespace Halo.Server.Groups;
+
+/// <summary>Store layout of failover groups: policy, members, the leader record and the lease marker that expires with the primary's lease.</summary>
+internal static class GroupKeys
+{
+    public const string Prefix = "groups/";
+
+    public static string Policy(string group) => $"{Prefix}{group}/policy";
+
+    public static string Leader(string group) => $"{Prefix}{group}/leader";
+
+    /// <summary>Attached to the primary's lease: its disappearance is how the controller learns the lease lapsed.</summary>
+    public static string LeaseMarker(string group) => $"{Prefix}{group}/lease";
+
+    public static string Member(string group, string member) => $"{Prefix}{group}/members/{member}";
+
+    /// <summary>Splits "groups/cache/members/r1" into ("cache", "members/r1").</summary>
+    public static bool TryParse(string key, out string group, out string rest)
+    {
+        group = rest = "";
+        if (!key.StartsWith(Prefix, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var tail = key[Prefix.Length..];
+        var slash = tail.IndexOf('/', StringComparison.Ordinal);
+        if (slash <= 0)
+        {
+            return false;
+        }
+
+        group = tail[..slash];
+        rest = tail[(slash + 1)..];
+        return true;
+    }
+}

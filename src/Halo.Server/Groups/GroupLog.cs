@@ -1,0 +1,34 @@
+using Microsoft.Extensions.Logging;
+
+namespace Halo.Server.Groups;
+
+/// <summary>Failover log lines; each transition has its own stable event id so alerts and tests can key on it.</summary>
+internal static partial class GroupLog
+{
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Group {Group}: {Member} is primary in epoch {Epoch} ({Cause}), previously {Previous}")]
+    public static partial void LeaderChanged(ILogger logger, string group, string member, long epoch, string cause, string? previous);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Group {Group}: {Member} confirmed primary in epoch {Epoch} after {Seconds:0.000}s")]
+    public static partial void Promoted(ILogger logger, string group, string member, long epoch, double seconds);
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "Group {Group}: failover needed ({Cause}) but no member qualifies: {Skipped}")]
+    public static partial void NoCandidate(ILogger logger, string group, string cause, string skipped);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Information, Message = "Group {Group}: compare-and-set of the leader record lost to a concurrent change; re-reading")]
+    public static partial void LostRace(ILogger logger, string group);
+
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Warning, Message = "Group {Group}: member {Member} reports its database down")]
+    public static partial void DatabaseDown(ILogger logger, string group, string member);
+
+    [LoggerMessage(EventId = 3006, Level = LogLevel.Information, Message = "Group {Group}: switchover to {Member} {Outcome}")]
+    public static partial void Switchover(ILogger logger, string group, string member, string outcome);
+
+    [LoggerMessage(EventId = 3007, Level = LogLevel.Information, Message = "Group {Group}: automatic failover {State}")]
+    public static partial void Paused(ILogger logger, string group, string state);
+
+    [LoggerMessage(EventId = 3008, Level = LogLevel.Warning, Message = "Group {Group}: drill {Mode} of primary {Member} started")]
+    public static partial void Drill(ILogger logger, string group, string mode, string member);
+
+    [LoggerMessage(EventId = 3009, Level = LogLevel.Error, Message = "Group controller tick failed for {Group}")]
+    public static partial void TickFailed(ILogger logger, string group, Exception error);
+}

@@ -1,0 +1,148 @@
+using System.Net;
+using System.Net.Http.Json;
+using Halo.Agent;
+using Halo.Agent.Drivers;
+using Halo.Client;
+using Halo.Core.Failover;
+using Halo.Core.Serialization;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Halo.Agent.Tests;
+
+public sealed class GroupAgentTests
+{
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero)) { AutoAdvanceAmount = TimeSpan.Zero };
+    private readonly FakeDriver _db = new();
+    private readonly StubServer _server = new();
+
+    private GroupAgent Agent() => new(new AgentOptions { Server = new Uri("http://127.0.0.1:1/"), Group = "cache", Member = "r1" }, _db,
+        new GroupClient(new HttpClient(_server) { BaseAddress = new Uri("http://127.0.0.1:1/") }), _time, NullLogger.Instance);
+
+    private static Assignment Primary(long epoch, bool renewed = true) =>
+        new() { Epoch = epoch, Role = MemberRole.Primary, Primary = "r1", PrimaryAddress = "127.0.0.1:7001", LeaseRenewed = renewed, LeaseTtl = TimeSpan.FromSeconds(2) };
+
+    [Fact]
+    public async Task TickAsync_PrimaryWithRenewedLease_PromotesOnce()
+    {
+        var agent = Agent();
+        _server.Next = Primary(1);
+        await agent.TickAsync(default);
+        await agent.TickAsync(default);
+        Assert.Equal(["promote 0"], _db.Calls);
+    }
+
+    [Fact]
+    public async Task TickAsync_RenewalsStop_FencesOnlyAfterTheRenewDeadline()
+    {
+        var agent = Agent();
+        _server.Next = Primary(1);
+        await agent.TickAsync(default);
+        _server.Next = null; // the server is unreachable from now on
+
+        _time.Advance(FencingTiming.RenewDeadline(TimeSpan.FromSeconds(2)) - TimeSpan.FromMilliseconds(10));
+        await agent.TickAsync(default);
+        Assert.DoesNotContain("fence", _db.Calls);
+
+        _time.Advance(TimeSpan.FromMilliseconds(20));
+        await agent.TickAsync(default);
+        Assert.Equal(["promote 0", "fence"], _db.Calls);
+    }
+
+    [Fact]
+    public async Task TickAsync_AnswerWithoutRenewal_DoesNotPromote()
+    {
+        var agent = Agent();
+        _server.Next = Primary(1, renewed: false);
+        await agent.TickAsync(default);
+        Assert.Empty(_db.Calls);
+    }
+
+    [Fact]
+    public async Task TickAsync_DatabaseLostInItsEpoch_IsNotPromotedAgainUntilLeadershipMoves()
+    {
+        var agent = Agent();
+        _server.Next = Primary(1);
+        await agent.TickAsync(default);
+        _db.Up = false;
+        await agent.TickAsync(default);
+        _db.Up = true;
+        _db.Role = MemberRole.Primary;
+        _db.Fenced = true; // came back fenced (and possibly empty)
+        await agent.TickAsync(default);
+        Assert.Equal(["promote 0"], _db.Calls);
+
+        _server.Next = new Assignment { Epoch = 2, Role = MemberRole.Replica, Primary = "r2", PrimaryAddress = "127.0.0.1:7002", LeaseTtl = TimeSpan.FromSeconds(2) };
+        await agent.TickAsync(default);
+        Assert.Equal(["promote 0", "follow 127.0.0.1:7002"], _db.Calls);
+    }
+
+    [Fact]
+    public async Task TickAsync_ReportCarriesProbe_ServerSeesOffsetAndRole()
+    {
+        var agent = Agent();
+        _db.Offset = 1234;
+        _server.Next = new Assignment { Epoch = 1, Role = MemberRole.Replica, Primary = "r2", PrimaryAddress = "127.0.0.1:7002", LeaseTtl = TimeSpan.FromSeconds(2) };
+        await agent.TickAsync(default);
+        Assert.Equal((1234L, MemberRole.Replica, "127.0.0.1:7001"), (_server.Last!.Offset, _server.Last.Role, _server.Last.Address));
+        Assert.Equal(["follow 127.0.0.1:7002"], _db.Calls);
+    }
+
+    private sealed class FakeDriver : IDatabaseDriver
+    {
+        public List<string> Calls { get; } = [];
+        public bool Up { get; set; } = true;
+        public MemberRole Role { get; set; } = MemberRole.Replica;
+        public bool Fenced { get; set; }
+        public long Offset { get; set; }
+        public string? Following { get; set; }
+
+        public string Address => "127.0.0.1:7001";
+
+        public Task<DbProbe> ProbeAsync(CancellationToken ct) =>
+            Task.FromResult(Up ? new DbProbe(true, true, Role, Offset, Fenced, Following, 1, null) : DbProbe.Down("down"));
+
+        public Task PromoteAsync(int minReplicasToWrite, CancellationToken ct)
+        {
+            Calls.Add($"promote {minReplicasToWrite}");
+            (Role, Fenced) = (MemberRole.Primary, false);
+            return Task.CompletedTask;
+        }
+
+        public Task FollowAsync(string host, int port, CancellationToken ct)
+        {
+            Calls.Add($"follow {host}:{port}");
+            (Role, Fenced, Following) = (MemberRole.Replica, false, $"{host}:{port}");
+            return Task.CompletedTask;
+        }
+
+        public Task FenceAsync(CancellationToken ct)
+        {
+            Calls.Add("fence");
+            Fenced = true;
+            return Task.CompletedTask;
+        }
+
+        public Task<bool> KillAsync(CancellationToken ct) => Task.FromResult(false);
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    /// <summary>Answers reports with <see cref="Next"/>, or fails like an unreachable server when it is null.</summary>
+    private sealed class StubServer : HttpMessageHandler
+    {
+        public Assignment? Next { get; set; }
+        public MemberReport? Last { get; private set; }
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (Next is null)
+            {
+                throw new HttpRequestException("connection refused");
+            }
+
+            Last = await request.Content!.ReadFromJsonAsync<MemberReport>(HaloJson.Options, cancellationToken);
+            return new HttpResponseMessage(HttpStatusCode.OK) { Content = JsonContent.Create(Next, options: HaloJson.Options) };
+        }
+    }
+}

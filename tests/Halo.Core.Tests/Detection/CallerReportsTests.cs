@@ -1,0 +1,71 @@
+using Halo.Core.Detection;
+
+namespace Halo.Core.Tests.Detection;
+
+public sealed class CallerReportsTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public void Judge_NearlyAllRequestsFailed_Failing()
+    {
+        var reports = new CallerReports(new CallerEvidenceOptions());
+        reports.Add("gw-a", T0, 60, 58);
+
+        var verdict = reports.Judge(T0.AddSeconds(1));
+
+        Assert.True(verdict.Failing);
+        Assert.Equal(["gw-a"], verdict.Reporters);
+    }
+
+    [Fact]
+    public void Judge_FewRequests_NoVerdict()
+    {
+        var reports = new CallerReports(new CallerEvidenceOptions());
+        reports.Add("gw-a", T0, 5, 5);
+
+        Assert.False(reports.Judge(T0).Failing);
+    }
+
+    [Fact]
+    public void Judge_SomeFailures_NotFailing()
+    {
+        var reports = new CallerReports(new CallerEvidenceOptions());
+        reports.Add("gw-a", T0, 100, 40);
+
+        Assert.False(reports.Judge(T0).Failing);
+    }
+
+    [Fact]
+    public void Judge_SeveralReporters_Summed()
+    {
+        var reports = new CallerReports(new CallerEvidenceOptions());
+        reports.Add("gw-a", T0, 10, 10);
+        reports.Add("gw-b", T0, 10, 9);
+
+        var verdict = reports.Judge(T0);
+
+        Assert.True(verdict.Failing);
+        Assert.Equal(20, verdict.Requests);
+        Assert.Equal(19, verdict.Failures);
+    }
+
+    [Fact]
+    public void Judge_ReportsOlderThanWindow_Expire()
+    {
+        var reports = new CallerReports(new CallerEvidenceOptions { Window = TimeSpan.FromSeconds(30) });
+        reports.Add("gw-a", T0, 100, 100);
+
+        Assert.True(reports.Judge(T0.AddSeconds(30)).Failing);
+        Assert.False(reports.Judge(T0.AddSeconds(31)).Failing);
+    }
+
+    [Fact]
+    public void Judge_Disabled_NeverFailing()
+    {
+        var reports = new CallerReports(new CallerEvidenceOptions { Enabled = false });
+        reports.Add("gw-a", T0, 100, 100);
+
+        Assert.False(reports.Judge(T0).Failing);
+    }
+}

@@ -1,0 +1,16 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+
+namespace Halo.IntegrationTests.Failover;
+
+/// <summary>Keeps every log line with a timestamp, so a failing run can show what each agent did and when.</summary>
+public sealed class RecordingLogger(string name, ConcurrentQueue<string> lines) : ILogger
+{
+    public IDisposable? BeginScope<TState>(TState state)
+        where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => true;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+        lines.Enqueue($"{DateTimeOffset.UtcNow:HH:mm:ss.fff} {name} [{eventId.Id}] {formatter(state, exception)}");
+}
