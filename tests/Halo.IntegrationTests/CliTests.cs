@@ -123,7 +123,7 @@ public sealed partial class UpTests(ITestOutputHelper output)
     {
         var data = HaloProcess.TempDirectory("up");
         var port = HaloProcess.FreePort();
-        await using var up = HaloProcess.Start("up", "--listen", $"127.0.0.1:{port}", "--gateway-listen", "127.0.0.1:0", "--data", data);
+        await using var up = HaloProcess.Start("up", "--listen", $"127.0.0.1:{port}", "--gateway-listen", "127.0.0.1:0", "--redis-port", "0", "--data", data);
         await up.WaitForLineAsync("Ctrl+C stops everything", Bound);
         var pids = up.Output.Select(l => PidPattern().Match(l)).Where(m => m.Success).Select(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
         Assert.Equal(3, pids.Count);
@@ -139,6 +139,22 @@ public sealed partial class UpTests(ITestOutputHelper output)
             }
 
             Assert.True(clock.Elapsed < Bound, "three passing samples expected");
+            await Task.Delay(200);
+        }
+
+        // The Redis group halo up starts (redis-server is installed by the test script) elects a primary.
+        var redisLine = await up.WaitForLineAsync("redis group", Bound);
+        Assert.Contains("always reaches the primary", redisLine, StringComparison.Ordinal);
+        clock.Restart();
+        while (true)
+        {
+            var group = JsonDocument.Parse(await http.GetStringAsync("/v1/groups/cache")).RootElement;
+            if (group.TryGetProperty("primary", out var primary) && primary.ValueKind == JsonValueKind.String)
+            {
+                break;
+            }
+
+            Assert.True(clock.Elapsed < Bound, "the cache group should elect a primary");
             await Task.Delay(200);
         }
 
@@ -167,14 +183,31 @@ public sealed partial class UpTests(ITestOutputHelper output)
 
         await up.WaitForLineAsync("stopping", Bound);
         clock.Restart();
-        while (pids.Skip(1).Any(Alive) || !up.HasExited)
+        while (pids.Skip(1).Any(Alive) || !up.HasExited || ProcessesMentioning(data).Count > 0)
         {
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "halo up should stop its samples and exit");
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30),
+                $"halo up should stop its samples, agents and redis-servers and exit; left: {string.Join(", ", ProcessesMentioning(data))}");
             await Task.Delay(200);
         }
 
         Directory.Delete(data, recursive: true);
     }
+
+    /// <summary>Live processes whose command line names <paramref name="text"/> (redis-servers run with --dir under the data folder).</summary>
+    private static List<string> ProcessesMentioning(string text) =>
+        Directory.GetDirectories("/proc").Select(Path.GetFileName).Where(n => int.TryParse(n, out _)).Select(pid =>
+        {
+            try
+            {
+                var cmd = File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ');
+                var state = File.ReadAllText($"/proc/{pid}/stat");
+                return cmd.Contains(text, StringComparison.Ordinal) && !state.Contains(") Z ", StringComparison.Ordinal) ? $"{pid}: {cmd}" : null;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return null;
+            }
+        }).OfType<string>().ToList();
 
     private static bool Alive(int pid)
     {

@@ -16,7 +16,10 @@ internal sealed class ChildProcess : IAsyncDisposable
     public string Name { get; private init; } = "";
 
     /// <summary>Starts this same program (`halo ...` or `dotnet halo.dll ...`) with <paramref name="args"/>.</summary>
-    public static ChildProcess StartHalo(string name, params string[] args)
+    public static ChildProcess StartHalo(string name, params string[] args) => StartHaloUntil(name, "listening on", args);
+
+    /// <summary>As <see cref="StartHalo"/>, ready once the child prints a line containing <paramref name="readyMarker"/>.</summary>
+    public static ChildProcess StartHaloUntil(string name, string readyMarker, params string[] args)
     {
         var info = new ProcessStartInfo { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         // Hot paths (the gateway's proxy loop) get optimised code at once instead of after a quiet period (docs/gateway.md).
@@ -41,7 +44,7 @@ internal sealed class ChildProcess : IAsyncDisposable
         var child = new ChildProcess(process) { Name = name };
         process.OutputDataReceived += (_, e) =>
         {
-            if (e.Data is { } line && line.Contains("listening on", StringComparison.Ordinal))
+            if (e.Data is { } line && line.Contains(readyMarker, StringComparison.Ordinal))
             {
                 child._ready.TrySetResult(line);
             }
@@ -61,7 +64,7 @@ internal sealed class ChildProcess : IAsyncDisposable
         return child;
     }
 
-    /// <summary>The child's "listening on" line, or an error if it exits or stays silent.</summary>
+    /// <summary>The child's ready line, or an error if it exits or stays silent.</summary>
     public async Task<string> WaitReadyAsync(TimeSpan timeout, CancellationToken ct)
     {
         var exited = _process.WaitForExitAsync(ct);

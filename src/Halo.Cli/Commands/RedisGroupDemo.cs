@@ -44,7 +44,7 @@ internal sealed class RedisGroupDemo : IAsyncDisposable
         for (var i = 1; i <= members; i++)
         {
             var port = FreePort();
-            agents.Add(ChildProcess.StartHalo($"agent {group}-{i}", "agent", "--server", server.ToString(), "--group", group, "--member", $"{group}-{i}",
+            agents.Add(ChildProcess.StartHaloUntil($"agent {group}-{i}", "halo agent", "agent", "--server", server.ToString(), "--group", group, "--member", $"{group}-{i}",
                 "--redis-server", redisServer, "--redis-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 "--redis-dir", Path.Combine(dataDirectory, $"redis-{group}-{i}")));
         }

@@ -21,11 +21,14 @@ internal static class UpCommand
         var data = new Option<string>("--data") { Description = "Data directory", DefaultValueFactory = _ => Path.Combine(".halo", "up") };
         var samples = new Option<int>("--samples") { Description = "Sample instances to start (0-20)", DefaultValueFactory = _ => 3 };
         var gateway = new Option<string>("--gateway-listen") { Description = "Gateway address", DefaultValueFactory = _ => "127.0.0.1:7480" };
+        var noRedis = new Option<bool>("--no-redis") { Description = "Do not start the Redis group (started by default when redis-server is installed)" };
+        var redisPort = new Option<int>("--redis-port") { Description = "Port of the TCP proxy to the Redis primary (0: any free port)", DefaultValueFactory = _ => 6400 };
         var model = new Option<string?>("--model") { Description = "halo model topology: predicted availability beside the measured one on the dashboard" };
         var webhooks = new Option<string[]>("--alert-webhook") { Description = "URL that receives Alertmanager-compatible alert webhooks (repeatable)" };
-        var command = new Command("up", "Start everything on this machine and show live status") { listen, data, samples, gateway, model, webhooks };
+        var command = new Command("up", "Start everything on this machine and show live status") { listen, data, samples, gateway, noRedis, redisPort, model, webhooks };
         command.SetAction((parse, ct) => CommonOptions.Run(() =>
             RunAsync(parse.GetValue(listen)!, parse.GetValue(data)!, parse.GetValue(samples), parse.GetValue(gateway)!,
+                parse.GetValue(noRedis) ? null : parse.GetValue(redisPort),
                 o => ServerCommand.WithModel(ServerCommand.WithWebhooks(o, parse.GetValue(webhooks)), parse.GetValue(model)), ct)));
         return command;
     }
@@ -45,11 +48,16 @@ internal static class UpCommand
         """;
 
     private static async Task<int> RunAsync(
-        string listen, string data, int sampleCount, string gatewayListen, Func<ServerOptions, ServerOptions> monitoring, CancellationToken ct)
+        string listen, string data, int sampleCount, string gatewayListen, int? redisPort, Func<ServerOptions, ServerOptions> monitoring, CancellationToken ct)
     {
         if (sampleCount is < 0 or > 20)
         {
             throw new CliException("--samples: must be between 0 and 20");
+        }
+
+        if (redisPort is < 0 or > 65535)
+        {
+            throw new CliException("--redis-port: must be between 0 and 65535");
         }
 
         var options = monitoring(new ServerOptions { Listen = ServerCommand.ListenUrl(listen), DataDirectory = data });
@@ -66,6 +74,7 @@ internal static class UpCommand
 
         var server = HaloServerHost.Address(app);
         var children = new List<ChildProcess>();
+        RedisGroupDemo? redis = null;
         try
         {
             for (var i = 1; i <= sampleCount; i++)
@@ -86,7 +95,15 @@ internal static class UpCommand
             }
 
             var gatewayUrl = lines[^1][(lines[^1].IndexOf("http", StringComparison.Ordinal))..].Trim();
-            PrintWhere(server, Path.GetFullPath(data), gatewayUrl, lines[..^1], children.Count > 1 ? children[0].Pid : 0);
+            if (redisPort is { } port)
+            {
+                redis = await RedisGroupDemo.StartAsync(server, Path.GetFullPath(data), proxyPort: port, ct: ct);
+            }
+
+            var redisLine = redis is null
+                ? "redis group     not started (redis-server not installed, or --no-redis)"
+                : $"redis group     {redis.Group}: redis-cli -p {redis.ProxyAddress.Port} always reaches the primary (halo group {redis.Group})";
+            PrintWhere(server, Path.GetFullPath(data), gatewayUrl, redisLine, lines[..^1], children.Count > 1 ? children[0].Pid : 0);
             await ShowLiveAsync(server, ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -94,7 +111,12 @@ internal static class UpCommand
         }
         finally
         {
-            Console.WriteLine("stopping: samples, gateway, server");
+            Console.WriteLine("stopping: redis group, samples, gateway, server");
+            if (redis is not null)
+            {
+                await redis.DisposeAsync();
+            }
+
             foreach (var child in children)
             {
                 await child.DisposeAsync();
@@ -107,7 +129,7 @@ internal static class UpCommand
         return 0;
     }
 
-    private static void PrintWhere(Uri server, string data, string gateway, List<string> sampleLines, int samplePid)
+    private static void PrintWhere(Uri server, string data, string gateway, string redisLine, List<string> sampleLines, int samplePid)
     {
         Console.WriteLine($"""
             Halo is up.
@@ -117,6 +139,7 @@ internal static class UpCommand
               metrics         {server}metrics
               events          {server}v1/events
               data            {data}
+              {redisLine}
             """);
         foreach (var line in sampleLines)
         {
