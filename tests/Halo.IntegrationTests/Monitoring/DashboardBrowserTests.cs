@@ -20,7 +20,7 @@ public sealed partial class DashboardBrowserTests(ITestOutputHelper output)
         var port = HaloProcess.FreePort();
         var url = $"http://127.0.0.1:{port}/";
         var model = Path.Combine(RepoPaths.Root, "examples", "models", "web-shop.yaml");
-        await using var up = HaloProcess.Start("up", "--listen", $"127.0.0.1:{port}", "--gateway-listen", "127.0.0.1:0", "--data", data, "--model", model);
+        await using var up = HaloProcess.Start("up", "--listen", $"127.0.0.1:{port}", "--gateway-listen", "127.0.0.1:0", "--no-redis", "--data", data, "--model", model);
         var samplePids = new Dictionary<string, int>();
         try
         {
