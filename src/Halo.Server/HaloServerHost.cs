@@ -70,7 +70,8 @@ public static class HaloServerHost
         });
         services.AddOpenTelemetry().WithMetrics(m => m
             .AddMeter(RegistryMetrics.MeterName, MonitoringMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Runtime")
-            .AddPrometheusExporter());
+            // No cached scrape answer: a 300 ms cache (the exporter's default) hides a change an operator just caused.
+            .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
 
         var app = builder.Build();
         app.UseExceptionHandler(errors => errors.Run(WriteUnhandledAsync));

@@ -52,8 +52,9 @@ public sealed class KOfNBlock : Block
 
     public override IReadOnlyList<Block> Children => _children;
 
+    // The DP sums many products; rounding can land a hair above 1, which would print as "more than 100%".
     public override double Availability => ReferenceEquals(_effective, this)
-        ? AtLeast(K, _children.Select(c => c.Availability), skip: -1)
+        ? Math.Clamp(AtLeast(K, _children.Select(c => c.Availability), skip: -1), 0, 1)
         : _effective.Availability;
 
     // Child i is critical when exactly k − 1 of the others are up.

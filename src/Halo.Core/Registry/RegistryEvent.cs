@@ -28,6 +28,26 @@ public static class EventTypes
     public const string BrakeReleased = "brake-released";
     public const string Report = "report";
 
+    /// <summary>A group's first primary was elected.</summary>
+    public const string Elected = "elected";
+
+    /// <summary>A group's primary was replaced after a failure (with stage timings in the evidence).</summary>
+    public const string Failover = "failover";
+
+    /// <summary>A planned change of a group's primary.</summary>
+    public const string Switchover = "switchover";
+
+    /// <summary>A group was put in maintenance mode (no failover) or taken out of it.</summary>
+    public const string Paused = "paused";
+    public const string Resumed = "resumed";
+
+    /// <summary>Every type the history can hold, for filters and validation.</summary>
+    public static IReadOnlyList<string> All { get; } =
+    [
+        Registered, Deregistered, Health, Draining, Removed, BrakeEngaged, BrakeReleased, Report,
+        Elected, Failover, Switchover, Paused, Resumed, Alert,
+    ];
+
     /// <summary>An alert notification delivered (to = "delivered") or given up on (to = "failed"); see docs/monitoring.md.</summary>
     public const string Alert = "alert";
 }

@@ -14,12 +14,7 @@ namespace Halo.Server.Api;
 /// <summary>The event history: a list to page through and a live SSE stream.</summary>
 internal static class EventEndpoints
 {
-    private static readonly HashSet<string> KnownTypes =
-    [
-        EventTypes.Registered, EventTypes.Deregistered, EventTypes.Health, EventTypes.Draining,
-        EventTypes.Removed, EventTypes.BrakeEngaged, EventTypes.BrakeReleased, EventTypes.Report,
-        EventTypes.Alert,
-    ];
+    private static readonly HashSet<string> KnownTypes = [.. EventTypes.All];
 
     public static void MapEvents(this IEndpointRouteBuilder app)
     {

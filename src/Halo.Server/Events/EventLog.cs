@@ -34,7 +34,9 @@ internal sealed class EventLog(IStore store, ServerOptions options)
     {
         var all = await store.ListAsync(RegistryKeys.EventsPrefix, cancellationToken).ConfigureAwait(false);
         var result = new List<RegistryEvent>();
-        foreach (var kv in all.Items)
+        // Revision order, not key order: sequence numbers are taken before commit, so concurrent writers can commit
+        // them out of order, and a client paging with `after` must never skip one.
+        foreach (var kv in all.Items.OrderBy(kv => kv.ModRevision))
         {
             if (kv.ModRevision <= after || Read(kv) is not { } e)
             {
@@ -73,7 +75,7 @@ internal sealed class EventLog(IStore store, ServerOptions options)
             return 0;
         }
 
-        var ops = all.Items.Take(excess).Select(kv => TxnOp.Delete(kv.Key)).ToList();
+        var ops = all.Items.OrderBy(kv => kv.ModRevision).Take(excess).Select(kv => TxnOp.Delete(kv.Key)).ToList();
         // etcd caps a transaction at 128 operations by default.
         foreach (var chunk in ops.Chunk(100))
         {

@@ -179,7 +179,7 @@ internal sealed class GroupController(GroupRegistry registry, GroupsOptions opti
             TxnOp.Put(GroupKeys.LeaseMarker(g.Name), System.Text.Encoding.UTF8.GetBytes(next.Member), lease.Id),
             registry.Events.Append(new RegistryEvent
             {
-                Type = previous is null ? "elected" : cause == "switchover" ? "switchover" : "failover",
+                Type = previous is null ? EventTypes.Elected : cause == "switchover" ? EventTypes.Switchover : EventTypes.Failover,
                 Time = now, Service = g.Name, Instance = next.Member, From = previous?.Member, To = next.Member, Cause = cause,
                 Evidence = new Dictionary<string, object?> { ["epoch"] = next.Epoch, ["previousEpoch"] = previous?.Epoch ?? 0 },
             }),

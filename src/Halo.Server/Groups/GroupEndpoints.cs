@@ -187,7 +187,7 @@ public static class GroupEndpoints
         }
 
         var registry = Registry(c);
-        await registry.PutPolicyAsync(name, g!.Policy with { Paused = paused }, paused ? "paused" : "resumed", c.RequestAborted);
+        await registry.PutPolicyAsync(name, g!.Policy with { Paused = paused }, paused ? EventTypes.Paused : EventTypes.Resumed, c.RequestAborted);
         if (c.RequestServices.GetService(typeof(ILogger<GroupRegistry>)) is ILogger logger)
         {
             GroupLog.Paused(logger, name, paused ? "paused" : "resumed");

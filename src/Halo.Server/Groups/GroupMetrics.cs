@@ -10,6 +10,7 @@ public sealed class GroupMetrics
     private readonly Histogram<double> _duration;
     private readonly Counter<long> _failovers;
     private Func<IEnumerable<Measurement<long>>> _epochs = () => [];
+    private Func<IEnumerable<Measurement<int>>> _confirmed = () => [];
 
     public GroupMetrics(IMeterFactory meterFactory)
     {
@@ -18,9 +19,15 @@ public sealed class GroupMetrics
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30] });
         _failovers = meter.CreateCounter<long>("halo.failover.count", "{failover}", "Leadership changes by cause");
         meter.CreateObservableGauge("halo.group.epoch", () => _epochs(), "{epoch}", "Current fencing epoch by group");
+        meter.CreateObservableGauge("halo.group.primary.confirmed", () => _confirmed(), null,
+            "1 while the group has a primary that confirmed its promotion in the current epoch, else 0");
     }
 
-    public void Observe(Func<IEnumerable<Measurement<long>>> epochs) => _epochs = epochs;
+    public void Observe(Func<IEnumerable<Measurement<long>>> epochs, Func<IEnumerable<Measurement<int>>>? confirmed = null)
+    {
+        _epochs = epochs;
+        _confirmed = confirmed ?? _confirmed;
+    }
 
     public void LeaderChanged(string group, string cause) => _failovers.Add(1,
         new KeyValuePair<string, object?>("group", group), new KeyValuePair<string, object?>("cause", cause));

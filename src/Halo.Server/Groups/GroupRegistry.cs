@@ -31,7 +31,9 @@ internal sealed class GroupRegistry
         _time = time;
         _logger = logger;
         _loaded = new Lazy<Task>(() => LoadAsync(CancellationToken.None));
-        metrics.Observe(() => _groups.Values.Select(g => new Measurement<long>(g.Leader?.Epoch ?? 0, new KeyValuePair<string, object?>("group", g.Name))));
+        metrics.Observe(
+            () => _groups.Values.Select(g => new Measurement<long>(g.Leader?.Epoch ?? 0, new KeyValuePair<string, object?>("group", g.Name))),
+            () => _groups.Values.Select(g => new Measurement<int>(g.Leader is not null && g.Confirmed ? 1 : 0, new KeyValuePair<string, object?>("group", g.Name))));
     }
 
     public IStore Store => _store;

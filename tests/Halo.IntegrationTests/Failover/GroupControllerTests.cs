@@ -95,6 +95,25 @@ public sealed class GroupControllerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Metrics_PrimaryConfirmsPromotion_PrimaryConfirmedGaugeOne()
+    {
+        var status = await ElectAsync(new GroupPolicy());
+        Assert.Equal("0", await GaugeAsync("halo_group_primary_confirmed"));
+
+        await ReportAsync(status.Primary!, 100, role: MemberRole.Primary, epoch: status.Epoch);
+
+        Assert.Equal("1", await GaugeAsync("halo_group_primary_confirmed"));
+        Assert.Equal("1", await GaugeAsync("halo_group_epoch"));
+    }
+
+    private async Task<string?> GaugeAsync(string name)
+    {
+        var text = await _http.GetStringAsync("/metrics");
+        var line = text.Split('\n').FirstOrDefault(l => l.StartsWith(name + "{", StringComparison.Ordinal) && l.Contains("group=\"cache\"", StringComparison.Ordinal));
+        return line?.Split(' ')[1];
+    }
+
+    [Fact]
     public async Task Tick_LeaseLapses_PromotesBestCandidateSkippingLaggingAndNeverPromote()
     {
         var policy = new GroupPolicy { MaxLagBytes = 20, Members = new Dictionary<string, MemberPolicy> { ["r3"] = new() { NeverPromote = true } } };
