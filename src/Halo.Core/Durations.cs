@@ -66,6 +66,24 @@ public static class Durations
         return true;
     }
 
+    /// <summary>As <see cref="TryParse(string?, out TimeSpan)"/>, and a bare non-negative number is seconds (as JSON numbers and the gateway file allow).</summary>
+    public static bool TryParseOrSeconds(string? text, out TimeSpan value)
+    {
+        if (TryParse(text, out value))
+        {
+            return true;
+        }
+
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) &&
+            seconds >= 0 && seconds < TimeSpan.MaxValue.TotalSeconds / 2)
+        {
+            value = TimeSpan.FromSeconds(seconds);
+            return true;
+        }
+
+        return false;
+    }
+
     public static TimeSpan Parse(string text) =>
         TryParse(text, out var value) ? value : throw new FormatException($"'{text}' is not a duration (examples: 250ms, 3s, 1m)");
 

@@ -149,7 +149,7 @@ public class ConfigTests
     [InlineData("1.5", 1500)]
     public void TryParse_Durations_Parsed(string text, int ms)
     {
-        Assert.True(Duration.TryParse(text, out var value));
+        Assert.True(Halo.Core.Durations.TryParseOrSeconds(text, out var value));
         Assert.Equal(TimeSpan.FromMilliseconds(ms), value);
     }
 }

@@ -266,3 +266,23 @@ public sealed class ServerConfigTests
         Directory.Delete(dir, recursive: true);
     }
 }
+
+/// <summary>Bad flags of the verbs this change added exit 2 with a line naming the flag, before anything starts.</summary>
+public sealed class CliFlagTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
+
+    [Theory]
+    [InlineData("--advertise", "sample", "--advertise", "not a host!")]
+    [InlineData("--ttl", "sample", "--ttl", "soon")]
+    [InlineData("--samples", "up", "--samples", "50", "--listen", "127.0.0.1:0")]
+    [InlineData("--redis-port", "up", "--redis-port", "70000", "--listen", "127.0.0.1:0")]
+    [InlineData("--listen", "server", "--listen", "nowhere")]
+    public async Task Verb_BadFlag_ExitTwoNamingFlag(string flag, params string[] args)
+    {
+        var (code, output) = await HaloProcess.RunAsync(Bound, args);
+
+        Assert.Equal(2, code);
+        Assert.Contains(flag, output, StringComparison.Ordinal);
+    }
+}

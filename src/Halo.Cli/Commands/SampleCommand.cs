@@ -29,6 +29,11 @@ internal static class SampleCommand
                 throw new CliException($"--ttl: '{parse.GetValue(ttl)}' is not a positive duration");
             }
 
+            if (parse.GetValue(advertise) is { } advertised && Uri.CheckHostName(advertised) == UriHostNameType.Unknown)
+            {
+                throw new CliException($"--advertise: '{advertised}' is not a host name or IP address");
+            }
+
             var builder = WebApplication.CreateSlimBuilder();
             builder.WebHost.UseUrls(ServerCommand.ListenUrl(parse.GetValue(listen)!));
             builder.Logging.SetMinimumLevel(LogLevel.Warning);

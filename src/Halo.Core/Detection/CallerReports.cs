@@ -45,9 +45,16 @@ public sealed class CallerReports(CallerEvidenceOptions options)
     public CallerVerdict Judge(DateTimeOffset now)
     {
         long requests = 0, failures = 0;
-        var reporters = new List<string>();
+        List<string> reporters;
         lock (_gate)
         {
+            // The detector loop asks for every instance on every tick; most have never been reported on.
+            if (_byReporter.Count == 0)
+            {
+                return CallerVerdict.None;
+            }
+
+            reporters = [];
             foreach (var (reporter, list) in _byReporter)
             {
                 var counted = false;
@@ -76,6 +83,8 @@ public sealed class CallerReports(CallerEvidenceOptions options)
 /// <summary>What callers reported within the window.</summary>
 public sealed record CallerVerdict(bool Failing, long Requests, long Failures, IReadOnlyList<string> Reporters)
 {
+    public static CallerVerdict None { get; } = new(false, 0, 0, []);
+
     public string Describe() => FormattableString.Invariant(
         $"callers report {Failures} of {Requests} requests failed ({string.Join(", ", Reporters)})");
 }

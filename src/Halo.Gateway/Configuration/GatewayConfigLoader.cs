@@ -143,7 +143,7 @@ public static partial class GatewayConfigLoader
             return defaultValue;
         }
 
-        if (!Duration.TryParse(text, out var value))
+        if (!Halo.Core.Durations.TryParseOrSeconds(text, out var value))
         {
             throw new GatewayConfigException(field, $"must be a duration like 250ms, 3s or 1m (got '{text}')");
         }
@@ -167,11 +167,8 @@ public static partial class GatewayConfigLoader
         return v;
     }
 
-    internal static bool IsName(string value) => NameRegex().IsMatch(value);
+    internal static bool IsName(string value) => Halo.Core.Registry.Names.IsValid(value);
 
     private static string Format(TimeSpan t) =>
         t < TimeSpan.FromSeconds(1) ? t.TotalMilliseconds.ToString(CultureInfo.InvariantCulture) + "ms" : t.TotalSeconds.ToString(CultureInfo.InvariantCulture) + "s";
-
-    [GeneratedRegex("^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$")]
-    private static partial Regex NameRegex();
 }
