@@ -49,13 +49,26 @@ internal sealed class RedisGroupDemo : IAsyncDisposable
                 "--redis-dir", Path.Combine(dataDirectory, $"redis-{group}-{i}")));
         }
 
-        foreach (var agent in agents)
+        try
         {
-            await agent.WaitReadyAsync(TimeSpan.FromSeconds(30), ct);
-        }
+            foreach (var agent in agents)
+            {
+                await agent.WaitReadyAsync(TimeSpan.FromSeconds(30), ct);
+            }
 
-        var proxy = TcpProxyHost.Start(new TcpProxyOptions { Server = server, Group = group, Listen = new IPEndPoint(IPAddress.Loopback, proxyPort) });
-        return new RedisGroupDemo(agents, proxy, group);
+            var proxy = TcpProxyHost.Start(new TcpProxyOptions { Server = server, Group = group, Listen = new IPEndPoint(IPAddress.Loopback, proxyPort) });
+            return new RedisGroupDemo(agents, proxy, group);
+        }
+        catch
+        {
+            // A half-started group (busy proxy port, an agent that did not come up) stops what it started.
+            foreach (var agent in agents)
+            {
+                await agent.DisposeAsync();
+            }
+
+            throw;
+        }
     }
 
     private static int FreePort()

@@ -95,13 +95,22 @@ internal static class UpCommand
             }
 
             var gatewayUrl = lines[^1][(lines[^1].IndexOf("http", StringComparison.Ordinal))..].Trim();
+            string? redisProblem = null;
             if (redisPort is { } port)
             {
-                redis = await RedisGroupDemo.StartAsync(server, Path.GetFullPath(data), proxyPort: port, ct: ct);
+                try
+                {
+                    redis = await RedisGroupDemo.StartAsync(server, Path.GetFullPath(data), proxyPort: port, ct: ct);
+                }
+                catch (Exception ex) when (ex is System.Net.Sockets.SocketException or CliException or HaloApiException)
+                {
+                    // The group is an extra: a busy port or a failing agent must not take the rest of the demo down.
+                    redisProblem = ex.Message;
+                }
             }
 
             var redisLine = redis is null
-                ? "redis group     not started (redis-server not installed, or --no-redis)"
+                ? $"redis group     not started ({redisProblem ?? "redis-server not installed, or --no-redis"})"
                 : $"redis group     {redis.Group}: redis-cli -p {redis.ProxyAddress.Port} always reaches the primary (halo group {redis.Group})";
             PrintWhere(server, Path.GetFullPath(data), gatewayUrl, redisLine, lines[..^1], children.Count > 1 ? children[0].Pid : 0);
             await ShowLiveAsync(server, ct);
