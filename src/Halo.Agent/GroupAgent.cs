@@ -339,8 +339,7 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
 
     private static (string Host, int Port)? Split(string address)
     {
-        var colon = address.LastIndexOf(':');
-        return colon > 0 && int.TryParse(address.AsSpan(colon + 1), out var port) ? (address[..colon], port) : null;
+        return Halo.Core.Networking.HostPort.TryParse(address, out var endpoint) ? (endpoint.Host, endpoint.Port) : null;
     }
 
     private static void InterlockedMax(ref long target, long value)

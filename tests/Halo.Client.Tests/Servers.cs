@@ -33,9 +33,13 @@ internal sealed class Servers : IAsyncDisposable
     }
 
     /// <summary>Starts one more server over the shared store; returns its base URL.</summary>
-    public async Task<(WebApplication App, Uri Url)> AddServerAsync()
+    public Task<(WebApplication App, Uri Url)> AddServerAsync() => AddServerAtAsync(null);
+
+    /// <summary>Starts a server at <paramref name="url"/> (a restart on the port an earlier one had), or on a free port.</summary>
+    public async Task<(WebApplication App, Uri Url)> AddServerAtAsync(Uri? url)
     {
-        var app = await HaloServerHost.BuildAsync(new ServerOptions { Listen = "http://127.0.0.1:0", DataDirectory = Directory, StreamKeepAlive = TimeSpan.FromMilliseconds(200) },
+        var listen = url is null ? "http://127.0.0.1:0" : $"http://127.0.0.1:{url.Port}";
+        var app = await HaloServerHost.BuildAsync(new ServerOptions { Listen = listen, DataDirectory = Directory, StreamKeepAlive = TimeSpan.FromMilliseconds(200) },
             Store, TimeProvider.System, logging: l => l.ClearProviders());
         await app.StartAsync();
         _apps.Add(app);

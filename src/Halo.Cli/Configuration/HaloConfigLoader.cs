@@ -162,9 +162,6 @@ public static class HaloConfigLoader
 
     private static bool IsEndpoint(string text)
     {
-        var colon = text.LastIndexOf(':');
-        return colon > 0
-            && int.TryParse(text[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port)
-            && port is >= 1 and <= 65535;
+        return Halo.Core.Networking.HostPort.TryParse(text, out _);
     }
 }
