@@ -34,7 +34,10 @@ public sealed class TcpProxyHost : IAsyncDisposable
         _time = time;
         _logger = logger;
         _listener = new TcpListener(options.Listen);
-        _client = new GroupClient(options.Server);
+        _client = new GroupClient(options.Client ?? new HaloClientOptions
+        {
+            Servers = [options.Server ?? throw new ArgumentException("Client or Server is required", nameof(options))],
+        }, time);
     }
 
     public IPEndPoint LocalEndpoint => (IPEndPoint)_listener.LocalEndpoint;
