@@ -18,6 +18,7 @@ public sealed class HaloServiceCatalog : BackgroundService
     private readonly CatalogWatcher _watcher;
     private readonly TaskCompletionSource _first = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile Dictionary<string, IReadOnlyList<InstanceRecord>> _routable = new(StringComparer.Ordinal);
+    private volatile Dictionary<(string Host, int Port), InstanceRecord> _byAddress = [];
     private CancellationTokenSource _changed = new();
 
     /// <summary>Creates the catalog over <paramref name="client"/>.</summary>
@@ -60,6 +61,9 @@ public sealed class HaloServiceCatalog : BackgroundService
     public IReadOnlyList<InstanceRecord> Routable(string service) =>
         _routable.TryGetValue(service, out var list) ? list : [];
 
+    /// <summary>The instance registered at <paramref name="host"/>:<paramref name="port"/>, if any (for caller reports).</summary>
+    public InstanceRecord? Find(string host, int port) => _byAddress.GetValueOrDefault((host, port));
+
     /// <summary>Fires on the next change of any service's routable set.</summary>
     public IChangeToken ChangeToken() => new CancellationChangeToken(Volatile.Read(ref _changed).Token);
 
@@ -74,6 +78,13 @@ public sealed class HaloServiceCatalog : BackgroundService
             .ToDictionary(g => g.Key, g => (IReadOnlyList<InstanceRecord>)[.. g.OrderBy(i => i.Id, StringComparer.Ordinal)], StringComparer.Ordinal);
         var before = _routable;
         _routable = next;
+        var byAddress = new Dictionary<(string Host, int Port), InstanceRecord>();
+        foreach (var i in snapshot.Instances)
+        {
+            byAddress[(i.Address, i.Port)] = i;
+        }
+
+        _byAddress = byAddress;
         _first.TrySetResult();
         if (!Same(before, next))
         {
