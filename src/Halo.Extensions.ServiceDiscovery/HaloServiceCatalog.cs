@@ -55,8 +55,8 @@ public sealed class HaloServiceCatalog : BackgroundService
     }
 
     /// <summary>
-    /// The instances of <paramref name="service"/> a caller may use: <b>passing</b> and not draining (the gateway's rule for
-    /// a healthy destination, without its panic mode: a caller with none left gets none and its call fails fast).
+    /// The instances of <paramref name="service"/> a caller may use: <b>passing</b> and not draining; when none is passing,
+    /// the suspect ones (a starved machine makes heartbeats late everywhere at once); never critical or draining ones.
     /// </summary>
     public IReadOnlyList<InstanceRecord> Routable(string service) =>
         _routable.TryGetValue(service, out var list) ? list : [];
@@ -73,9 +73,9 @@ public sealed class HaloServiceCatalog : BackgroundService
     private void Publish(CatalogSnapshot snapshot)
     {
         var next = snapshot.Instances
-            .Where(i => i.Health == HealthStatus.Passing && !i.Draining && i.Weight > 0)
+            .Where(i => i.Health != HealthStatus.Critical && !i.Draining && i.Weight > 0)
             .GroupBy(i => i.Service, StringComparer.Ordinal)
-            .ToDictionary(g => g.Key, g => (IReadOnlyList<InstanceRecord>)[.. g.OrderBy(i => i.Id, StringComparer.Ordinal)], StringComparer.Ordinal);
+            .ToDictionary(g => g.Key, g => Choose(g), StringComparer.Ordinal);
         var before = _routable;
         _routable = next;
         var byAddress = new Dictionary<(string Host, int Port), InstanceRecord>();
@@ -90,6 +90,14 @@ public sealed class HaloServiceCatalog : BackgroundService
         {
             Interlocked.Exchange(ref _changed, new CancellationTokenSource()).Cancel();
         }
+    }
+
+    /// <summary>Passing instances; only when none is passing, the suspect ones (late heartbeats, not yet judged down).</summary>
+    private static IReadOnlyList<InstanceRecord> Choose(IEnumerable<InstanceRecord> live)
+    {
+        var ordered = live.OrderBy(i => i.Id, StringComparer.Ordinal).ToList();
+        var passing = ordered.Where(i => i.Health == HealthStatus.Passing).ToList();
+        return passing.Count > 0 ? passing : ordered;
     }
 
     private static bool Same(Dictionary<string, IReadOnlyList<InstanceRecord>> a, Dictionary<string, IReadOnlyList<InstanceRecord>> b) =>

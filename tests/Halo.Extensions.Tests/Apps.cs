@@ -26,9 +26,10 @@ internal static class Apps
         {
             o.Service = service;
             o.InstanceId = name;
-            o.HeartbeatInterval = TimeSpan.FromMilliseconds(200);
+            o.HeartbeatInterval = TimeSpan.FromMilliseconds(300);
             o.HealthCheckInterval = TimeSpan.FromMilliseconds(200);
-            o.DrainDelay = TimeSpan.FromMilliseconds(500);
+            // Time for the caller's discovery to see the drain through the feed, on a machine starved by stress-ng too.
+            o.DrainDelay = TimeSpan.FromMilliseconds(1500);
             o.DrainTimeout = TimeSpan.FromSeconds(5);
             configure?.Invoke(o);
         });
