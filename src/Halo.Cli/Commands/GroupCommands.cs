@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Text.Json;
 using Halo.Agent.Drills;
 using Halo.Client;
@@ -162,18 +161,18 @@ internal static class GroupCommands
                 await Task.Delay(TimeSpan.FromMilliseconds(500), TimeProvider.System, ct);
             }
 
-            var clock = Stopwatch.StartNew();
-            var requestedAt = Stopwatch.GetTimestamp();
+            var time = TimeProvider.System;
+            var requestedAt = time.GetTimestamp();
             var drill = await client.DrillAsync(group, parse.GetValue(mode)!, ct: ct);
             var after = before;
-            while (clock.Elapsed < limit && !(after.Epoch > before.Epoch && after.PrimaryConfirmed))
+            while (time.GetElapsedTime(requestedAt) < limit && !(after.Epoch > before.Epoch && after.PrimaryConfirmed))
             {
                 after = await client.GetAsync(group, after.Version, TimeSpan.FromSeconds(1), ct);
             }
 
-            var promotedAt = clock.Elapsed;
+            var promotedAt = time.GetElapsedTime(requestedAt);
             TimeSpan? rerouted = null;
-            while (load is not null && rerouted is null && clock.Elapsed < limit)
+            while (load is not null && rerouted is null && time.GetElapsedTime(requestedAt) < limit)
             {
                 rerouted = load.RecoveryAfter(requestedAt);
                 await Task.Delay(TimeSpan.FromMilliseconds(5), TimeProvider.System, ct);

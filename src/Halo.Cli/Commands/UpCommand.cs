@@ -131,7 +131,7 @@ internal static class UpCommand
                 await child.DisposeAsync();
             }
 
-            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(5), TimeProvider.System);
             await app.StopAsync(stop.Token);
         }
 

@@ -1,9 +1,12 @@
 namespace Halo.Core.Failover;
 
-/// <summary>A member as the controller last heard of it; times are on the server's clock.</summary>
+/// <summary>
+/// A member as the controller last heard of it; times are on the server's clock. <paramref name="Round"/> is the newest
+/// position round its last report answered (see <see cref="PositionRound"/>).
+/// </summary>
 public sealed record MemberState(
     string Name, string Address, DateTimeOffset LastReport, MemberRole Role, long Epoch, bool DbUp, bool Healthy, long Offset,
-    DateTimeOffset? DbDownSince = null, DateTimeOffset? DemotedAt = null);
+    DateTimeOffset? DbDownSince = null, DateTimeOffset? DemotedAt = null, long Round = 0);
 
 /// <summary>Everything one controller decision looks at.</summary>
 public sealed record GroupView(GroupPolicy Policy, LeaderRecord? Leader, bool LeaseAlive, IReadOnlyList<MemberState> Members, DateTimeOffset Now);
@@ -14,7 +17,7 @@ public enum FailoverAction
     /// <summary>No leader yet: elect the first primary.</summary>
     Elect,
     Failover,
-    /// <summary>A failover is needed but no member qualifies.</summary>
+    /// <summary>A failover is needed but no member qualifies on what the controller knows now.</summary>
     Wait,
 }
 
@@ -39,6 +42,11 @@ public static class FailoverPlanner
 
         if (view.Leader is null)
         {
+            if (view.Members.Count == 0)
+            {
+                return FailoverDecision.Nothing("no members yet");
+            }
+
             return Choose(view, FailoverAction.Elect, "bootstrap");
         }
 
@@ -62,6 +70,6 @@ public static class FailoverPlanner
         var (ranked, skipped) = CandidateSelector.Rank(view);
         return ranked.Count > 0
             ? new FailoverDecision(action, ranked[0].Name, cause, skipped)
-            : new FailoverDecision(FailoverAction.Wait, null, cause + ": no eligible candidate", skipped);
+            : new FailoverDecision(FailoverAction.Wait, null, cause, skipped);
     }
 }

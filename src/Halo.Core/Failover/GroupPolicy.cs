@@ -33,6 +33,14 @@ public sealed record GroupPolicy
     /// </summary>
     public int MinReplicasToWrite { get; init; }
 
+    /// <summary>
+    /// How many replicas hold a write before a client counts it as acknowledged: clients use Redis <c>WAIT n</c> with at least
+    /// this n. The controller promotes only a member shown to hold every write so acknowledged (<see cref="PromotionRule"/>):
+    /// with N replicas it needs positions from N − n + 1 of them, and blocks (event and alert) rather than guess.
+    /// 0 promises nothing beyond asynchronous replication: one answering replica is enough. Default 1; 0 – 16.
+    /// </summary>
+    public int AckReplicas { get; init; } = 1;
+
     /// <summary>Per-member failover priority and never-promote flags, by member name.</summary>
     public IReadOnlyDictionary<string, MemberPolicy> Members { get; init; } = new Dictionary<string, MemberPolicy>();
 

@@ -44,6 +44,11 @@ public static class GroupPolicyValidator
             errors["minReplicasToWrite"] = ["must be between 0 and 16"];
         }
 
+        if (policy.AckReplicas is < 0 or > 16)
+        {
+            errors["ackReplicas"] = ["must be between 0 and 16"];
+        }
+
         foreach (var (name, member) in policy.Members ?? new Dictionary<string, MemberPolicy>())
         {
             if (!Names.IsValid(name))

@@ -37,6 +37,12 @@ public static class EventTypes
     /// <summary>A planned change of a group's primary.</summary>
     public const string Switchover = "switchover";
 
+    /// <summary>
+    /// A needed failover could not promote anyone without risking acknowledged writes (to = "blocked", with the reason), or that
+    /// situation ended (from = "blocked", to = "resolved").
+    /// </summary>
+    public const string FailoverBlocked = "failover-blocked";
+
     /// <summary>A group was put in maintenance mode (no failover) or taken out of it.</summary>
     public const string Paused = "paused";
     public const string Resumed = "resumed";
@@ -45,7 +51,7 @@ public static class EventTypes
     public static IReadOnlyList<string> All { get; } =
     [
         Registered, Deregistered, Health, Draining, Removed, BrakeEngaged, BrakeReleased, Report,
-        Elected, Failover, Switchover, Paused, Resumed, Alert,
+        Elected, Failover, FailoverBlocked, Switchover, Paused, Resumed, Alert,
     ];
 
     /// <summary>An alert notification delivered (to = "delivered") or given up on (to = "failed"); see docs/monitoring.md.</summary>

@@ -1,3 +1,4 @@
+using Halo.Core;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
@@ -164,8 +165,7 @@ public sealed class TcpProxyHost : IAsyncDisposable
         var upstream = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
-            using var connect = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            connect.CancelAfter(_options.ConnectTimeout);
+            using var connect = new Deadline(_options.ConnectTimeout, _time, ct);
             await upstream.ConnectAsync(endpoint, connect.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is SocketException or OperationCanceledException)

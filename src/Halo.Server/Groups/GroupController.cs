@@ -1,3 +1,4 @@
+using Halo.Core;
 using Halo.Core.Failover;
 using Halo.Core.Registry;
 using Halo.Store;
@@ -20,7 +21,7 @@ internal sealed class GroupController(GroupRegistry registry, GroupsOptions opti
         {
             try
             {
-                await registry.Signal.WaitAsync(options.ControllerTick, stoppingToken).ConfigureAwait(false);
+                await registry.Signal.WaitAsync(options.ControllerTick, registry.Time, stoppingToken).ConfigureAwait(false);
                 while (registry.Signal.CurrentCount > 0)
                 {
                     await registry.Signal.WaitAsync(stoppingToken).ConfigureAwait(false);
@@ -85,82 +86,118 @@ internal sealed class GroupController(GroupRegistry registry, GroupsOptions opti
             view = new GroupView(g.Policy, leader, leaseAlive, g.Members.Values.Select(m => m.State()).ToList(), now);
         }
 
-        var decision = FailoverPlanner.Decide(view);
-        if (decision.Action is FailoverAction.None)
+        var trigger = FailoverPlanner.Decide(view);
+        if (trigger.Action is FailoverAction.None)
         {
             g.TriggerSeen = null;
-            g.LastDecision = null;
+            await CloseRoundAsync(g, $"no longer needed: {trigger.Cause}", ct).ConfigureAwait(false);
             return;
         }
 
-        var detected = g.TriggerSeen ??= decision.Cause.StartsWith("db-down", StringComparison.Ordinal) && leader is not null &&
+        var detected = g.TriggerSeen ??= trigger.Cause.StartsWith("db-down", StringComparison.Ordinal) && leader is not null &&
             view.Members.FirstOrDefault(m => m.Name == leader.Member)?.DbDownSince is { } since ? since : now;
-        if (decision.Action is FailoverAction.Wait)
-        {
-            var text = string.Join("; ", decision.Skipped.Select(s => $"{s.Key}: {s.Value}"));
-            if (g.LastDecision != text)
-            {
-                g.LastDecision = text;
-                GroupLog.NoCandidate(logger, g.Name, decision.Cause, text);
-            }
-
-            return;
-        }
-
-        if (decision.Action is FailoverAction.Failover && !await HaveFinalOffsetsAsync(g, view, detected, now).ConfigureAwait(false))
-        {
-            return;
-        }
-
-        // Re-rank on the newest reports: offsets reported after the failure are final.
+        PositionRound round;
         lock (g.Gate)
         {
+            if (g.Round is not { } open || open.Failed != leader?.Member || open.Epoch != (leader?.Epoch ?? 0))
+            {
+                // Ask every agent for its position now: the version bump wakes their long polls, and the round id they answer
+                // with proves their probe ran after this moment, so the offsets they report are final.
+                g.Round = new PositionRound(g.Version + 1, leader?.Member, leader?.Epoch ?? 0, trigger.Cause, now, now + options.PositionWait);
+                g.Blocked = null;
+                g.Bump();
+                GroupLog.RoundOpened(logger, g.Name, g.Round.Id, trigger.Cause);
+                return;
+            }
+
+            round = open;
             view = view with { Members = g.Members.Values.Select(m => m.State()).ToList() };
         }
 
-        decision = FailoverPlanner.Decide(view with { Now = registry.Time.GetUtcNow() });
-        if (decision.Action is not (FailoverAction.Elect or FailoverAction.Failover))
+        var outcome = PromotionRule.Evaluate(view, round);
+        if (outcome.Verdict is PromotionVerdict.Wait)
         {
             return;
         }
 
-        string evidence;
-        lock (g.Gate)
+        if (outcome.Verdict is PromotionVerdict.Blocked)
         {
-            evidence = string.Join(" ", g.Members.Values.Select(m => $"{m.Name}@{m.Report?.Offset}{(m.SeenVersion >= g.AwaitingVersion ? "" : "(stale)")}" +
-                (decision.Skipped.TryGetValue(m.Name, out var why) ? $"[{why}]" : "")));
+            await BlockAsync(g, round, outcome, ct).ConfigureAwait(false);
+            return;
         }
 
-        await TakeOverAsync(registry, metrics, logger, g, new VersionedLeader(leader, revision), decision.To!, decision.Cause, detected, ct, evidence).ConfigureAwait(false);
+        var evidence = outcome.Reason + (outcome.Skipped.Count == 0 ? "" : "; " + string.Join("; ", outcome.Skipped.Select(s => $"{s.Key}: {s.Value}")));
+        // A blocked round is resolved in the same transaction as the takeover: whoever sees the new primary sees the alert cleared.
+        string? wasBlocked;
+        lock (g.Gate)
+        {
+            wasBlocked = g.Blocked;
+        }
+
+        TxnOp[] resolved = wasBlocked is null ? [] : [Resolution(g, round, $"{outcome.To} promoted")];
+        if (await TakeOverAsync(registry, metrics, logger, g, new VersionedLeader(leader, revision), outcome.To!, round.Cause, detected, ct, evidence, resolved).ConfigureAwait(false))
+        {
+            if (wasBlocked is not null)
+            {
+                metrics.Blocked(g.Name, false);
+            }
+        }
     }
 
-    /// <summary>
-    /// True once every promotable member has reported after <paramref name="detected"/> (or the wait is over). The first time
-    /// it is false it bumps the group version, which wakes every agent's long poll so they report at once.
-    /// </summary>
-    private Task<bool> HaveFinalOffsetsAsync(GroupRuntime g, GroupView view, DateTimeOffset detected, DateTimeOffset now)
+    /// <summary>Records, once per reason, that a failover is needed but no member can be shown to hold every acknowledged write.</summary>
+    private async Task BlockAsync(GroupRuntime g, PositionRound round, PromotionOutcome outcome, CancellationToken ct)
     {
-        if (g.AwaitingReportsSince != detected)
+        lock (g.Gate)
         {
-            lock (g.Gate)
+            if (g.Blocked is not null)
             {
-                g.AwaitingReportsSince = detected;
-                g.Bump();
-                g.AwaitingVersion = g.Version;
+                return; // already said; the round stays open and any new answer is looked at on the next pass
             }
 
-            return Task.FromResult(false);
+            g.Blocked = outcome.Reason;
+            g.Bump();
         }
 
-        var (ranked, _) = CandidateSelector.Rank(view);
-        bool final;
+        GroupLog.Blocked(logger, g.Name, round.Cause, outcome.Reason);
+        metrics.Blocked(g.Name, true);
+        await registry.Store.TxnAsync(new TxnRequest([], [registry.Events.Append(new RegistryEvent
+        {
+            Type = EventTypes.FailoverBlocked, Time = registry.Time.GetUtcNow(), Service = g.Name, Instance = round.Failed, From = "needed", To = "blocked",
+            Cause = outcome.Reason,
+            Evidence = new Dictionary<string, object?> { ["round"] = round.Id, ["trigger"] = round.Cause, ["epoch"] = round.Epoch, ["members"] = outcome.Skipped },
+        })], []), ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Closes the open round; if it had been blocked, records that it is no longer (resolving the alert).</summary>
+    private async Task CloseRoundAsync(GroupRuntime g, string why, CancellationToken ct)
+    {
+        string? wasBlocked;
+        PositionRound? round;
         lock (g.Gate)
         {
-            final = ranked.All(m => g.Members.TryGetValue(m.Name, out var r) && r.SeenVersion >= g.AwaitingVersion);
+            (round, wasBlocked) = (g.Round, g.Blocked);
+            if (round is null)
+            {
+                return;
+            }
+
+            g.Round = null;
+            g.Blocked = null;
+            g.Bump();
         }
 
-        return Task.FromResult(final || now - detected >= options.CandidateReportWait);
+        if (wasBlocked is not null)
+        {
+            metrics.Blocked(g.Name, false);
+            await registry.Store.TxnAsync(new TxnRequest([], [Resolution(g, round, why)], []), ct).ConfigureAwait(false);
+        }
     }
+
+    private TxnOp Resolution(GroupRuntime g, PositionRound round, string why) => registry.Events.Append(new RegistryEvent
+    {
+        Type = EventTypes.FailoverBlocked, Time = registry.Time.GetUtcNow(), Service = g.Name, Instance = round.Failed, From = "blocked", To = "resolved",
+        Cause = why, Evidence = new Dictionary<string, object?> { ["round"] = round.Id },
+    });
 
     /// <summary>
     /// Makes <paramref name="to"/> primary in the next epoch: a fresh lease, then one transaction that checks the leader record
@@ -168,7 +205,7 @@ internal sealed class GroupController(GroupRegistry registry, GroupsOptions opti
     /// </summary>
     public static async Task<bool> TakeOverAsync(
         GroupRegistry registry, GroupMetrics metrics, ILogger logger, GroupRuntime g, VersionedLeader observed, string to, string cause,
-        DateTimeOffset detected, CancellationToken ct, string? evidence = null)
+        DateTimeOffset detected, CancellationToken ct, string? evidence = null, IEnumerable<TxnOp>? alongside = null)
     {
         var store = registry.Store;
         var lease = await store.GrantLeaseAsync(g.Policy.LeaseTtl, ct).ConfigureAwait(false);
@@ -183,6 +220,7 @@ internal sealed class GroupController(GroupRegistry registry, GroupsOptions opti
                 Time = now, Service = g.Name, Instance = next.Member, From = previous?.Member, To = next.Member, Cause = cause,
                 Evidence = new Dictionary<string, object?> { ["epoch"] = next.Epoch, ["previousEpoch"] = previous?.Epoch ?? 0 },
             }),
+            .. alongside ?? [],
         ]);
         var taken = await LeaderElection.TryTakeOverAsync(records, observed, to, lease.Id, now, cause, ct).ConfigureAwait(false);
         if (taken is null)
@@ -207,8 +245,9 @@ internal sealed class GroupController(GroupRegistry registry, GroupsOptions opti
             g.LeaderRevision = records.LastRevision;
             g.Confirmed = false;
             g.TriggerSeen = null;
-            g.AwaitingReportsSince = null;
             g.Drill = null;
+            g.Round = null;
+            g.Blocked = null;
             if (previous is not null && g.Members.TryGetValue(previous.Member, out var old))
             {
                 old.DemotedAt = now;

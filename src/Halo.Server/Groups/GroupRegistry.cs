@@ -164,7 +164,7 @@ internal sealed class GroupRegistry
             }
         }
 
-        if (wake || g.AwaitingReportsSince is not null)
+        if (wake || g.Round is { } round && report.Round >= round.Id)
         {
             _signal.Release();
         }

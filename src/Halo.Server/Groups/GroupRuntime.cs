@@ -12,10 +12,8 @@ internal sealed class MemberRuntime(string name, string address)
     public DateTimeOffset? DbDownSince { get; set; }
     public DateTimeOffset? DemotedAt { get; set; }
 
-    public long SeenVersion => Report?.SeenVersion ?? 0;
-
     public MemberState State() => new(Name, Address, LastReport, Report?.Role ?? MemberRole.Unknown, Report?.Epoch ?? 0,
-        Report?.DbUp ?? false, Report?.Healthy ?? false, Report?.Offset ?? 0, DbDownSince, DemotedAt);
+        Report?.DbUp ?? false, Report?.Healthy ?? false, Report?.Offset ?? 0, DbDownSince, DemotedAt, Report?.Round ?? 0);
 }
 
 /// <summary>A drill the primary's agent should carry out once.</summary>
@@ -45,11 +43,10 @@ internal sealed class GroupRuntime(string name, GroupPolicy policy, long initial
     public PendingDrill? Drill { get; set; }
     /// <summary>When the controller first saw the current failover trigger (for the detection stage).</summary>
     public DateTimeOffset? TriggerSeen { get; set; }
-    public string? LastDecision { get; set; }
-    /// <summary>The failure whose candidates' final reports the controller is waiting for.</summary>
-    public DateTimeOffset? AwaitingReportsSince { get; set; }
-    /// <summary>The version published when that failure was detected; reports that saw it carry final offsets.</summary>
-    public long AwaitingVersion { get; set; }
+    /// <summary>The open position round: agents answer it with final positions before anyone is promoted.</summary>
+    public PositionRound? Round { get; set; }
+    /// <summary>Why the needed failover is not happening, while no member can be shown to hold every acknowledged write.</summary>
+    public string? Blocked { get; set; }
 
     /// <summary>Call under <see cref="Gate"/>.</summary>
     public void Bump()
@@ -78,7 +75,7 @@ internal sealed class GroupRuntime(string name, GroupPolicy policy, long initial
             }).ToList();
             var primary = Leader is { } l && Members.TryGetValue(l.Member, out var pm) ? pm.Address : null;
             return new GroupStatus(Name, Version, Leader?.Epoch ?? 0, Leader?.Member, primary, Confirmed && !FenceLeader, Policy.Paused,
-                Policy, members, LastFailover, Pending);
+                Policy, members, LastFailover, Pending, Round, Blocked);
         }
     }
 
@@ -104,6 +101,7 @@ internal sealed class GroupRuntime(string name, GroupPolicy policy, long initial
             DrillId = drill?.Id ?? 0,
             Duration = drill?.Duration ?? TimeSpan.Zero,
             Version = Version,
+            Round = Round?.Id ?? 0,
         };
     }
 }

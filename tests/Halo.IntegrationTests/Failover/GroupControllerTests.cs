@@ -44,13 +44,22 @@ public sealed class GroupControllerTests : IAsyncLifetime
     private async Task<HttpResponseMessage> PutGroupAsync(object policy) =>
         await _http.PutAsync("/v1/groups/cache", new StringContent(JsonSerializer.Serialize(policy, HaloJson.Options), System.Text.Encoding.UTF8, "application/json"));
 
+    /// <summary>The newest position round the test's "agents" have seen; every report answers it, as an agent's would.</summary>
+    private long _round;
+
     private async Task<Assignment> ReportAsync(string member, long offset, bool dbUp = true, MemberRole role = MemberRole.Replica, long epoch = 0)
     {
         using var response = await _http.PostAsJsonAsync($"/v1/groups/cache/members/{member}/report",
-            new MemberReport { Address = $"127.0.0.1:{6000 + member[^1]}", Role = role, DbUp = dbUp, Healthy = dbUp, Offset = offset, Epoch = epoch }, HaloJson.Options);
+            new MemberReport { Address = $"127.0.0.1:{6000 + member[^1]}", Role = role, DbUp = dbUp, Healthy = dbUp, Offset = offset, Epoch = epoch, Round = _round },
+            HaloJson.Options);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        return (await response.Content.ReadFromJsonAsync<Assignment>(HaloJson.Options))!;
+        var a = (await response.Content.ReadFromJsonAsync<Assignment>(HaloJson.Options))!;
+        _round = Math.Max(_round, a.Round);
+        return a;
     }
+
+    /// <summary>Sees the round the last tick opened, as agents do through their long poll.</summary>
+    private async Task SeeRoundAsync() => _round = Math.Max(_round, (await StatusAsync()).Round?.Id ?? 0);
 
     private async Task<GroupStatus> StatusAsync() => (await _http.GetFromJsonAsync<GroupStatus>("/v1/groups/cache", HaloJson.Options))!;
 
@@ -75,6 +84,11 @@ public sealed class GroupControllerTests : IAsyncLifetime
     private async Task<GroupStatus> ElectAsync(GroupPolicy policy)
     {
         Assert.Equal(HttpStatusCode.Created, (await PutGroupAsync(policy)).StatusCode);
+        await ReportAsync("r1", 100);
+        await ReportAsync("r2", 50);
+        await ReportAsync("r3", 90);
+        await TickAsync(); // opens the position round
+        await SeeRoundAsync();
         await ReportAsync("r1", 100);
         await ReportAsync("r2", 50);
         await ReportAsync("r3", 90);
@@ -116,7 +130,8 @@ public sealed class GroupControllerTests : IAsyncLifetime
     [Fact]
     public async Task Tick_LeaseLapses_PromotesBestCandidateSkippingLaggingAndNeverPromote()
     {
-        var policy = new GroupPolicy { MaxLagBytes = 20, Members = new Dictionary<string, MemberPolicy> { ["r3"] = new() { NeverPromote = true } } };
+        // AckReplicas 0: r3 (never promoted) holds more than r2, which with WAIT 1 would block the failover (tested below).
+        var policy = new GroupPolicy { AckReplicas = 0, MaxLagBytes = 20, Members = new Dictionary<string, MemberPolicy> { ["r3"] = new() { NeverPromote = true } } };
         await ElectAsync(policy);
         // r1 goes silent; replicas keep reporting while the fake clock passes the 2 s TTL.
         // Lease expiry runs on the store's writer thread, so give each fake step a moment of real time; bounded either way.
@@ -173,6 +188,37 @@ public sealed class GroupControllerTests : IAsyncLifetime
         var status = await StatusAsync();
         Assert.Equal(("r3", 2L, "db-down"), (status.Primary, status.Epoch, status.LastFailover!.Cause));
         Assert.Equal(elected.Primary, status.LastFailover.From);
+    }
+
+    [Fact]
+    public async Task Tick_PrimaryDownAndAReplicaSilent_BlockedWithEventUntilItAnswersThenPromotesTheBest()
+    {
+        await ElectAsync(new GroupPolicy { AckReplicas = 1 });
+        await ReportAsync("r1", 100, role: MemberRole.Primary, epoch: 1);
+        // r1's database dies; r3 (which may hold a write acknowledged by WAIT 1 that r2 lacks) has gone silent.
+        for (var i = 0; i < 15; i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(100));
+            await ReportAsync("r1", 100, dbUp: false, epoch: 1);
+            await ReportAsync("r2", 95);
+            await TickAsync();
+        }
+
+        var blocked = await StatusAsync();
+        Assert.Equal(1, blocked.Epoch);
+        Assert.NotNull(blocked.Round);
+        Assert.Contains("r3", blocked.Blocked, StringComparison.Ordinal);
+        Assert.Equal("1", await GaugeAsync("halo_group_failover_blocked"));
+        var events = await _http.GetStringAsync("/v1/events?type=failover-blocked");
+        Assert.Contains("\"to\":\"blocked\"", events, StringComparison.Ordinal);
+
+        // r3 answers the round: it holds the most, so it is promoted, and the block is resolved.
+        await ReportAsync("r3", 100);
+        await TickAsync();
+        var after = await StatusAsync();
+        Assert.Equal(("r3", 2L, (string?)null, (PositionRound?)null), (after.Primary, after.Epoch, after.Blocked, after.Round));
+        Assert.Contains("\"to\":\"resolved\"", await _http.GetStringAsync("/v1/events?type=failover-blocked"), StringComparison.Ordinal);
+        Assert.Equal("0", await GaugeAsync("halo_group_failover_blocked"));
     }
 
     [Fact]
