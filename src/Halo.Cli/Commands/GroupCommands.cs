@@ -14,14 +14,7 @@ internal static class GroupCommands
 {
     public static IEnumerable<Command> Create() => [Groups(), Group(), Switchover(), Pause(true), Pause(false), Drill()];
 
-    public static string ServerUrl(ParseResult parse)
-    {
-        var url = parse.GetValue(CommonOptions.Server)!;
-        url = url.EndsWith('/') ? url : url + "/";
-        return Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" ? url : throw new CliException($"--server: '{url}' is not an http(s) URL");
-    }
-
-    private static GroupClient Client(ParseResult parse) => new(new Uri(ServerUrl(parse)));
+    private static GroupClient Client(ParseResult parse) => CommonOptions.Groups(parse);
 
     private static Command Groups()
     {
@@ -155,7 +148,8 @@ internal static class GroupCommands
             Task running = Task.CompletedTask;
             if (parse.GetValue(through) is { } address)
             {
-                var endpoint = AgentCommand.Endpoint(address, "--through");
+                var (throughHost, throughPort) = CommonOptions.Endpoint(address, "--through");
+                var endpoint = (throughHost, throughPort);
                 load = new RedisWriteLoad(_ => Task.FromResult(endpoint), parse.GetValue(wait), $"halo:drill:{before.Epoch}:");
                 running = load.RunAsync(stopLoad.Token);
                 await Task.Delay(TimeSpan.FromMilliseconds(500), TimeProvider.System, ct);

@@ -40,19 +40,26 @@ public static class PromotionRule
         ArgumentNullException.ThrowIfNull(view);
         ArgumentNullException.ThrowIfNull(round);
         var policy = view.Policy;
+        // Only an answer to this round is a final position (the synchronous rule, CommitSafetyRule, counts only those too).
+        view = view with { Members = view.Members.Select(m => m with { PositionFinal = m.Round >= round.Id }).ToList() };
+        if (round.Failed is null)
+        {
+            return Elect(view, round);
+        }
+
         var replicas = view.Members.Where(m => m.Name != round.Failed).ToList();
         var fresh = replicas.Where(m => m.Round >= round.Id && view.Now - m.LastReport <= policy.MemberTimeout).ToList();
         // A replica that is down, loading or has never synced has no position it could have acknowledged a write from.
         var known = fresh.Where(m => m.DbUp && m.Healthy).OrderByDescending(m => m.Offset).ToList();
         var silent = replicas.Where(m => !fresh.Contains(m)).Select(m => m.Name).ToList();
         var deadlinePassed = view.Now >= round.Deadline;
-        var w = round.Failed is null ? 0 : policy.AckReplicas;
+        // In synchronous mode the sync record says who holds acknowledged commits (CommitSafetyRule); ackReplicas is the client-side WAIT.
+        var w = policy.Synchronous == SynchronousMode.Off ? policy.AckReplicas : 0;
         var required = w == 0 ? 1 : Math.Max(1, replicas.Count - w + 1);
 
         if (known.Count < required || (silent.Count > 0 && !deadlinePassed))
         {
-            // A first election has no acknowledged writes to protect and no one to alarm: it simply waits for a member.
-            if (!deadlinePassed || round.Failed is null)
+            if (!deadlinePassed)
             {
                 return Outcome(PromotionVerdict.Wait, null, $"waiting for positions from {string.Join(", ", silent.DefaultIfEmpty("-"))}", replicas, round, fresh);
             }
@@ -71,7 +78,8 @@ public static class PromotionRule
         var eligible = new List<MemberState>();
         foreach (var m in known)
         {
-            var reason = CandidateSelector.Reason(m, policy, round.Failed, reference, view.Now) ?? (m.Offset < bound ? $"behind the acknowledged bound {bound} at {m.Offset}" : null);
+            var reason = CandidateSelector.Reason(m, policy, round.Failed, reference, view.Now) ?? CommitSafetyRule.Reason(m, view) ??
+                         (m.Offset < bound ? $"behind the acknowledged bound {bound} at {m.Offset}" : null);
             if (reason is null)
             {
                 eligible.Add(m);
@@ -92,6 +100,27 @@ public static class PromotionRule
         var best = CandidateSelector.Order(eligible, policy, view.Now)[0];
         return Outcome(PromotionVerdict.Promote, best.Name, $"{best.Name} at {best.Offset} (bound {(w == 0 ? "none" : bound)}, {known.Count} of {replicas.Count} answered)",
             replicas, round, fresh, skipped);
+    }
+
+    /// <summary>
+    /// A first election has no acknowledged writes to protect and no one to alarm: among the members that answered, the best by
+    /// <see cref="CandidateSelector.Rank"/> (which also elects a member able to initialise an empty group), once everyone has
+    /// answered or the wait is over; otherwise it waits.
+    /// </summary>
+    private static PromotionOutcome Elect(GroupView view, PositionRound round)
+    {
+        var answered = view.Members.Where(m => m.PositionFinal).ToList();
+        var (ranked, skipped) = CandidateSelector.Rank(view with { Members = answered });
+        var waiting = view.Members.Where(m => !m.PositionFinal).Select(m => m.Name).ToList();
+        var all = new Dictionary<string, string>(skipped);
+        foreach (var name in waiting)
+        {
+            all[name] = "did not answer the position round";
+        }
+
+        return ranked.Count > 0 && (waiting.Count == 0 || view.Now >= round.Deadline)
+            ? new PromotionOutcome(PromotionVerdict.Promote, ranked[0].Name, $"{ranked[0].Name} at {ranked[0].Offset} (first election, {answered.Count} of {view.Members.Count} answered)", all)
+            : new PromotionOutcome(PromotionVerdict.Wait, null, $"first election: waiting for {string.Join(", ", waiting.DefaultIfEmpty("a member that can be elected"))}", all);
     }
 
     private static PromotionOutcome Outcome(

@@ -47,11 +47,18 @@ public static class EventTypes
     public const string Paused = "paused";
     public const string Resumed = "resumed";
 
+    /// <summary>A synchronous group (preferred mode) has fewer healthy standbys than it waits for: commits are acknowledged without them.</summary>
+    public const string SynchronousDegraded = "synchronous-degraded";
+
+    /// <summary>A degraded synchronous group's commits wait for enough standbys again.</summary>
+    public const string SynchronousRestored = "synchronous-restored";
+
     /// <summary>Every type the history can hold, for filters and validation.</summary>
     public static IReadOnlyList<string> All { get; } =
     [
         Registered, Deregistered, Health, Draining, Removed, BrakeEngaged, BrakeReleased, Report,
         Elected, Failover, FailoverBlocked, Switchover, Paused, Resumed, Alert,
+        Elected, Failover, Switchover, Paused, Resumed, Alert, SynchronousDegraded, SynchronousRestored,
     ];
 
     /// <summary>An alert notification delivered (to = "delivered") or given up on (to = "failed"); see docs/monitoring.md.</summary>

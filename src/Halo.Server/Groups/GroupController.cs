@@ -44,6 +44,7 @@ internal sealed class GroupController(GroupRegistry registry, GroupsOptions opti
             try
             {
                 await DecideAsync(g, ct).ConfigureAwait(false);
+                await SynchronousReplication.MaintainAsync(registry, g, logger, ct).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
             {
@@ -83,7 +84,7 @@ internal sealed class GroupController(GroupRegistry registry, GroupsOptions opti
             }
 
             revision = g.LeaderRevision;
-            view = new GroupView(g.Policy, leader, leaseAlive, g.Members.Values.Select(m => m.State()).ToList(), now);
+            view = new GroupView(g.Policy, leader, leaseAlive, g.Members.Values.Select(m => m.State()).ToList(), now, g.Sync.Record);
         }
 
         var trigger = FailoverPlanner.Decide(view);
@@ -111,7 +112,8 @@ internal sealed class GroupController(GroupRegistry registry, GroupsOptions opti
             }
 
             round = open;
-            view = view with { Members = g.Members.Values.Select(m => m.State()).ToList() };
+            // Only positions that answered this round are final (the synchronous rule counts only those too).
+            view = view with { Members = g.Members.Values.Select(m => m.State() with { PositionFinal = m.State().Round >= open.Id }).ToList(), Sync = g.Sync.Record };
         }
 
         var outcome = PromotionRule.Evaluate(view, round);
@@ -221,6 +223,7 @@ internal sealed class GroupController(GroupRegistry registry, GroupsOptions opti
                 Evidence = new Dictionary<string, object?> { ["epoch"] = next.Epoch, ["previousEpoch"] = previous?.Epoch ?? 0 },
             }),
             .. alongside ?? [],
+            .. SynchronousReplication.OnTakeOver(g, next),
         ]);
         var taken = await LeaderElection.TryTakeOverAsync(records, observed, to, lease.Id, now, cause, ct).ConfigureAwait(false);
         if (taken is null)
@@ -254,6 +257,7 @@ internal sealed class GroupController(GroupRegistry registry, GroupsOptions opti
             }
 
             g.LastFailover = new FailoverRecord(taken.Epoch, previous?.Member, taken.Member, cause, detected, now, null, evidence);
+            SynchronousReplication.TookOver(g, taken, records.LastRevision);
             g.Bump();
         }
 
