@@ -43,6 +43,10 @@ public static class EventTypes
     /// </summary>
     public const string FailoverBlocked = "failover-blocked";
 
+    /// <summary>A failover group was deleted (its members had stopped reporting), or one member of it.</summary>
+    public const string GroupDeleted = "group-deleted";
+    public const string MemberDeleted = "member-deleted";
+
     /// <summary>A group was put in maintenance mode (no failover) or taken out of it.</summary>
     public const string Paused = "paused";
     public const string Resumed = "resumed";
@@ -57,7 +61,7 @@ public static class EventTypes
     public static IReadOnlyList<string> All { get; } =
     [
         Registered, Deregistered, Health, Draining, Removed, BrakeEngaged, BrakeReleased, Report,
-        Elected, Failover, FailoverBlocked, Switchover, Paused, Resumed, Alert,
+        Elected, Failover, FailoverBlocked, Switchover, Paused, Resumed, GroupDeleted, MemberDeleted, Alert,
         Elected, Failover, Switchover, Paused, Resumed, Alert, SynchronousDegraded, SynchronousRestored,
     ];
 

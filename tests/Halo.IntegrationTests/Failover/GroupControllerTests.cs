@@ -241,6 +241,92 @@ public sealed class GroupControllerTests : IAsyncLifetime
         Assert.True((await StatusAsync()).Paused);
     }
 
+    [Fact]
+    public async Task PutGroup_IfMatchStale_412AndTheStoredPolicyKept()
+    {
+        var created = await PutGroupAsync(new GroupPolicy { MaxLagBytes = 100 });
+        var revision = created.Headers.ETag!.Tag.Trim('"');
+        using var update = new HttpRequestMessage(HttpMethod.Put, "/v1/groups/cache")
+        {
+            Content = new StringContent(JsonSerializer.Serialize(new GroupPolicy { MaxLagBytes = 200 }, HaloJson.Options), System.Text.Encoding.UTF8, "application/json"),
+        };
+        update.Headers.TryAddWithoutValidation("If-Match", $"\"{revision}\"");
+        Assert.Equal(HttpStatusCode.OK, (await _http.SendAsync(update)).StatusCode);
+
+        using var stale = new HttpRequestMessage(HttpMethod.Put, "/v1/groups/cache")
+        {
+            Content = new StringContent(JsonSerializer.Serialize(new GroupPolicy { MaxLagBytes = 300 }, HaloJson.Options), System.Text.Encoding.UTF8, "application/json"),
+        };
+        stale.Headers.TryAddWithoutValidation("If-Match", revision);
+        await ProblemAsync(await _http.SendAsync(stale), HttpStatusCode.PreconditionFailed);
+        Assert.Equal(200, (await StatusAsync()).Policy.MaxLagBytes);
+    }
+
+    [Fact]
+    public async Task Pause_PolicyChangedByAnotherServerMeanwhile_KeepsThatChangeAndPauses()
+    {
+        await PutGroupAsync(new GroupPolicy { MaxLagBytes = 100 });
+        // Another server (same store) edits the policy; this server's copy is now stale.
+        await _store.PutAsync("groups/cache/policy", JsonSerializer.SerializeToUtf8Bytes(new GroupPolicy { MaxLagBytes = 555 }, HaloJson.Options));
+
+        Assert.True((await _http.PostAsync("/v1/groups/cache/pause", null)).IsSuccessStatusCode);
+
+        var stored = JsonSerializer.Deserialize<GroupPolicy>((await _store.GetAsync("groups/cache/policy")).Item!.Value.Span, HaloJson.Options)!;
+        Assert.Equal((555L, true), (stored.MaxLagBytes, stored.Paused));
+        Assert.Equal((555L, true), ((await StatusAsync()).Policy.MaxLagBytes, (await StatusAsync()).Paused));
+    }
+
+    [Fact]
+    public async Task PauseAndPolicyPuts_Concurrently_NoUpdateLost()
+    {
+        await PutGroupAsync(new GroupPolicy());
+        var puts = Enumerable.Range(1, 20).Select(i => PutGroupAsync(new GroupPolicy { MaxLagBytes = i, Paused = true }));
+        var pauses = Enumerable.Range(0, 20).Select(_ => _http.PostAsync("/v1/groups/cache/pause", null));
+        await Task.WhenAll(puts.Cast<Task>().Concat(pauses));
+
+        var stored = JsonSerializer.Deserialize<GroupPolicy>((await _store.GetAsync("groups/cache/policy")).Item!.Value.Span, HaloJson.Options)!;
+        var status = await StatusAsync();
+        Assert.True(stored.Paused);
+        Assert.Equal(JsonSerializer.Serialize(stored, HaloJson.Options), JsonSerializer.Serialize(status.Policy, HaloJson.Options));
+        Assert.Equal((await _store.GetAsync("groups/cache/policy")).Item!.ModRevision, status.PolicyRevision);
+    }
+
+    [Fact]
+    public async Task DeleteMember_PrimaryOrStillReporting_RefusedThenDeletedOnceSilent()
+    {
+        await ElectAsync(new GroupPolicy());
+        var primary = await ProblemAsync(await _http.DeleteAsync("/v1/groups/cache/members/r1"), HttpStatusCode.Conflict);
+        Assert.Contains("primary", primary.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        var live = await ProblemAsync(await _http.DeleteAsync("/v1/groups/cache/members/r3"), HttpStatusCode.Conflict);
+        Assert.Contains("still reporting", live.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        await ProblemAsync(await _http.DeleteAsync("/v1/groups/cache/members/r9"), HttpStatusCode.NotFound);
+
+        _time.Advance(TimeSpan.FromSeconds(2)); // r3's agent was stopped: no report for longer than memberTimeout
+        await ReportAsync("r1", 100, role: MemberRole.Primary, epoch: 1);
+        Assert.Equal(HttpStatusCode.NoContent, (await _http.DeleteAsync("/v1/groups/cache/members/r3")).StatusCode);
+
+        Assert.DoesNotContain((await StatusAsync()).Members, m => m.Name == "r3");
+        Assert.Null((await _store.GetAsync("groups/cache/members/r3")).Item);
+        Assert.Contains("member-deleted", await _http.GetStringAsync("/v1/events?type=member-deleted"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DeleteGroup_MembersStillReporting_RefusedThenEverythingGoneOnceSilent()
+    {
+        await ElectAsync(new GroupPolicy());
+        await ProblemAsync(await _http.DeleteAsync("/v1/groups/cache"), HttpStatusCode.Conflict);
+
+        _time.Advance(TimeSpan.FromSeconds(2));
+        Assert.Equal(HttpStatusCode.NoContent, (await _http.DeleteAsync("/v1/groups/cache")).StatusCode);
+
+        Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync("/v1/groups/cache")).StatusCode);
+        Assert.Empty((await _store.ListAsync("groups/")).Items);
+        await ProblemAsync(await _http.PostAsJsonAsync("/v1/groups/cache/members/r1/report", new { address = "127.0.0.1:1" }), HttpStatusCode.NotFound);
+        Assert.Contains("group-deleted", await _http.GetStringAsync("/v1/events?type=group-deleted"), StringComparison.Ordinal);
+        // The name can be used again.
+        Assert.Equal(HttpStatusCode.Created, (await PutGroupAsync(new GroupPolicy())).StatusCode);
+    }
+
     [Theory]
     [InlineData("""{"leaseTtl":"1500ms"}""", "leaseTtl")]
     [InlineData("""{"maxLagBytes":-1}""", "maxLagBytes")]
