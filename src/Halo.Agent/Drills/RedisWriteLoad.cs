@@ -10,10 +10,10 @@ namespace Halo.Agent.Drills;
 /// attempted, acknowledged and failed, and afterwards which acknowledged writes are missing. Used by drills, tests and the bench.
 /// With <c>waitReplicas</c> &gt; 0 a write counts as acknowledged only after WAIT confirms that many replicas have it.
 /// </summary>
-public sealed class RedisWriteLoad(Func<CancellationToken, Task<(string Host, int Port)>> resolve, int waitReplicas = 0, string prefix = "halo:drill:")
+public sealed class RedisWriteLoad(Func<CancellationToken, Task<(string Host, int Port)>> resolve, int waitReplicas = 0, string prefix = "halo:drill:") : IWriteLoad
 {
     private readonly ConcurrentDictionary<long, byte> _acked = new();
-    private readonly List<(long Start, long End, bool Ok)> _history = [];
+    private readonly WriteHistory _history = new();
     private long _attempted;
     private long _failed;
     private long _lastFailureTicks;
@@ -25,35 +25,8 @@ public sealed class RedisWriteLoad(Func<CancellationToken, Task<(string Host, in
     /// <summary>Stopwatch timestamp of the last failed write.</summary>
     public long LastFailure => Interlocked.Read(ref _lastFailureTicks);
 
-    /// <summary>
-    /// Time from <paramref name="failedAt"/> (a Stopwatch timestamp taken right after the failure was injected) to the end
-    /// of the first acknowledged write that started after it and after a write that failed after it; null if none yet.
-    /// </summary>
-    public TimeSpan? RecoveryAfter(long failedAt)
-    {
-        lock (_history)
-        {
-            var sawFailure = false;
-            foreach (var (start, end, ok) in _history)
-            {
-                if (end <= failedAt)
-                {
-                    continue;
-                }
-
-                if (!ok)
-                {
-                    sawFailure = true;
-                }
-                else if (sawFailure && start > failedAt)
-                {
-                    return Stopwatch.GetElapsedTime(failedAt, end);
-                }
-            }
-        }
-
-        return null;
-    }
+    /// <summary>Time from the failure (a Stopwatch timestamp) to the first acknowledged write after it; see <see cref="WriteHistory.RecoveryAfter"/>.</summary>
+    public TimeSpan? RecoveryAfter(long failedAt) => _history.RecoveryAfter(failedAt);
 
     public async Task RunAsync(CancellationToken ct)
     {
@@ -94,10 +67,7 @@ public sealed class RedisWriteLoad(Func<CancellationToken, Task<(string Host, in
                 }
             }
 
-            lock (_history)
-            {
-                _history.Add((started, Stopwatch.GetTimestamp(), ok));
-            }
+            _history.Add(started, Stopwatch.GetTimestamp(), ok);
 
             if (ok)
             {
