@@ -35,7 +35,12 @@ internal sealed class Servers : IAsyncDisposable
     /// <summary>Starts one more server over the shared store; returns its base URL.</summary>
     public async Task<(WebApplication App, Uri Url)> AddServerAsync()
     {
-        var app = await HaloServerHost.BuildAsync(new ServerOptions { Listen = "http://127.0.0.1:0", DataDirectory = Directory, StreamKeepAlive = TimeSpan.FromMilliseconds(200) },
+        var app = await HaloServerHost.BuildAsync(new ServerOptions
+            {
+                Listen = "http://127.0.0.1:0", DataDirectory = Directory, StreamKeepAlive = TimeSpan.FromMilliseconds(200),
+                // Not about auth (tokens have their own tests): explicitly anonymous on loopback.
+                Security = new() { AllowAnonymous = true },
+            },
             Store, TimeProvider.System, logging: l => l.ClearProviders());
         await app.StartAsync();
         _apps.Add(app);

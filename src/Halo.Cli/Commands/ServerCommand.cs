@@ -19,17 +19,20 @@ internal static class ServerCommand
         var config = new Option<string?>("--config") { Description = "Halo config file (YAML or JSON): server detector, per-service detectors, groups" };
         var webhooks = new Option<string[]>("--alert-webhook") { Description = "URL that receives Alertmanager-compatible alert webhooks (repeatable)" };
         var model = new Option<string?>("--model") { Description = "halo model topology (YAML/JSON): blocks named like a service show their predicted availability on the dashboard" };
+        var security = new SecurityFlags();
         var command = new Command("server", "Run the control plane: registry, failure detection, events, metrics") { listen, data, config, webhooks, model };
+        security.AddTo(command);
         command.SetAction((parse, ct) => CommonOptions.Run(async () =>
         {
             var options = Options(parse.GetValue(config), parse.GetResult(listen) is { Implicit: false } ? parse.GetValue(listen) : null,
                 parse.GetResult(data) is { Implicit: false } ? parse.GetValue(data) : null);
-            options = WithModel(WithWebhooks(options, parse.GetValue(webhooks)), parse.GetValue(model));
+            options = security.Apply(parse, WithModel(WithWebhooks(options, parse.GetValue(webhooks)), parse.GetValue(model)));
             await using var store = await StoreFactory.OpenEmbeddedAsync(options.DataDirectory, ct);
             await using var app = await HaloServerHost.BuildAsync(options, store, logging: l => l.SetMinimumLevel(LogLevel.Information), cancellationToken: ct);
             await app.StartAsync(ct);
             Console.WriteLine($"halo server listening on {HaloServerHost.Address(app)} (data: {Path.GetFullPath(options.DataDirectory)})");
             Console.WriteLine($"dashboard {HaloServerHost.Address(app)}   metrics {HaloServerHost.Address(app)}metrics");
+            SecurityFlags.PrintAccess(app, options);
             await app.WaitForShutdownAsync(ct);
             return 0;
         }));

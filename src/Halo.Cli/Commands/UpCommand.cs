@@ -61,6 +61,7 @@ internal static class UpCommand
         }
 
         var options = monitoring(new ServerOptions { Listen = ServerCommand.ListenUrl(listen), DataDirectory = data });
+        options = SecurityFlags.InterimAnonymousOnLoopback ? options with { Security = options.Security with { AllowAnonymous = true } } : options;
         await using var store = await StoreFactory.OpenEmbeddedAsync(data, ct);
         await using var app = await HaloServerHost.BuildAsync(options, store, logging: l => l.ClearProviders(), cancellationToken: ct);
         try

@@ -3,6 +3,7 @@ using Halo.Core.Monitoring;
 using Halo.Core.Registry;
 using Halo.Server.Api;
 using Halo.Server.Events;
+using Halo.Server.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -19,7 +20,7 @@ internal static class AvailabilityEndpoints
     private static readonly TimeSpan Shortest = TimeSpan.FromMinutes(1);
     private static readonly TimeSpan Longest = TimeSpan.FromDays(30);
 
-    public static void MapAvailability(this IEndpointRouteBuilder app) => app.MapGet("/v1/availability", GetAsync);
+    public static void MapAvailability(this IEndpointRouteBuilder app) => app.MapGet("/v1/availability", GetAsync).RequireRole(HaloRole.Read);
 
     private static async Task<IResult> GetAsync(string? window, string? service, EventLog events, ServerOptions options, TimeProvider time, CancellationToken ct)
     {

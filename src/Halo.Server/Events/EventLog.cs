@@ -28,7 +28,7 @@ internal sealed class EventLog(IStore store, ServerOptions options)
 
     /// <summary>A store operation that records <paramref name="e"/>; include it in the transaction of the change.</summary>
     public TxnOp Append(RegistryEvent e) =>
-        TxnOp.Put(RegistryKeys.Event(Interlocked.Increment(ref _sequence)), JsonSerializer.SerializeToUtf8Bytes(e, HaloJson.Options));
+        TxnOp.Put(RegistryKeys.Event(Interlocked.Increment(ref _sequence)), JsonSerializer.SerializeToUtf8Bytes(Security.AuditScope.Stamp(e), HaloJson.Options));
 
     public async Task<IReadOnlyList<RegistryEvent>> ListAsync(long after, int limit, string? service, string? type, CancellationToken cancellationToken)
     {
