@@ -69,6 +69,7 @@ internal static class UpCommand
         }
 
         var options = monitoring(new ServerOptions { Listen = ServerCommand.ListenUrl(listen), DataDirectory = data });
+        options = SecurityFlags.InterimAnonymousOnLoopback ? options with { Security = options.Security with { AllowAnonymous = true } } : options;
         IStore store;
         try
         {
