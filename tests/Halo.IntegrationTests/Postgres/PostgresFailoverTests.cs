@@ -15,7 +15,13 @@ public sealed class PostgresGroupFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync() => Cluster = await PostgresCluster.StartAsync(Async);
 
-    public async ValueTask DisposeAsync() => await Cluster.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        if (Cluster is not null)
+        {
+            await Cluster.DisposeAsync();
+        }
+    }
 }
 
 /// <summary>Real PostgreSQL 15, real agents, a real server and the TCP proxy: failover, rewind, node death, synchronous mode, switchover.</summary>
