@@ -14,6 +14,7 @@ root.Add(GatewayCommand.Create());
 root.Add(SampleCommand.Create());
 root.Add(AgentCommand.Create());
 root.Add(TcpProxyCommand.Create());
+root.Add(TokenCommands.Create());
 foreach (var command in GroupCommands.Create()) root.Add(command);
 root.Add(Halo.Cli.Model.ModelCommand.Create());
 foreach (var command in OperatorCommands.Create())
