@@ -7,7 +7,7 @@ public interface IWriteLoad
     long Acked { get; }
     long Failed { get; }
 
-    /// <summary>Time from the failure (a Stopwatch timestamp) to the first acknowledged write after it; null if none yet.</summary>
+    /// <summary>Time from the failure (a timestamp of the load's TimeProvider) to the first acknowledged write after it; null if none yet.</summary>
     TimeSpan? RecoveryAfter(long failedAt);
 
     Task RunAsync(CancellationToken ct);

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using Npgsql;
 
 namespace Halo.Agent.Drills;
@@ -9,13 +8,14 @@ namespace Halo.Agent.Drills;
 /// connection string for peers — counting commits attempted, acknowledged (COMMIT returned) and failed, and afterwards which
 /// acknowledged commits are missing on the current primary. Used by drills, tests and the failover bench.
 /// </summary>
-public sealed class PostgresWriteLoad(Func<CancellationToken, Task<string>> connectionString, string run) : IWriteLoad
+public sealed class PostgresWriteLoad(Func<CancellationToken, Task<string>> connectionString, string run, TimeProvider? time = null) : IWriteLoad
 {
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
     /// <summary>The table every load writes to: (run, id) is the primary key, so several loads can share it.</summary>
     public const string Table = "halo_commits";
 
     private readonly ConcurrentDictionary<long, byte> _acked = new();
-    private readonly WriteHistory _history = new();
+    private readonly WriteHistory _history = new(time ?? TimeProvider.System);
     private long _attempted;
     private long _failed;
 
@@ -23,7 +23,7 @@ public sealed class PostgresWriteLoad(Func<CancellationToken, Task<string>> conn
     public long Acked => _acked.Count;
     public long Failed => Interlocked.Read(ref _failed);
 
-    /// <summary>Time from the failure (a Stopwatch timestamp) to the first acknowledged commit after it.</summary>
+    /// <summary>Time from the failure (a timestamp of the load's clock, TimeProvider.GetTimestamp) to the first acknowledged commit after it.</summary>
     public TimeSpan? RecoveryAfter(long failedAt) => _history.RecoveryAfter(failedAt);
 
     /// <summary>Creates the table through <paramref name="connection"/> (the primary); idempotent.</summary>
@@ -41,7 +41,7 @@ public sealed class PostgresWriteLoad(Func<CancellationToken, Task<string>> conn
         long n = 0;
         while (!ct.IsCancellationRequested)
         {
-            var started = Stopwatch.GetTimestamp();
+            var started = _time.GetTimestamp();
             var id = ++n;
             Interlocked.Increment(ref _attempted);
             var ok = false;
@@ -73,7 +73,7 @@ public sealed class PostgresWriteLoad(Func<CancellationToken, Task<string>> conn
                 }
             }
 
-            _history.Add(started, Stopwatch.GetTimestamp(), ok);
+            _history.Add(started, _time.GetTimestamp(), ok);
             if (ok)
             {
                 _acked[id] = 0;

@@ -1,12 +1,10 @@
-using System.Diagnostics;
-
 namespace Halo.Agent.Drills;
 
 /// <summary>
-/// The outcome of every write of a load, in order, on the Stopwatch clock: what recovery after a failure took. Shared by the
+/// The outcome of every write of a load, in order, on the load's clock (a TimeProvider's timestamps): what recovery after a failure took. Shared by the
 /// Redis and PostgreSQL write loads (drills, tests and benches).
 /// </summary>
-public sealed class WriteHistory
+public sealed class WriteHistory(TimeProvider time)
 {
     private readonly List<(long Start, long End, bool Ok)> _writes = [];
 
@@ -19,7 +17,7 @@ public sealed class WriteHistory
     }
 
     /// <summary>
-    /// Time from <paramref name="failedAt"/> (a Stopwatch timestamp taken right after the failure was injected) to the end
+    /// Time from <paramref name="failedAt"/> (a timestamp of the same clock, taken right after the failure was injected) to the end
     /// of the first acknowledged write that started after it and after a write that failed after it; null if none yet.
     /// </summary>
     public TimeSpan? RecoveryAfter(long failedAt)
@@ -40,7 +38,7 @@ public sealed class WriteHistory
                 }
                 else if (sawFailure && start > failedAt)
                 {
-                    return Stopwatch.GetElapsedTime(failedAt, end);
+                    return time.GetElapsedTime(failedAt, end);
                 }
             }
         }

@@ -64,7 +64,7 @@ internal static class AgentCommand
                     db = new RedisDriver("127.0.0.1", port, TimeSpan.FromMilliseconds(250));
                     break;
                 case "redis":
-                    var (host, p) = Endpoint(parse.GetValue(redis) ?? "127.0.0.1:6379", "--redis");
+                    var (host, p) = CommonOptions.Endpoint(parse.GetValue(redis) ?? "127.0.0.1:6379", "--redis");
                     db = new RedisDriver(host, p, TimeSpan.FromMilliseconds(250));
                     break;
                 case "exec":
@@ -82,14 +82,18 @@ internal static class AgentCommand
                     throw new CliException("--driver: must be redis, postgres or exec");
             }
 
-            var server = new Uri(GroupCommands.ServerUrl(parse));
-            using var client = new GroupClient(server);
+            // With somewhere else to go, a report that a hung server holds for most of its budget moves on instead.
+            var clientOptions = CommonOptions.ClientOptions(parse, configure: o => o.Servers.Count > 1
+                ? o with { ConnectTimeout = TimeSpan.FromMilliseconds(250), AttemptTimeout = TimeSpan.FromMilliseconds(400) }
+                : o);
+            var server = clientOptions.Servers[0];
+            using var client = new GroupClient(clientOptions);
             await using (db)
             await using (managed)
             {
                 var agent = new GroupAgent(new AgentOptions { Server = server, Group = g, Member = m, Interval = every }, db, client, TimeProvider.System,
                     loggers.CreateLogger("halo.agent"), managed);
-                Console.WriteLine($"halo agent {m} of group {g}: database {db.Address}{(managed is null ? "" : " (managed)")}, server {server}");
+                Console.WriteLine($"halo agent {m} of group {g}: database {db.Address}{(managed is null ? "" : " (managed)")}, server {string.Join(",", clientOptions.Servers)}");
                 try
                 {
                     await agent.RunAsync(ct);
@@ -115,7 +119,7 @@ internal static class AgentCommand
 
         if (data is null)
         {
-            var (host, p) = Endpoint(address ?? "127.0.0.1:5432", "--postgres");
+            var (host, p) = CommonOptions.Endpoint(address ?? "127.0.0.1:5432", "--postgres");
             PostgresSecrets secrets;
             try
             {
@@ -148,11 +152,4 @@ internal static class AgentCommand
         return (new PostgresDriver(options.Host, port, member, () => managed.Secrets, TimeSpan.FromMilliseconds(500), logger, managed), managed);
     }
 
-    public static (string Host, int Port) Endpoint(string value, string option)
-    {
-        var colon = value.LastIndexOf(':');
-        return colon > 0 && int.TryParse(value.AsSpan(colon + 1), out var port) && port is > 0 and < 65536
-            ? (value[..colon], port)
-            : throw new CliException($"{option}: '{value}' is not host:port");
-    }
 }

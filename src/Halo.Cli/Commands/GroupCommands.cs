@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Text.Json;
 using Halo.Agent.Drills;
 using Halo.Agent.Drivers;
@@ -16,14 +15,7 @@ internal static class GroupCommands
 {
     public static IEnumerable<Command> Create() => [Groups(), Group(), Switchover(), Pause(true), Pause(false), Drill()];
 
-    public static string ServerUrl(ParseResult parse)
-    {
-        var url = parse.GetValue(CommonOptions.Server)!;
-        url = url.EndsWith('/') ? url : url + "/";
-        return Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" ? url : throw new CliException($"--server: '{url}' is not an http(s) URL");
-    }
-
-    private static GroupClient Client(ParseResult parse) => new(new Uri(ServerUrl(parse)));
+    private static GroupClient Client(ParseResult parse) => CommonOptions.Groups(parse);
 
     private static Command Groups()
     {
@@ -190,24 +182,25 @@ internal static class GroupCommands
             Task running = Task.CompletedTask;
             if (parse.GetValue(through) is { } address)
             {
-                var endpoint = AgentCommand.Endpoint(address, "--through");
+                var (throughHost, throughPort) = CommonOptions.Endpoint(address, "--through");
+                var endpoint = (throughHost, throughPort);
                 load = await DrillLoadAsync(before, endpoint, parse.GetValue(wait), parse.GetValue(secrets), ct);
                 running = load.RunAsync(stopLoad.Token);
                 await Task.Delay(TimeSpan.FromMilliseconds(500), TimeProvider.System, ct);
             }
 
-            var clock = Stopwatch.StartNew();
-            var requestedAt = Stopwatch.GetTimestamp();
+            var time = TimeProvider.System;
+            var requestedAt = time.GetTimestamp();
             var drill = await client.DrillAsync(group, parse.GetValue(mode)!, ct: ct);
             var after = before;
-            while (clock.Elapsed < limit && !(after.Epoch > before.Epoch && after.PrimaryConfirmed))
+            while (time.GetElapsedTime(requestedAt) < limit && !(after.Epoch > before.Epoch && after.PrimaryConfirmed))
             {
                 after = await client.GetAsync(group, after.Version, TimeSpan.FromSeconds(1), ct);
             }
 
-            var promotedAt = clock.Elapsed;
+            var promotedAt = time.GetElapsedTime(requestedAt);
             TimeSpan? rerouted = null;
-            while (load is not null && rerouted is null && clock.Elapsed < limit)
+            while (load is not null && rerouted is null && time.GetElapsedTime(requestedAt) < limit)
             {
                 rerouted = load.RecoveryAfter(requestedAt);
                 await Task.Delay(TimeSpan.FromMilliseconds(5), TimeProvider.System, ct);

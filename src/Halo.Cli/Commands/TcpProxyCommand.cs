@@ -22,10 +22,10 @@ internal static class TcpProxyCommand
             if (!Names.IsValid(g)) throw new CliException($"--group: {Names.Rule}");
             if (parse.GetValue(role) is not ("primary" or "replica" or "replicas") || parse.GetValue(role) is not { } r) throw new CliException("--role: must be primary or replica");
             if (parse.GetValue(maxLag) is < 0) throw new CliException("--max-lag: must not be negative");
-            var (host, port) = AgentCommand.Endpoint(parse.GetValue(listen)!, "--listen");
+            var (host, port) = CommonOptions.Endpoint(parse.GetValue(listen)!, "--listen", anyPort: true);
             if (!IPAddress.TryParse(host, out var ip)) throw new CliException("--listen: the host must be an IP address");
             using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
-            await using var proxy = TcpProxyHost.Start(new TcpProxyOptions { Listen = new IPEndPoint(ip, port), Server = new Uri(GroupCommands.ServerUrl(parse)), Group = g, Role = r, MaxLagBytes = parse.GetValue(maxLag) },
+            await using var proxy = TcpProxyHost.Start(new TcpProxyOptions { Listen = new IPEndPoint(ip, port), Client = CommonOptions.ClientOptions(parse), Group = g, Role = r, MaxLagBytes = parse.GetValue(maxLag) },
                 logger: loggers.CreateLogger("halo.tcp-proxy"));
             Console.WriteLine($"halo tcp-proxy for {g}/{r} listening on {proxy.LocalEndpoint}");
             try

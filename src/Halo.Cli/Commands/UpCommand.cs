@@ -4,6 +4,7 @@ using Halo.Client;
 using Halo.Core.Registry;
 using Halo.Core.Serialization;
 using Halo.Server;
+using Halo.Store;
 using Microsoft.Extensions.Logging;
 using Spectre.Console;
 
@@ -68,7 +69,18 @@ internal static class UpCommand
         }
 
         var options = monitoring(new ServerOptions { Listen = ServerCommand.ListenUrl(listen), DataDirectory = data });
-        await using var store = await StoreFactory.OpenEmbeddedAsync(data, ct);
+        options = SecurityFlags.InterimAnonymousOnLoopback ? options with { Security = options.Security with { AllowAnonymous = true } } : options;
+        IStore store;
+        try
+        {
+            store = await StoreFactory.OpenEmbeddedAsync(data, ct);
+        }
+        catch (StoreStartException ex)
+        {
+            throw new CliException(ex.Message);
+        }
+
+        await using var storeScope = store;
         await using var app = await HaloServerHost.BuildAsync(options, store, logging: l => l.ClearProviders(), cancellationToken: ct);
         try
         {
@@ -160,7 +172,7 @@ internal static class UpCommand
                 await child.DisposeAsync();
             }
 
-            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(5), TimeProvider.System);
             await app.StopAsync(stop.Token);
         }
 
@@ -202,28 +214,25 @@ internal static class UpCommand
         var interactive = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
         var recent = (await client.EventsAsync(limit: 1, ct: ct)).Events;
         var since = recent.Count > 0 ? recent[^1].Revision : 0;
-        while (!ct.IsCancellationRequested)
+        // The feed reader resumes after disconnects by itself; the event stream has no reset.
+        await foreach (var message in client.EventStreamAsync(since, ct))
         {
-            try
+            if (JsonSerializer.Deserialize<RegistryEvent>(message.Data, HaloJson.Options) is { } e)
             {
-                await foreach (var message in client.StreamAsync("v1/events/stream", since, ct))
-                {
-                    since = message.Id;
-                    if (JsonSerializer.Deserialize<RegistryEvent>(message.Data, HaloJson.Options) is { } e)
-                    {
-                        Console.WriteLine(OperatorCommands.Describe(e));
-                    }
-
-                    if (interactive)
-                    {
-                        var list = await client.InstancesAsync("web", ct: ct);
-                        AnsiConsole.Write(OperatorCommands.InstanceTable(list.Instances, TimeProvider.System.GetUtcNow()));
-                    }
-                }
+                Console.WriteLine(OperatorCommands.Describe(e));
             }
-            catch (Exception ex) when (ex is HttpRequestException or HaloApiException or IOException && !ct.IsCancellationRequested)
+
+            if (interactive)
             {
-                await Task.Delay(TimeSpan.FromSeconds(1), TimeProvider.System, ct);
+                try
+                {
+                    var list = await client.InstancesAsync("web", ct: ct);
+                    AnsiConsole.Write(OperatorCommands.InstanceTable(list.Instances, TimeProvider.System.GetUtcNow()));
+                }
+                catch (Exception ex) when (ex is HttpRequestException or HaloApiException && !ct.IsCancellationRequested)
+                {
+                    // The table is redrawn at the next event.
+                }
             }
         }
     }

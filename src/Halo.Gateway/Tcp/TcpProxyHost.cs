@@ -1,3 +1,4 @@
+using Halo.Core;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
@@ -34,7 +35,10 @@ public sealed class TcpProxyHost : IAsyncDisposable
         _time = time;
         _logger = logger;
         _listener = new TcpListener(options.Listen);
-        _client = new GroupClient(options.Server);
+        _client = new GroupClient(options.Client ?? new HaloClientOptions
+        {
+            Servers = [options.Server ?? throw new ArgumentException("Client or Server is required", nameof(options))],
+        }, time);
     }
 
     public IPEndPoint LocalEndpoint => (IPEndPoint)_listener.LocalEndpoint;
@@ -167,8 +171,7 @@ public sealed class TcpProxyHost : IAsyncDisposable
         var upstream = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
-            using var connect = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            connect.CancelAfter(_options.ConnectTimeout);
+            using var connect = new Deadline(_options.ConnectTimeout, _time, ct);
             await upstream.ConnectAsync(endpoint, connect.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is SocketException or OperationCanceledException)
@@ -232,13 +235,12 @@ public sealed class TcpProxyHost : IAsyncDisposable
 
     private static IPEndPoint? ParseEndPoint(string address)
     {
-        var colon = address.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(address.AsSpan(colon + 1), out var port))
+        if (!Halo.Core.Networking.HostPort.TryParse(address, out var endpoint))
         {
             return null;
         }
 
-        var host = address[..colon];
+        var (host, port) = endpoint;
         return IPAddress.TryParse(host, out var ip) ? new IPEndPoint(ip, port)
             : Dns.GetHostAddresses(host).FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) is { } resolved ? new IPEndPoint(resolved, port) : null;
     }

@@ -1,4 +1,5 @@
 using System.Net;
+using Halo.Client;
 
 namespace Halo.Gateway.Tcp;
 
@@ -8,7 +9,11 @@ public sealed record TcpProxyOptions
     /// <summary>Where to listen. Default 127.0.0.1, any free port.</summary>
     public IPEndPoint Listen { get; init; } = new(IPAddress.Loopback, 0);
 
-    public required Uri Server { get; init; }
+    /// <summary>How to reach the control plane (servers, token, TLS). Required unless <see cref="Server"/> is set.</summary>
+    public HaloClientOptions? Client { get; init; }
+
+    /// <summary>Shorthand for <see cref="Client"/> with this one server and no token.</summary>
+    public Uri? Server { get; init; }
 
     public required string Group { get; init; }
 
