@@ -50,7 +50,11 @@ internal sealed class HaloSystem(Procs procs, string work, string haloDll) : Sys
     {
         var server = $"http://127.0.0.1:{_server}/";
         P.Start("dotnet", haloDll, "server", "--listen", $"127.0.0.1:{_server}", "--data", Path.Combine(Work, "server"));
-        _client = new GroupClient(new Uri(server));
+        // Auth is on: every halo child and this client use the server's bootstrap token.
+        var tokenFile = Path.Combine(Work, "server", "bootstrap.token");
+        Environment.SetEnvironmentVariable("HALO_TOKEN_FILE", tokenFile);
+        await Procs.WaitAsync(() => Task.FromResult(File.Exists(tokenFile)), TimeSpan.FromSeconds(60), "the bootstrap token");
+        _client = new GroupClient(new HaloClientOptions { Servers = [new Uri(server)], Token = (await File.ReadAllTextAsync(tokenFile)).Trim() });
         await Procs.WaitAsync(async () => await _client.ListAsync() is not null, TimeSpan.FromSeconds(60), "halo server");
         await _client.PutAsync("pg", new GroupPolicy { AntiFlapWindow = TimeSpan.Zero, Synchronous = SynchronousMode.Strict });
         for (var i = 0; i < 3; i++)
