@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Halo.Core;
 using Npgsql;
 
 namespace Halo.Agent.Drills;
@@ -50,13 +51,11 @@ public sealed class PostgresWriteLoad(Func<CancellationToken, Task<string>> conn
                 if (conn is null)
                 {
                     conn = new NpgsqlConnection(await connectionString(ct).ConfigureAwait(false));
-                    using var open = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                    open.CancelAfter(TimeSpan.FromSeconds(2));
+                    using var open = new Deadline(TimeSpan.FromSeconds(2), _time, ct);
                     await conn.OpenAsync(open.Token).ConfigureAwait(false);
                 }
 
-                using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                cts.CancelAfter(TimeSpan.FromSeconds(5));
+                using var cts = new Deadline(TimeSpan.FromSeconds(5), _time, ct);
                 await using var cmd = new NpgsqlCommand($"INSERT INTO {Table} (run, id) VALUES ($1, $2)", conn) { Parameters = { new() { Value = run }, new() { Value = id } } };
                 ok = await cmd.ExecuteNonQueryAsync(cts.Token).ConfigureAwait(false) == 1;
             }

@@ -65,9 +65,13 @@ internal sealed class BackendConnection : IDisposable
         }
     }
 
+    // The source was created with the injected TimeProvider, so CancelAfter re-arms that clock's timer (the ban targets sources
+    // on the real clock); one re-armable timer per connection keeps the hot path free of allocations that a Deadline would cost.
+#pragma warning disable RS0030
     public void Arm(TimeSpan timeout) => _timeout.CancelAfter(timeout);
 
     public void Disarm() => _timeout.CancelAfter(Timeout.InfiniteTimeSpan);
+#pragma warning restore RS0030
 
     /// <summary>Reads into the buffer after <see cref="End"/>; 0 at end of stream.</summary>
     public ValueTask<int> ReceiveAsync() => _socket.ReceiveAsync(Buffer.AsMemory(End), SocketFlags.None);
