@@ -53,8 +53,8 @@ internal sealed class Procs : IAsyncDisposable
 
     public static async Task WaitAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
     {
-        var sw = Stopwatch.StartNew();
-        while (sw.Elapsed < timeout)
+        var sw = TimeProvider.System.GetTimestamp();
+        while (TimeProvider.System.GetElapsedTime(sw) < timeout)
         {
             try
             {
@@ -83,7 +83,7 @@ internal sealed class Procs : IAsyncDisposable
                 if (!p.HasExited)
                 {
                     p.Kill(entireProcessTree: true);
-                    await p.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token);
+                    await p.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(10), TimeProvider.System).Token);
                 }
             }
             catch (Exception ex) when (ex is InvalidOperationException or OperationCanceledException)

@@ -36,7 +36,7 @@ for (var trial = 0; trial < trials; trial++)
     var acked = load.Acked;
     await Procs.WaitAsync(() => Task.FromResult(load.Acked > acked + 50), TimeSpan.FromSeconds(30), "commits before the kill");
     var victim = await sut.PrimaryAsync();
-    var killedAt = Stopwatch.GetTimestamp();
+    var killedAt = TimeProvider.System.GetTimestamp();
     if (scenario == "node")
     {
         sut.KillNode(victim);
@@ -47,19 +47,19 @@ for (var trial = 0; trial < trials; trial++)
     }
 
     TimeSpan? first = null;
-    var waiting = Stopwatch.StartNew();
-    while (first is null && waiting.Elapsed < TimeSpan.FromSeconds(120))
+    var waiting = TimeProvider.System.GetTimestamp();
+    while (first is null && TimeProvider.System.GetElapsedTime(waiting) < TimeSpan.FromSeconds(120))
     {
         await Task.Delay(TimeSpan.FromMilliseconds(5), TimeProvider.System);
         first = load.RecoveryAfter(killedAt);
     }
 
     firsts.Add(first?.TotalMilliseconds ?? double.NaN);
-    var rejoinFrom = Stopwatch.GetTimestamp();
+    var rejoinFrom = TimeProvider.System.GetTimestamp();
     if (scenario == "node")
     {
         await Procs.WaitAsync(async () => await sut.PrimaryAsync() != victim, TimeSpan.FromSeconds(120), "the primary role to move");
-        rejoinFrom = Stopwatch.GetTimestamp();
+        rejoinFrom = TimeProvider.System.GetTimestamp();
         sut.RestartNode(victim);
     }
     else
@@ -68,7 +68,7 @@ for (var trial = 0; trial < trials; trial++)
     }
 
     await Procs.WaitAsync(() => sut.StreamingAsync(victim), TimeSpan.FromSeconds(180), "the old primary to stream again");
-    rejoins.Add(Stopwatch.GetElapsedTime(rejoinFrom).TotalMilliseconds);
+    rejoins.Add(TimeProvider.System.GetElapsedTime(rejoinFrom).TotalMilliseconds);
     Console.Error.WriteLine($"{system} {scenario} trial {trial}: killed n{victim + 1}; first commit after {first?.TotalMilliseconds:0} ms; rejoined after {rejoins[^1]:0} ms");
 }
 
