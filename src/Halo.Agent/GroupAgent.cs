@@ -11,7 +11,7 @@ namespace Halo.Agent;
 /// it cannot renew. A long poll on the group status wakes it the moment leadership changes; a watchdog fences a primary
 /// whose renewals stopped, at the deadline <see cref="FencingTiming"/> documents, whatever the main loop is doing.
 /// </summary>
-public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, GroupClient client, TimeProvider time, ILogger logger, ManagedRedis? managed = null)
+public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, GroupClient client, TimeProvider time, ILogger logger, IManagedDatabase? managed = null)
 {
     private readonly SemaphoreSlim _wake = new(0);
     private readonly SemaphoreSlim _dbGate = new(1, 1);
@@ -48,9 +48,9 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
                 {
                     await TickAsync(ct).ConfigureAwait(false);
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+                catch (Exception ex) when (ex is not DatabaseSetupException && (ex is not OperationCanceledException || !ct.IsCancellationRequested))
                 {
-                    // The loop must outlive any one bad tick: log it and carry on at the next interval.
+                    // The loop must outlive any one bad tick (a setup problem no retry can fix stops it): log it and carry on.
                     AgentLog.CommandFailed(logger, options.Member, ex);
                 }
 
@@ -81,7 +81,7 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
             // the replicas' reconnecting links and they would full-sync from it, wiping their copy of the data.
             // Likewise it waits until the new primary is known, and then starts as its replica.
             var holdDown = managed.Started && !managed.Running && (a is null or { Role: MemberRole.Primary, ResumeAfterRestart: false } or { Role: MemberRole.Replica, PrimaryAddress: null });
-            if (!holdDown && managed.EnsureRunning(follow?.Item1, follow?.Item2) && managed.Restarts > 0)
+            if (!holdDown && await managed.EnsureRunningAsync(a?.Role ?? MemberRole.Unknown, follow?.Item1, follow?.Item2, ct).ConfigureAwait(false) && managed.Restarts > 0)
             {
                 _writable = false;
                 _lostInEpoch = Interlocked.Read(ref _knownEpoch);
@@ -124,7 +124,8 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
         {
             Address = driver.Address, Role = probe.Role, Epoch = Interlocked.Read(ref _knownEpoch), DbUp = probe.Up, Healthy = probe.Healthy,
             Offset = probe.Offset, Fenced = probe.Fenced, DrillDone = _drillDone, Detail = probe.Detail, SeenVersion = seenVersion,
-            Following = probe.FollowingAddress,
+            Following = probe.FollowingAddress, Kind = driver.Kind, Timeline = probe.Timeline, SynchronousStandbys = probe.SynchronousStandbys,
+            StreamingStandbys = probe.StreamingStandbys, Bootstrappable = probe.Bootstrappable,
         };
         try
         {
@@ -189,8 +190,19 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
 
                 if (probe.Role != MemberRole.Primary || probe.Fenced)
                 {
+                    // Which standbys commits wait for is set before the database takes its first write.
+                    if (a.SynchronousStandbys is { } names)
+                    {
+                        await driver.ConfigureSynchronousAsync(names, ct).ConfigureAwait(false);
+                    }
+
                     await driver.PromoteAsync(a.MinReplicasToWrite, ct).ConfigureAwait(false);
                     AgentLog.Promoted(logger, options.Member, a.Epoch);
+                    _again = true;
+                }
+                else if (a.SynchronousStandbys is { } names && probe.SynchronousStandbys is { } applied && names != applied)
+                {
+                    await driver.ConfigureSynchronousAsync(names, ct).ConfigureAwait(false);
                     _again = true;
                 }
 
@@ -339,8 +351,7 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
 
     private static (string Host, int Port)? Split(string address)
     {
-        var colon = address.LastIndexOf(':');
-        return colon > 0 && int.TryParse(address.AsSpan(colon + 1), out var port) ? (address[..colon], port) : null;
+        return Halo.Core.Networking.HostPort.TryParse(address, out var endpoint) ? (endpoint.Host, endpoint.Port) : null;
     }
 
     private static void InterlockedMax(ref long target, long value)

@@ -100,9 +100,9 @@ public sealed class HaloClient : IDisposable
     public Task<InstanceRecord> DrainAsync(string service, string id, bool draining, CancellationToken ct = default) =>
         SendAsync<InstanceRecord>(HttpMethod.Put, $"v1/services/{Esc(service)}/instances/{Esc(id)}/drain", new { draining }, ct);
 
-    /// <summary>Sends a caller's account of requests to one instance over a window (caller-observed health).</summary>
-    public Task<CallerVerdictView> ReportAsync(string service, string id, CallerReport report, CancellationToken ct = default) =>
-        SendAsync<CallerVerdictView>(HttpMethod.Post, $"v1/services/{Esc(service)}/instances/{Esc(id)}/reports", report, ct, idempotent: true);
+    /// <summary>Sends a caller's account of requests to one instance over a window (caller-observed health); the server's verdict, when it gives one.</summary>
+    public Task<CallerVerdictView?> ReportAsync(string service, string id, CallerReport report, CancellationToken ct = default) =>
+        SendAsync<CallerVerdictView?>(HttpMethod.Post, $"v1/services/{Esc(service)}/instances/{Esc(id)}/reports", report, ct, idempotent: true, allowEmpty: true);
 
     /// <summary>Services with counts by health.</summary>
     public Task<ServiceList> ServicesAsync(CancellationToken ct = default) =>
@@ -170,7 +170,8 @@ public sealed class HaloClient : IDisposable
 
     internal static string Esc(string s) => Uri.EscapeDataString(s);
 
-    internal static async Task<T> SendAsync<T>(HttpClient http, HttpMethod method, string url, object? body, CancellationToken ct, bool idempotent = false, TimeSpan? longPoll = null)
+    internal static async Task<T> SendAsync<T>(
+        HttpClient http, HttpMethod method, string url, object? body, CancellationToken ct, bool idempotent = false, TimeSpan? longPoll = null, bool allowEmpty = false)
     {
         using var request = new HttpRequestMessage(method, new Uri(url, UriKind.Relative));
         if (body is not null)
@@ -190,10 +191,15 @@ public sealed class HaloClient : IDisposable
 
         using var response = await http.SendAsync(request, ct).ConfigureAwait(false);
         await HaloApiException.ThrowIfFailedAsync(response, ct).ConfigureAwait(false);
+        if (allowEmpty && (response.StatusCode == HttpStatusCode.NoContent || response.Content.Headers.ContentLength == 0))
+        {
+            return default!;
+        }
+
         return (await response.Content.ReadFromJsonAsync<T>(HaloJson.Options, ct).ConfigureAwait(false))
             ?? throw new HaloApiException(response.StatusCode, $"{method} {url}: the server answered with an empty body");
     }
 
-    private Task<T> SendAsync<T>(HttpMethod method, string url, object? body, CancellationToken ct, bool idempotent = false, TimeSpan? longPoll = null) =>
-        SendAsync<T>(_http, method, url, body, ct, idempotent, longPoll);
+    private Task<T> SendAsync<T>(HttpMethod method, string url, object? body, CancellationToken ct, bool idempotent = false, TimeSpan? longPoll = null, bool allowEmpty = false) =>
+        SendAsync<T>(_http, method, url, body, ct, idempotent, longPoll, allowEmpty);
 }

@@ -37,10 +37,20 @@ public static class GatewayHost
             }
 
             settings = GatewayConfigLoader.LoadFile(opts.ConfigPath, opts.Listen, opts.Server);
+            if (opts.Client is { } client)
+            {
+                client.Server = string.Join(',', settings.Servers);
+                settings = settings with { Client = new Halo.Client.HaloClientOptionsBuilder().Build(client) };
+            }
         }
         catch (GatewayConfigException ex)
         {
             await Console.Error.WriteLineAsync(ex.Message);
+            return 2;
+        }
+        catch (Halo.Client.HaloOptionsException ex)
+        {
+            await Console.Error.WriteLineAsync("halo gateway: " + ex.Message);
             return 2;
         }
 
@@ -127,6 +137,7 @@ public static class GatewayHost
         services.TryAddSingleton<ForwarderClients>();
         services.TryAddSingleton<ProxyMiddleware>();
         services.AddHttpForwarder();
+        services.TryAddSingleton(sp => new Halo.Client.HaloClient(settings.ClientOptions, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IRandomFactory>()));
         services.AddSingleton<CatalogFeed>();
         services.AddHostedService(sp => sp.GetRequiredService<CatalogFeed>());
         services.AddSingleton<HealthService>();

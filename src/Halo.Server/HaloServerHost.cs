@@ -1,6 +1,7 @@
 using Halo.Core.Serialization;
 using Halo.Server.Alerts;
 using Halo.Server.Api;
+using Halo.Server.Cluster;
 using Halo.Server.Detection;
 using Halo.Server.Events;
 using Halo.Server.Groups;
@@ -56,7 +57,9 @@ public static class HaloServerHost
         services.AddSingleton<DetectorLoop>();
         services.AddHostedService(sp => sp.GetRequiredService<DetectorLoop>());
         services.AddHostedService<ActiveCheckLoop>();
-        services.AddHostedService<FeedFollower>();
+        services.AddSingleton<StoreFollower>();
+        services.AddHostedService(sp => sp.GetRequiredService<StoreFollower>());
+        services.AddHostedService<EventPruner>();
         services.AddHttpClient(ActiveCheckLoop.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false, PooledConnectionLifetime = TimeSpan.FromMinutes(1) });
         services.AddHaloGroups();
@@ -99,9 +102,7 @@ public static class HaloServerHost
         }
 
         await app.LoadSecurityAsync(options, cancellationToken).ConfigureAwait(false);
-        var registry = app.Services.GetRequiredService<InstanceRegistry>();
-        await app.Services.GetRequiredService<EventLog>().LoadAsync(cancellationToken).ConfigureAwait(false);
-        app.Services.GetRequiredService<StartupState>().LoadedRevision = await registry.LoadAsync(cancellationToken).ConfigureAwait(false);
+        await app.Services.GetRequiredService<StoreFollower>().LoadAsync(cancellationToken).ConfigureAwait(false);
         return app;
     }
 

@@ -12,6 +12,21 @@ public sealed record ServerOptions
     /// <summary>Directory of the embedded store. Default ./.halo/data.</summary>
     public string DataDirectory { get; init; } = Path.Combine(".halo", "data");
 
+    /// <summary>Which store the server runs on (informational to the host: the caller opens the store). Default embedded.</summary>
+    public Halo.Core.Configuration.StoreKind Store { get; init; } = Halo.Core.Configuration.StoreKind.Embedded;
+
+    /// <summary>With the etcd store: its client URLs, comma-separated. Default none.</summary>
+    public string? EtcdEndpoints { get; init; }
+
+    /// <summary>The URL other servers and clients reach this server at. Default null: the address it actually listens on.</summary>
+    public string? Advertise { get; init; }
+
+    /// <summary>
+    /// TTL of this server's membership lease when several servers share a store: how long a dead server's instances stay
+    /// with it before they move. Default 5 s; range 2 s – 60 s.
+    /// </summary>
+    public TimeSpan MemberTtl { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Detector for services whose registrations do not choose one.</summary>
     public DetectorOptions DefaultDetector { get; init; } = new();
 

@@ -8,7 +8,8 @@ public sealed class OptionsTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private HaloClientOptionsBuilder Builder() => new(name => _env.GetValueOrDefault(name), _dir);
+    private HaloClientOptions Build(HaloConnectionOptions? given = null) =>
+        new HaloClientOptionsBuilder(name => _env.GetValueOrDefault(name), _dir).Build(given ?? new HaloConnectionOptions());
 
     private string Write(string relative, string text)
     {
@@ -21,7 +22,7 @@ public sealed class OptionsTests : IDisposable
     [Fact]
     public void Build_Nothing_LocalDefaultServerNoToken()
     {
-        var options = Builder().Build();
+        var options = Build();
 
         Assert.Equal([new Uri("http://127.0.0.1:7400/")], options.Servers);
         Assert.Null(options.Token);
@@ -31,7 +32,7 @@ public sealed class OptionsTests : IDisposable
     public void Build_ServerList_ParsedInOrderWithSlash()
     {
         _env["HALO_SERVER"] = "http://127.0.0.1:9/";
-        var options = new HaloClientOptionsBuilder(n => _env.GetValueOrDefault(n), _dir) { Server = "http://127.0.0.1:1, https://h2:7400/halo" }.Build();
+        var options = Build(new HaloConnectionOptions { Server = "http://127.0.0.1:1, https://h2:7400/halo" });
 
         Assert.Equal([new Uri("http://127.0.0.1:1/"), new Uri("https://h2:7400/halo/")], options.Servers);
     }
@@ -41,7 +42,7 @@ public sealed class OptionsTests : IDisposable
     {
         _env["HALO_SERVER"] = "http://127.0.0.1:1,http://127.0.0.1:2";
 
-        Assert.Equal(2, Builder().Build().Servers.Count);
+        Assert.Equal(2, Build().Servers.Count);
     }
 
     [Theory]
@@ -52,10 +53,10 @@ public sealed class OptionsTests : IDisposable
     [InlineData("http://a:1/?x=1", "--server: 'http://a:1/?x=1' is not an http(s) URL")]
     public void Build_BadServer_NamesFlag(string server, string message)
     {
-        var b = Builder();
+        var b = new HaloConnectionOptions();
         b.Server = server;
 
-        var error = Assert.Throws<HaloOptionsException>(b.Build);
+        var error = Assert.Throws<HaloOptionsException>(() => Build(b));
 
         Assert.Equal(message, error.Message);
         Assert.Equal("--server", error.Option);
@@ -66,30 +67,30 @@ public sealed class OptionsTests : IDisposable
     {
         _env["HALO_SERVER"] = "nowhere";
 
-        Assert.Equal("HALO_SERVER", Assert.Throws<HaloOptionsException>(Builder().Build).Option);
+        Assert.Equal("HALO_SERVER", Assert.Throws<HaloOptionsException>(() => Build()).Option);
     }
 
     [Fact]
     public void Token_LookupOrder_FlagEnvFileEnvFileThenDefaultDirectories()
     {
         Write(Path.Combine(".halo", "up", "bootstrap.token"), "from-up\n");
-        Assert.Equal("from-up", Builder().Build().Token);
+        Assert.Equal("from-up", Build().Token);
 
         Write(Path.Combine(".halo", "data", "bootstrap.token"), "from-server\n");
-        Assert.Equal("from-server", Builder().Build().Token);
+        Assert.Equal("from-server", Build().Token);
 
         _env["HALO_TOKEN_FILE"] = Write("env.token", "from-env-file");
-        Assert.Equal("from-env-file", Builder().Build().Token);
+        Assert.Equal("from-env-file", Build().Token);
 
-        var b = Builder();
+        var b = new HaloConnectionOptions();
         b.TokenFile = Write("flag.token", " from-flag-file \n");
-        Assert.Equal("from-flag-file", b.Build().Token);
+        Assert.Equal("from-flag-file", Build(b).Token);
 
         _env["HALO_TOKEN"] = "from-env";
-        Assert.Equal("from-env", b.Build().Token);
+        Assert.Equal("from-env", Build(b).Token);
 
         b.Token = "from-flag";
-        var options = b.Build();
+        var options = Build(b);
         Assert.Equal(("from-flag", "--token"), (options.Token, options.TokenSource));
     }
 
@@ -97,19 +98,19 @@ public sealed class OptionsTests : IDisposable
     public void Token_DefaultDirectories_NotSentToRemoteServer()
     {
         Write(Path.Combine(".halo", "data", "bootstrap.token"), "admin");
-        var b = Builder();
+        var b = new HaloConnectionOptions();
         b.Server = "http://127.0.0.1:7400,https://halo.example:7400";
 
-        Assert.Null(b.Build().Token);
+        Assert.Null(Build(b).Token);
     }
 
     [Fact]
     public void Token_MissingFile_NamesFlag()
     {
-        var b = Builder();
+        var b = new HaloConnectionOptions();
         b.TokenFile = "nope.token";
 
-        var error = Assert.Throws<HaloOptionsException>(b.Build);
+        var error = Assert.Throws<HaloOptionsException>(() => Build(b));
 
         Assert.Equal("--token-file: file 'nope.token' does not exist", error.Message);
     }
@@ -119,16 +120,16 @@ public sealed class OptionsTests : IDisposable
     {
         _env["HALO_TOKEN"] = "two words";
 
-        Assert.Equal("HALO_TOKEN", Assert.Throws<HaloOptionsException>(Builder().Build).Option);
+        Assert.Equal("HALO_TOKEN", Assert.Throws<HaloOptionsException>(() => Build()).Option);
     }
 
     [Fact]
     public void ClientKey_WithoutCertificate_Refused()
     {
-        var b = Builder();
+        var b = new HaloConnectionOptions();
         b.ClientKeyFile = Write("client.key", "x");
 
-        Assert.Equal("--client-key: needs --client-cert", Assert.Throws<HaloOptionsException>(b.Build).Message);
+        Assert.Equal("--client-key: needs --client-cert", Assert.Throws<HaloOptionsException>(() => Build(b)).Message);
     }
 
     [Fact]

@@ -33,11 +33,15 @@ internal sealed class Servers : IAsyncDisposable
     }
 
     /// <summary>Starts one more server over the shared store; returns its base URL.</summary>
-    public async Task<(WebApplication App, Uri Url)> AddServerAsync()
+    public Task<(WebApplication App, Uri Url)> AddServerAsync() => AddServerAtAsync(null);
+
+    /// <summary>Starts a server at <paramref name="url"/> (a restart on the port an earlier one had), or on a free port.</summary>
+    public async Task<(WebApplication App, Uri Url)> AddServerAtAsync(Uri? url)
     {
+        var listen = url is null ? "http://127.0.0.1:0" : $"http://127.0.0.1:{url.Port}";
         var app = await HaloServerHost.BuildAsync(new ServerOptions
             {
-                Listen = "http://127.0.0.1:0", DataDirectory = Directory, StreamKeepAlive = TimeSpan.FromMilliseconds(200),
+                Listen = listen, DataDirectory = Directory, StreamKeepAlive = TimeSpan.FromMilliseconds(200),
                 // Not about auth (tokens have their own tests): explicitly anonymous on loopback.
                 Security = new() { AllowAnonymous = true },
             },

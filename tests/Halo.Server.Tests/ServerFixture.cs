@@ -15,8 +15,11 @@ namespace Halo.Server.Tests;
 /// </summary>
 public sealed class ServerFixture : IAsyncDisposable
 {
-    private ServerFixture(WebApplication app, IStore store, string directory, FakeTimeProvider time)
+    private readonly bool _ownsStore;
+
+    private ServerFixture(WebApplication app, IStore store, string directory, FakeTimeProvider time, bool ownsStore = true)
     {
+        _ownsStore = ownsStore;
         App = app;
         Store = store;
         Directory = directory;
@@ -65,6 +68,17 @@ public sealed class ServerFixture : IAsyncDisposable
         return new ServerFixture(app, store, directory, time);
     }
 
+    /// <summary>
+    /// A second server over this fixture's store and clock, as several `halo server`s share one etcd. The store stays
+    /// this fixture's; disposing the second server leaves it open.
+    /// </summary>
+    public async Task<ServerFixture> StartPeerAsync(ServerOptions? options = null)
+    {
+        var app = await HaloServerHost.BuildAsync((options ?? new ServerOptions()) with { Listen = "http://127.0.0.1:0", DataDirectory = Directory }, Store, Time);
+        await app.StartAsync();
+        return new ServerFixture(app, Store, Directory, Time, ownsStore: false);
+    }
+
     /// <summary>Moves the fake clock forward in steps, running a detector pass at each step.</summary>
     public async Task AdvanceAsync(TimeSpan by, TimeSpan? step = null)
     {
@@ -92,6 +106,11 @@ public sealed class ServerFixture : IAsyncDisposable
         Http.Dispose();
         await App.StopAsync();
         await App.DisposeAsync();
+        if (!_ownsStore)
+        {
+            return;
+        }
+
         await Store.DisposeAsync();
         try
         {

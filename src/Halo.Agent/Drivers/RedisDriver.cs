@@ -21,6 +21,8 @@ public sealed class RedisDriver(string host, int port, TimeSpan commandTimeout) 
 
     public string Address => $"{host}:{port}";
 
+    public string Kind => "redis";
+
     public async Task<DbProbe> ProbeAsync(CancellationToken ct)
     {
         try

@@ -40,27 +40,28 @@ internal static class CommonOptions
     /// How this invocation reaches the control plane, from its flags and the environment in the documented order
     /// (<see cref="HaloClientOptionsBuilder"/>); a bad value is a one-line error naming the flag or variable (exit 2).
     /// </summary>
-    public static HaloClientOptions ClientOptions(ParseResult parse, string? serverFallback = null, Func<HaloClientOptions, HaloClientOptions>? configure = null)
+    public static HaloClientOptions ClientOptions(ParseResult parse, Func<HaloClientOptions, HaloClientOptions>? configure = null)
     {
-        var builder = new HaloClientOptionsBuilder
-        {
-            Server = parse.GetValue(Server) ?? serverFallback,
-            Token = parse.GetValue(Token),
-            TokenFile = parse.GetValue(TokenFile),
-            CaCertificateFile = parse.GetValue(CaCert),
-            ClientCertificateFile = parse.GetValue(ClientCert),
-            ClientKeyFile = parse.GetValue(ClientKey),
-            Configure = configure,
-        };
         try
         {
-            return builder.Build();
+            return new HaloClientOptionsBuilder { Configure = configure }.Build(Connection(parse));
         }
         catch (HaloOptionsException ex)
         {
             throw new CliException(ex.Message);
         }
     }
+
+    /// <summary>The flags of this invocation, unresolved (a role that has its own fallback for the server fills it in).</summary>
+    public static HaloConnectionOptions Connection(ParseResult parse) => new()
+    {
+        Server = parse.GetValue(Server),
+        Token = parse.GetValue(Token),
+        TokenFile = parse.GetValue(TokenFile),
+        CaCertificateFile = parse.GetValue(CaCert),
+        ClientCertificateFile = parse.GetValue(ClientCert),
+        ClientKeyFile = parse.GetValue(ClientKey),
+    };
 
     /// <summary>The registry client of this invocation.</summary>
     public static HaloClient Client(ParseResult parse) => new(ClientOptions(parse));

@@ -19,28 +19,50 @@ internal static class ServerCommand
         var config = new Option<string?>("--config") { Description = "Halo config file (YAML or JSON): server detector, per-service detectors, groups" };
         var webhooks = new Option<string[]>("--alert-webhook") { Description = "URL that receives Alertmanager-compatible alert webhooks (repeatable)" };
         var model = new Option<string?>("--model") { Description = "halo model topology (YAML/JSON): blocks named like a service show their predicted availability on the dashboard" };
+        var storeKind = new Option<string?>("--store") { Description = "embedded (SQLite in --data, one server; the default) or etcd (several servers share an etcd cluster)" };
+        var etcd = new Option<string?>("--etcd") { Description = "etcd client URLs, comma-separated: http://a:2379,http://b:2379 (implies --store etcd)" };
+        var advertise = new Option<string?>("--advertise") { Description = "host:port other servers and clients reach this server at (default: the listen address)" };
         var security = new SecurityFlags();
-        var command = new Command("server", "Run the control plane: registry, failure detection, events, metrics") { listen, data, config, webhooks, model };
+        var command = new Command("server", "Run the control plane: registry, failure detection, events, metrics")
+        {
+            listen, data, config, webhooks, model, storeKind, etcd, advertise,
+        };
         security.AddTo(command);
         command.SetAction((parse, ct) => CommonOptions.Run(async () =>
         {
             var options = Options(parse.GetValue(config), parse.GetResult(listen) is { Implicit: false } ? parse.GetValue(listen) : null,
-                parse.GetResult(data) is { Implicit: false } ? parse.GetValue(data) : null);
+                parse.GetResult(data) is { Implicit: false } ? parse.GetValue(data) : null,
+                parse.GetValue(storeKind), parse.GetValue(etcd), parse.GetValue(advertise));
             options = security.Apply(parse, WithModel(WithWebhooks(options, parse.GetValue(webhooks)), parse.GetValue(model)));
-            await using var store = await StoreFactory.OpenEmbeddedAsync(options.DataDirectory, ct);
-            await using var app = await HaloServerHost.BuildAsync(options, store, logging: l => l.SetMinimumLevel(LogLevel.Information), cancellationToken: ct);
-            await app.StartAsync(ct);
-            Console.WriteLine($"halo server listening on {HaloServerHost.Address(app)} (data: {Path.GetFullPath(options.DataDirectory)})");
-            Console.WriteLine($"dashboard {HaloServerHost.Address(app)}   metrics {HaloServerHost.Address(app)}metrics");
-            SecurityFlags.PrintAccess(app, options);
-            await app.WaitForShutdownAsync(ct);
+            IStore store;
+            try
+            {
+                store = await StoreFactory.OpenAsync(options, ct);
+            }
+            catch (StoreStartException ex)
+            {
+                // Not a usage error: the command was right, the store is not there. One line, exit 1.
+                await Console.Error.WriteLineAsync("halo: " + ex.Message);
+                return 1;
+            }
+
+            await using (store)
+            {
+                await using var app = await HaloServerHost.BuildAsync(options, store, logging: l => l.SetMinimumLevel(LogLevel.Information), cancellationToken: ct);
+                await app.StartAsync(ct);
+                Console.WriteLine($"halo server listening on {HaloServerHost.Address(app)} ({StoreFactory.Describe(options)})");
+                Console.WriteLine($"dashboard {HaloServerHost.Address(app)}   metrics {HaloServerHost.Address(app)}metrics");
+                SecurityFlags.PrintAccess(app, options);
+                await app.WaitForShutdownAsync(ct);
+            }
+
             return 0;
         }));
         return command;
     }
 
     /// <summary>Server options from the config file (when given) with command-line flags taking precedence.</summary>
-    public static ServerOptions Options(string? configPath, string? listen, string? data)
+    public static ServerOptions Options(string? configPath, string? listen, string? data, string? store = null, string? etcd = null, string? advertise = null)
     {
         var config = new HaloConfig();
         if (configPath is not null)
@@ -60,12 +82,38 @@ internal static class ServerCommand
             }
         }
 
+        var kind = store switch
+        {
+            null => etcd is not null ? StoreKind.Etcd : config.Server.Store,
+            "embedded" when etcd is not null => throw new CliException("--etcd: given with --store embedded; use --store etcd"),
+            "embedded" => StoreKind.Embedded,
+            "etcd" => StoreKind.Etcd,
+            _ => throw new CliException($"--store: '{store}' is not a store (expected embedded or etcd)"),
+        };
+        var endpoints = etcd ?? config.Server.Etcd;
+        if (kind == StoreKind.Etcd)
+        {
+            try
+            {
+                endpoints = string.Join(',', EtcdStoreOptions.ParseEndpoints(endpoints).Select(e => e.GetLeftPart(UriPartial.Authority)));
+            }
+            catch (FormatException ex)
+            {
+                throw new CliException($"--etcd: {ex.Message}");
+            }
+        }
+
+        var listenUrl = ListenUrl(listen ?? config.Server.Listen);
         return new ServerOptions
         {
-            Listen = ListenUrl(listen ?? config.Server.Listen),
+            Listen = listenUrl,
             DataDirectory = data ?? config.Server.Data,
             DefaultDetector = config.Server.Detector,
             ServiceDetectors = config.Services.ToDictionary(kv => kv.Key, kv => kv.Value.Detector, StringComparer.Ordinal),
+            Store = kind,
+            EtcdEndpoints = kind == StoreKind.Etcd ? endpoints : null,
+            Advertise = (advertise ?? config.Server.Advertise) is { } a ? ListenUrl(a, "--advertise") : null,
+            MemberTtl = config.Server.MemberTtl,
         };
     }
 
@@ -139,9 +187,21 @@ internal static class ServerCommand
     }
 }
 
+/// <summary>The configured store could not be opened or reached; the message is the one line the operator sees.</summary>
+internal sealed class StoreStartException(string message) : Exception(message);
+
 /// <summary>Opens the configured store.</summary>
 internal static class StoreFactory
 {
+    /// <summary>How long start-up waits for etcd to answer before giving up with a reason; also each request's deadline later.</summary>
+    private static readonly TimeSpan EtcdStartTimeout = TimeSpan.FromSeconds(5);
+
+    public static Task<IStore> OpenAsync(ServerOptions options, CancellationToken ct) =>
+        options.Store == StoreKind.Etcd ? OpenEtcdAsync(options.EtcdEndpoints!, ct) : OpenEmbeddedAsync(options.DataDirectory, ct);
+
+    public static string Describe(ServerOptions options) =>
+        options.Store == StoreKind.Etcd ? $"store: etcd {options.EtcdEndpoints}" : $"data: {Path.GetFullPath(options.DataDirectory)}";
+
     public static async Task<IStore> OpenEmbeddedAsync(string directory, CancellationToken ct)
     {
         Directory.CreateDirectory(directory);
@@ -151,7 +211,33 @@ internal static class StoreFactory
         }
         catch (StoreUnavailableException ex)
         {
-            throw new CliException(ex.Message);
+            throw new StoreStartException(ex.Message);
         }
+    }
+
+    /// <summary>
+    /// Opens etcd and proves it answers (a quorum read of the revision) before the server starts, so an unreachable or
+    /// quorum-less cluster is a one-line reason at start, not a stream of failing requests later.
+    /// </summary>
+    public static async Task<IStore> OpenEtcdAsync(string endpoints, CancellationToken ct)
+    {
+        var options = new EtcdStoreOptions { Endpoints = endpoints, RequestTimeout = EtcdStartTimeout };
+        var store = new EtcdStore(options, TimeProvider.System);
+        try
+        {
+            await store.GetRevisionAsync(ct);
+            return store;
+        }
+        catch (StoreUnavailableException ex)
+        {
+            await store.DisposeAsync();
+            throw new StoreStartException($"cannot reach etcd at {options.Describe()}: {OneLine(ex.Message.Replace("etcd: ", "", StringComparison.Ordinal))}");
+        }
+    }
+
+    private static string OneLine(string message)
+    {
+        var line = message.ReplaceLineEndings(" ");
+        return line.Length > 300 ? line[..300] + "…" : line;
     }
 }

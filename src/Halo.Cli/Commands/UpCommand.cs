@@ -4,6 +4,7 @@ using Halo.Client;
 using Halo.Core.Registry;
 using Halo.Core.Serialization;
 using Halo.Server;
+using Halo.Store;
 using Microsoft.Extensions.Logging;
 using Spectre.Console;
 
@@ -62,7 +63,17 @@ internal static class UpCommand
 
         var options = monitoring(new ServerOptions { Listen = ServerCommand.ListenUrl(listen), DataDirectory = data });
         options = SecurityFlags.InterimAnonymousOnLoopback ? options with { Security = options.Security with { AllowAnonymous = true } } : options;
-        await using var store = await StoreFactory.OpenEmbeddedAsync(data, ct);
+        IStore store;
+        try
+        {
+            store = await StoreFactory.OpenEmbeddedAsync(data, ct);
+        }
+        catch (StoreStartException ex)
+        {
+            throw new CliException(ex.Message);
+        }
+
+        await using var storeScope = store;
         await using var app = await HaloServerHost.BuildAsync(options, store, logging: l => l.ClearProviders(), cancellationToken: ct);
         try
         {

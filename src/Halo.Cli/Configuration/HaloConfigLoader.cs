@@ -47,8 +47,37 @@ public static class HaloConfigLoader
             }
 
             var detector = s.Mapping("detector") is { } d ? Detector(d, new DetectorOptions(), lines) : server.Detector;
-            s.RejectUnknown("listen, data, detector");
-            server = new ServerConfig { Listen = listen, Data = data, Detector = detector };
+            Track(s, lines, "store", "etcd", "advertise", "memberTtl");
+            var store = s.String("store") switch
+            {
+                null or "embedded" => StoreKind.Embedded,
+                "etcd" => StoreKind.Etcd,
+                var other => throw s.Error("store", $"unknown store '{other}' (expected embedded or etcd)"),
+            };
+            var etcd = Etcd(s);
+            if (store == StoreKind.Etcd && etcd is null)
+            {
+                throw s.Error("store", "store etcd needs the etcd endpoints (etcd: http://host:2379,...)");
+            }
+
+            if (store == StoreKind.Embedded && etcd is not null && s.Has("store"))
+            {
+                throw s.Error("etcd", "etcd endpoints are given but store is embedded");
+            }
+
+            var advertise = s.String("advertise");
+            if (advertise is not null && !IsEndpoint(advertise))
+            {
+                throw s.Error("advertise", $"'{advertise}' is not host:port with a port from 1 to 65535");
+            }
+
+            var memberTtl = s.Duration("memberTtl", TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(60)) ?? server.MemberTtl;
+            s.RejectUnknown("listen, data, detector, store, etcd, advertise, memberTtl");
+            server = new ServerConfig
+            {
+                Listen = listen, Data = data, Detector = detector, Store = etcd is null ? store : StoreKind.Etcd, Etcd = etcd, Advertise = advertise,
+                MemberTtl = memberTtl,
+            };
         }
 
         var services = new Dictionary<string, ServiceConfig>(StringComparer.Ordinal);
@@ -149,6 +178,27 @@ public static class HaloConfigLoader
         return options;
     }
 
+    /// <summary>server.etcd: a comma-separated string or a list of client URLs, normalized to one comma-separated string.</summary>
+    private static string? Etcd(MappingReader s)
+    {
+        if (!s.Has("etcd"))
+        {
+            return null;
+        }
+
+        var text = s.Value("etcd") is YamlDotNet.RepresentationModel.YamlSequenceNode list
+            ? string.Join(',', list.Children.Select(c => c is YamlDotNet.RepresentationModel.YamlScalarNode { Value: { } v } ? v : throw s.Error("etcd", "expected a list of URLs")))
+            : s.String("etcd");
+        try
+        {
+            return string.Join(',', Halo.Store.EtcdStoreOptions.ParseEndpoints(text).Select(e => e.GetLeftPart(UriPartial.Authority)));
+        }
+        catch (FormatException ex)
+        {
+            throw s.Error("etcd", ex.Message);
+        }
+    }
+
     private static void Track(MappingReader m, Dictionary<string, int> lines, params string[] keys)
     {
         foreach (var key in keys)
@@ -162,9 +212,6 @@ public static class HaloConfigLoader
 
     private static bool IsEndpoint(string text)
     {
-        var colon = text.LastIndexOf(':');
-        return colon > 0
-            && int.TryParse(text[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port)
-            && port is >= 1 and <= 65535;
+        return Halo.Core.Networking.HostPort.TryParse(text, out _);
     }
 }

@@ -24,40 +24,27 @@ public sealed class HaloClientOptionsBuilder
     public static IReadOnlyList<string> DefaultTokenFiles { get; } =
         [Path.Combine(".halo", "data", "bootstrap.token"), Path.Combine(".halo", "up", "bootstrap.token")];
 
-    /// <summary><c>--server</c>: comma-separated server URLs, or null for HALO_SERVER / the default.</summary>
-    public string? Server { get; set; }
-
-    /// <summary><c>--token</c>.</summary>
-    public string? Token { get; set; }
-
-    /// <summary><c>--token-file</c>.</summary>
-    public string? TokenFile { get; set; }
-
-    /// <summary><c>--ca-cert</c>.</summary>
-    public string? CaCertificateFile { get; set; }
-
-    /// <summary><c>--client-cert</c>.</summary>
-    public string? ClientCertificateFile { get; set; }
-
-    /// <summary><c>--client-key</c>.</summary>
-    public string? ClientKeyFile { get; set; }
-
     /// <summary>Applied last to the built options (timeouts of a particular role).</summary>
     public Func<HaloClientOptions, HaloClientOptions>? Configure { get; set; }
 
-    /// <summary>Resolves everything; throws <see cref="HaloOptionsException"/> naming the flag or variable at fault.</summary>
-    public HaloClientOptions Build()
+    /// <summary>
+    /// Resolves what the user gave (flags, or configuration keys with the same meaning) with the environment; throws
+    /// <see cref="HaloOptionsException"/> naming the flag (--server, --token, --token-file, --ca-cert, --client-cert,
+    /// --client-key) or variable at fault.
+    /// </summary>
+    public HaloClientOptions Build(HaloConnectionOptions given)
     {
-        var (serverText, serverOrigin) = Server is not null ? (Server, "--server") : _environment("HALO_SERVER") is { Length: > 0 } e ? (e, "HALO_SERVER") : (null, null);
+        ArgumentNullException.ThrowIfNull(given);
+        var (serverText, serverOrigin) = given.Server is not null ? (given.Server, "--server") : _environment("HALO_SERVER") is { Length: > 0 } e ? (e, "HALO_SERVER") : (null, null);
         var servers = serverText is null ? [HaloClientOptions.DefaultServer] : ParseServers(serverText, serverOrigin!);
         var options = new HaloClientOptions
         {
             Servers = servers,
-            CaCertificateFile = File("--ca-cert", CaCertificateFile, "HALO_CA_CERT"),
-            ClientCertificateFile = File("--client-cert", ClientCertificateFile, "HALO_CLIENT_CERT"),
-            ClientKeyFile = File("--client-key", ClientKeyFile, "HALO_CLIENT_KEY"),
+            CaCertificateFile = File("--ca-cert", given.CaCertificateFile, "HALO_CA_CERT"),
+            ClientCertificateFile = File("--client-cert", given.ClientCertificateFile, "HALO_CLIENT_CERT"),
+            ClientKeyFile = File("--client-key", given.ClientKeyFile, "HALO_CLIENT_KEY"),
         };
-        var (token, source) = ResolveToken(options.AllServersLocal);
+        var (token, source) = ResolveToken(options.AllServersLocal, given.Token, given.TokenFile);
         options = options with { Token = token, TokenSource = source };
         if (options.ClientKeyFile is not null && options.ClientCertificateFile is null)
         {
@@ -107,11 +94,11 @@ public sealed class HaloClientOptionsBuilder
         return servers;
     }
 
-    private (string? Token, string? Source) ResolveToken(bool local)
+    private (string? Token, string? Source) ResolveToken(bool local, string? token, string? tokenFile)
     {
-        if (Token is not null)
+        if (token is not null)
         {
-            return (Checked(Token, "--token"), "--token");
+            return (Checked(token, "--token"), "--token");
         }
 
         if (_environment("HALO_TOKEN") is { Length: > 0 } env)
@@ -119,9 +106,9 @@ public sealed class HaloClientOptionsBuilder
             return (Checked(env, "HALO_TOKEN"), "HALO_TOKEN");
         }
 
-        if (File("--token-file", TokenFile, "HALO_TOKEN_FILE") is { } file)
+        if (File("--token-file", tokenFile, "HALO_TOKEN_FILE") is { } file)
         {
-            var origin = TokenFile is not null ? "--token-file" : "HALO_TOKEN_FILE";
+            var origin = tokenFile is not null ? "--token-file" : "HALO_TOKEN_FILE";
             return (Checked(Read(file, origin), origin), file);
         }
 

@@ -27,6 +27,34 @@ public sealed record ServerConfig
 
     /// <summary>Detector for every service that does not override it.</summary>
     public DetectorOptions Detector { get; init; } = new();
+
+    /// <summary>Where the control-plane state lives. Default <see cref="StoreKind.Embedded"/> (SQLite under <see cref="Data"/>).</summary>
+    public StoreKind Store { get; init; } = StoreKind.Embedded;
+
+    /// <summary>With <see cref="StoreKind.Etcd"/>: every member's client URL, comma-separated (http://a:2379,http://b:2379). Default none.</summary>
+    public string? Etcd { get; init; }
+
+    /// <summary>
+    /// The address other servers and clients reach this server at, host:port, when it differs from <see cref="Listen"/>
+    /// (listening on 0.0.0.0, behind NAT, in a pod). Default: the address it listens on.
+    /// </summary>
+    public string? Advertise { get; init; }
+
+    /// <summary>
+    /// With several servers: the TTL of each server's membership lease, so the time after a server dies before its
+    /// instances move to the others. Default 5 s; range 2 s (etcd's minimum lease) – 60 s.
+    /// </summary>
+    public TimeSpan MemberTtl { get; init; } = TimeSpan.FromSeconds(5);
+}
+
+/// <summary>Which store a control-plane server runs on.</summary>
+public enum StoreKind
+{
+    /// <summary>SQLite in the data directory: one server, the default for one machine.</summary>
+    Embedded,
+
+    /// <summary>An etcd cluster shared by any number of servers.</summary>
+    Etcd,
 }
 
 /// <summary>One service's overrides.</summary>

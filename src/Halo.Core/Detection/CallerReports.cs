@@ -21,23 +21,39 @@ public sealed record CallerEvidenceOptions
     public double FailureRatio { get; init; } = 0.9;
 }
 
-/// <summary>Reports from callers (gateways) about one instance, newest per reporter, judged over a sliding window.</summary>
+/// <summary>
+/// Reports from callers (gateways) about one instance, newest per reporter, judged over a sliding window. Memory is
+/// bounded: a reporter whose reports have all left the window is forgotten, and at most <see cref="MaxReporters"/>
+/// reporters are kept (reporter names come from the network, so their number must not grow without limit).
+/// </summary>
 public sealed class CallerReports(CallerEvidenceOptions options)
 {
+    /// <summary>Most reporters remembered per instance; past it the one heard from least recently is dropped.</summary>
+    public const int MaxReporters = 64;
+
     private readonly Lock _gate = new();
     private readonly Dictionary<string, List<(DateTimeOffset At, long Requests, long Failures)>> _byReporter = new(StringComparer.Ordinal);
+
+    /// <summary>Reporters currently remembered (for tests and metrics).</summary>
+    public int ReporterCount { get { lock (_gate) { return _byReporter.Count; } } }
 
     public void Add(string reporter, DateTimeOffset at, long requests, long failures)
     {
         lock (_gate)
         {
+            Forget(at);
             if (!_byReporter.TryGetValue(reporter, out var list))
             {
+                if (_byReporter.Count >= MaxReporters)
+                {
+                    var quietest = _byReporter.MinBy(kv => kv.Value[^1].At).Key;
+                    _byReporter.Remove(quietest);
+                }
+
                 _byReporter[reporter] = list = [];
             }
 
             list.Add((at, requests, failures));
-            list.RemoveAll(r => at - r.At > options.Window);
         }
     }
 
@@ -73,10 +89,34 @@ public sealed class CallerReports(CallerEvidenceOptions options)
                     reporters.Add(reporter);
                 }
             }
+
+            if (reporters.Count < _byReporter.Count)
+            {
+                Forget(now);
+            }
         }
 
         var failing = options.Enabled && requests >= options.MinRequests && failures >= options.FailureRatio * requests;
         return new CallerVerdict(failing, requests, failures, reporters);
+    }
+
+    /// <summary>Drops reports older than the window, and reporters left with none. Under the lock.</summary>
+    private void Forget(DateTimeOffset now)
+    {
+        List<string>? gone = null;
+        foreach (var (reporter, list) in _byReporter)
+        {
+            list.RemoveAll(r => now - r.At > options.Window);
+            if (list.Count == 0)
+            {
+                (gone ??= []).Add(reporter);
+            }
+        }
+
+        foreach (var reporter in gone ?? [])
+        {
+            _byReporter.Remove(reporter);
+        }
     }
 }
 

@@ -1,12 +1,17 @@
 namespace Halo.Core.Failover;
 
-/// <summary>A member as the controller last heard of it; times are on the server's clock.</summary>
+/// <summary>
+/// A member as the controller last heard of it; times are on the server's clock. <paramref name="Timeline"/> is the database's
+/// history branch (PostgreSQL timeline; 0 when the driver has none). <paramref name="PositionFinal"/> says the offset was read after
+/// the failure was detected. <paramref name="Bootstrappable"/>: no database yet, ready to be initialised if elected first primary.
+/// </summary>
 public sealed record MemberState(
     string Name, string Address, DateTimeOffset LastReport, MemberRole Role, long Epoch, bool DbUp, bool Healthy, long Offset,
-    DateTimeOffset? DbDownSince = null, DateTimeOffset? DemotedAt = null);
+    DateTimeOffset? DbDownSince = null, DateTimeOffset? DemotedAt = null, long Timeline = 0, bool PositionFinal = true, bool Bootstrappable = false);
 
-/// <summary>Everything one controller decision looks at.</summary>
-public sealed record GroupView(GroupPolicy Policy, LeaderRecord? Leader, bool LeaseAlive, IReadOnlyList<MemberState> Members, DateTimeOffset Now);
+/// <summary>Everything one controller decision looks at; <paramref name="Sync"/> is the group's synchronous-standby record, if any.</summary>
+public sealed record GroupView(
+    GroupPolicy Policy, LeaderRecord? Leader, bool LeaseAlive, IReadOnlyList<MemberState> Members, DateTimeOffset Now, SyncRecord? Sync = null);
 
 public enum FailoverAction
 {

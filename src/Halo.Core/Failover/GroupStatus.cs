@@ -32,6 +32,16 @@ public sealed record MemberReport
     /// <summary>Id of the last drill command carried out, so the server does not repeat it.</summary>
     public long DrillDone { get; init; }
     public string? Detail { get; init; }
+    /// <summary>The driver: redis, postgres or exec (the drill picks its write load by it).</summary>
+    public string? Kind { get; init; }
+    /// <summary>History branch of the data (PostgreSQL timeline); 0 when the driver has none.</summary>
+    public long Timeline { get; init; }
+    /// <summary>On a primary, the synchronous_standby_names in force ("" when commits wait for no standby).</summary>
+    public string? SynchronousStandbys { get; init; }
+    /// <summary>On a primary, the members streaming from it (by application name).</summary>
+    public IReadOnlyList<string>? StreamingStandbys { get; init; }
+    /// <summary>No database yet, ready to initialise one if elected the group's first primary.</summary>
+    public bool Bootstrappable { get; init; }
 }
 
 /// <summary>The server's answer to a report, and what the group watch tells agents: what this member should be.</summary>
@@ -58,12 +68,18 @@ public sealed record Assignment
     /// <summary>How long an "isolate" drill lasts.</summary>
     public TimeSpan Duration { get; init; }
     public long Version { get; init; }
+    /// <summary>
+    /// For the primary: the synchronous_standby_names it must apply (synchronous mode; "" for none); null when the group does
+    /// not manage synchronous replication.
+    /// </summary>
+    public string? SynchronousStandbys { get; init; }
 }
 
 /// <summary>One member as the status API shows it.</summary>
 public sealed record MemberView(
     string Name, string Address, MemberRole Role, long Epoch, bool DbUp, bool Healthy, long Offset, long? Lag, bool Fresh,
-    DateTimeOffset? LastReport, bool Fenced, int Priority, bool NeverPromote, string? Following = null, string? Detail = null);
+    DateTimeOffset? LastReport, bool Fenced, int Priority, bool NeverPromote, string? Following = null, string? Detail = null,
+    string? Kind = null, long Timeline = 0, string? SynchronousStandbys = null);
 
 /// <summary>When each stage of the last failover happened, on the server's clock.</summary>
 public sealed record FailoverRecord(
@@ -73,7 +89,7 @@ public sealed record FailoverRecord(
 /// <summary>A group's state: the primary of the current epoch, each member, the policy, the last failover.</summary>
 public sealed record GroupStatus(
     string Name, long Version, long Epoch, string? Primary, string? PrimaryAddress, bool PrimaryConfirmed, bool Paused,
-    GroupPolicy Policy, IReadOnlyList<MemberView> Members, FailoverRecord? LastFailover, string? Pending);
+    GroupPolicy Policy, IReadOnlyList<MemberView> Members, FailoverRecord? LastFailover, string? Pending, SyncRecord? Synchronous = null);
 
 public sealed record GroupList(IReadOnlyList<GroupStatus> Groups);
 

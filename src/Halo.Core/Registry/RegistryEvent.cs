@@ -47,11 +47,17 @@ public static class EventTypes
     public const string Paused = "paused";
     public const string Resumed = "resumed";
 
+    /// <summary>A synchronous group (preferred mode) has fewer healthy standbys than it waits for: commits are acknowledged without them.</summary>
+    public const string SynchronousDegraded = "synchronous-degraded";
+
+    /// <summary>A degraded synchronous group's commits wait for enough standbys again.</summary>
+    public const string SynchronousRestored = "synchronous-restored";
+
     /// <summary>Every type the history can hold, for filters and validation.</summary>
     public static IReadOnlyList<string> All { get; } =
     [
         Registered, Deregistered, Health, Draining, Removed, BrakeEngaged, BrakeReleased, Report,
-        Elected, Failover, Switchover, Paused, Resumed, Alert, Audit,
+        Elected, Failover, Switchover, Paused, Resumed, Alert, SynchronousDegraded, SynchronousRestored, Audit,
     ];
 
     /// <summary>A mutating API call that succeeded: who (token name, role, address) did what (docs/security.md).</summary>

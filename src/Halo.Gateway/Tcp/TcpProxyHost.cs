@@ -232,13 +232,12 @@ public sealed class TcpProxyHost : IAsyncDisposable
 
     private static IPEndPoint? ParseEndPoint(string address)
     {
-        var colon = address.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(address.AsSpan(colon + 1), out var port))
+        if (!Halo.Core.Networking.HostPort.TryParse(address, out var endpoint))
         {
             return null;
         }
 
-        var host = address[..colon];
+        var (host, port) = endpoint;
         return IPAddress.TryParse(host, out var ip) ? new IPEndPoint(ip, port)
             : Dns.GetHostAddresses(host).FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) is { } resolved ? new IPEndPoint(resolved, port) : null;
     }

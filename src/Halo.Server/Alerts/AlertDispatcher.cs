@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Halo.Core.Registry;
+using Halo.Server.Cluster;
 using Halo.Server.Events;
 using Halo.Server.Registry;
 using Halo.Server.Telemetry;

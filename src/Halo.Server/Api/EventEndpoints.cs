@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Halo.Core.Registry;
 using Halo.Core.Serialization;
+using Halo.Server.Cluster;
 using Halo.Server.Events;
 using Halo.Server.Registry;
 using Halo.Server.Security;
@@ -17,13 +18,17 @@ internal static class EventEndpoints
 {
     private static readonly HashSet<string> KnownTypes = [.. EventTypes.All];
 
+    /// <summary>How long a read waits for this server's copy of the history to reach the store's revision before answering from it anyway.</summary>
+    public static readonly TimeSpan CatchUpWait = TimeSpan.FromSeconds(2);
+
     public static void MapEvents(this IEndpointRouteBuilder app)
     {
         app.MapGet("/v1/events", ListAsync).RequireRole(HaloRole.Read);
         app.MapGet("/v1/events/stream", StreamAsync).RequireRole(HaloRole.Read);
     }
 
-    private static async Task<IResult> ListAsync(string? after, string? limit, string? service, string? type, EventLog events, CancellationToken ct)
+    private static async Task<IResult> ListAsync(
+        string? after, string? limit, string? service, string? type, EventLog events, StoreFollower follower, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
         var since = ParseRevision(after, "after", errors);
@@ -40,7 +45,8 @@ internal static class EventEndpoints
             return Problems.Invalid(errors);
         }
 
-        var list = await events.ListAsync(since, take, service, type, ct);
+        await follower.CatchUpAsync(CatchUpWait, ct);
+        var list = events.List(since, take, service, type);
         return TypedResults.Ok(new { events = list });
     }
 

@@ -2,6 +2,7 @@ using Halo.Core;
 using Halo.Core.Monitoring;
 using Halo.Core.Registry;
 using Halo.Server.Api;
+using Halo.Server.Cluster;
 using Halo.Server.Events;
 using Halo.Server.Security;
 using Microsoft.AspNetCore.Builder;
@@ -22,7 +23,8 @@ internal static class AvailabilityEndpoints
 
     public static void MapAvailability(this IEndpointRouteBuilder app) => app.MapGet("/v1/availability", GetAsync).RequireRole(HaloRole.Read);
 
-    private static async Task<IResult> GetAsync(string? window, string? service, EventLog events, ServerOptions options, TimeProvider time, CancellationToken ct)
+    private static async Task<IResult> GetAsync(
+        string? window, string? service, EventLog events, StoreFollower follower, ServerOptions options, TimeProvider time, CancellationToken ct)
     {
         var windows = DefaultWindows;
         if (window is not null)
@@ -44,7 +46,8 @@ internal static class AvailabilityEndpoints
         }
 
         // The whole retained history: the state at a window's start depends on events before it.
-        var history = await events.ListAsync(0, int.MaxValue, service, null, ct);
+        await follower.CatchUpAsync(EventEndpoints.CatchUpWait, ct);
+        var history = events.History(service);
         var changes = RegistryEventStates.FromHistory(history);
         var now = time.GetUtcNow();
         var bySubject = new SortedDictionary<string, Dictionary<string, object?>>(StringComparer.Ordinal);

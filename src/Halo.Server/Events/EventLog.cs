@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Security.Cryptography;
 using System.Text.Json;
 using Halo.Core.Registry;
 using Halo.Core.Serialization;
@@ -7,50 +9,143 @@ using Halo.Store;
 namespace Halo.Server.Events;
 
 /// <summary>
-/// The event history, kept in the store under events/ so it is as durable as the registry and written in the
-/// same transaction as the change it explains: an event exists exactly when its change does.
+/// The event history. Events live in the store under events/ so they are as durable as the registry and written in the
+/// same transaction as the change they explain (an event exists exactly when its change does); their order is the store
+/// revision of that transaction, one order across every server. This server keeps the retained history in memory,
+/// fed by the store's change feed (<see cref="StoreFollower"/>), so reads never deserialize the stored history.
 /// </summary>
-internal sealed class EventLog(IStore store, ServerOptions options)
+/// <remarks>
+/// Keys are events/&lt;kind&gt;/&lt;unix ms&gt;-&lt;writer&gt;-&lt;n&gt;: unique across servers (a random writer id per process), never a
+/// shared counter and never an order; the kind (registry churn, health incidents, group changes) lets retention keep
+/// each kind's history separately, so a flood of registrations cannot push an outage out of the record.
+/// </remarks>
+internal sealed class EventLog(IStore store, ServerOptions options, TimeProvider time)
 {
-    private long _sequence;
+    private readonly string _writer = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+    private readonly Lock _gate = new();
 
-    public async Task LoadAsync(CancellationToken cancellationToken)
+    // Ordered by revision: the feed delivers in revision order, and loads are sorted once.
+    private readonly List<Stored> _history = [];
+    private readonly Dictionary<string, long> _revisionByKey = new(StringComparer.Ordinal);
+    private long _counter;
+
+    private sealed record Stored(long Revision, string Key, string Kind, RegistryEvent Event);
+
+    /// <summary>The kinds retention counts separately (the second segment of an event key).</summary>
+    public static class Kinds
     {
-        var existing = await store.ListAsync(RegistryKeys.EventsPrefix, cancellationToken).ConfigureAwait(false);
-        long last = 0;
-        if (existing.Items.Count > 0 && long.TryParse(existing.Items[^1].Key.AsSpan(RegistryKeys.EventsPrefix.Length), out var parsed))
-        {
-            last = parsed;
-        }
+        /// <summary>Registrations, deregistrations, drains: frequent, routine.</summary>
+        public const string Registry = "registry";
 
-        Interlocked.Exchange(ref _sequence, last);
+        /// <summary>Health transitions, removals, the brake, caller reports, alerts: the incident record.</summary>
+        public const string Health = "health";
+
+        /// <summary>Elections, failovers, switchovers, pauses of primary/replica groups.</summary>
+        public const string Groups = "groups";
+
+        /// <summary>Events written before kinds existed (events/&lt;sequence&gt;).</summary>
+        public const string Legacy = "legacy";
     }
 
-    /// <summary>A store operation that records <paramref name="e"/>; include it in the transaction of the change.</summary>
-    public TxnOp Append(RegistryEvent e) =>
-        TxnOp.Put(RegistryKeys.Event(Interlocked.Increment(ref _sequence)), JsonSerializer.SerializeToUtf8Bytes(Security.AuditScope.Stamp(e), HaloJson.Options));
-
-    public async Task<IReadOnlyList<RegistryEvent>> ListAsync(long after, int limit, string? service, string? type, CancellationToken cancellationToken)
+    public static string KindOf(string type) => type switch
     {
-        var all = await store.ListAsync(RegistryKeys.EventsPrefix, cancellationToken).ConfigureAwait(false);
-        var result = new List<RegistryEvent>();
-        // Revision order, not key order: sequence numbers are taken before commit, so concurrent writers can commit
-        // them out of order, and a client paging with `after` must never skip one.
-        foreach (var kv in all.Items.OrderBy(kv => kv.ModRevision))
+        EventTypes.Registered or EventTypes.Deregistered or EventTypes.Draining or EventTypes.Audit => Kinds.Registry,
+        EventTypes.Elected or EventTypes.Failover or EventTypes.Switchover or EventTypes.Paused or EventTypes.Resumed => Kinds.Groups,
+        _ => Kinds.Health,
+    };
+
+    /// <summary>A store operation that records <paramref name="e"/>; include it in the transaction of the change.</summary>
+    public TxnOp Append(RegistryEvent e)
+    {
+        var key = string.Create(CultureInfo.InvariantCulture,
+            $"{RegistryKeys.EventsPrefix}{KindOf(e.Type)}/{time.GetUtcNow().ToUnixTimeMilliseconds():D13}-{_writer}-{Interlocked.Increment(ref _counter)}");
+        return TxnOp.Put(key, JsonSerializer.SerializeToUtf8Bytes(Security.AuditScope.Stamp(e), HaloJson.Options));
+    }
+
+    /// <summary>Replaces the in-memory history with a listing of events/ (start-up, or after the feed was compacted away).</summary>
+    public void Load(RangeResult listing)
+    {
+        var loaded = listing.Items.Select(Parse).OfType<Stored>().OrderBy(s => s.Revision).ToList();
+        lock (_gate)
         {
-            if (kv.ModRevision <= after || Read(kv) is not { } e)
+            _history.Clear();
+            _revisionByKey.Clear();
+            foreach (var s in loaded)
             {
-                continue;
+                _history.Add(s);
+                _revisionByKey[s.Key] = s.Revision;
+            }
+        }
+    }
+
+    /// <summary>Applies one change of the store feed under events/ (a new event, or a pruned one).</summary>
+    public void Apply(WatchEvent change)
+    {
+        var key = change.Item.Key;
+        lock (_gate)
+        {
+            if (change.Type == WatchEventType.Delete)
+            {
+                if (_revisionByKey.Remove(key, out var revision))
+                {
+                    // A transaction may record several events at one revision: find this key among them.
+                    for (var i = FirstAfter(revision - 1); i < _history.Count && _history[i].Revision == revision; i++)
+                    {
+                        if (_history[i].Key == key)
+                        {
+                            _history.RemoveAt(i);
+                            break;
+                        }
+                    }
+                }
+
+                return;
             }
 
-            if ((service is null || e.Service == service) && (type is null || e.Type == type))
+            if (_revisionByKey.ContainsKey(key) || Parse(change.Item) is not { } s)
             {
-                result.Add(e);
+                // Events are written once; a second put of the same key is a retried write, not a new event.
+                return;
+            }
+
+            // Almost always an append; a replay after a reload can land in the middle.
+            _history.Insert(FirstAfter(s.Revision), s);
+            _revisionByKey[key] = s.Revision;
+        }
+    }
+
+    /// <summary>The newest <paramref name="limit"/> events after revision <paramref name="after"/> that match, oldest first.</summary>
+    public IReadOnlyList<RegistryEvent> List(long after, int limit, string? service, string? type)
+    {
+        var result = new List<RegistryEvent>(Math.Min(limit, 256));
+        lock (_gate)
+        {
+            for (var i = _history.Count - 1; i >= 0 && result.Count < limit; i--)
+            {
+                var s = _history[i];
+                if (s.Revision <= after)
+                {
+                    break;
+                }
+
+                if ((service is null || s.Event.Service == service) && (type is null || s.Event.Type == type))
+                {
+                    result.Add(s.Event);
+                }
             }
         }
 
-        // The newest `limit` events, oldest first: what an operator asking "what happened lately" wants.
-        return result.Count > limit ? result[^limit..] : result;
+        result.Reverse();
+        return result;
+    }
+
+    /// <summary>Every retained event of <paramref name="service"/> (all when null), in revision order.</summary>
+    public IReadOnlyList<RegistryEvent> History(string? service)
+    {
+        lock (_gate)
+        {
+            return _history.Where(s => service is null || s.Event.Service == service).Select(s => s.Event).ToList();
+        }
     }
 
     public static RegistryEvent? Read(KeyValue kv)
@@ -65,23 +160,64 @@ internal sealed class EventLog(IStore store, ServerOptions options)
         }
     }
 
-    /// <summary>Deletes the oldest events beyond the retention limit.</summary>
+    /// <summary>
+    /// Deletes each kind's oldest events beyond <see cref="ServerOptions.EventRetention"/>. Idempotent, so two servers
+    /// pruning at once delete the same keys and nothing else.
+    /// </summary>
     public async Task<int> PruneAsync(CancellationToken cancellationToken)
     {
-        var all = await store.ListAsync(RegistryKeys.EventsPrefix, cancellationToken).ConfigureAwait(false);
-        var excess = all.Items.Count - options.EventRetention;
-        if (excess <= 0)
+        List<string> doomed;
+        lock (_gate)
         {
-            return 0;
+            doomed = _history.GroupBy(s => s.Kind)
+                .SelectMany(kind => kind.SkipLast(options.EventRetention))
+                .Select(s => s.Key)
+                .ToList();
         }
 
-        var ops = all.Items.OrderBy(kv => kv.ModRevision).Take(excess).Select(kv => TxnOp.Delete(kv.Key)).ToList();
         // etcd caps a transaction at 128 operations by default.
-        foreach (var chunk in ops.Chunk(100))
+        foreach (var chunk in doomed.Chunk(100))
         {
-            await store.TxnAsync(new TxnRequest([], chunk, []), cancellationToken).ConfigureAwait(false);
+            await store.TxnAsync(new TxnRequest([], [.. chunk.Select(TxnOp.Delete)], []), cancellationToken).ConfigureAwait(false);
         }
 
-        return excess;
+        return doomed.Count;
+    }
+
+    private static Stored? Parse(KeyValue kv)
+    {
+        if (Read(kv) is not { } e)
+        {
+            return null;
+        }
+
+        var rest = kv.Key.AsSpan(RegistryKeys.EventsPrefix.Length);
+        var slash = rest.IndexOf('/');
+        return new Stored(kv.ModRevision, kv.Key, slash > 0 ? rest[..slash].ToString() : Kinds.Legacy, e);
+    }
+
+    /// <summary>Index of the first event with a revision above <paramref name="revision"/> (the count when none).</summary>
+    private int FirstAfter(long revision)
+    {
+        if (_history.Count == 0 || _history[^1].Revision <= revision)
+        {
+            return _history.Count;
+        }
+
+        int lo = 0, hi = _history.Count;
+        while (lo < hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            if (_history[mid].Revision <= revision)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+
+        return lo;
     }
 }

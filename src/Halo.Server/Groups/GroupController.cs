@@ -43,6 +43,7 @@ internal sealed class GroupController(GroupRegistry registry, GroupsOptions opti
             try
             {
                 await DecideAsync(g, ct).ConfigureAwait(false);
+                await SynchronousReplication.MaintainAsync(registry, g, logger, ct).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
             {
@@ -82,7 +83,7 @@ internal sealed class GroupController(GroupRegistry registry, GroupsOptions opti
             }
 
             revision = g.LeaderRevision;
-            view = new GroupView(g.Policy, leader, leaseAlive, g.Members.Values.Select(m => m.State()).ToList(), now);
+            view = new GroupView(g.Policy, leader, leaseAlive, g.Members.Values.Select(m => m.State()).ToList(), now, g.Sync.Record);
         }
 
         var decision = FailoverPlanner.Decide(view);
@@ -115,7 +116,8 @@ internal sealed class GroupController(GroupRegistry registry, GroupsOptions opti
         // Re-rank on the newest reports: offsets reported after the failure are final.
         lock (g.Gate)
         {
-            view = view with { Members = g.Members.Values.Select(m => m.State()).ToList() };
+            // Positions read before the failure are not final: the synchronous rule counts only those read after it.
+            view = view with { Members = g.Members.Values.Select(m => m.State() with { PositionFinal = m.SeenVersion >= g.AwaitingVersion }).ToList() };
         }
 
         decision = FailoverPlanner.Decide(view with { Now = registry.Time.GetUtcNow() });
@@ -183,6 +185,7 @@ internal sealed class GroupController(GroupRegistry registry, GroupsOptions opti
                 Time = now, Service = g.Name, Instance = next.Member, From = previous?.Member, To = next.Member, Cause = cause,
                 Evidence = new Dictionary<string, object?> { ["epoch"] = next.Epoch, ["previousEpoch"] = previous?.Epoch ?? 0 },
             }),
+            .. SynchronousReplication.OnTakeOver(g, next),
         ]);
         var taken = await LeaderElection.TryTakeOverAsync(records, observed, to, lease.Id, now, cause, ct).ConfigureAwait(false);
         if (taken is null)
@@ -215,6 +218,7 @@ internal sealed class GroupController(GroupRegistry registry, GroupsOptions opti
             }
 
             g.LastFailover = new FailoverRecord(taken.Epoch, previous?.Member, taken.Member, cause, detected, now, null, evidence);
+            SynchronousReplication.TookOver(g, taken, records.LastRevision);
             g.Bump();
         }
 

@@ -133,10 +133,9 @@ public static class GroupEndpoints
         }
 
         var errors = new Dictionary<string, string[]>();
-        var colon = report!.Address.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(report.Address.AsSpan(colon + 1), out var port) || port is < 1 or > 65535)
+        if (!Halo.Core.Networking.HostPort.TryParse(report!.Address, out _))
         {
-            errors["address"] = ["must be host:port with a port between 1 and 65535"];
+            errors["address"] = [Halo.Core.Networking.HostPort.Rule];
         }
 
         if (report.Offset < 0) errors["offset"] = ["must not be negative"];

@@ -31,4 +31,7 @@ internal static partial class GroupLog
 
     [LoggerMessage(EventId = 3009, Level = LogLevel.Error, Message = "Group controller tick failed for {Group}")]
     public static partial void TickFailed(ILogger logger, string group, Exception error);
+
+    [LoggerMessage(EventId = 3010, Level = LogLevel.Information, Message = "Group {Group}: commits now wait for {Names} (degraded: {Degraded})")]
+    public static partial void SynchronousChanged(ILogger logger, string group, string names, bool degraded);
 }

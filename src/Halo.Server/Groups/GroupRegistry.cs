@@ -74,6 +74,10 @@ internal sealed class GroupRegistry
                 g.Leader = leader;
                 g.LeaderRevision = kv.ModRevision;
             }
+            else if (rest == "sync" && Deserialize<SyncRecord>(kv) is { } sync)
+            {
+                g.Sync.Load(sync, kv.ModRevision);
+            }
             else if (rest.StartsWith("members/", StringComparison.Ordinal) && Deserialize<MemberRecord>(kv) is { } m)
             {
                 g.Members[rest["members/".Length..]] = new MemberRuntime(rest["members/".Length..], m.Address);
@@ -152,7 +156,8 @@ internal sealed class GroupRegistry
             }
 
             wake = persist || stale || before is null || before.Role != report.Role || before.DbUp != report.DbUp || before.Healthy != report.Healthy ||
-                   before.Fenced != report.Fenced || before.Epoch != report.Epoch;
+                   before.Fenced != report.Fenced || before.Epoch != report.Epoch || before.SynchronousStandbys != report.SynchronousStandbys ||
+                   !(before.StreamingStandbys ?? []).SequenceEqual(report.StreamingStandbys ?? []);
             if (wake)
             {
                 if (before?.DbUp == true && !report.DbUp)

@@ -15,7 +15,8 @@ internal sealed class MemberRuntime(string name, string address)
     public long SeenVersion => Report?.SeenVersion ?? 0;
 
     public MemberState State() => new(Name, Address, LastReport, Report?.Role ?? MemberRole.Unknown, Report?.Epoch ?? 0,
-        Report?.DbUp ?? false, Report?.Healthy ?? false, Report?.Offset ?? 0, DbDownSince, DemotedAt);
+        Report?.DbUp ?? false, Report?.Healthy ?? false, Report?.Offset ?? 0, DbDownSince, DemotedAt, Report?.Timeline ?? 0,
+        Bootstrappable: Report?.Bootstrappable ?? false);
 }
 
 /// <summary>A drill the primary's agent should carry out once.</summary>
@@ -50,6 +51,8 @@ internal sealed class GroupRuntime(string name, GroupPolicy policy, long initial
     public DateTimeOffset? AwaitingReportsSince { get; set; }
     /// <summary>The version published when that failure was detected; reports that saw it carry final offsets.</summary>
     public long AwaitingVersion { get; set; }
+    /// <summary>Synchronous replication: the record and what the primary is asked to wait for (<see cref="SynchronousReplication"/>).</summary>
+    public SyncRuntime Sync { get; } = new();
 
     /// <summary>Call under <see cref="Gate"/>.</summary>
     public void Bump()
@@ -74,11 +77,11 @@ internal sealed class GroupRuntime(string name, GroupPolicy policy, long initial
                 var p = Policy.For(m.Name);
                 return new MemberView(m.Name, m.Address, r?.Role ?? MemberRole.Unknown, r?.Epoch ?? 0, r?.DbUp ?? false, r?.Healthy ?? false,
                     r?.Offset ?? 0, r is null ? null : Math.Max(0, reference - r.Offset), fresh, m.LastReport == DateTimeOffset.MinValue ? null : m.LastReport,
-                    r?.Fenced ?? false, p.Priority, p.NeverPromote, r?.Following, r?.Detail);
+                    r?.Fenced ?? false, p.Priority, p.NeverPromote, r?.Following, r?.Detail, r?.Kind, r?.Timeline ?? 0, r?.SynchronousStandbys);
             }).ToList();
             var primary = Leader is { } l && Members.TryGetValue(l.Member, out var pm) ? pm.Address : null;
             return new GroupStatus(Name, Version, Leader?.Epoch ?? 0, Leader?.Member, primary, Confirmed && !FenceLeader, Policy.Paused,
-                Policy, members, LastFailover, Pending);
+                Policy, members, LastFailover, Pending, Sync.Record);
         }
     }
 
@@ -104,6 +107,7 @@ internal sealed class GroupRuntime(string name, GroupPolicy policy, long initial
             DrillId = drill?.Id ?? 0,
             Duration = drill?.Duration ?? TimeSpan.Zero,
             Version = Version,
+            SynchronousStandbys = leader?.Member == member ? Sync.NamesFor(Policy) : null,
         };
     }
 }

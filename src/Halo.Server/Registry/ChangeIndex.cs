@@ -13,8 +13,12 @@ internal sealed class ChangeIndex
     private readonly Lock _gate = new();
     private TaskCompletionSource _changed = NewSignal();
     private long _global;
+    private long _followed;
 
     public long Global => Interlocked.Read(ref _global);
+
+    /// <summary>The store revision up to which this server has applied the store's change feed.</summary>
+    public long Followed => Interlocked.Read(ref _followed);
 
     /// <summary>Revision of the service's last change; the global revision at start for services that have not changed since.</summary>
     public long Get(string service) => _revisions.TryGetValue(service, out var rev) ? rev : Global;
@@ -22,12 +26,21 @@ internal sealed class ChangeIndex
     public void Bump(string service, long revision)
     {
         _revisions.AddOrUpdate(service, revision, (_, old) => Math.Max(old, revision));
+        Raise(ref _global, revision);
+        Signal();
+    }
+
+    private static void Raise(ref long field, long revision)
+    {
         long current;
-        while ((current = Interlocked.Read(ref _global)) < revision &&
-               Interlocked.CompareExchange(ref _global, revision, current) != current)
+        while ((current = Interlocked.Read(ref field)) < revision &&
+               Interlocked.CompareExchange(ref field, revision, current) != current)
         {
         }
+    }
 
+    private void Signal()
+    {
         TaskCompletionSource fired;
         lock (_gate)
         {
@@ -36,6 +49,48 @@ internal sealed class ChangeIndex
         }
 
         fired.TrySetResult();
+    }
+
+    /// <summary>Records that the change feed is applied up to <paramref name="revision"/>.</summary>
+    public void AdvanceFollowed(long revision)
+    {
+        Raise(ref _followed, revision);
+        Signal();
+    }
+
+    /// <summary>Waits until the feed is applied up to <paramref name="revision"/>, or <paramref name="wait"/> elapses; true when it is.</summary>
+    public async Task<bool> WaitFollowedAsync(long revision, TimeSpan wait, TimeProvider time, CancellationToken cancellationToken)
+    {
+        if (Followed >= revision)
+        {
+            return true;
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var deadline = Task.Delay(wait, time, timeout.Token);
+        try
+        {
+            while (Followed < revision)
+            {
+                Task signal;
+                lock (_gate)
+                {
+                    signal = _changed.Task;
+                }
+
+                if (Followed >= revision || await Task.WhenAny(signal, deadline).ConfigureAwait(false) == deadline)
+                {
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            await timeout.CancelAsync().ConfigureAwait(false);
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        return Followed >= revision;
     }
 
     /// <summary>Waits until <paramref name="service"/> has changed past <paramref name="index"/> or <paramref name="wait"/> elapses; returns the service's revision.</summary>

@@ -55,13 +55,21 @@ public sealed class EmbeddedStore : IStore
             throw new StoreUnavailableException($"the store in {directory} is already open in another process", error);
         }
 
+        var path = Path.Combine(directory, StoreSchema.FileName);
         try
         {
-            var path = Path.Combine(directory, StoreSchema.FileName);
             var connection = StoreSchema.OpenWriter(path);
             var feed = new ChangeFeed(options.WatchBufferSize);
             var writer = new StoreWriter(new KvStatements(connection), feed, timeProvider, options, logger ?? NullLogger.Instance);
             return Task.FromResult(new EmbeddedStore(writer, new StoreReader(StoreSchema.ReaderConnectionString(path)), feed, directoryLock));
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException error)
+        {
+            // A damaged or foreign file: say which and what to do, instead of a stack trace.
+            directoryLock.Dispose();
+            throw new StoreUnavailableException(
+                $"{path} is not a readable Halo store (SQLite: {error.Message.TrimEnd('.')}); move it aside to start empty, or restore a snapshot into a new data directory",
+                error);
         }
         catch
         {

@@ -34,12 +34,20 @@ internal static class StoreSchema
             Mode = SqliteOpenMode.ReadWriteCreate,
             Pooling = false,
         }.ToString());
-        connection.Open();
-        // WAL + synchronous=FULL: every commit fsyncs the log before it returns, so an acknowledged
-        // write survives kill -9 and power loss; readers never block the writer.
-        Execute(connection, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;");
-        Execute(connection, CreateTables);
-        return connection;
+        try
+        {
+            connection.Open();
+            // WAL + synchronous=FULL: every commit fsyncs the log before it returns, so an acknowledged
+            // write survives kill -9 and power loss; readers never block the writer.
+            Execute(connection, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;");
+            Execute(connection, CreateTables);
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
     }
 
     public static string ReaderConnectionString(string path) => new SqliteConnectionStringBuilder

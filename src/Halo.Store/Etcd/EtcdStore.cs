@@ -25,13 +25,31 @@ public sealed partial class EtcdStore : IStore
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(timeProvider);
         options.Validate();
-        _client = new EtcdClient(options.Endpoints, configureChannelOptions: o => o.Credentials = ChannelCredentials.Insecure);
+        _client = CreateClient(options);
         var connection = _client.GetConnection();
         _kv = connection.KVClient;
         _lease = connection.LeaseClient;
         _watch = connection.WatchClient;
         _time = timeProvider;
         _timeout = options.RequestTimeout;
+    }
+
+    /// <summary>
+    /// The client for the options: plain, with TLS (trusted CA, client certificate) or with etcd's user authentication.
+    /// TLS together with user authentication is not offered by dotnet-etcd's constructors; it is refused by
+    /// <see cref="EtcdStoreOptions.Validate"/> rather than silently dropping one of them.
+    /// </summary>
+    private static EtcdClient CreateClient(EtcdStoreOptions options)
+    {
+        var endpoints = string.Join(',', EtcdStoreOptions.ParseEndpoints(options.Endpoints).Select(e => e.GetLeftPart(UriPartial.Authority)));
+        if (options.ConfigureTls is { } tls)
+        {
+            return new EtcdClient(endpoints, tls);
+        }
+
+        return options.Username is { Length: > 0 } user
+            ? new EtcdClient(endpoints, user, options.Password!, configureChannelOptions: o => o.Credentials = ChannelCredentials.Insecure)
+            : new EtcdClient(endpoints, configureChannelOptions: o => o.Credentials = ChannelCredentials.Insecure);
     }
 
     public Task<GetResult> GetAsync(string key, CancellationToken cancellationToken = default) =>

@@ -69,4 +69,30 @@ public sealed class HaloConfigLoaderTests
         Assert.Contains($":{line}: {field}: ", error);
         Assert.Contains(message, error);
     }
+
+    [Fact]
+    public void Load_EtcdStore_ListOrStringNormalized()
+    {
+        var fromList = HaloConfigLoader.Load("server:\n  store: etcd\n  etcd: [http://10.0.0.1:2379, 'http://10.0.0.2:2379/']\n  memberTtl: 8s\n", isJson: false).Config.Server;
+        var fromString = HaloConfigLoader.Load("server:\n  etcd: http://10.0.0.1:2379,http://10.0.0.2:2379\n", isJson: false).Config.Server;
+
+        Assert.Equal(Halo.Core.Configuration.StoreKind.Etcd, fromList.Store);
+        Assert.Equal("http://10.0.0.1:2379,http://10.0.0.2:2379", fromList.Etcd);
+        Assert.Equal(fromList.Etcd, fromString.Etcd);
+        Assert.Equal(Halo.Core.Configuration.StoreKind.Etcd, fromString.Store);
+        Assert.Equal(TimeSpan.FromSeconds(8), fromList.MemberTtl);
+    }
+
+    [Theory]
+    [InlineData("server:\n  store: etcd\n", "server.store", 2)]
+    [InlineData("server:\n  store: zookeeper\n", "server.store", 2)]
+    [InlineData("server:\n  store: etcd\n  etcd: http://a\n", "server.etcd", 3)]
+    [InlineData("server:\n  memberTtl: 1s\n", "server.memberTtl", 2)]
+    public void Load_BadStoreSettings_NamesFieldAndLine(string yaml, string field, int line)
+    {
+        var error = Assert.Throws<InputException>(() => HaloConfigLoader.Load(yaml, isJson: false));
+
+        Assert.Contains(field, error.Message, StringComparison.Ordinal);
+        Assert.Contains($"line {line}", error.Message, StringComparison.Ordinal);
+    }
 }

@@ -68,4 +68,34 @@ public sealed class CallerReportsTests
 
         Assert.False(reports.Judge(T0).Failing);
     }
+
+    [Fact]
+    public void Add_ReportersGoQuiet_TheirNamesAreForgotten()
+    {
+        var reports = new CallerReports(new CallerEvidenceOptions { Window = TimeSpan.FromSeconds(30) });
+        for (var i = 0; i < 50; i++)
+        {
+            reports.Add($"gw-{i}", T0, 10, 0);
+        }
+
+        reports.Add("gw-late", T0.AddMinutes(1), 10, 0);
+
+        Assert.Equal(1, reports.ReporterCount);
+        Assert.Equal(["gw-late"], reports.Judge(T0.AddMinutes(1)).Reporters);
+        Assert.Empty(reports.Judge(T0.AddMinutes(2)).Reporters);
+        Assert.Equal(0, reports.ReporterCount);
+    }
+
+    [Fact]
+    public void Add_ManyNamesAtOnce_BoundedByMaxReporters()
+    {
+        var reports = new CallerReports(new CallerEvidenceOptions());
+        for (var i = 0; i < 10 * CallerReports.MaxReporters; i++)
+        {
+            reports.Add($"gw-{i}", T0.AddMilliseconds(i), 1, 0);
+        }
+
+        Assert.Equal(CallerReports.MaxReporters, reports.ReporterCount);
+        Assert.Contains($"gw-{10 * CallerReports.MaxReporters - 1}", reports.Judge(T0.AddSeconds(1)).Reporters);
+    }
 }
