@@ -49,7 +49,7 @@ internal sealed class EventLog(IStore store, ServerOptions options, TimeProvider
 
     public static string KindOf(string type) => type switch
     {
-        EventTypes.Registered or EventTypes.Deregistered or EventTypes.Draining => Kinds.Registry,
+        EventTypes.Registered or EventTypes.Deregistered or EventTypes.Draining or EventTypes.Audit => Kinds.Registry,
         EventTypes.Elected or EventTypes.Failover or EventTypes.Switchover or EventTypes.Paused or EventTypes.Resumed => Kinds.Groups,
         _ => Kinds.Health,
     };
