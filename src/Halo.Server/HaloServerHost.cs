@@ -51,6 +51,12 @@ public static class HaloServerHost
         services.AddSingleton<ChangeIndex>();
         services.AddSingleton<EventLog>();
         services.AddSingleton<StartupState>();
+        services.AddSingleton<ServerMembership>();
+        services.AddHostedService(sp => sp.GetRequiredService<ServerMembership>());
+        services.AddSingleton<HeartbeatForwarder>();
+        services.AddHostedService(sp => sp.GetRequiredService<HeartbeatForwarder>());
+        services.AddHttpClient(HeartbeatForwarder.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(1) });
         services.AddSingleton<InstanceRegistry>();
         services.AddSingleton<DetectorLoop>();
         services.AddHostedService(sp => sp.GetRequiredService<DetectorLoop>());
@@ -85,6 +91,7 @@ public static class HaloServerHost
         app.MapHaloMonitoring();
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapRegistry();
+        app.MapCluster();
         app.MapEvents();
         app.MapGroups();
 
