@@ -24,6 +24,13 @@ internal sealed class ChildProcess : IAsyncDisposable
         var info = new ProcessStartInfo { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         // Hot paths (the gateway's proxy loop) get optimised code at once instead of after a quiet period (docs/gateway.md).
         info.Environment["DOTNET_TC_CallCountingDelayMs"] = "0";
+        if (args.Contains("--token-file"))
+        {
+            // The child's own token file must win: HALO_TOKEN in our environment would come first in its lookup order.
+            info.Environment.Remove("HALO_TOKEN");
+            info.Environment.Remove("HALO_TOKEN_FILE");
+        }
+
         var self = Environment.ProcessPath!;
         if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
         {
