@@ -2,6 +2,7 @@ using System.CommandLine;
 using Halo.Cli.Commands;
 
 CommonOptions.UnwrapWhenRedirected();
+ParentWatch.FromEnvironment();
 var root = new RootCommand("Halo: registration and discovery, failure detection, load balancing, failover and availability maths in one program.");
 foreach (var option in CommonOptions.Global)
 {

@@ -53,6 +53,12 @@ public static class HaloServerHost
         services.AddSingleton<ChangeIndex>();
         services.AddSingleton<EventLog>();
         services.AddSingleton<StartupState>();
+        services.AddSingleton<ServerMembership>();
+        services.AddHostedService(sp => sp.GetRequiredService<ServerMembership>());
+        services.AddSingleton<HeartbeatForwarder>();
+        services.AddHostedService(sp => sp.GetRequiredService<HeartbeatForwarder>());
+        services.AddHttpClient(HeartbeatForwarder.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(1) });
         services.AddSingleton<InstanceRegistry>();
         services.AddSingleton<DetectorLoop>();
         services.AddHostedService(sp => sp.GetRequiredService<DetectorLoop>());
@@ -88,6 +94,7 @@ public static class HaloServerHost
         app.MapHaloMonitoring();
         app.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(new RouteAccess(HaloRole.Read) { IsMetrics = true });
         app.MapRegistry();
+        app.MapCluster();
         app.MapEvents();
         app.MapGroups();
         app.MapTokens();

@@ -71,6 +71,31 @@ public sealed partial class CliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Instances_Piped_TableRowsNotWrappedAt80Columns()
+    {
+        const string id = "web-with-a-rather-long-instance-identifier-0123456789";
+        const string address = "a-very-long-host-name.example.internal";
+        var (code, output) = await Halo("register", "web", id, "--address", address, "--port", "8080", "--zone", "zone-with-a-long-name-too", "--ttl", "30s");
+        Assert.True(code == 0, output);
+
+        // stdout is a pipe here, as in `halo instances web | cat`.
+        (code, output) = await Halo("instances", "web");
+
+        Assert.Equal(0, code);
+        Assert.Contains(output.Split('\n'), line => line.Contains(id, StringComparison.Ordinal) && line.Contains($"{address}:8080", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Services_SeveralServers_FirstDown_AnsweredByNext()
+    {
+        var dead = $"http://127.0.0.1:{HaloProcess.FreePort()}";
+        var (code, output) = await HaloProcess.RunAsync(Bound, "services", "--json", "--server", $"{dead},{_url}");
+
+        Assert.True(code == 0, output);
+        Assert.Equal(0, JsonDocument.Parse(output).RootElement.GetProperty("services").GetArrayLength());
+    }
+
+    [Fact]
     public async Task Register_OutOfRangePort_NonZeroExitWithOneLineNamingField()
     {
         var (code, output) = await Halo("register", "web", "web-1", "--port", "70000");

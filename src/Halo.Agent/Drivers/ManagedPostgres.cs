@@ -1,3 +1,4 @@
+using Halo.Core;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -316,8 +317,7 @@ public sealed class ManagedPostgres(ManagedPostgresOptions options, TimeProvider
         }
 
         await PostgresProcess.SignalAsync(p.Id, "INT", ct).ConfigureAwait(false);
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        wait.CancelAfter(TimeSpan.FromSeconds(30));
+        using var wait = new Deadline(TimeSpan.FromSeconds(30), TimeProvider.System, ct);
         try
         {
             await p.WaitForExitAsync(wait.Token).ConfigureAwait(false);

@@ -9,7 +9,7 @@ namespace Halo.Agent.Drivers;
 /// always comes back fenced — min-replicas-to-write impossibly high from its first instant — and following the current
 /// primary when one is known. A restarted Redis without persistence is empty: it must never resume as primary by itself.
 /// </summary>
-public sealed class ManagedRedis(string serverPath, int port, string directory) : IManagedDatabase
+public sealed class ManagedRedis(string serverPath, int port, string directory, TimeProvider? time = null) : IManagedDatabase
 {
     private Process? _process;
 
@@ -69,7 +69,7 @@ public sealed class ManagedRedis(string serverPath, int port, string directory) 
         if (_process is { HasExited: false } p)
         {
             p.Kill();
-            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5), time ?? TimeProvider.System);
             try
             {
                 await p.WaitForExitAsync(wait.Token).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using Halo.Core;
 using System.Diagnostics;
 using System.Globalization;
 using Halo.Core.Failover;
@@ -136,7 +137,7 @@ public sealed class PostgresDriver(string host, int port, string member, Func<Po
 
     public async Task FenceAsync(CancellationToken ct)
     {
-        var started = Stopwatch.GetTimestamp();
+        var started = TimeProvider.System.GetTimestamp();
         await RunAsync(async (conn, token) =>
         {
             if (await ScalarAsync<bool>(conn, "SELECT pg_is_in_recovery()", token).ConfigureAwait(false))
@@ -170,7 +171,7 @@ public sealed class PostgresDriver(string host, int port, string member, Func<Po
 
             return 0;
         }, ct).ConfigureAwait(false);
-        PostgresLog.FenceTook(logger, member, "default_transaction_read_only + terminated sessions", Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        PostgresLog.FenceTook(logger, member, "default_transaction_read_only + terminated sessions", TimeProvider.System.GetElapsedTime(started).TotalMilliseconds);
     }
 
     public Task ConfigureSynchronousAsync(string standbyNames, CancellationToken ct) => RunAsync(async (conn, token) =>
@@ -216,8 +217,7 @@ public sealed class PostgresDriver(string host, int port, string member, Func<Po
         await _gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            cts.CancelAfter(timeout ?? commandTimeout);
+            using var cts = new Deadline(timeout ?? commandTimeout, TimeProvider.System, ct);
             if (_connection is null)
             {
                 var conn = new NpgsqlConnection(ConnectionString());

@@ -1,3 +1,4 @@
+using Halo.Core;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
@@ -85,8 +86,7 @@ internal static class PostgresProcess
         process.BeginErrorReadLine();
         await process.StandardInput.WriteAsync(stdin ?? "").ConfigureAwait(false);
         process.StandardInput.Close();
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        cts.CancelAfter(timeout);
+        using var cts = new Deadline(timeout, TimeProvider.System, ct);
         try
         {
             await process.WaitForExitAsync(cts.Token).ConfigureAwait(false);

@@ -31,6 +31,8 @@ internal sealed class ChildProcess : IAsyncDisposable
             info.Environment.Remove("HALO_TOKEN_FILE");
         }
 
+        // Children end with `halo up` even when it is killed outright, instead of living on as orphans.
+        info.Environment[ParentWatch.Variable] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var self = Environment.ProcessPath!;
         if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
         {
@@ -89,7 +91,7 @@ internal sealed class ChildProcess : IAsyncDisposable
             if (!_process.HasExited)
             {
                 _process.Kill(entireProcessTree: true);
-                using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5), TimeProvider.System);
                 await _process.WaitForExitAsync(wait.Token);
             }
         }

@@ -111,6 +111,8 @@ internal static class ServerCommand
             DefaultDetector = config.Server.Detector,
             ServiceDetectors = config.Services.ToDictionary(kv => kv.Key, kv => kv.Value.Detector, StringComparer.Ordinal),
             Store = kind,
+            // Several servers may share an etcd: join the membership and judge only this server's share.
+            Cluster = kind == StoreKind.Etcd,
             EtcdEndpoints = kind == StoreKind.Etcd ? endpoints : null,
             Advertise = (advertise ?? config.Server.Advertise) is { } a ? ListenUrl(a, "--advertise") : null,
             MemberTtl = config.Server.MemberTtl,

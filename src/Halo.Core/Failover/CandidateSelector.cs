@@ -32,13 +32,19 @@ public static class CandidateSelector
             }
         }
 
-        var ranked = eligible
-            .OrderBy(m => m.DemotedAt is { } at && view.Now - at < policy.AntiFlapWindow ? 1 : 0)
+        return (Order(eligible, policy, view.Now), skipped);
+    }
+
+    /// <summary>Best first: not recently demoted (anti-flapping), highest offset, highest priority, then the name as a stable tiebreak.</summary>
+    public static IReadOnlyList<MemberState> Order(IEnumerable<MemberState> eligible, GroupPolicy policy, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        return eligible
+            .OrderBy(m => m.DemotedAt is { } at && now - at < policy.AntiFlapWindow ? 1 : 0)
             .ThenByDescending(m => m.Offset)
             .ThenByDescending(m => policy.For(m.Name).Priority)
             .ThenBy(m => m.Name, StringComparer.Ordinal)
             .ToList();
-        return (ranked, skipped);
     }
 
     /// <summary>Why <paramref name="m"/> may not be promoted, or null when it may.</summary>

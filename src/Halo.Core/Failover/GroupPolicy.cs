@@ -34,6 +34,12 @@ public sealed record GroupPolicy
     public int MinReplicasToWrite { get; init; }
 
     /// <summary>
+    /// How many replicas hold a write before a client counts it as acknowledged: clients use Redis <c>WAIT n</c> with at least
+    /// this n. The controller promotes only a member shown to hold every write so acknowledged (<see cref="PromotionRule"/>):
+    /// with N replicas it needs positions from N − n + 1 of them, and blocks (event and alert) rather than guess.
+    /// 0 promises nothing beyond asynchronous replication: one answering replica is enough. Default 1; 0 – 16.
+    /// </summary>
+    public int AckReplicas { get; init; } = 1;
     /// Synchronous replication (PostgreSQL): <c>off</c> (default: commits are acknowledged by the primary alone), <c>preferred</c>
     /// (commits wait for <see cref="SynchronousCount"/> healthy standbys; with none left the group degrades to asynchronous, with an
     /// event and an alert) or <c>strict</c> (commits wait, even when that means blocking, and only a member proven to hold every

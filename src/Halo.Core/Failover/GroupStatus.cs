@@ -25,10 +25,10 @@ public sealed record MemberReport
     /// <summary>For a replica, the host:port it replicates from.</summary>
     public string? Following { get; init; }
     /// <summary>
-    /// The group status version the agent had seen before it probed: a report whose SeenVersion is at least the version
-    /// published when a failure was detected carries an offset read after the failure, which is final.
+    /// The newest position round (<see cref="PositionRound"/>) the agent had seen before it probed: such a report answers that
+    /// round with a position read after the failure was seen, which is final.
     /// </summary>
-    public long SeenVersion { get; init; }
+    public long Round { get; init; }
     /// <summary>Id of the last drill command carried out, so the server does not repeat it.</summary>
     public long DrillDone { get; init; }
     public string? Detail { get; init; }
@@ -68,6 +68,8 @@ public sealed record Assignment
     /// <summary>How long an "isolate" drill lasts.</summary>
     public TimeSpan Duration { get; init; }
     public long Version { get; init; }
+    /// <summary>An open position round: answer it with a fresh probe at once (a report naming this round).</summary>
+    public long Round { get; init; }
     /// <summary>
     /// For the primary: the synchronous_standby_names it must apply (synchronous mode; "" for none); null when the group does
     /// not manage synchronous replication.
@@ -86,10 +88,16 @@ public sealed record FailoverRecord(
     long Epoch, string? From, string To, string Cause, DateTimeOffset DetectedAt, DateTimeOffset DecidedAt, DateTimeOffset? PromotedAt,
     string? Evidence = null);
 
-/// <summary>A group's state: the primary of the current epoch, each member, the policy, the last failover.</summary>
+/// <summary>
+/// A group's state: the primary of the current epoch, each member, the policy, the last failover, the synchronous-standby record.
+/// <paramref name="Round"/> is the open position round (agents answer it), <paramref name="Blocked"/> why a needed failover is not
+/// happening (no member can be shown to hold every acknowledged write), both null when none. <paramref name="PolicyRevision"/> is
+/// the store revision of the policy, for a conditional update (<c>If-Match</c>).
+/// </summary>
 public sealed record GroupStatus(
     string Name, long Version, long Epoch, string? Primary, string? PrimaryAddress, bool PrimaryConfirmed, bool Paused,
-    GroupPolicy Policy, IReadOnlyList<MemberView> Members, FailoverRecord? LastFailover, string? Pending, SyncRecord? Synchronous = null);
+    GroupPolicy Policy, IReadOnlyList<MemberView> Members, FailoverRecord? LastFailover, string? Pending,
+    SyncRecord? Synchronous = null, PositionRound? Round = null, string? Blocked = null, long PolicyRevision = 0);
 
 public sealed record GroupList(IReadOnlyList<GroupStatus> Groups);
 

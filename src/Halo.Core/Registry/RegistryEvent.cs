@@ -43,6 +43,16 @@ public static class EventTypes
     /// <summary>A planned change of a group's primary.</summary>
     public const string Switchover = "switchover";
 
+    /// <summary>
+    /// A needed failover could not promote anyone without risking acknowledged writes (to = "blocked", with the reason), or that
+    /// situation ended (from = "blocked", to = "resolved").
+    /// </summary>
+    public const string FailoverBlocked = "failover-blocked";
+
+    /// <summary>A failover group was deleted (its members had stopped reporting), or one member of it.</summary>
+    public const string GroupDeleted = "group-deleted";
+    public const string MemberDeleted = "member-deleted";
+
     /// <summary>A group was put in maintenance mode (no failover) or taken out of it.</summary>
     public const string Paused = "paused";
     public const string Resumed = "resumed";
@@ -57,7 +67,8 @@ public static class EventTypes
     public static IReadOnlyList<string> All { get; } =
     [
         Registered, Deregistered, Health, Draining, Removed, BrakeEngaged, BrakeReleased, Report,
-        Elected, Failover, Switchover, Paused, Resumed, Alert, SynchronousDegraded, SynchronousRestored, Audit,
+        Elected, Failover, FailoverBlocked, Switchover, Paused, Resumed, GroupDeleted, MemberDeleted, SynchronousDegraded, SynchronousRestored,
+        Alert, Audit,
     ];
 
     /// <summary>A mutating API call that succeeded: who (token name, role, address) did what (docs/security.md).</summary>
