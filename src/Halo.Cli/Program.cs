@@ -23,4 +23,5 @@ foreach (var command in OperatorCommands.Create())
     root.Add(command);
 }
 
-return await root.Parse(args).InvokeAsync();
+// Ctrl+C gives an action 10 s (not the default 2 s) to stop what it started before the process exits.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(10) });

@@ -3,6 +3,7 @@ using System.Net;
 using Halo.Client;
 using Halo.Core.Failover;
 using Halo.Gateway.Tcp;
+using Halo.Server.Security;
 
 namespace Halo.Cli.Commands;
 
@@ -31,7 +32,7 @@ internal sealed class PostgresGroupDemo : IAsyncDisposable
     public string PsqlLine => $"PGPASSWORD=$(sed -n 's/^superuser=//p' {SecretsFile}) psql -h 127.0.0.1 -p {Proxy.LocalEndpoint.Port} -U postgres";
 
     public static async Task<PostgresGroupDemo?> StartAsync(
-        Uri server, string dataDirectory, string group = "pg", int members = 3, int proxyPort = 5440, string bin = "/usr/lib/postgresql/15/bin",
+        UpAccess access, string dataDirectory, string group = "pg", int members = 3, int proxyPort = 5440, string bin = "/usr/lib/postgresql/15/bin",
         CancellationToken ct = default)
     {
         if (!File.Exists(Path.Combine(bin, "postgres")))
@@ -39,7 +40,8 @@ internal sealed class PostgresGroupDemo : IAsyncDisposable
             return null;
         }
 
-        using (var client = new GroupClient(server))
+        var server = access.Server;
+        using (var client = new GroupClient(access.Client(await access.IssueAsync("up-operator-" + group, HaloRole.Operate, groups: [group], ct: ct))))
         {
             await client.PutAsync(group, new GroupPolicy { Synchronous = SynchronousMode.Preferred }, ct);
         }
@@ -48,9 +50,11 @@ internal sealed class PostgresGroupDemo : IAsyncDisposable
         var agents = new List<ChildProcess>();
         for (var i = 1; i <= members; i++)
         {
-            agents.Add(ChildProcess.StartHaloUntil($"agent {group}-{i}", "halo agent", "agent", "--server", server.ToString(), "--group", group, "--member", $"{group}-{i}",
+            // Each agent's token is bound to its own member (docs/security.md).
+            var token = await access.IssueAsync($"up-agent-{group}-{i}", HaloRole.Register, member: $"{group}/{group}-{i}", ct: ct);
+            agents.Add(ChildProcess.StartHaloUntil($"agent {group}-{i}", "halo agent", ["agent", "--server", server.ToString(), "--group", group, "--member", $"{group}-{i}",
                 "--driver", "postgres", "--postgres-bin", bin, "--postgres-data", Path.Combine(dataDirectory, $"{group}-{i}"),
-                "--postgres-port", RedisGroupDemo.FreePort().ToString(CultureInfo.InvariantCulture), "--postgres-secrets", secrets));
+                "--postgres-port", RedisGroupDemo.FreePort().ToString(CultureInfo.InvariantCulture), "--postgres-secrets", secrets, .. UpAccess.Flag(token)]));
         }
 
         try
@@ -60,7 +64,8 @@ internal sealed class PostgresGroupDemo : IAsyncDisposable
                 await agent.WaitReadyAsync(TimeSpan.FromSeconds(30), ct);
             }
 
-            var proxy = TcpProxyHost.Start(new TcpProxyOptions { Server = server, Group = group, Listen = new IPEndPoint(IPAddress.Loopback, proxyPort) });
+            var proxyToken = await access.IssueAsync("up-proxy-" + group, HaloRole.Read, groups: [group], ct: ct);
+            var proxy = TcpProxyHost.Start(new TcpProxyOptions { Client = access.Client(proxyToken), Group = group, Listen = new IPEndPoint(IPAddress.Loopback, proxyPort) });
             return new PostgresGroupDemo(agents, proxy, group, secrets);
         }
         catch
@@ -76,10 +81,12 @@ internal sealed class PostgresGroupDemo : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await Proxy.DisposeAsync();
+        // Agents first: a kill is instant, the proxy's graceful stop is not (Ctrl+C grace).
         foreach (var agent in _agents)
         {
             await agent.DisposeAsync();
         }
+
+        await Proxy.DisposeAsync();
     }
 }

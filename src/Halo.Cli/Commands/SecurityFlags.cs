@@ -33,15 +33,9 @@ internal sealed class SecurityFlags
         command.Options.Add(_hosts);
     }
 
-    /// <summary>
-    /// Interim, until the gateway's feed sends a token: a loopback `halo server` / `halo up` stays anonymous as before,
-    /// any other address is closed. The next step turns this off.
-    /// </summary>
-    public const bool InterimAnonymousOnLoopback = true;
-
     public ServerOptions Apply(ParseResult parse, ServerOptions options)
     {
-        var anonymous = parse.GetValue(_anonymous) || InterimAnonymousOnLoopback && SecurityOptions.IsLoopback(options.Listen);
+        var anonymous = parse.GetValue(_anonymous);
         if (anonymous && !SecurityOptions.IsLoopback(options.Listen))
         {
             throw new CliException($"--insecure-allow-anonymous: refused on {options.Listen}; anonymous access is allowed on a loopback address only (use tokens: docs/security.md)");

@@ -30,6 +30,13 @@ internal static partial class SecurityRegistration
         services.AddSingleton<SecurityState>();
         services.AddSingleton<Audit>();
         services.AddHostedService<TokenFollower>();
+        services.AddHttpClient(Halo.Server.Cluster.HeartbeatForwarder.HttpClientName).ConfigureHttpClient((sp, http) =>
+        {
+            if (sp.GetRequiredService<SecurityState>().PeerSecret is { } secret)
+            {
+                http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", secret);
+            }
+        });
         return services;
     }
 
@@ -67,6 +74,7 @@ internal static partial class SecurityRegistration
         var path = Path.GetFullPath(options.Security.BootstrapTokenFile ?? Path.Combine(options.DataDirectory, BootstrapToken.FileName));
         await BootstrapToken.EnsureAsync(tokens, path, ct).ConfigureAwait(false);
         state.BootstrapTokenFile = path;
+        state.PeerSecret = (await File.ReadAllTextAsync(path, ct).ConfigureAwait(false)).Trim();
         LogBootstrap(app.Logger, path);
     }
 

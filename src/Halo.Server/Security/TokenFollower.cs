@@ -48,4 +48,10 @@ internal sealed class SecurityState
 
     /// <summary>Where the bootstrap admin token is, when auth is on.</summary>
     public string? BootstrapTokenFile { get; set; }
+
+    /// <summary>
+    /// The bootstrap secret, which servers sharing one store share (one Secret): what a server presents to its peers
+    /// when it forwards heartbeats (/v1/internal/*, admin). Null when auth is off.
+    /// </summary>
+    public string? PeerSecret { get; set; }
 }

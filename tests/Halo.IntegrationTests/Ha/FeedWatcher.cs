@@ -39,6 +39,7 @@ public sealed class FeedWatcher : IAsyncDisposable
     public static async Task<List<(long Revision, string Type, string Key)>> ReplayAsync(Uri server, long from, long until, TimeSpan timeout)
     {
         using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", HaloProcess.Token);
         using var cts = new CancellationTokenSource(timeout);
         var result = new List<(long, string, string)>();
         if (until <= from)

@@ -27,6 +27,7 @@ public sealed class InstanceFleet : IAsyncDisposable
         {
             Timeout = TimeSpan.FromSeconds(3),
         };
+        _http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", HaloProcess.Token);
     }
 
     /// <summary>Calls that failed on one server (and moved to the next), with the reason.</summary>

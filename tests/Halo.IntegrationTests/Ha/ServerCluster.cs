@@ -79,7 +79,7 @@ public sealed class ServerCluster : IAsyncDisposable
     /// <summary>GET <paramref name="path"/> on server <paramref name="i"/> as JSON, failing the test on an error status.</summary>
     public async Task<JsonElement> GetJsonAsync(int i, string path, HttpClient? http = null)
     {
-        using var own = http is null ? new HttpClient { Timeout = TimeSpan.FromSeconds(30) } : null;
+        using var own = http is null ? HaloProcess.Http() : null;
         using var response = await (http ?? own!).GetAsync(new Uri(Url(i), path));
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.IsSuccessStatusCode, $"server {i} {path}: {(int)response.StatusCode} {text}");
@@ -89,7 +89,7 @@ public sealed class ServerCluster : IAsyncDisposable
     /// <summary>Registers an instance through server <paramref name="i"/>; returns the status code.</summary>
     public async Task<int> RegisterAsync(int i, string service, string id, int port, HttpClient? http = null)
     {
-        using var own = http is null ? new HttpClient { Timeout = TimeSpan.FromSeconds(30) } : null;
+        using var own = http is null ? HaloProcess.Http() : null;
         using var response = await (http ?? own!).PutAsJsonAsync(new Uri(Url(i), $"v1/services/{service}/instances/{id}"), new { address = "127.0.0.1", port });
         return (int)response.StatusCode;
     }

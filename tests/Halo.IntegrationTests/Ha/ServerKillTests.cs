@@ -108,6 +108,7 @@ public sealed class ServerKillTests(ITestOutputHelper output)
         {
             var done = new List<(long, long)>();
             using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(1) }) { Timeout = TimeSpan.FromSeconds(3) };
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", HaloProcess.Token);
             var server = first;
             for (var n = 0; !cts.IsCancellationRequested; n++)
             {
