@@ -37,7 +37,7 @@ internal static class HeartbeatMode
         var latencies = new Latencies();
         long accepted = 0, unknown = 0, failures = 0;
         var pending = new List<Task>();
-        var clock = Stopwatch.StartNew();
+        var clock = new RunClock();
         var end = TimeSpan.FromSeconds(seconds);
         for (long n = 0; ; n++)
         {
@@ -81,7 +81,7 @@ internal static class HeartbeatMode
             }));
         }
 
-        await Task.WhenAll(pending).WaitAsync(TimeSpan.FromSeconds(60));
+        await Task.WhenAll(pending).WaitAsync(TimeSpan.FromSeconds(60), TimeProvider.System);
         // The schedule spans the whole window even though its last request is due a little before the end.
         var elapsed = Math.Max(clock.Elapsed.TotalSeconds, seconds);
         var target = instances * rateHz;

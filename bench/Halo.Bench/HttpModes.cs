@@ -29,7 +29,7 @@ internal static class HttpModes
         var latencies = new Latencies();
         var failures = 0L;
         var next = -1;
-        var clock = Stopwatch.StartNew();
+        var clock = new RunClock();
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
         {
             int i;

@@ -44,7 +44,7 @@ internal static class PutModes
 
         var latencies = new Latencies();
         var errors = 0L;
-        var clock = Stopwatch.StartNew();
+        var clock = new RunClock();
         var end = TimeSpan.FromSeconds(seconds);
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(worker => Task.Run(async () =>
         {

@@ -1,3 +1,4 @@
+using Halo.Core;
 using Halo.Agent.Drivers;
 using Halo.Client;
 using Halo.Core.Failover;
@@ -11,7 +12,7 @@ namespace Halo.Agent;
 /// it cannot renew. A long poll on the group status wakes it the moment leadership changes; a watchdog fences a primary
 /// whose renewals stopped, at the deadline <see cref="FencingTiming"/> documents, whatever the main loop is doing.
 /// </summary>
-public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, GroupClient client, TimeProvider time, ILogger logger, ManagedRedis? managed = null)
+public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, GroupClient client, TimeProvider time, ILogger logger, IManagedDatabase? managed = null)
 {
     private readonly SemaphoreSlim _wake = new(0);
     private readonly SemaphoreSlim _dbGate = new(1, 1);
@@ -25,7 +26,7 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
     private bool _writable;
     private bool _serverDown;
     private long _lostInEpoch = -1;
-    private long _seenVersion;
+    private long _round;
 
     /// <summary>Test hook: while it returns true the agent cannot reach the server (a network partition).</summary>
     public Func<bool> Partitioned { get; set; } = () => false;
@@ -48,9 +49,9 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
                 {
                     await TickAsync(ct).ConfigureAwait(false);
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+                catch (Exception ex) when (ex is not DatabaseSetupException && (ex is not OperationCanceledException || !ct.IsCancellationRequested))
                 {
-                    // The loop must outlive any one bad tick: log it and carry on at the next interval.
+                    // The loop must outlive any one bad tick (a setup problem no retry can fix stops it): log it and carry on.
                     AgentLog.CommandFailed(logger, options.Member, ex);
                 }
 
@@ -60,7 +61,7 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
                     continue;
                 }
 
-                await _wake.WaitAsync(options.Interval, ct).ConfigureAwait(false);
+                await _wake.WaitAsync(options.Interval, time, ct).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -81,7 +82,7 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
             // the replicas' reconnecting links and they would full-sync from it, wiping their copy of the data.
             // Likewise it waits until the new primary is known, and then starts as its replica.
             var holdDown = managed.Started && !managed.Running && (a is null or { Role: MemberRole.Primary, ResumeAfterRestart: false } or { Role: MemberRole.Replica, PrimaryAddress: null });
-            if (!holdDown && managed.EnsureRunning(follow?.Item1, follow?.Item2) && managed.Restarts > 0)
+            if (!holdDown && await managed.EnsureRunningAsync(a?.Role ?? MemberRole.Unknown, follow?.Item1, follow?.Item2, ct).ConfigureAwait(false) && managed.Restarts > 0)
             {
                 _writable = false;
                 _lostInEpoch = Interlocked.Read(ref _knownEpoch);
@@ -89,7 +90,8 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
             }
         }
 
-        var seen = Interlocked.Read(ref _seenVersion);
+        // Read before probing: a report naming this round carries a position read after the round was opened.
+        var round = Interlocked.Read(ref _round);
         var probe = await driver.ProbeAsync(ct).ConfigureAwait(false);
         if (!probe.Up && LastProbe?.Up != false)
         {
@@ -100,7 +102,7 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
         }
 
         LastProbe = probe;
-        if (await ReportAsync(probe, seen, ct).ConfigureAwait(false) is { } assignment)
+        if (await ReportAsync(probe, round, ct).ConfigureAwait(false) is { } assignment)
         {
             Assignment = assignment;
             await DrillAsync(assignment, ct).ConfigureAwait(false);
@@ -111,7 +113,7 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
 
     private bool Isolated => Partitioned() || time.GetTimestamp() < Interlocked.Read(ref _isolatedUntil);
 
-    private async Task<Assignment?> ReportAsync(DbProbe probe, long seenVersion, CancellationToken ct)
+    private async Task<Assignment?> ReportAsync(DbProbe probe, long round, CancellationToken ct)
     {
         if (Isolated)
         {
@@ -123,14 +125,14 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
         var report = new MemberReport
         {
             Address = driver.Address, Role = probe.Role, Epoch = Interlocked.Read(ref _knownEpoch), DbUp = probe.Up, Healthy = probe.Healthy,
-            Offset = probe.Offset, Fenced = probe.Fenced, DrillDone = _drillDone, Detail = probe.Detail, SeenVersion = seenVersion,
-            Following = probe.FollowingAddress,
+            Offset = probe.Offset, Fenced = probe.Fenced, DrillDone = _drillDone, Detail = probe.Detail, Round = round,
+            Following = probe.FollowingAddress, Kind = driver.Kind, Timeline = probe.Timeline, SynchronousStandbys = probe.SynchronousStandbys,
+            StreamingStandbys = probe.StreamingStandbys, Bootstrappable = probe.Bootstrappable,
         };
         try
         {
-            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            cts.CancelAfter(options.ReportTimeout);
-            var a = await client.ReportAsync(options.Group, options.Member, report, cts.Token).ConfigureAwait(false);
+            using var deadline = new Deadline(options.ReportTimeout, time, ct);
+            var a = await client.ReportAsync(options.Group, options.Member, report, deadline.Token).ConfigureAwait(false);
             _serverDown = false;
             if (a.LeaseRenewed && a.Role == MemberRole.Primary)
             {
@@ -145,6 +147,13 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
             else if (a.Epoch != report.Epoch)
             {
                 _again = true; // a new epoch: report again at once so a new primary renews (and promotes) without waiting an interval
+            }
+
+            if (a.Round > round)
+            {
+                // The controller is asking for final positions: probe again and answer at once.
+                InterlockedMax(ref _round, a.Round);
+                _again = true;
             }
 
             InterlockedMax(ref _knownEpoch, a.Epoch);
@@ -189,8 +198,19 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
 
                 if (probe.Role != MemberRole.Primary || probe.Fenced)
                 {
+                    // Which standbys commits wait for is set before the database takes its first write.
+                    if (a.SynchronousStandbys is { } names)
+                    {
+                        await driver.ConfigureSynchronousAsync(names, ct).ConfigureAwait(false);
+                    }
+
                     await driver.PromoteAsync(a.MinReplicasToWrite, ct).ConfigureAwait(false);
                     AgentLog.Promoted(logger, options.Member, a.Epoch);
+                    _again = true;
+                }
+                else if (a.SynchronousStandbys is { } names && probe.SynchronousStandbys is { } applied && names != applied)
+                {
+                    await driver.ConfigureSynchronousAsync(names, ct).ConfigureAwait(false);
                     _again = true;
                 }
 
@@ -263,9 +283,8 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
         _writable = false;
         try
         {
-            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            cts.CancelAfter(FencingTiming.FenceCommandBudget(Assignment?.LeaseTtl ?? TimeSpan.FromSeconds(2)));
-            await driver.FenceAsync(cts.Token).ConfigureAwait(false);
+            using var deadline = new Deadline(FencingTiming.FenceCommandBudget(Assignment?.LeaseTtl ?? TimeSpan.FromSeconds(2)), time, ct);
+            await driver.FenceAsync(deadline.Token).ConfigureAwait(false);
             AgentLog.Fenced(logger, options.Member, reason);
         }
         catch (Exception ex) when (ex is InvalidOperationException or IOException or OperationCanceledException && !ct.IsCancellationRequested)
@@ -314,7 +333,7 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
                 if (status.Version != version)
                 {
                     version = status.Version;
-                    Interlocked.Exchange(ref _seenVersion, version);
+                    InterlockedMax(ref _round, status.Round?.Id ?? 0);
                     InterlockedMax(ref _knownEpoch, status.Epoch);
                     _wake.Release();
                 }
@@ -339,8 +358,7 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
 
     private static (string Host, int Port)? Split(string address)
     {
-        var colon = address.LastIndexOf(':');
-        return colon > 0 && int.TryParse(address.AsSpan(colon + 1), out var port) ? (address[..colon], port) : null;
+        return Halo.Core.Networking.HostPort.TryParse(address, out var endpoint) ? (endpoint.Host, endpoint.Port) : null;
     }
 
     private static void InterlockedMax(ref long target, long value)

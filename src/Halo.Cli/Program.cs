@@ -2,6 +2,7 @@ using System.CommandLine;
 using Halo.Cli.Commands;
 
 ParentWatch.FromEnvironment();
+CommonOptions.UnwrapWhenRedirected();
 var root = new RootCommand("Halo: registration and discovery, failure detection, load balancing, failover and availability maths in one program.");
 foreach (var option in CommonOptions.Global)
 {
@@ -14,8 +15,10 @@ root.Add(GatewayCommand.Create());
 root.Add(SampleCommand.Create());
 root.Add(AgentCommand.Create());
 root.Add(TcpProxyCommand.Create());
+root.Add(TokenCommands.Create());
 foreach (var command in GroupCommands.Create()) root.Add(command);
 root.Add(Halo.Cli.Model.ModelCommand.Create());
+root.Add(SnapshotCommand.Create());
 foreach (var command in OperatorCommands.Create())
 {
     root.Add(command);

@@ -1,79 +1,89 @@
-using System.Net.Http.Json;
 using Halo.Core.Failover;
-using Halo.Core.Serialization;
 
 namespace Halo.Client;
 
 /// <summary>A typed client of the failover groups API (docs/failover.md), used by agents, the TCP proxy and the CLI.</summary>
-public sealed class GroupClient(HttpClient http) : IDisposable
+public sealed class GroupClient : IDisposable
 {
-    public GroupClient(Uri server, TimeSpan? timeout = null)
-        : this(new HttpClient(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(2) })
-        { BaseAddress = server, Timeout = timeout ?? TimeSpan.FromSeconds(60) })
+    private readonly HttpClient _http;
+    private readonly bool _ownsHttp;
+
+    /// <summary>A client for the servers, token and TLS settings of <paramref name="options"/>.</summary>
+    public GroupClient(HaloClientOptions options, TimeProvider? time = null)
+        : this(HaloHttp.CreateClient(options, time), ownsHttp: true)
     {
     }
 
-    public async Task<GroupList> ListAsync(CancellationToken ct = default) =>
-        await SendAsync<GroupList>(HttpMethod.Get, "v1/groups", null, ct).ConfigureAwait(false);
+    /// <summary>A client for one server with default options.</summary>
+    public GroupClient(Uri server)
+        : this(new HaloClientOptions { Servers = [server] })
+    {
+    }
 
-    public async Task<GroupStatus> PutAsync(string group, GroupPolicy policy, CancellationToken ct = default) =>
-        await SendAsync<GroupStatus>(HttpMethod.Put, $"v1/groups/{Esc(group)}", policy, ct).ConfigureAwait(false);
+    /// <summary>A client over an <see cref="HttpClient"/> whose base address is the server; the caller keeps ownership.</summary>
+    public GroupClient(HttpClient http)
+        : this(http, ownsHttp: false)
+    {
+    }
+
+    internal GroupClient(HttpClient http, bool ownsHttp)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        _http = http;
+        _ownsHttp = ownsHttp;
+    }
+
+    /// <summary>Every group with its primary and epoch.</summary>
+    public Task<GroupList> ListAsync(CancellationToken ct = default) =>
+        Send<GroupList>(HttpMethod.Get, "v1/groups", null, ct);
+
+    /// <summary>Creates a group or replaces its policy.</summary>
+    public Task<GroupStatus> PutAsync(string group, GroupPolicy policy, CancellationToken ct = default) =>
+        Send<GroupStatus>(HttpMethod.Put, $"v1/groups/{Esc(group)}", policy, ct);
 
     /// <summary>The group's status; with <paramref name="after"/>, a long poll that returns once its version passes it (or after <paramref name="wait"/>).</summary>
-    public async Task<GroupStatus> GetAsync(string group, long? after = null, TimeSpan? wait = null, CancellationToken ct = default)
+    public Task<GroupStatus> GetAsync(string group, long? after = null, TimeSpan? wait = null, CancellationToken ct = default)
     {
         var url = $"v1/groups/{Esc(group)}";
+        var poll = wait ?? TimeSpan.FromSeconds(10);
         if (after is not null)
         {
-            url += $"?index={after.Value}&wait={Core.Durations.Format(wait ?? TimeSpan.FromSeconds(10))}";
+            url += $"?index={after.Value}&wait={Core.Durations.Format(poll)}";
         }
 
-        return await SendAsync<GroupStatus>(HttpMethod.Get, url, null, ct).ConfigureAwait(false);
+        return HaloClient.SendAsync<GroupStatus>(_http, HttpMethod.Get, url, null, ct, longPoll: after is null ? null : poll);
     }
 
-    public async Task<Assignment> ReportAsync(string group, string member, MemberReport report, CancellationToken ct = default) =>
-        await SendAsync<Assignment>(HttpMethod.Post, $"v1/groups/{Esc(group)}/members/{Esc(member)}/report", report, ct).ConfigureAwait(false);
+    /// <summary>An agent's report on its member; answered with what the member must do. Safe to send again to another server.</summary>
+    public Task<Assignment> ReportAsync(string group, string member, MemberReport report, CancellationToken ct = default) =>
+        HaloClient.SendAsync<Assignment>(_http, HttpMethod.Post, $"v1/groups/{Esc(group)}/members/{Esc(member)}/report", report, ct, idempotent: true);
 
-    public async Task<GroupStatus> SwitchoverAsync(string group, string to, CancellationToken ct = default) =>
-        await SendAsync<GroupStatus>(HttpMethod.Post, $"v1/groups/{Esc(group)}/switchover", new SwitchoverRequest(to), ct).ConfigureAwait(false);
+    /// <summary>Moves the primary role to <paramref name="to"/> in a controlled way.</summary>
+    public Task<GroupStatus> SwitchoverAsync(string group, string to, CancellationToken ct = default) =>
+        Send<GroupStatus>(HttpMethod.Post, $"v1/groups/{Esc(group)}/switchover", new SwitchoverRequest(to), ct);
 
-    public async Task<GroupStatus> SetPausedAsync(string group, bool paused, CancellationToken ct = default) =>
-        await SendAsync<GroupStatus>(HttpMethod.Post, $"v1/groups/{Esc(group)}/{(paused ? "pause" : "resume")}", null, ct).ConfigureAwait(false);
+    /// <summary>Pauses or resumes automatic failover of a group.</summary>
+    public Task<GroupStatus> SetPausedAsync(string group, bool paused, CancellationToken ct = default) =>
+        Send<GroupStatus>(HttpMethod.Post, $"v1/groups/{Esc(group)}/{(paused ? "pause" : "resume")}", null, ct);
 
-    public async Task<DrillStarted> DrillAsync(string group, string mode, TimeSpan? duration = null, CancellationToken ct = default) =>
-        await SendAsync<DrillStarted>(HttpMethod.Post, $"v1/groups/{Esc(group)}/drill", new DrillRequest(mode, duration), ct).ConfigureAwait(false);
+    /// <summary>Starts a failure drill on a group's member.</summary>
+    public Task<DrillStarted> DrillAsync(string group, string mode, TimeSpan? duration = null, CancellationToken ct = default) =>
+        Send<DrillStarted>(HttpMethod.Post, $"v1/groups/{Esc(group)}/drill", new DrillRequest(mode, duration), ct);
 
-    public void Dispose() => http.Dispose();
-
-    private async Task<T> SendAsync<T>(HttpMethod method, string url, object? body, CancellationToken ct)
+    /// <inheritdoc />
+    public void Dispose()
     {
-        using var request = new HttpRequestMessage(method, new Uri(url, UriKind.Relative));
-        if (body is not null)
+        if (_ownsHttp)
         {
-            request.Content = JsonContent.Create(body, body.GetType(), options: HaloJson.Options);
+            _http.Dispose();
         }
-
-        using var response = await http.SendAsync(request, ct).ConfigureAwait(false);
-        if (!response.IsSuccessStatusCode)
-        {
-            var text = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
-            string? detail = null;
-            try
-            {
-                using var doc = System.Text.Json.JsonDocument.Parse(text);
-                detail = doc.RootElement.TryGetProperty("detail", out var d) ? d.GetString() : null;
-            }
-            catch (System.Text.Json.JsonException)
-            {
-            }
-
-            throw new HaloApiException(response.StatusCode, detail ?? $"{(int)response.StatusCode} {response.ReasonPhrase}");
-        }
-
-        return (await response.Content.ReadFromJsonAsync<T>(HaloJson.Options, ct).ConfigureAwait(false))!;
     }
 
-    private static string Esc(string s) => Uri.EscapeDataString(s);
+    private Task<T> Send<T>(HttpMethod method, string url, object? body, CancellationToken ct) =>
+        HaloClient.SendAsync<T>(_http, method, url, body, ct);
+
+    private static string Esc(string s) => HaloClient.Esc(s);
 }
 
+/// <summary>Answer to POST /v1/groups/{group}/drill.</summary>
 public sealed record DrillStarted(long DrillId, string Member, string Mode, long Epoch, DateTimeOffset At);

@@ -1,151 +1,205 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Runtime.CompilerServices;
-using System.Text;
 using System.Text.Json;
+using Halo.Core.Balancing;
 using Halo.Core.Registry;
 using Halo.Core.Serialization;
 
 namespace Halo.Client;
 
-/// <summary>A typed client of the control-plane API (docs/api.md), used by the CLI, agents, samples and SDK users.</summary>
-public sealed class HaloClient(HttpClient http) : IDisposable
+/// <summary>
+/// A typed client of the control-plane API (docs/api.md): the one way the CLI, agents, gateway, TCP proxy and .NET
+/// applications talk to Halo. Built from <see cref="HaloClientOptions"/> it moves between servers, sends the token and
+/// checks TLS as the options say; errors arrive as <see cref="HaloApiException"/> read from the server's problem+json.
+/// </summary>
+public sealed class HaloClient : IDisposable
 {
-    public HaloClient(Uri server) : this(new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = server, Timeout = TimeSpan.FromSeconds(30) })
+    private readonly HttpClient _http;
+    private readonly bool _ownsHttp;
+    private readonly TimeProvider _time;
+    private readonly IRandomFactory _random;
+    private readonly TimeSpan _feedIdleTimeout;
+
+    /// <summary>A client for the servers, token and TLS settings of <paramref name="options"/>.</summary>
+    public HaloClient(HaloClientOptions options, TimeProvider? time = null, IRandomFactory? random = null)
+        : this(HaloHttp.CreateHandler(options, time), options, time, random)
     {
     }
 
-    public Uri? BaseAddress => http.BaseAddress;
-
-    public async Task<InstanceRecord> RegisterAsync(string service, string id, object registration, CancellationToken ct = default)
+    private HaloClient(ServerFailoverHandler handler, HaloClientOptions options, TimeProvider? time, IRandomFactory? random)
+        : this(new HttpClient(handler, disposeHandler: true) { BaseAddress = handler.Servers[0], Timeout = options.RequestTimeout },
+            time, random, options.FeedIdleTimeout, ownsHttp: true)
     {
-        using var response = await http.PutAsJsonAsync($"v1/services/{Esc(service)}/instances/{Esc(id)}", registration, HaloJson.Options, ct).ConfigureAwait(false);
-        return await ReadAsync<InstanceRecord>(response, ct).ConfigureAwait(false);
+        Failover = handler;
     }
+
+    /// <summary>A client for one server with default options.</summary>
+    public HaloClient(Uri server)
+        : this(new HaloClientOptions { Servers = [server] })
+    {
+    }
+
+    /// <summary>A client over an <see cref="HttpClient"/> whose base address is the server (for tests and DI-built clients).</summary>
+    public HaloClient(HttpClient http, TimeProvider? time = null, IRandomFactory? random = null)
+        : this(http, time, random, TimeSpan.FromSeconds(45), ownsHttp: false)
+    {
+    }
+
+    private HaloClient(HttpClient http, TimeProvider? time, IRandomFactory? random, TimeSpan feedIdleTimeout, bool ownsHttp)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        _http = http;
+        _ownsHttp = ownsHttp;
+        _time = time ?? TimeProvider.System;
+        _random = random ?? new SystemRandomFactory();
+        _feedIdleTimeout = feedIdleTimeout;
+        Groups = new GroupClient(http, ownsHttp: false);
+    }
+
+    /// <summary>The first configured server (relative URLs resolve against it; calls may go to another).</summary>
+    public Uri? BaseAddress => _http.BaseAddress;
+
+    /// <summary>The server calls go to now: the last one that answered.</summary>
+    public Uri? CurrentServer => Failover?.CurrentServer ?? _http.BaseAddress;
+
+    /// <summary>The server-list handler, when this client was built from <see cref="HaloClientOptions"/>.</summary>
+    public ServerFailoverHandler? Failover { get; }
+
+    /// <summary>The failover groups API over the same connection.</summary>
+    public GroupClient Groups { get; }
+
+    /// <summary>Registers (or updates) an instance. <paramref name="registration"/> is the body of docs/api.md's PUT.</summary>
+    public Task<InstanceRecord> RegisterAsync(string service, string id, object registration, CancellationToken ct = default) =>
+        SendAsync<InstanceRecord>(HttpMethod.Put, $"v1/services/{Esc(service)}/instances/{Esc(id)}", registration, ct);
 
     /// <summary>Heartbeats one instance. Returns false when the server does not know it (the caller should re-register).</summary>
     public async Task<bool> HeartbeatAsync(string service, string id, CancellationToken ct = default)
     {
-        using var response = await http.PostAsync(new Uri($"v1/services/{Esc(service)}/instances/{Esc(id)}/heartbeat", UriKind.Relative), null, ct).ConfigureAwait(false);
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"v1/services/{Esc(service)}/instances/{Esc(id)}/heartbeat", UriKind.Relative));
+        request.Options.Set(HaloHttp.Idempotent, true);
+        using var response = await _http.SendAsync(request, ct).ConfigureAwait(false);
         if (response.StatusCode == HttpStatusCode.NotFound)
         {
             return false;
         }
 
-        await EnsureAsync(response, ct).ConfigureAwait(false);
+        await HaloApiException.ThrowIfFailedAsync(response, ct).ConfigureAwait(false);
         return true;
     }
 
+    /// <summary>Removes an instance.</summary>
     public async Task DeregisterAsync(string service, string id, CancellationToken ct = default)
     {
-        using var response = await http.DeleteAsync(new Uri($"v1/services/{Esc(service)}/instances/{Esc(id)}", UriKind.Relative), ct).ConfigureAwait(false);
-        await EnsureAsync(response, ct).ConfigureAwait(false);
+        using var response = await _http.DeleteAsync(new Uri($"v1/services/{Esc(service)}/instances/{Esc(id)}", UriKind.Relative), ct).ConfigureAwait(false);
+        await HaloApiException.ThrowIfFailedAsync(response, ct).ConfigureAwait(false);
     }
 
-    public async Task<InstanceRecord> DrainAsync(string service, string id, bool draining, CancellationToken ct = default)
-    {
-        using var response = await http.PutAsJsonAsync($"v1/services/{Esc(service)}/instances/{Esc(id)}/drain", new { draining }, HaloJson.Options, ct).ConfigureAwait(false);
-        return await ReadAsync<InstanceRecord>(response, ct).ConfigureAwait(false);
-    }
+    /// <summary>Sets or clears an instance's draining flag.</summary>
+    public Task<InstanceRecord> DrainAsync(string service, string id, bool draining, CancellationToken ct = default) =>
+        SendAsync<InstanceRecord>(HttpMethod.Put, $"v1/services/{Esc(service)}/instances/{Esc(id)}/drain", new { draining }, ct);
 
-    public async Task<ServiceList> ServicesAsync(CancellationToken ct = default)
-    {
-        using var response = await http.GetAsync(new Uri("v1/services", UriKind.Relative), ct).ConfigureAwait(false);
-        return await ReadAsync<ServiceList>(response, ct).ConfigureAwait(false);
-    }
+    /// <summary>Sends a caller's account of requests to one instance over a window (caller-observed health); the server's verdict, when it gives one.</summary>
+    public Task<CallerVerdictView?> ReportAsync(string service, string id, CallerReport report, CancellationToken ct = default) =>
+        SendAsync<CallerVerdictView?>(HttpMethod.Post, $"v1/services/{Esc(service)}/instances/{Esc(id)}/reports", report, ct, idempotent: true, allowEmpty: true);
+
+    /// <summary>Services with counts by health.</summary>
+    public Task<ServiceList> ServicesAsync(CancellationToken ct = default) =>
+        SendAsync<ServiceList>(HttpMethod.Get, "v1/services", null, ct);
+
+    /// <summary>Every instance of every service, at one store revision: the starting point of <see cref="WatchAsync"/>.</summary>
+    public Task<Catalog> CatalogAsync(CancellationToken ct = default) =>
+        SendAsync<Catalog>(HttpMethod.Get, "v1/catalog", null, ct);
 
     /// <summary>Instances of a service; with <paramref name="index"/>, a blocking query that returns once the service changes past it.</summary>
-    public async Task<InstanceList> InstancesAsync(string service, string? health = null, long? index = null, TimeSpan? wait = null, CancellationToken ct = default)
+    public Task<InstanceList> InstancesAsync(string service, string? health = null, long? index = null, TimeSpan? wait = null, CancellationToken ct = default)
     {
         var query = new List<string>();
         if (health is not null) query.Add("health=" + Uri.EscapeDataString(health));
-        if (index is not null) query.Add("index=" + index.Value.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (index is not null) query.Add("index=" + index.Value.ToString(CultureInfo.InvariantCulture));
         if (wait is not null) query.Add("wait=" + Core.Durations.Format(wait.Value));
         var url = $"v1/services/{Esc(service)}/instances" + (query.Count > 0 ? "?" + string.Join('&', query) : "");
-        using var response = await http.GetAsync(new Uri(url, UriKind.Relative), ct).ConfigureAwait(false);
-        return await ReadAsync<InstanceList>(response, ct).ConfigureAwait(false);
+        return SendAsync<InstanceList>(HttpMethod.Get, url, null, ct, longPoll: index is null ? null : wait ?? TimeSpan.FromMinutes(5));
     }
 
-    public async Task<EventList> EventsAsync(long after = 0, int limit = 100, string? service = null, string? type = null, CancellationToken ct = default)
+    /// <summary>A page of the event history after a revision.</summary>
+    public Task<EventList> EventsAsync(long after = 0, int limit = 100, string? service = null, string? type = null, CancellationToken ct = default)
     {
-        var url = $"v1/events?after={after}&limit={limit}" + (service is null ? "" : "&service=" + Esc(service)) + (type is null ? "" : "&type=" + Esc(type));
-        using var response = await http.GetAsync(new Uri(url, UriKind.Relative), ct).ConfigureAwait(false);
-        return await ReadAsync<EventList>(response, ct).ConfigureAwait(false);
+        var url = $"v1/events?after={after.ToString(CultureInfo.InvariantCulture)}&limit={limit.ToString(CultureInfo.InvariantCulture)}"
+            + (service is null ? "" : "&service=" + Esc(service)) + (type is null ? "" : "&type=" + Esc(type));
+        return SendAsync<EventList>(HttpMethod.Get, url, null, ct);
     }
 
-    /// <summary>Follows a Server-Sent Events stream (the change feed or the event stream), resuming after disconnects from the last id seen.</summary>
-    public async IAsyncEnumerable<SseMessage> StreamAsync(string path, long? from, [EnumeratorCancellation] CancellationToken ct = default)
-    {
-        var separator = path.Contains('?', StringComparison.Ordinal) ? '&' : '?';
-        var url = from is null ? path : $"{path}{separator}{(path.Contains("events", StringComparison.Ordinal) ? "after" : "from")}={from}";
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(url, UriKind.Relative));
-        request.Headers.Accept.ParseAdd("text/event-stream");
-        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
-        await EnsureAsync(response, ct).ConfigureAwait(false);
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false), Encoding.UTF8);
-        string? type = null, data = null;
-        long id = 0;
-        while (await reader.ReadLineAsync(ct).ConfigureAwait(false) is { } line)
+    /// <summary>
+    /// Follows the change feed of instances (all services, or one) after revision <paramref name="from"/> (null: from now),
+    /// resuming across disconnects and servers; see <see cref="FeedReader"/>. Ends after a <c>reset</c> message.
+    /// </summary>
+    public IAsyncEnumerable<FeedMessage> WatchAsync(string? service = null, long? from = null, CancellationToken ct = default) =>
+        Feed().FollowAsync(service is null ? "v1/watch" : $"v1/watch?service={Esc(service)}", "from", from, ct);
+
+    /// <summary>Follows the event stream after revision <paramref name="after"/> (null: from now), resuming across disconnects and servers.</summary>
+    public IAsyncEnumerable<FeedMessage> EventStreamAsync(long? after = null, CancellationToken ct = default) =>
+        Feed().FollowAsync("v1/events/stream", "after", after, ct);
+
+    /// <summary>A feed reader over this client's connection, for callers that want its hooks (connected, lost).</summary>
+    public FeedReader Feed(Action<Uri?, long?>? connected = null, Action<Exception>? lost = null, TimeSpan? maxBackoff = null) =>
+        new(_http, _time, _random, _feedIdleTimeout)
         {
-            if (line.Length == 0)
-            {
-                if (data is not null)
-                {
-                    yield return new SseMessage(type ?? "message", id, data);
-                }
+            Connected = connected,
+            Lost = lost,
+            MaxBackoff = maxBackoff ?? TimeSpan.FromSeconds(5),
+            MinBackoff = TimeSpan.FromTicks(Math.Min(TimeSpan.FromMilliseconds(100).Ticks, (maxBackoff ?? TimeSpan.FromSeconds(5)).Ticks)),
+        };
 
-                type = data = null;
-            }
-            else if (line.StartsWith("event: ", StringComparison.Ordinal)) type = line[7..];
-            else if (line.StartsWith("data: ", StringComparison.Ordinal)) data = line[6..];
-            else if (line.StartsWith("id: ", StringComparison.Ordinal)) _ = long.TryParse(line.AsSpan(4), out id);
+    /// <summary>Reads one instance record from a feed message's data.</summary>
+    public static InstanceRecord? ParseInstance(FeedMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        return JsonSerializer.Deserialize<InstanceRecord>(message.Data, HaloJson.Options);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_ownsHttp)
+        {
+            _http.Dispose();
         }
     }
 
-    public void Dispose() => http.Dispose();
+    internal static string Esc(string s) => Uri.EscapeDataString(s);
 
-    private static string Esc(string s) => Uri.EscapeDataString(s);
-
-    private static async Task<T> ReadAsync<T>(HttpResponseMessage response, CancellationToken ct)
+    internal static async Task<T> SendAsync<T>(
+        HttpClient http, HttpMethod method, string url, object? body, CancellationToken ct, bool idempotent = false, TimeSpan? longPoll = null, bool allowEmpty = false)
     {
-        await EnsureAsync(response, ct).ConfigureAwait(false);
-        return (await response.Content.ReadFromJsonAsync<T>(HaloJson.Options, ct).ConfigureAwait(false))!;
+        using var request = new HttpRequestMessage(method, new Uri(url, UriKind.Relative));
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body, body.GetType(), options: HaloJson.Options);
+        }
+
+        if (idempotent)
+        {
+            request.Options.Set(HaloHttp.Idempotent, true);
+        }
+
+        if (longPoll is { } wait)
+        {
+            request.Options.Set(HaloHttp.LongPoll, wait);
+        }
+
+        using var response = await http.SendAsync(request, ct).ConfigureAwait(false);
+        await HaloApiException.ThrowIfFailedAsync(response, ct).ConfigureAwait(false);
+        if (allowEmpty && (response.StatusCode == HttpStatusCode.NoContent || response.Content.Headers.ContentLength == 0))
+        {
+            return default!;
+        }
+
+        return (await response.Content.ReadFromJsonAsync<T>(HaloJson.Options, ct).ConfigureAwait(false))
+            ?? throw new HaloApiException(response.StatusCode, $"{method} {url}: the server answered with an empty body");
     }
 
-    private static async Task EnsureAsync(HttpResponseMessage response, CancellationToken ct)
-    {
-        if (response.IsSuccessStatusCode)
-        {
-            return;
-        }
-
-        var body = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
-        string? detail = null;
-        try
-        {
-            using var doc = JsonDocument.Parse(body);
-            detail = doc.RootElement.TryGetProperty("detail", out var d) ? d.GetString() : null;
-            detail ??= doc.RootElement.TryGetProperty("title", out var t) ? t.GetString() : null;
-        }
-        catch (JsonException)
-        {
-        }
-
-        throw new HaloApiException(response.StatusCode, detail ?? $"{(int)response.StatusCode} {response.ReasonPhrase}");
-    }
+    private Task<T> SendAsync<T>(HttpMethod method, string url, object? body, CancellationToken ct, bool idempotent = false, TimeSpan? longPoll = null, bool allowEmpty = false) =>
+        SendAsync<T>(_http, method, url, body, ct, idempotent, longPoll, allowEmpty);
 }
-
-public sealed class HaloApiException(HttpStatusCode status, string message) : Exception(message)
-{
-    public HttpStatusCode Status { get; } = status;
-}
-
-public sealed record SseMessage(string Event, long Id, string Data);
-
-public sealed record ServiceSummary(string Name, int Instances, int Passing, int Suspect, int Critical, int Draining, bool BrakeEngaged, string? DetectionBound = null);
-
-public sealed record ServiceList(long Revision, IReadOnlyList<ServiceSummary> Services);
-
-public sealed record InstanceList(string Service, long Revision, IReadOnlyList<InstanceRecord> Instances);
-
-public sealed record EventList(IReadOnlyList<RegistryEvent> Events);

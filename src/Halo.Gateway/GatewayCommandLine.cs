@@ -9,6 +9,9 @@ public sealed record GatewayCommandLine
     /// <summary>Listen address host:port. Default 127.0.0.1:7480; port 0 picks a free port (printed at start).</summary>
     public string? Listen { get; init; }
 
-    /// <summary>Control plane URL. Default http://127.0.0.1:7400.</summary>
+    /// <summary>Control plane URL(s), comma-separated (--server, else HALO_SERVER). Default: the file's <c>server</c>, else http://127.0.0.1:7400.</summary>
     public string? Server { get; init; }
+
+    /// <summary>Token and TLS flags (--token, --token-file, --ca-cert, ...); its Server is filled from the file when the flag is absent.</summary>
+    public Halo.Client.HaloConnectionOptions? Client { get; init; }
 }

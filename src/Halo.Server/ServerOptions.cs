@@ -71,4 +71,7 @@ public sealed record ServerOptions
     /// measured figure. Default empty: "no model configured". Values in [0, 1].
     /// </summary>
     public IReadOnlyDictionary<string, double> PredictedAvailability { get; init; } = new Dictionary<string, double>();
+
+    /// <summary>Tokens, anonymous mode, Host allow-list (docs/security.md). Default: closed, bootstrap token in the data directory.</summary>
+    public Halo.Server.Security.SecurityOptions Security { get; init; } = new();
 }

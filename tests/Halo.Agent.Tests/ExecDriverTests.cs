@@ -52,4 +52,65 @@ public sealed class ExecDriverTests : IDisposable
         await using var driver = new ExecDriver("127.0.0.1:9", new ExecCommands { Health = "true", Promote = "exit 3", Follow = "true" }, TimeSpan.FromSeconds(5));
         await Assert.ThrowsAsync<InvalidOperationException>(() => driver.PromoteAsync(0, default));
     }
+
+    [Fact]
+    public async Task ProbeAsync_HealthCommandWritesMoreThanAPipeToStderr_DoesNotHang()
+    {
+        await using var driver = new ExecDriver("127.0.0.1:9", new ExecCommands
+        {
+            Health = "head -c 300000 /dev/zero | tr '\\0' x >&2; head -c 300000 /dev/zero | tr '\\0' y; exit 0", Promote = "true", Follow = "true",
+        }, TimeSpan.FromSeconds(20));
+        var probe = await driver.ProbeAsync(default).WaitAsync(TimeSpan.FromSeconds(15));
+        Assert.True(probe.Up, probe.Detail);
+    }
+
+    [Fact]
+    public async Task ProbeAsync_HealthCommandHangs_TimesOutAndKillsTheWholeTree()
+    {
+        var child = Path.Combine(_dir, "child");
+        await using var driver = new ExecDriver("127.0.0.1:9", new ExecCommands
+        {
+            Health = $"sleep 60 & echo $! > {child}; wait", Promote = "true", Follow = "true",
+        }, TimeSpan.FromMilliseconds(500));
+        var probe = await driver.ProbeAsync(default).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.False(probe.Up);
+        Assert.Contains("timed out", probe.Detail, StringComparison.Ordinal);
+        await AssertGoneAsync(int.Parse((await File.ReadAllTextAsync(child)).Trim()));
+    }
+
+    [Fact]
+    public async Task FenceAsync_CallerGivesUp_KillsTheCommandAndThrows()
+    {
+        var child = Path.Combine(_dir, "child");
+        await using var driver = new ExecDriver("127.0.0.1:9", new ExecCommands
+        {
+            Health = "true", Promote = "true", Follow = "true", Fence = $"sleep 60 & echo $! > {child}; wait",
+        }, TimeSpan.FromSeconds(30));
+        using var giveUp = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => driver.FenceAsync(giveUp.Token));
+        await AssertGoneAsync(int.Parse((await File.ReadAllTextAsync(child)).Trim()));
+    }
+
+    private static async Task AssertGoneAsync(int pid)
+    {
+        for (var i = 0; i < 100 && IsRunning(pid); i++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.False(IsRunning(pid), $"process {pid} outlived its command");
+    }
+
+    /// <summary>Alive and not a zombie waiting to be reaped.</summary>
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/stat").Split(' ')[2] != "Z";
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
 }

@@ -38,7 +38,7 @@ public class ConfigTests
         var s = GatewayConfigLoader.Parse(Valid);
 
         Assert.Equal(7481, s.Listen.Port);
-        Assert.Equal(new Uri("http://127.0.0.1:7400"), s.Server);
+        Assert.Equal(new Uri("http://127.0.0.1:7400"), s.Servers[0]);
         var api = s.Clusters["api"];
         Assert.Equal(PolicyKind.ConsistentHash, api.Policy);
         Assert.Equal(HashSource.Header, api.HashOn);
@@ -68,7 +68,7 @@ public class ConfigTests
         var s = GatewayConfigLoader.Parse(Valid, "127.0.0.1:0", "http://127.0.0.1:9999");
 
         Assert.Equal(0, s.Listen.Port);
-        Assert.Equal(9999, s.Server.Port);
+        Assert.Equal(9999, s.Servers[0].Port);
     }
 
     [Theory]

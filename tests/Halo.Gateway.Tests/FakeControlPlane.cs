@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
-using Halo.Gateway.Feed;
+using Halo.Core.Registry;
+using Halo.Core.Serialization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -17,7 +18,7 @@ namespace Halo.Gateway.Tests;
 /// </summary>
 internal sealed class FakeControlPlane : IAsyncDisposable
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private static readonly JsonSerializerOptions Json = HaloJson.Options;
     private readonly object _gate = new();
     private readonly List<(long Revision, string Type, string Data)> _events = [];
     private readonly Dictionary<string, InstanceRecord> _instances = [];

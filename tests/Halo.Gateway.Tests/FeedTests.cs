@@ -1,3 +1,5 @@
+using Halo.Core.Detection;
+using Halo.Core.Registry;
 using Halo.Gateway.Feed;
 using Halo.Gateway.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -19,7 +21,7 @@ public class FeedTests
         {extra}
         """;
 
-    private static InstanceRecord Instance(string id, InProcessBackend b, bool draining = false, string health = "passing") =>
+    private static InstanceRecord Instance(string id, InProcessBackend b, bool draining = false, HealthStatus health = HealthStatus.Passing) =>
         new() { Service = "web", Id = id, Address = "127.0.0.1", Port = b.Port, Draining = draining, Health = health };
 
     [Fact]

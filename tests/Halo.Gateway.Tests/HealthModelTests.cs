@@ -1,5 +1,7 @@
 using Halo.Core.Balancing;
 using Halo.Gateway.Configuration;
+using Halo.Core.Detection;
+using Halo.Core.Registry;
 using Halo.Gateway.Feed;
 using Halo.Gateway.Routing;
 using Halo.Gateway.Telemetry;
@@ -82,9 +84,9 @@ public class HealthModelTests
         builder.Build(
         [
             new InstanceRecord { Service = "web", Id = "a", Address = "127.0.0.1", Port = 1 },
-            new InstanceRecord { Service = "web", Id = "b", Address = "127.0.0.1", Port = 2, Health = "critical" },
+            new InstanceRecord { Service = "web", Id = "b", Address = "127.0.0.1", Port = 2, Health = HealthStatus.Critical },
             new InstanceRecord { Service = "web", Id = "c", Address = "127.0.0.1", Port = 3, Draining = true },
-            new InstanceRecord { Service = "web", Id = "d", Address = "127.0.0.1", Port = 4, Health = "suspect" },
+            new InstanceRecord { Service = "web", Id = "d", Address = "127.0.0.1", Port = 4, Health = HealthStatus.Suspect },
         ], 7);
 
         Assert.Equal(["web/a", "web/d"], Picks(c).Order());
@@ -98,8 +100,8 @@ public class HealthModelTests
         builder.Build(
         [
             new InstanceRecord { Service = "web", Id = "a", Address = "127.0.0.1", Port = 1 },
-            new InstanceRecord { Service = "web", Id = "b", Address = "127.0.0.1", Port = 2, Health = "critical" },
-            new InstanceRecord { Service = "web", Id = "c", Address = "127.0.0.1", Port = 3, Health = "critical" },
+            new InstanceRecord { Service = "web", Id = "b", Address = "127.0.0.1", Port = 2, Health = HealthStatus.Critical },
+            new InstanceRecord { Service = "web", Id = "c", Address = "127.0.0.1", Port = 3, Health = HealthStatus.Critical },
             new InstanceRecord { Service = "web", Id = "d", Address = "127.0.0.1", Port = 4, Draining = true },
         ], 1);
 

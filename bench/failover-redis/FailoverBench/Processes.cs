@@ -49,8 +49,8 @@ internal sealed class Processes : IAsyncDisposable
 
     public static async Task WaitAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
     {
-        var sw = Stopwatch.StartNew();
-        while (sw.Elapsed < timeout)
+        var start = TimeProvider.System.GetTimestamp();
+        while (TimeProvider.System.GetElapsedTime(start) < timeout)
         {
             try
             {
@@ -78,7 +78,8 @@ internal sealed class Processes : IAsyncDisposable
                 if (!p.HasExited)
                 {
                     p.Kill(entireProcessTree: true);
-                    await p.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(5)).Token);
+                    using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5), TimeProvider.System);
+                    await p.WaitForExitAsync(wait.Token);
                 }
             }
             catch (Exception ex) when (ex is InvalidOperationException or OperationCanceledException)

@@ -136,13 +136,13 @@ for (var trial = 0; trial < trials; trial++)
     long killedAt;
     using (var victim = Process.GetProcessById(pid))
     {
-        killedAt = Stopwatch.GetTimestamp();
+        killedAt = TimeProvider.System.GetTimestamp();
         victim.Kill();
     }
 
     TimeSpan? first = null;
-    var waiting = Stopwatch.StartNew();
-    while (first is null && waiting.Elapsed < TimeSpan.FromSeconds(60))
+    var waiting = TimeProvider.System.GetTimestamp();
+    while (first is null && TimeProvider.System.GetElapsedTime(waiting) < TimeSpan.FromSeconds(60))
     {
         await Task.Delay(TimeSpan.FromMilliseconds(5), TimeProvider.System);
         first = load.RecoveryAfter(killedAt);

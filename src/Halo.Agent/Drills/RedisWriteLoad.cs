@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Globalization;
 using Halo.Agent.Drivers;
 
@@ -10,10 +9,12 @@ namespace Halo.Agent.Drills;
 /// attempted, acknowledged and failed, and afterwards which acknowledged writes are missing. Used by drills, tests and the bench.
 /// With <c>waitReplicas</c> &gt; 0 a write counts as acknowledged only after WAIT confirms that many replicas have it.
 /// </summary>
-public sealed class RedisWriteLoad(Func<CancellationToken, Task<(string Host, int Port)>> resolve, int waitReplicas = 0, string prefix = "halo:drill:")
+public sealed class RedisWriteLoad(
+    Func<CancellationToken, Task<(string Host, int Port)>> resolve, int waitReplicas = 0, string prefix = "halo:drill:", TimeProvider? time = null) : IWriteLoad
 {
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly ConcurrentDictionary<long, byte> _acked = new();
-    private readonly List<(long Start, long End, bool Ok)> _history = [];
+    private readonly WriteHistory _history = new(time ?? TimeProvider.System);
     private long _attempted;
     private long _failed;
     private long _lastFailureTicks;
@@ -22,38 +23,11 @@ public sealed class RedisWriteLoad(Func<CancellationToken, Task<(string Host, in
     public long Acked => _acked.Count;
     public long Failed => Interlocked.Read(ref _failed);
 
-    /// <summary>Stopwatch timestamp of the last failed write.</summary>
+    /// <summary>Timestamp (<see cref="TimeProvider.GetTimestamp"/> of the load's clock) of the last failed write.</summary>
     public long LastFailure => Interlocked.Read(ref _lastFailureTicks);
 
-    /// <summary>
-    /// Time from <paramref name="failedAt"/> (a Stopwatch timestamp taken right after the failure was injected) to the end
-    /// of the first acknowledged write that started after it and after a write that failed after it; null if none yet.
-    /// </summary>
-    public TimeSpan? RecoveryAfter(long failedAt)
-    {
-        lock (_history)
-        {
-            var sawFailure = false;
-            foreach (var (start, end, ok) in _history)
-            {
-                if (end <= failedAt)
-                {
-                    continue;
-                }
-
-                if (!ok)
-                {
-                    sawFailure = true;
-                }
-                else if (sawFailure && start > failedAt)
-                {
-                    return Stopwatch.GetElapsedTime(failedAt, end);
-                }
-            }
-        }
-
-        return null;
-    }
+    /// <summary>Time from the failure (a timestamp of the load's clock) to the first acknowledged write after it; see <see cref="WriteHistory.RecoveryAfter"/>.</summary>
+    public TimeSpan? RecoveryAfter(long failedAt) => _history.RecoveryAfter(failedAt);
 
     public async Task RunAsync(CancellationToken ct)
     {
@@ -61,7 +35,7 @@ public sealed class RedisWriteLoad(Func<CancellationToken, Task<(string Host, in
         long n = 0;
         while (!ct.IsCancellationRequested)
         {
-            var started = Stopwatch.GetTimestamp();
+            var started = _time.GetTimestamp();
 
             var id = ++n;
             Interlocked.Increment(ref _attempted);
@@ -71,7 +45,7 @@ public sealed class RedisWriteLoad(Func<CancellationToken, Task<(string Host, in
                 if (connection is null)
                 {
                     var (host, port) = await resolve(ct).ConfigureAwait(false);
-                    connection = await RespConnection.ConnectAsync(host, port, TimeSpan.FromMilliseconds(500), ct).ConfigureAwait(false);
+                    connection = await RespConnection.ConnectAsync(host, port, TimeSpan.FromMilliseconds(500), _time, ct).ConfigureAwait(false);
                 }
 
                 var reply = await connection.ExecuteAsync(TimeSpan.FromSeconds(1), ct, "SET", prefix + id.ToString(CultureInfo.InvariantCulture), "1").ConfigureAwait(false);
@@ -94,10 +68,7 @@ public sealed class RedisWriteLoad(Func<CancellationToken, Task<(string Host, in
                 }
             }
 
-            lock (_history)
-            {
-                _history.Add((started, Stopwatch.GetTimestamp(), ok));
-            }
+            _history.Add(started, _time.GetTimestamp(), ok);
 
             if (ok)
             {
@@ -106,12 +77,12 @@ public sealed class RedisWriteLoad(Func<CancellationToken, Task<(string Host, in
             else
             {
                 Interlocked.Increment(ref _failed);
-                Interlocked.Exchange(ref _lastFailureTicks, Stopwatch.GetTimestamp());
+                Interlocked.Exchange(ref _lastFailureTicks, _time.GetTimestamp());
                 if (connection is null)
                 {
                     try
                     {
-                        await Task.Delay(TimeSpan.FromMilliseconds(5), TimeProvider.System, ct).ConfigureAwait(false);
+                        await Task.Delay(TimeSpan.FromMilliseconds(5), _time, ct).ConfigureAwait(false);
                     }
                     catch (OperationCanceledException)
                     {
@@ -134,7 +105,7 @@ public sealed class RedisWriteLoad(Func<CancellationToken, Task<(string Host, in
     public async Task<IReadOnlyList<long>> LostAsync(CancellationToken ct)
     {
         var (host, port) = await resolve(ct).ConfigureAwait(false);
-        await using var connection = await RespConnection.ConnectAsync(host, port, TimeSpan.FromSeconds(2), ct).ConfigureAwait(false);
+        await using var connection = await RespConnection.ConnectAsync(host, port, TimeSpan.FromSeconds(2), _time, ct).ConfigureAwait(false);
         var lost = new List<long>();
         foreach (var chunk in _acked.Keys.Order().Chunk(500))
         {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Halo.Core;
 using Halo.Core.Failover;
 
 namespace Halo.Agent.Drivers;
@@ -25,8 +26,9 @@ public sealed record ExecCommands
 /// Runs `sh -c` commands with a timeout. The exec driver cannot ask the database its role, so it reports the role it last
 /// set (unknown until the first promote or follow): the commands are trusted to be idempotent.
 /// </summary>
-public sealed class ExecDriver(string address, ExecCommands commands, TimeSpan timeout) : IDatabaseDriver
+public sealed class ExecDriver(string address, ExecCommands commands, TimeSpan timeout, TimeProvider? time = null) : IDatabaseDriver
 {
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
     private MemberRole _role = MemberRole.Unknown;
     private bool _fenced;
     private string? _following;
@@ -35,10 +37,11 @@ public sealed class ExecDriver(string address, ExecCommands commands, TimeSpan t
 
     public async Task<DbProbe> ProbeAsync(CancellationToken ct)
     {
-        var (code, _) = await RunAsync(commands.Health, [], ct).ConfigureAwait(false);
+        var (code, said) = await RunAsync(commands.Health, [], ct).ConfigureAwait(false);
         if (code != 0)
         {
-            return DbProbe.Down($"health command exited {code}");
+            said = said.Trim();
+            return DbProbe.Down(code == -1 ? $"health command {said}" : $"health command exited {code}{(said.Length == 0 ? "" : ": " + said[..Math.Min(said.Length, 200)])}");
         }
 
         long offset = 0;
@@ -84,6 +87,11 @@ public sealed class ExecDriver(string address, ExecCommands commands, TimeSpan t
         }
     }
 
+    /// <summary>
+    /// Runs one command. Both pipes are drained while it runs (a child that fills a 64 KiB pipe nobody reads would block
+    /// forever), keeping at most <see cref="MaxCapture"/> characters of each. On timeout or cancellation the whole process
+    /// tree is killed and reaped before returning: a fence command that hangs must not live on beside the database.
+    /// </summary>
     private async Task<(int ExitCode, string Output)> RunAsync(string command, (string Name, string Value)[] env, CancellationToken ct)
     {
         var info = new ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -95,20 +103,69 @@ public sealed class ExecDriver(string address, ExecCommands commands, TimeSpan t
         }
 
         using var process = Process.Start(info) ?? throw new InvalidOperationException($"could not run '{command}'");
-        var output = process.StandardOutput.ReadToEndAsync(ct);
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        cts.CancelAfter(timeout);
+        var stdout = DrainAsync(process.StandardOutput);
+        var stderr = DrainAsync(process.StandardError);
+        using var deadline = new Deadline(timeout, _time, ct);
         try
         {
-            await process.WaitForExitAsync(cts.Token).ConfigureAwait(false);
+            await process.WaitForExitAsync(deadline.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        catch (OperationCanceledException)
         {
-            process.Kill(entireProcessTree: true);
-            return (-1, "timed out");
+            await KillAsync(process).ConfigureAwait(false);
+            if (ct.IsCancellationRequested)
+            {
+                throw;
+            }
+
+            return (-1, $"timed out after {Core.Durations.Format(timeout)}; killed");
         }
 
-        return (process.ExitCode, await output.ConfigureAwait(false));
+        // A background grandchild may keep a pipe open after the shell exits: take what has been read, do not wait for it.
+        var output = await Finish(stdout).ConfigureAwait(false);
+        var error = await Finish(stderr).ConfigureAwait(false);
+        return (process.ExitCode, process.ExitCode == 0 || error.Length == 0 ? output : $"{output}{error}");
+    }
+
+    /// <summary>Longest output kept from one pipe of one command.</summary>
+    public const int MaxCapture = 64 * 1024;
+
+    private static async Task<string> DrainAsync(StreamReader reader)
+    {
+        var kept = new System.Text.StringBuilder();
+        var buffer = new char[4096];
+        int read;
+        while ((read = await reader.ReadAsync(buffer).ConfigureAwait(false)) > 0)
+        {
+            kept.Append(buffer, 0, Math.Min(read, MaxCapture - kept.Length));
+        }
+
+        return kept.ToString();
+    }
+
+    private async Task<string> Finish(Task<string> drain)
+    {
+        try
+        {
+            return await drain.WaitAsync(TimeSpan.FromSeconds(1), _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            return "";
+        }
+    }
+
+    private async Task KillAsync(Process process)
+    {
+        try
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(5), _time).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or System.ComponentModel.Win32Exception)
+        {
+            // Already gone, or not reaped in 5 s: nothing more this process can do about it.
+        }
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;

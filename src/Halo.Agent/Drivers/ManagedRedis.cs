@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Halo.Core.Failover;
 
 namespace Halo.Agent.Drivers;
 
@@ -8,7 +9,7 @@ namespace Halo.Agent.Drivers;
 /// always comes back fenced — min-replicas-to-write impossibly high from its first instant — and following the current
 /// primary when one is known. A restarted Redis without persistence is empty: it must never resume as primary by itself.
 /// </summary>
-public sealed class ManagedRedis(string serverPath, int port, string directory) : IAsyncDisposable
+public sealed class ManagedRedis(string serverPath, int port, string directory, TimeProvider? time = null) : IManagedDatabase
 {
     private Process? _process;
 
@@ -20,6 +21,9 @@ public sealed class ManagedRedis(string serverPath, int port, string directory) 
 
     /// <summary>True once the agent has started the database at least once (so a stopped one is a crash, not a first start).</summary>
     public bool Started => _process is not null;
+
+    public Task<bool> EnsureRunningAsync(MemberRole assigned, string? followHost, int? followPort, CancellationToken ct) =>
+        Task.FromResult(EnsureRunning(followHost, followPort));
 
     /// <summary>Starts redis-server unless it is running; returns true when it (re)started it.</summary>
     public bool EnsureRunning(string? followHost, int? followPort)
@@ -65,7 +69,7 @@ public sealed class ManagedRedis(string serverPath, int port, string directory) 
         if (_process is { HasExited: false } p)
         {
             p.Kill();
-            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5), time ?? TimeProvider.System);
             try
             {
                 await p.WaitForExitAsync(wait.Token).ConfigureAwait(false);

@@ -11,7 +11,7 @@ namespace Halo.Agent.Drivers;
 /// unlike REPLICAOF to a dead port (which may later connect to whatever binds that port) or CLIENT PAUSE (which makes
 /// clients hang instead of fail, and expires on its own).
 /// </summary>
-public sealed class RedisDriver(string host, int port, TimeSpan commandTimeout) : IDatabaseDriver
+public sealed class RedisDriver(string host, int port, TimeSpan commandTimeout, TimeProvider? time = null) : IDatabaseDriver
 {
     public const int FenceValue = int.MaxValue;
 
@@ -20,6 +20,8 @@ public sealed class RedisDriver(string host, int port, TimeSpan commandTimeout) 
     private int? _pid;
 
     public string Address => $"{host}:{port}";
+
+    public string Kind => "redis";
 
     public async Task<DbProbe> ProbeAsync(CancellationToken ct)
     {
@@ -104,7 +106,7 @@ public sealed class RedisDriver(string host, int port, TimeSpan commandTimeout) 
         {
             if (_connection is null)
             {
-                _connection = await RespConnection.ConnectAsync(host, port, commandTimeout, ct).ConfigureAwait(false);
+                _connection = await RespConnection.ConnectAsync(host, port, commandTimeout, time ?? TimeProvider.System, ct).ConfigureAwait(false);
                 var server = await _connection.ExecuteAsync(commandTimeout, ct, "INFO", "server").ConfigureAwait(false) as string ?? "";
                 _pid = int.TryParse(Parse(server).GetValueOrDefault("process_id"), CultureInfo.InvariantCulture, out var pid) ? pid : null;
             }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
+using Halo.Core;
 
 namespace Halo.Agent.Drivers;
 
@@ -13,25 +14,31 @@ public sealed class RespConnection : IAsyncDisposable
 {
     private readonly TcpClient _client;
     private readonly NetworkStream _stream;
+    private readonly TimeProvider _time;
     private readonly byte[] _buffer = new byte[64 * 1024];
     private int _start;
     private int _end;
 
-    private RespConnection(TcpClient client)
+    private RespConnection(TcpClient client, TimeProvider time)
     {
         _client = client;
         _stream = client.GetStream();
+        _time = time;
     }
 
-    public static async Task<RespConnection> ConnectAsync(string host, int port, TimeSpan timeout, CancellationToken ct = default)
+    public static Task<RespConnection> ConnectAsync(string host, int port, TimeSpan timeout, CancellationToken ct = default) =>
+        ConnectAsync(host, port, timeout, TimeProvider.System, ct);
+
+    /// <summary>Connects within <paramref name="timeout"/>; every timeout of this connection runs on <paramref name="time"/>'s clock.</summary>
+    public static async Task<RespConnection> ConnectAsync(string host, int port, TimeSpan timeout, TimeProvider time, CancellationToken ct = default)
     {
+        ArgumentNullException.ThrowIfNull(time);
         var client = new TcpClient { NoDelay = true };
         try
         {
-            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            cts.CancelAfter(timeout);
-            await client.ConnectAsync(host, port, cts.Token).ConfigureAwait(false);
-            return new RespConnection(client);
+            using var deadline = new Deadline(timeout, time, ct);
+            await client.ConnectAsync(host, port, deadline.Token).ConfigureAwait(false);
+            return new RespConnection(client, time);
         }
         catch
         {
@@ -43,8 +50,7 @@ public sealed class RespConnection : IAsyncDisposable
     /// <summary>Sends one command and reads its reply: string, long, null, RespError or object?[] for arrays.</summary>
     public async Task<object?> ExecuteAsync(TimeSpan timeout, CancellationToken ct, params string[] args)
     {
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        cts.CancelAfter(timeout);
+        using var cts = new Deadline(timeout, _time, ct);
         var sb = new StringBuilder().Append('*').Append(args.Length).Append("\r\n");
         foreach (var a in args)
         {

@@ -15,7 +15,7 @@ internal static class AgentCommand
     {
         var group = new Option<string>("--group") { Description = "Group name", Required = true };
         var member = new Option<string>("--member") { Description = "This member's name", Required = true };
-        var driver = new Option<string>("--driver") { Description = "redis or exec", DefaultValueFactory = _ => "redis" };
+        var driver = new Option<string>("--driver") { Description = "redis, postgres or exec", DefaultValueFactory = _ => "redis" };
         var redis = new Option<string?>("--redis") { Description = "host:port of an existing Redis (start it with --min-replicas-to-write 2147483647 so it comes up fenced)" };
         var redisServer = new Option<string?>("--redis-server") { Description = "Run and restart redis-server from this path yourself (managed mode)" };
         var redisPort = new Option<int>("--redis-port") { Description = "Port of the managed redis-server", DefaultValueFactory = _ => 6379 };
@@ -27,10 +27,16 @@ internal static class AgentCommand
         var follow = new Option<string?>("--exec-follow") { Description = "exec: follow command (HALO_PRIMARY_HOST, HALO_PRIMARY_PORT)" };
         var fence = new Option<string?>("--exec-fence") { Description = "exec: stop-writes command" };
         var kill = new Option<string?>("--exec-kill") { Description = "exec: kill command (drills)" };
+        var pg = new Option<string?>("--postgres") { Description = "host:port of an existing PostgreSQL (unmanaged: promote, re-point standbys, fence)" };
+        var pgBin = new Option<string>("--postgres-bin") { Description = "Directory of postgres, initdb, pg_basebackup, pg_rewind", DefaultValueFactory = _ => "/usr/lib/postgresql/15/bin" };
+        var pgData = new Option<string?>("--postgres-data") { Description = "Run PostgreSQL yourself from this data directory (managed mode: initdb or pg_basebackup when empty)" };
+        var pgPort = new Option<int>("--postgres-port") { Description = "Port of the managed PostgreSQL", DefaultValueFactory = _ => 5432 };
+        var pgSecrets = new Option<string?>("--postgres-secrets") { Description = "File with the superuser and replication passwords (written by the member that initialises the group)" };
         var interval = new Option<string>("--interval") { Description = "Probe and report interval", DefaultValueFactory = _ => "100ms" };
         var command = new Command("agent", "Run beside a database: report its health and position, promote, follow and fence it")
         {
             group, member, driver, redis, redisServer, redisPort, redisDir, address, health, position, promote, follow, fence, kill, interval,
+            pg, pgBin, pgData, pgPort, pgSecrets,
         };
         command.SetAction((parse, ct) => CommonOptions.Run(async () =>
         {
@@ -43,17 +49,22 @@ internal static class AgentCommand
                 throw new CliException("--interval: must be a duration between 10ms and 10s");
             }
 
-            ManagedRedis? managed = null;
+            using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
+            IManagedDatabase? managed = null;
             IDatabaseDriver db;
             switch (parse.GetValue(driver))
             {
+                case "postgres":
+                    (db, managed) = Postgres(parse.GetValue(pg), parse.GetValue(pgBin)!, parse.GetValue(pgData), parse.GetValue(pgPort), parse.GetValue(pgSecrets), m,
+                        loggers.CreateLogger("halo.agent"));
+                    break;
                 case "redis" when parse.GetValue(redisServer) is { } path:
                     var port = parse.GetValue(redisPort);
                     managed = new ManagedRedis(path, port, parse.GetValue(redisDir) ?? Path.Combine(".halo", "redis-" + m));
                     db = new RedisDriver("127.0.0.1", port, TimeSpan.FromMilliseconds(250));
                     break;
                 case "redis":
-                    var (host, p) = Endpoint(parse.GetValue(redis) ?? "127.0.0.1:6379", "--redis");
+                    var (host, p) = CommonOptions.Endpoint(parse.GetValue(redis) ?? "127.0.0.1:6379", "--redis");
                     db = new RedisDriver(host, p, TimeSpan.FromMilliseconds(250));
                     break;
                 case "exec":
@@ -68,19 +79,30 @@ internal static class AgentCommand
                     }, TimeSpan.FromSeconds(5));
                     break;
                 default:
-                    throw new CliException("--driver: must be redis or exec");
+                    throw new CliException("--driver: must be redis, postgres or exec");
             }
 
-            var server = new Uri(GroupCommands.ServerUrl(parse));
-            using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
-            using var client = new GroupClient(server);
+            // With somewhere else to go, a report that a hung server holds for most of its budget moves on instead.
+            var clientOptions = CommonOptions.ClientOptions(parse, configure: o => o.Servers.Count > 1
+                ? o with { ConnectTimeout = TimeSpan.FromMilliseconds(250), AttemptTimeout = TimeSpan.FromMilliseconds(400) }
+                : o);
+            var server = clientOptions.Servers[0];
+            using var client = new GroupClient(clientOptions);
             await using (db)
             await using (managed)
             {
                 var agent = new GroupAgent(new AgentOptions { Server = server, Group = g, Member = m, Interval = every }, db, client, TimeProvider.System,
                     loggers.CreateLogger("halo.agent"), managed);
-                Console.WriteLine($"halo agent {m} of group {g}: database {db.Address}{(managed is null ? "" : " (managed)")}, server {server}");
-                await agent.RunAsync(ct);
+                Console.WriteLine($"halo agent {m} of group {g}: database {db.Address}{(managed is null ? "" : " (managed)")}, server {string.Join(",", clientOptions.Servers)}");
+                try
+                {
+                    await agent.RunAsync(ct);
+                }
+                catch (DatabaseSetupException ex)
+                {
+                    // Nothing a retry can fix: one line, a non-zero exit, and no loop.
+                    throw new CliException(ex.Message);
+                }
             }
 
             return 0;
@@ -88,11 +110,46 @@ internal static class AgentCommand
         return command;
     }
 
-    public static (string Host, int Port) Endpoint(string value, string option)
+    private static (IDatabaseDriver, IManagedDatabase?) Postgres(string? address, string bin, string? data, int port, string? secretsFile, string member, ILogger logger)
     {
-        var colon = value.LastIndexOf(':');
-        return colon > 0 && int.TryParse(value.AsSpan(colon + 1), out var port) && port is > 0 and < 65536
-            ? (value[..colon], port)
-            : throw new CliException($"{option}: '{value}' is not host:port");
+        if (secretsFile is null)
+        {
+            throw new CliException("--postgres-secrets: required with --driver postgres (a file with the superuser and replication passwords)");
+        }
+
+        if (data is null)
+        {
+            var (host, p) = CommonOptions.Endpoint(address ?? "127.0.0.1:5432", "--postgres");
+            PostgresSecrets secrets;
+            try
+            {
+                secrets = PostgresSecrets.Load(secretsFile);
+            }
+            catch (DatabaseSetupException ex)
+            {
+                throw new CliException(ex.Message);
+            }
+
+            return (new PostgresDriver(host, p, member, () => secrets, TimeSpan.FromMilliseconds(500), logger), null);
+        }
+
+        if (address is not null)
+        {
+            throw new CliException("--postgres: not with --postgres-data (managed mode runs its own server on --postgres-port)");
+        }
+
+        var options = new ManagedPostgresOptions { BinDirectory = bin, DataDirectory = Path.GetFullPath(data), Port = port, Member = member, SecretsFile = Path.GetFullPath(secretsFile) };
+        try
+        {
+            options.Validate();
+        }
+        catch (DatabaseSetupException ex)
+        {
+            throw new CliException(ex.Message);
+        }
+
+        var managed = new ManagedPostgres(options, TimeProvider.System, logger);
+        return (new PostgresDriver(options.Host, port, member, () => managed.Secrets, TimeSpan.FromMilliseconds(500), logger, managed), managed);
     }
+
 }

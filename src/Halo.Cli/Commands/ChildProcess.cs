@@ -84,7 +84,7 @@ internal sealed class ChildProcess : IAsyncDisposable
             if (!_process.HasExited)
             {
                 _process.Kill(entireProcessTree: true);
-                using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5), TimeProvider.System);
                 await _process.WaitForExitAsync(wait.Token);
             }
         }

@@ -15,8 +15,9 @@ internal static class GatewayCommand
         {
             ConfigPath = parse.GetValue(config),
             Listen = parse.GetValue(listen),
-            // --server is global with a default; only an explicit one overrides the file's.
-            Server = parse.GetResult(CommonOptions.Server) is { Implicit: false } ? parse.GetValue(CommonOptions.Server) : null,
+            // --server, then HALO_SERVER, override the file's server:; the token and TLS flags resolve as for every verb.
+            Server = parse.GetValue(CommonOptions.Server) ?? (Environment.GetEnvironmentVariable("HALO_SERVER") is { Length: > 0 } env ? env : null),
+            Client = CommonOptions.Connection(parse),
         }, ct));
         return command;
     }

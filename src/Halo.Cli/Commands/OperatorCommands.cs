@@ -188,28 +188,45 @@ internal static class OperatorCommands
         {
             using var client = CommonOptions.Client(parse);
             var name = parse.GetValue(service);
-            var path = name is null ? "v1/watch" : $"v1/watch?service={Uri.EscapeDataString(name)}";
-            await foreach (var message in client.StreamAsync(path, parse.GetValue(from), ct))
+            var resume = parse.GetValue(from);
+            while (true)
             {
-                if (parse.GetValue(CommonOptions.Json))
+                FeedMessage? reset = null;
+                await foreach (var message in client.WatchAsync(name, resume, ct))
                 {
-                    Console.WriteLine(JsonSerializer.Serialize(new { @event = message.Event, revision = message.Id, data = JsonDocument.Parse(message.Data).RootElement }, HaloJson.Options));
-                    continue;
+                    if (message.Event == "reset")
+                    {
+                        reset = message;
+                    }
+
+                    PrintChange(message, parse.GetValue(CommonOptions.Json));
                 }
 
-                if (message.Event == "put" && JsonSerializer.Deserialize<InstanceRecord>(message.Data, HaloJson.Options) is { } r)
-                {
-                    Console.WriteLine($"{message.Id,8}  {r.Service}/{r.Id}  {r.Health.ToString().ToLowerInvariant()}{(r.Draining ? " draining" : "")}  {r.Address}:{r.Port}");
-                }
-                else
-                {
-                    Console.WriteLine($"{message.Id,8}  {message.Event}  {message.Data}");
-                }
+                // The history asked for is gone: say so (printed above) and go on from the server's revision.
+                resume = reset?.Revision;
             }
-
-            return 0;
         }));
         return command;
+    }
+
+    private static void PrintChange(FeedMessage message, bool json)
+    {
+        {
+            if (json)
+            {
+                Console.WriteLine(JsonSerializer.Serialize(new { @event = message.Event, revision = message.Revision, data = JsonDocument.Parse(message.Data).RootElement }, HaloJson.Options));
+                return;
+            }
+
+            if (message.Event == "put" && HaloClient.ParseInstance(message) is { } r)
+            {
+                Console.WriteLine($"{message.Revision,8}  {r.Service}/{r.Id}  {r.Health.ToString().ToLowerInvariant()}{(r.Draining ? " draining" : "")}  {r.Address}:{r.Port}");
+            }
+            else
+            {
+                Console.WriteLine($"{message.Revision,8}  {message.Event}  {message.Data}");
+            }
+        }
     }
 
     private static Command Events()
@@ -239,11 +256,11 @@ internal static class OperatorCommands
 
             if (parse.GetValue(follow))
             {
-                await foreach (var message in client.StreamAsync("v1/events/stream", last, ct))
+                await foreach (var message in client.EventStreamAsync(last, ct))
                 {
                     if (JsonSerializer.Deserialize<RegistryEvent>(message.Data, HaloJson.Options) is { } e && (parse.GetValue(service) is not { } s || e.Service == s))
                     {
-                        Print(e with { Revision = message.Id }, json);
+                        Print(e with { Revision = message.Revision }, json);
                     }
                 }
             }

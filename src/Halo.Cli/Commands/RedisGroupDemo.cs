@@ -71,7 +71,8 @@ internal sealed class RedisGroupDemo : IAsyncDisposable
         }
     }
 
-    private static int FreePort()
+    /// <summary>A free 127.0.0.1 port for a demo database (bind 0, read back).</summary>
+    internal static int FreePort()
     {
         var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
         listener.Start();

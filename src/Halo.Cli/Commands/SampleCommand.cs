@@ -66,7 +66,7 @@ internal static class SampleCommand
             }
             finally
             {
-                using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+                using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(3), TimeProvider.System);
                 await loop.StopAsync(stop.Token);
             }
 

@@ -24,12 +24,14 @@ internal static class UpCommand
         var gateway = new Option<string>("--gateway-listen") { Description = "Gateway address", DefaultValueFactory = _ => "127.0.0.1:7480" };
         var noRedis = new Option<bool>("--no-redis") { Description = "Do not start the Redis group (started by default when redis-server is installed)" };
         var redisPort = new Option<int>("--redis-port") { Description = "Port of the TCP proxy to the Redis primary (0: any free port)", DefaultValueFactory = _ => 6400 };
+        var postgres = new Option<bool>("--postgres") { Description = "Also start a three-member PostgreSQL 15 group (managed, synchronous preferred) with a TCP proxy to its primary" };
+        var postgresPort = new Option<int>("--postgres-port") { Description = "Port of the TCP proxy to the PostgreSQL primary (0: any free port)", DefaultValueFactory = _ => 5440 };
         var model = new Option<string?>("--model") { Description = "halo model topology: predicted availability beside the measured one on the dashboard" };
         var webhooks = new Option<string[]>("--alert-webhook") { Description = "URL that receives Alertmanager-compatible alert webhooks (repeatable)" };
-        var command = new Command("up", "Start everything on this machine and show live status") { listen, data, samples, gateway, noRedis, redisPort, model, webhooks };
+        var command = new Command("up", "Start everything on this machine and show live status") { listen, data, samples, gateway, noRedis, redisPort, postgres, postgresPort, model, webhooks };
         command.SetAction((parse, ct) => CommonOptions.Run(() =>
             RunAsync(parse.GetValue(listen)!, parse.GetValue(data)!, parse.GetValue(samples), parse.GetValue(gateway)!,
-                parse.GetValue(noRedis) ? null : parse.GetValue(redisPort),
+                parse.GetValue(noRedis) ? null : parse.GetValue(redisPort), parse.GetValue(postgres) ? parse.GetValue(postgresPort) : null,
                 o => ServerCommand.WithModel(ServerCommand.WithWebhooks(o, parse.GetValue(webhooks)), parse.GetValue(model)), ct)));
         return command;
     }
@@ -49,7 +51,7 @@ internal static class UpCommand
         """;
 
     private static async Task<int> RunAsync(
-        string listen, string data, int sampleCount, string gatewayListen, int? redisPort, Func<ServerOptions, ServerOptions> monitoring, CancellationToken ct)
+        string listen, string data, int sampleCount, string gatewayListen, int? redisPort, int? postgresPort, Func<ServerOptions, ServerOptions> monitoring, CancellationToken ct)
     {
         if (sampleCount is < 0 or > 20)
         {
@@ -61,7 +63,13 @@ internal static class UpCommand
             throw new CliException("--redis-port: must be between 0 and 65535");
         }
 
+        if (postgresPort is < 0 or > 65535)
+        {
+            throw new CliException("--postgres-port: must be between 0 and 65535");
+        }
+
         var options = monitoring(new ServerOptions { Listen = ServerCommand.ListenUrl(listen), DataDirectory = data });
+        options = SecurityFlags.InterimAnonymousOnLoopback ? options with { Security = options.Security with { AllowAnonymous = true } } : options;
         IStore store;
         try
         {
@@ -86,6 +94,7 @@ internal static class UpCommand
         var server = HaloServerHost.Address(app);
         var children = new List<ChildProcess>();
         RedisGroupDemo? redis = null;
+        PostgresGroupDemo? postgres = null;
         try
         {
             for (var i = 1; i <= sampleCount; i++)
@@ -120,10 +129,26 @@ internal static class UpCommand
                 }
             }
 
+            string? postgresLine = null;
+            if (postgresPort is { } pgPort)
+            {
+                try
+                {
+                    postgres = await PostgresGroupDemo.StartAsync(server, Path.GetFullPath(data), proxyPort: pgPort, ct: ct);
+                    postgresLine = postgres is null
+                        ? "postgres group  not started (PostgreSQL 15 not installed: apt-get install postgresql)"
+                        : $"postgres group  {postgres.Group}: {postgres.PsqlLine} always reaches the primary (halo group {postgres.Group})";
+                }
+                catch (Exception ex) when (ex is System.Net.Sockets.SocketException or CliException or HaloApiException)
+                {
+                    postgresLine = $"postgres group  not started ({ex.Message})";
+                }
+            }
+
             var redisLine = redis is null
                 ? $"redis group     not started ({redisProblem ?? "redis-server not installed, or --no-redis"})"
                 : $"redis group     {redis.Group}: redis-cli -p {redis.ProxyAddress.Port} always reaches the primary (halo group {redis.Group})";
-            PrintWhere(server, Path.GetFullPath(data), gatewayUrl, redisLine, lines[..^1], children.Count > 1 ? children[0].Pid : 0);
+            PrintWhere(server, Path.GetFullPath(data), gatewayUrl, postgresLine is null ? redisLine : redisLine + "\n  " + postgresLine, lines[..^1], children.Count > 1 ? children[0].Pid : 0);
             await ShowLiveAsync(server, ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -131,10 +156,15 @@ internal static class UpCommand
         }
         finally
         {
-            Console.WriteLine("stopping: redis group, samples, gateway, server");
+            Console.WriteLine("stopping: database groups, samples, gateway, server");
             if (redis is not null)
             {
                 await redis.DisposeAsync();
+            }
+
+            if (postgres is not null)
+            {
+                await postgres.DisposeAsync();
             }
 
             foreach (var child in children)
@@ -142,7 +172,7 @@ internal static class UpCommand
                 await child.DisposeAsync();
             }
 
-            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(5), TimeProvider.System);
             await app.StopAsync(stop.Token);
         }
 
@@ -184,28 +214,25 @@ internal static class UpCommand
         var interactive = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
         var recent = (await client.EventsAsync(limit: 1, ct: ct)).Events;
         var since = recent.Count > 0 ? recent[^1].Revision : 0;
-        while (!ct.IsCancellationRequested)
+        // The feed reader resumes after disconnects by itself; the event stream has no reset.
+        await foreach (var message in client.EventStreamAsync(since, ct))
         {
-            try
+            if (JsonSerializer.Deserialize<RegistryEvent>(message.Data, HaloJson.Options) is { } e)
             {
-                await foreach (var message in client.StreamAsync("v1/events/stream", since, ct))
-                {
-                    since = message.Id;
-                    if (JsonSerializer.Deserialize<RegistryEvent>(message.Data, HaloJson.Options) is { } e)
-                    {
-                        Console.WriteLine(OperatorCommands.Describe(e));
-                    }
-
-                    if (interactive)
-                    {
-                        var list = await client.InstancesAsync("web", ct: ct);
-                        AnsiConsole.Write(OperatorCommands.InstanceTable(list.Instances, TimeProvider.System.GetUtcNow()));
-                    }
-                }
+                Console.WriteLine(OperatorCommands.Describe(e));
             }
-            catch (Exception ex) when (ex is HttpRequestException or HaloApiException or IOException && !ct.IsCancellationRequested)
+
+            if (interactive)
             {
-                await Task.Delay(TimeSpan.FromSeconds(1), TimeProvider.System, ct);
+                try
+                {
+                    var list = await client.InstancesAsync("web", ct: ct);
+                    AnsiConsole.Write(OperatorCommands.InstanceTable(list.Instances, TimeProvider.System.GetUtcNow()));
+                }
+                catch (Exception ex) when (ex is HttpRequestException or HaloApiException && !ct.IsCancellationRequested)
+                {
+                    // The table is redrawn at the next event.
+                }
             }
         }
     }

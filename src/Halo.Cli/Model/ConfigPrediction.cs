@@ -42,12 +42,15 @@ internal sealed record ConfigPrediction(IReadOnlyList<DetectionPrediction> Detec
             detection.Add(Handoff(loaded, config.Server.Detector, config.Server.MemberTtl));
         }
 
-        var failover = config.Groups.Select(g =>
-        {
-            var budget = FailoverBudget.Compute(g.Key, g.Value);
-            return new FailoverPrediction(g.Key, budget.Total,
-                [.. budget.Terms.Select(t => new SourcedTerm(t.Phase, t.Name, t.Value, t.Reason, loaded.Describe(t.Source)))]);
-        }).ToList();
+        FailoverPrediction Predict(string name, FailoverBudget budget) =>
+            new(name, budget.Total, [.. budget.Terms.Select(t => new SourcedTerm(t.Phase, t.Name, t.Value, t.Reason, loaded.Describe(t.Source)))]);
+        var failover = config.Groups.SelectMany(g => g.Value.Driver == "postgres"
+            ? new[]
+            {
+                Predict($"{g.Key} (node death)", FailoverBudget.Compute(g.Key, g.Value)),
+                Predict($"{g.Key} (postgres crash, agent alive)", FailoverBudget.ComputeCrash(g.Key, g.Value)),
+            }
+            : [Predict(g.Key, FailoverBudget.Compute(g.Key, g.Value))]).ToList();
 
         List<string> notes =
         [

@@ -15,9 +15,13 @@ public static class CandidateSelector
         var reference = view.Members.Count == 0 ? 0 : view.Members.Max(m => m.Offset);
         var skipped = new Dictionary<string, string>();
         var eligible = new List<MemberState>();
+        // A group that never had a primary and has no database anywhere elects a member that can initialise one (PostgreSQL initdb).
+        var bootstrap = view.Leader is null && view.Members.All(m => !m.DbUp) && view.Members.Any(m => m.Bootstrappable);
         foreach (var m in view.Members)
         {
-            var reason = Reason(m, policy, current, reference, view.Now);
+            var reason = bootstrap
+                ? (m.Bootstrappable && view.Now - m.LastReport <= policy.MemberTimeout && !policy.For(m.Name).NeverPromote ? null : "cannot bootstrap")
+                : Reason(m, policy, current, reference, view.Now) ?? CommitSafetyRule.Reason(m, view);
             if (reason is null)
             {
                 eligible.Add(m);
@@ -28,13 +32,19 @@ public static class CandidateSelector
             }
         }
 
-        var ranked = eligible
-            .OrderBy(m => m.DemotedAt is { } at && view.Now - at < policy.AntiFlapWindow ? 1 : 0)
+        return (Order(eligible, policy, view.Now), skipped);
+    }
+
+    /// <summary>Best first: not recently demoted (anti-flapping), highest offset, highest priority, then the name as a stable tiebreak.</summary>
+    public static IReadOnlyList<MemberState> Order(IEnumerable<MemberState> eligible, GroupPolicy policy, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        return eligible
+            .OrderBy(m => m.DemotedAt is { } at && now - at < policy.AntiFlapWindow ? 1 : 0)
             .ThenByDescending(m => m.Offset)
             .ThenByDescending(m => policy.For(m.Name).Priority)
             .ThenBy(m => m.Name, StringComparer.Ordinal)
             .ToList();
-        return (ranked, skipped);
     }
 
     /// <summary>Why <paramref name="m"/> may not be promoted, or null when it may.</summary>

@@ -1,12 +1,20 @@
 namespace Halo.Core.Failover;
 
-/// <summary>A member as the controller last heard of it; times are on the server's clock.</summary>
+/// <summary>
+/// A member as the controller last heard of it; times are on the server's clock. <paramref name="Timeline"/> is the database's
+/// history branch (PostgreSQL timeline; 0 when the driver has none). <paramref name="PositionFinal"/> says the offset was read after
+/// the failure was detected (it answered the open position round). <paramref name="Bootstrappable"/>: no database yet, ready to be
+/// initialised if elected first primary. <paramref name="Round"/> is the newest position round its last report answered
+/// (see <see cref="PositionRound"/>).
+/// </summary>
 public sealed record MemberState(
     string Name, string Address, DateTimeOffset LastReport, MemberRole Role, long Epoch, bool DbUp, bool Healthy, long Offset,
-    DateTimeOffset? DbDownSince = null, DateTimeOffset? DemotedAt = null);
+    DateTimeOffset? DbDownSince = null, DateTimeOffset? DemotedAt = null, long Timeline = 0, bool PositionFinal = true, bool Bootstrappable = false,
+    long Round = 0);
 
-/// <summary>Everything one controller decision looks at.</summary>
-public sealed record GroupView(GroupPolicy Policy, LeaderRecord? Leader, bool LeaseAlive, IReadOnlyList<MemberState> Members, DateTimeOffset Now);
+/// <summary>Everything one controller decision looks at; <paramref name="Sync"/> is the group's synchronous-standby record, if any.</summary>
+public sealed record GroupView(
+    GroupPolicy Policy, LeaderRecord? Leader, bool LeaseAlive, IReadOnlyList<MemberState> Members, DateTimeOffset Now, SyncRecord? Sync = null);
 
 public enum FailoverAction
 {
@@ -14,7 +22,7 @@ public enum FailoverAction
     /// <summary>No leader yet: elect the first primary.</summary>
     Elect,
     Failover,
-    /// <summary>A failover is needed but no member qualifies.</summary>
+    /// <summary>A failover is needed but no member qualifies on what the controller knows now.</summary>
     Wait,
 }
 
@@ -39,6 +47,11 @@ public static class FailoverPlanner
 
         if (view.Leader is null)
         {
+            if (view.Members.Count == 0)
+            {
+                return FailoverDecision.Nothing("no members yet");
+            }
+
             return Choose(view, FailoverAction.Elect, "bootstrap");
         }
 
@@ -62,6 +75,6 @@ public static class FailoverPlanner
         var (ranked, skipped) = CandidateSelector.Rank(view);
         return ranked.Count > 0
             ? new FailoverDecision(action, ranked[0].Name, cause, skipped)
-            : new FailoverDecision(FailoverAction.Wait, null, cause + ": no eligible candidate", skipped);
+            : new FailoverDecision(FailoverAction.Wait, null, cause, skipped);
     }
 }

@@ -33,10 +33,35 @@ public sealed record GroupPolicy
     /// </summary>
     public int MinReplicasToWrite { get; init; }
 
+    /// <summary>
+    /// How many replicas hold a write before a client counts it as acknowledged: clients use Redis <c>WAIT n</c> with at least
+    /// this n. The controller promotes only a member shown to hold every write so acknowledged (<see cref="PromotionRule"/>):
+    /// with N replicas it needs positions from N − n + 1 of them, and blocks (event and alert) rather than guess.
+    /// 0 promises nothing beyond asynchronous replication: one answering replica is enough. Default 1; 0 – 16.
+    /// </summary>
+    public int AckReplicas { get; init; } = 1;
+    /// Synchronous replication (PostgreSQL): <c>off</c> (default: commits are acknowledged by the primary alone), <c>preferred</c>
+    /// (commits wait for <see cref="SynchronousCount"/> healthy standbys; with none left the group degrades to asynchronous, with an
+    /// event and an alert) or <c>strict</c> (commits wait, even when that means blocking, and only a member proven to hold every
+    /// acknowledged commit is ever promoted). Drivers without synchronous replication ignore it.
+    /// </summary>
+    public SynchronousMode Synchronous { get; init; }
+
+    /// <summary>How many standbys acknowledge each commit in synchronous mode (<c>ANY n (...)</c>). Default 1; 1 – 8.</summary>
+    public int SynchronousCount { get; init; } = 1;
+
     /// <summary>Per-member failover priority and never-promote flags, by member name.</summary>
     public IReadOnlyDictionary<string, MemberPolicy> Members { get; init; } = new Dictionary<string, MemberPolicy>();
 
     public MemberPolicy For(string member) => Members.TryGetValue(member, out var p) ? p : MemberPolicy.Default;
+}
+
+/// <summary>How commits wait for standbys (see <see cref="GroupPolicy.Synchronous"/>).</summary>
+public enum SynchronousMode
+{
+    Off,
+    Preferred,
+    Strict,
 }
 
 /// <summary>One member's election preferences.</summary>

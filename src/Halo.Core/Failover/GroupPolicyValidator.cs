@@ -44,6 +44,21 @@ public static class GroupPolicyValidator
             errors["minReplicasToWrite"] = ["must be between 0 and 16"];
         }
 
+        if (policy.AckReplicas is < 0 or > 16)
+        {
+            errors["ackReplicas"] = ["must be between 0 and 16"];
+        }
+
+        if (policy.SynchronousCount is < 1 or > 8)
+        {
+            errors["synchronousCount"] = ["must be between 1 and 8"];
+        }
+
+        if (!Enum.IsDefined(policy.Synchronous))
+        {
+            errors["synchronous"] = ["must be off, preferred or strict"];
+        }
+
         foreach (var (name, member) in policy.Members ?? new Dictionary<string, MemberPolicy>())
         {
             if (!Names.IsValid(name))

@@ -25,13 +25,23 @@ public sealed record MemberReport
     /// <summary>For a replica, the host:port it replicates from.</summary>
     public string? Following { get; init; }
     /// <summary>
-    /// The group status version the agent had seen before it probed: a report whose SeenVersion is at least the version
-    /// published when a failure was detected carries an offset read after the failure, which is final.
+    /// The newest position round (<see cref="PositionRound"/>) the agent had seen before it probed: such a report answers that
+    /// round with a position read after the failure was seen, which is final.
     /// </summary>
-    public long SeenVersion { get; init; }
+    public long Round { get; init; }
     /// <summary>Id of the last drill command carried out, so the server does not repeat it.</summary>
     public long DrillDone { get; init; }
     public string? Detail { get; init; }
+    /// <summary>The driver: redis, postgres or exec (the drill picks its write load by it).</summary>
+    public string? Kind { get; init; }
+    /// <summary>History branch of the data (PostgreSQL timeline); 0 when the driver has none.</summary>
+    public long Timeline { get; init; }
+    /// <summary>On a primary, the synchronous_standby_names in force ("" when commits wait for no standby).</summary>
+    public string? SynchronousStandbys { get; init; }
+    /// <summary>On a primary, the members streaming from it (by application name).</summary>
+    public IReadOnlyList<string>? StreamingStandbys { get; init; }
+    /// <summary>No database yet, ready to initialise one if elected the group's first primary.</summary>
+    public bool Bootstrappable { get; init; }
 }
 
 /// <summary>The server's answer to a report, and what the group watch tells agents: what this member should be.</summary>
@@ -58,22 +68,36 @@ public sealed record Assignment
     /// <summary>How long an "isolate" drill lasts.</summary>
     public TimeSpan Duration { get; init; }
     public long Version { get; init; }
+    /// <summary>An open position round: answer it with a fresh probe at once (a report naming this round).</summary>
+    public long Round { get; init; }
+    /// <summary>
+    /// For the primary: the synchronous_standby_names it must apply (synchronous mode; "" for none); null when the group does
+    /// not manage synchronous replication.
+    /// </summary>
+    public string? SynchronousStandbys { get; init; }
 }
 
 /// <summary>One member as the status API shows it.</summary>
 public sealed record MemberView(
     string Name, string Address, MemberRole Role, long Epoch, bool DbUp, bool Healthy, long Offset, long? Lag, bool Fresh,
-    DateTimeOffset? LastReport, bool Fenced, int Priority, bool NeverPromote, string? Following = null, string? Detail = null);
+    DateTimeOffset? LastReport, bool Fenced, int Priority, bool NeverPromote, string? Following = null, string? Detail = null,
+    string? Kind = null, long Timeline = 0, string? SynchronousStandbys = null);
 
 /// <summary>When each stage of the last failover happened, on the server's clock.</summary>
 public sealed record FailoverRecord(
     long Epoch, string? From, string To, string Cause, DateTimeOffset DetectedAt, DateTimeOffset DecidedAt, DateTimeOffset? PromotedAt,
     string? Evidence = null);
 
-/// <summary>A group's state: the primary of the current epoch, each member, the policy, the last failover.</summary>
+/// <summary>
+/// A group's state: the primary of the current epoch, each member, the policy, the last failover, the synchronous-standby record.
+/// <paramref name="Round"/> is the open position round (agents answer it), <paramref name="Blocked"/> why a needed failover is not
+/// happening (no member can be shown to hold every acknowledged write), both null when none. <paramref name="PolicyRevision"/> is
+/// the store revision of the policy, for a conditional update (<c>If-Match</c>).
+/// </summary>
 public sealed record GroupStatus(
     string Name, long Version, long Epoch, string? Primary, string? PrimaryAddress, bool PrimaryConfirmed, bool Paused,
-    GroupPolicy Policy, IReadOnlyList<MemberView> Members, FailoverRecord? LastFailover, string? Pending);
+    GroupPolicy Policy, IReadOnlyList<MemberView> Members, FailoverRecord? LastFailover, string? Pending,
+    SyncRecord? Synchronous = null, PositionRound? Round = null, string? Blocked = null, long PolicyRevision = 0);
 
 public sealed record GroupList(IReadOnlyList<GroupStatus> Groups);
 

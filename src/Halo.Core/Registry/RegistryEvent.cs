@@ -13,9 +13,15 @@ public sealed record RegistryEvent
     public string? Cause { get; init; }
     public IReadOnlyDictionary<string, object?>? Evidence { get; init; }
 
+    /// <summary>Who caused it through the API (token name, role, address); null for the server's own decisions.</summary>
+    public EventActor? Actor { get; init; }
+
     /// <summary>The store revision at which the event was recorded (set when read back).</summary>
     public long Revision { get; init; }
 }
+
+/// <summary>The caller behind an event: the token's name (never its secret), the role it holds and the peer address.</summary>
+public sealed record EventActor(string Token, string Role, string Address);
 
 public static class EventTypes
 {
@@ -37,16 +43,36 @@ public static class EventTypes
     /// <summary>A planned change of a group's primary.</summary>
     public const string Switchover = "switchover";
 
+    /// <summary>
+    /// A needed failover could not promote anyone without risking acknowledged writes (to = "blocked", with the reason), or that
+    /// situation ended (from = "blocked", to = "resolved").
+    /// </summary>
+    public const string FailoverBlocked = "failover-blocked";
+
+    /// <summary>A failover group was deleted (its members had stopped reporting), or one member of it.</summary>
+    public const string GroupDeleted = "group-deleted";
+    public const string MemberDeleted = "member-deleted";
+
     /// <summary>A group was put in maintenance mode (no failover) or taken out of it.</summary>
     public const string Paused = "paused";
     public const string Resumed = "resumed";
+
+    /// <summary>A synchronous group (preferred mode) has fewer healthy standbys than it waits for: commits are acknowledged without them.</summary>
+    public const string SynchronousDegraded = "synchronous-degraded";
+
+    /// <summary>A degraded synchronous group's commits wait for enough standbys again.</summary>
+    public const string SynchronousRestored = "synchronous-restored";
 
     /// <summary>Every type the history can hold, for filters and validation.</summary>
     public static IReadOnlyList<string> All { get; } =
     [
         Registered, Deregistered, Health, Draining, Removed, BrakeEngaged, BrakeReleased, Report,
-        Elected, Failover, Switchover, Paused, Resumed, Alert,
+        Elected, Failover, FailoverBlocked, Switchover, Paused, Resumed, GroupDeleted, MemberDeleted, SynchronousDegraded, SynchronousRestored,
+        Alert, Audit,
     ];
+
+    /// <summary>A mutating API call that succeeded: who (token name, role, address) did what (docs/security.md).</summary>
+    public const string Audit = "audit";
 
     /// <summary>An alert notification delivered (to = "delivered") or given up on (to = "failed"); see docs/monitoring.md.</summary>
     public const string Alert = "alert";

@@ -56,9 +56,14 @@ public static partial class GatewayConfigLoader
     {
         var listen = ParseEndPoint(listenOverride ?? file.Listen ?? "127.0.0.1:7480", "listen");
         var serverText = serverOverride ?? file.Server ?? "http://127.0.0.1:7400";
-        if (!Uri.TryCreate(serverText, UriKind.Absolute, out var server) || (server.Scheme != "http" && server.Scheme != "https"))
+        IReadOnlyList<Uri> servers;
+        try
         {
-            throw new GatewayConfigException("server", $"must be an http(s) URL (got '{serverText}')");
+            servers = Halo.Client.HaloClientOptionsBuilder.ParseServers(serverText, "server");
+        }
+        catch (Halo.Client.HaloOptionsException ex)
+        {
+            throw new GatewayConfigException("server", $"must be one or more http(s) URLs, comma-separated ({ex.Problem})");
         }
 
         var metricsPath = file.MetricsPath ?? "/metrics";
@@ -108,7 +113,7 @@ public static partial class GatewayConfigLoader
             routes.Add(new RouteSettings(host, path, r.Cluster));
         }
 
-        return new GatewaySettings(listen, server, metricsPath, routes, clusters)
+        return new GatewaySettings(listen, servers, metricsPath, routes, clusters)
         {
             FeedRetry = DurationField(file.FeedRetry, TimeSpan.FromSeconds(1), "feedRetry", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(5)),
         };

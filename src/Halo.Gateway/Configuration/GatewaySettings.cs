@@ -6,13 +6,22 @@ namespace Halo.Gateway.Configuration;
 /// <summary>Validated, immutable gateway configuration.</summary>
 public sealed record GatewaySettings(
     IPEndPoint Listen,
-    Uri Server,
+    IReadOnlyList<Uri> Servers,
     string MetricsPath,
     IReadOnlyList<RouteSettings> Routes,
     IReadOnlyDictionary<string, ClusterSettings> Clusters)
 {
     /// <summary>Longest reconnect delay for the change feed (backoff starts at 100 ms or this, whichever is less). Default 1 s.</summary>
     public TimeSpan FeedRetry { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How the gateway reaches the control plane (token, TLS, timeouts); null means <see cref="Servers"/> with defaults.
+    /// `halo gateway` sets it from --server/--token/... and the environment (HaloClientOptionsBuilder).
+    /// </summary>
+    public Halo.Client.HaloClientOptions? Client { get; init; }
+
+    /// <summary>The client options in force: <see cref="Client"/>, or <see cref="Servers"/> with defaults.</summary>
+    public Halo.Client.HaloClientOptions ClientOptions => Client ?? new Halo.Client.HaloClientOptions { Servers = Servers };
 
     /// <summary>True when some cluster follows the registry, so the change feed is needed.</summary>
     public bool UsesRegistry => Clusters.Values.Any(c => c.Pools.Any(p => p.Service is not null));

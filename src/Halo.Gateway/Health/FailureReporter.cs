@@ -1,6 +1,5 @@
-using System.Globalization;
 using System.Net;
-using System.Net.Http.Json;
+using Halo.Client;
 using Halo.Gateway.Configuration;
 using Halo.Gateway.Routing;
 using Halo.Gateway.Telemetry;
@@ -25,23 +24,19 @@ public sealed class FailureReporter : BackgroundService
     private readonly RoutingTableBuilder _builder;
     private readonly TimeProvider _time;
     private readonly ILogger<FailureReporter> _logger;
-    private readonly HttpClient _http;
+    private readonly HaloClient _client;
     private readonly string _reporter;
     private bool _unsupportedLogged;
 
     /// <summary>Creates the reporter.</summary>
-    public FailureReporter(GatewaySettings settings, RoutingTableBuilder builder, TimeProvider time, ILogger<FailureReporter> logger)
+    public FailureReporter(GatewaySettings settings, HaloClient client, RoutingTableBuilder builder, TimeProvider time, ILogger<FailureReporter> logger)
     {
+        _client = client;
         _settings = settings;
         _builder = builder;
         _time = time;
         _logger = logger;
         _reporter = "gateway@" + settings.Listen;
-        _http = new HttpClient(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(2) })
-        {
-            BaseAddress = settings.Server,
-            Timeout = TimeSpan.FromSeconds(5),
-        };
     }
 
     /// <inheritdoc />
@@ -88,43 +83,32 @@ public sealed class FailureReporter : BackgroundService
                     continue;
                 }
 
-                var report = new FailureReport(_reporter, cluster.Name, Window.TotalSeconds.ToString(CultureInfo.InvariantCulture) + "s",
-                    counts.Requests, counts.Failures, counts.ConnectFailures, counts.Timeouts, counts.ServerErrors, d.Outlier.IsEjected);
+                var report = new CallerReport(_reporter, cluster.Name, Window, counts.Requests, counts.Failures, counts.ConnectFailures, counts.Timeouts,
+                    counts.ServerErrors, d.Outlier.IsEjected);
                 try
                 {
-                    using var response = await _http.PostAsJsonAsync(
-                        $"/v1/services/{Uri.EscapeDataString(d.Service)}/instances/{Uri.EscapeDataString(d.InstanceId)}/reports", report, ct);
-                    if (response.StatusCode == HttpStatusCode.NotFound && !_unsupportedLogged)
+                    using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(5), _time);
+                    using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, bound.Token);
+                    await _client.ReportAsync(d.Service, d.InstanceId, report, linked.Token);
+                }
+                catch (HaloApiException ex) when (ex.Status == HttpStatusCode.NotFound)
+                {
+                    // An instance deregistered since the window began, or a server without the endpoint: say so once.
+                    if (!_unsupportedLogged)
                     {
                         _unsupportedLogged = true;
-                        Log.ReportsUnsupported(_logger, _settings.Server);
+                        Log.ReportsUnsupported(_logger, _client.CurrentServer!);
                     }
                 }
-                catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+                catch (HaloApiException ex)
+                {
+                    Log.ReportFailed(_logger, d.Service, d.InstanceId, ex.Message);
+                }
+                catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
                 {
                     Log.ReportFailed(_logger, d.Service, d.InstanceId, ex.Message);
                 }
             }
         }
     }
-
-    /// <inheritdoc />
-    public override void Dispose()
-    {
-        _http.Dispose();
-        base.Dispose();
-    }
 }
-
-/// <summary>Body of POST /v1/services/{service}/instances/{id}/reports.</summary>
-/// <param name="Reporter">Who observed it: "gateway@host:port".</param>
-/// <param name="Cluster">Gateway cluster that routed the requests.</param>
-/// <param name="Window">Length of the observation window, e.g. "5s".</param>
-/// <param name="Requests">Attempts sent to the instance in the window.</param>
-/// <param name="Failures">Attempts that failed (sum of the three kinds).</param>
-/// <param name="ConnectFailures">Refused, reset or broken connections.</param>
-/// <param name="Timeouts">No response within the per-try timeout.</param>
-/// <param name="ServerErrors">5xx answers.</param>
-/// <param name="Ejected">Whether the gateway currently ejects the instance.</param>
-public sealed record FailureReport(string Reporter, string Cluster, string Window, long Requests, long Failures,
-    long ConnectFailures, long Timeouts, long ServerErrors, bool Ejected);

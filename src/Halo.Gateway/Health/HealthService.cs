@@ -1,3 +1,4 @@
+using Halo.Core;
 using Halo.Gateway.Routing;
 using Halo.Gateway.Telemetry;
 using Microsoft.Extensions.Hosting;
@@ -87,9 +88,8 @@ public sealed class HealthService : BackgroundService
             bool ok;
             try
             {
-                using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                cts.CancelAfter(active.Timeout);
-                using var response = await _http.GetAsync(new Uri(d.Address, active.Path), HttpCompletionOption.ResponseHeadersRead, cts.Token);
+                using var deadline = new Deadline(active.Timeout, _time, ct);
+                using var response = await _http.GetAsync(new Uri(d.Address, active.Path), HttpCompletionOption.ResponseHeadersRead, deadline.Token);
                 ok = (int)response.StatusCode is >= 200 and < 400;
             }
             catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException)

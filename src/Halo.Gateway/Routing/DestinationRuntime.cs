@@ -1,17 +1,8 @@
 using Halo.Core.Balancing;
+using Halo.Core.Detection;
+using Halo.Gateway.Proxy.Http1;
 
 namespace Halo.Gateway.Routing;
-
-/// <summary>Registry verdict on an instance, as carried by the feed.</summary>
-public enum RegistryHealth
-{
-    /// <summary>Heartbeats arriving, checks passing.</summary>
-    Passing,
-    /// <summary>Late heartbeats; still routed to.</summary>
-    Suspect,
-    /// <summary>Declared down; not routed to unless the cluster is in panic.</summary>
-    Critical,
-}
 
 /// <summary>
 /// Long-lived state of one destination in one cluster: load signals, passive and active health,
@@ -20,7 +11,7 @@ public enum RegistryHealth
 /// </summary>
 public sealed class DestinationRuntime
 {
-    private volatile RegistryHealth _registry;
+    private volatile HealthStatus _registry;
     private volatile bool _draining;
     private int _activeState; // 0 unknown, 1 healthy, 2 unhealthy
     private long _requests, _failures, _connectFailures, _timeouts, _serverErrors;
@@ -38,6 +29,7 @@ public sealed class DestinationRuntime
         Outlier = outlier;
         HealthySince = createdTimestamp;
         WasHealthy = true;
+        Connections = new BackendConnectionPool(address);
     }
 
     /// <summary>Identity within the cluster (name, address and weight).</summary>
@@ -61,11 +53,14 @@ public sealed class DestinationRuntime
     /// <summary>The view the balancing policies use.</summary>
     public BalancingDestination Balancing { get; }
 
+    /// <summary>Kept-alive connections of the HTTP/1.1 fast path (created on first use, closed when the destination leaves).</summary>
+    internal BackendConnectionPool Connections { get; }
+
     /// <summary>Passive outlier detection state.</summary>
     public OutlierDetector Outlier { get; }
 
-    /// <summary>Registry verdict (static destinations stay <see cref="RegistryHealth.Passing"/>).</summary>
-    public RegistryHealth Registry { get => _registry; set => _registry = value; }
+    /// <summary>Registry verdict (static destinations stay <see cref="HealthStatus.Passing"/>).</summary>
+    public HealthStatus Registry { get => _registry; set => _registry = value; }
 
     /// <summary>True when the instance is draining: no new requests, in-flight ones finish.</summary>
     public bool Draining { get => _draining; set => _draining = value; }
@@ -87,7 +82,7 @@ public sealed class DestinationRuntime
     internal bool WasHealthy { get; set; }
 
     /// <summary>Combined verdict of registry, active probes and passive outlier detection (draining excluded).</summary>
-    public bool IsHealthy => !_draining && _registry != RegistryHealth.Critical && Volatile.Read(ref _activeState) != 2 && !Outlier.IsEjected;
+    public bool IsHealthy => !_draining && _registry != HealthStatus.Critical && Volatile.Read(ref _activeState) != 2 && !Outlier.IsEjected;
 
     /// <summary>Counts an attempt and its failure kind for the next report to the server.</summary>
     internal void CountAttempt(FailureKind kind)

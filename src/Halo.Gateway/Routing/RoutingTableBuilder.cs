@@ -1,6 +1,6 @@
 using Halo.Core.Balancing;
 using Halo.Gateway.Configuration;
-using Halo.Gateway.Feed;
+using Halo.Core.Registry;
 
 namespace Halo.Gateway.Routing;
 
@@ -46,7 +46,7 @@ public sealed class RoutingTableBuilder
                         foreach (var i in instances.Where(i => i.Service == service && (pool.Zone is null || i.Zone == pool.Zone)).OrderBy(i => i.Id, StringComparer.Ordinal))
                         {
                             var d = GetOrCreate(cluster, $"{i.Service}/{i.Id}", new Uri($"http://{FormatHost(i.Address)}:{i.Port}"), Math.Max(1, i.Weight), i.Service, i.Id, live);
-                            d.Registry = i.HealthState;
+                            d.Registry = i.Health;
                             // Weight 0 in the registry means "send nothing": treat like draining.
                             d.Draining = i.Draining || i.Weight == 0;
                             members.Add(d);
@@ -67,7 +67,8 @@ public sealed class RoutingTableBuilder
             // Forget destinations that left so their state (and memory) goes with them.
             foreach (var key in _destinations.Keys.Where(k => !live.Contains(k)).ToList())
             {
-                _destinations.Remove(key);
+                _destinations.Remove(key, out var gone);
+                gone!.Connections.Dispose();
             }
 
             return new RoutingTable(_settings.Routes.Select(r => new Route(r, _clusters[r.Cluster])), revision);

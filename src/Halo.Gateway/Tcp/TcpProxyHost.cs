@@ -1,3 +1,4 @@
+using Halo.Core;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
@@ -34,7 +35,10 @@ public sealed class TcpProxyHost : IAsyncDisposable
         _time = time;
         _logger = logger;
         _listener = new TcpListener(options.Listen);
-        _client = new GroupClient(options.Server);
+        _client = new GroupClient(options.Client ?? new HaloClientOptions
+        {
+            Servers = [options.Server ?? throw new ArgumentException("Client or Server is required", nameof(options))],
+        }, time);
     }
 
     public IPEndPoint LocalEndpoint => (IPEndPoint)_listener.LocalEndpoint;
@@ -46,9 +50,9 @@ public sealed class TcpProxyHost : IAsyncDisposable
     public static TcpProxyHost Start(TcpProxyOptions options, TimeProvider? time = null, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.Role is not ("primary" or "replicas"))
+        if (options.Role is not ("primary" or "replica" or "replicas"))
         {
-            throw new ArgumentException("role must be primary or replicas", nameof(options));
+            throw new ArgumentException("role must be primary or replica", nameof(options));
         }
 
         var host = new TcpProxyHost(options, time ?? TimeProvider.System, logger ?? NullLogger.Instance);
@@ -68,7 +72,10 @@ public sealed class TcpProxyHost : IAsyncDisposable
             return; // never route backwards to an older epoch, whatever a lagging server says
         }
 
-        var replicas = status.Members.Where(m => m.Role == MemberRole.Replica && m.Fresh && m.DbUp && m.Name != status.Primary).Select(m => m.Address).ToList();
+        // Read traffic goes only to replicas that are healthy and close enough to the primary to serve what clients just wrote.
+        var maxLag = _options.MaxLagBytes ?? status.Policy.MaxLagBytes;
+        var replicas = status.Members.Where(m => m.Role == MemberRole.Replica && m.Fresh && m.DbUp && m.Healthy && m.Name != status.Primary && (m.Lag ?? long.MaxValue) <= maxLag)
+            .Select(m => m.Address).ToList();
         var next = new TcpRoute(status.Epoch, status.PrimaryAddress, status.PrimaryConfirmed, replicas);
         if (next.Epoch == current.Epoch && next.Primary == current.Primary && next.Confirmed == current.Confirmed && next.Replicas.SequenceEqual(current.Replicas))
         {
@@ -164,8 +171,7 @@ public sealed class TcpProxyHost : IAsyncDisposable
         var upstream = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
-            using var connect = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            connect.CancelAfter(_options.ConnectTimeout);
+            using var connect = new Deadline(_options.ConnectTimeout, _time, ct);
             await upstream.ConnectAsync(endpoint, connect.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is SocketException or OperationCanceledException)
@@ -206,7 +212,7 @@ public sealed class TcpProxyHost : IAsyncDisposable
                 return (route.Epoch, primary);
             }
 
-            if (_options.Role == "replicas" && route.Replicas.Count > 0)
+            if (_options.ReadsFromReplicas && route.Replicas.Count > 0)
             {
                 return (route.Epoch, route.Replicas[(int)((uint)Interlocked.Increment(ref _next) % route.Replicas.Count)]);
             }
@@ -229,13 +235,12 @@ public sealed class TcpProxyHost : IAsyncDisposable
 
     private static IPEndPoint? ParseEndPoint(string address)
     {
-        var colon = address.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(address.AsSpan(colon + 1), out var port))
+        if (!Halo.Core.Networking.HostPort.TryParse(address, out var endpoint))
         {
             return null;
         }
 
-        var host = address[..colon];
+        var (host, port) = endpoint;
         return IPAddress.TryParse(host, out var ip) ? new IPEndPoint(ip, port)
             : Dns.GetHostAddresses(host).FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) is { } resolved ? new IPEndPoint(resolved, port) : null;
     }

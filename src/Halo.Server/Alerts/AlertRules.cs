@@ -14,6 +14,8 @@ public static class AlertRules
     public const string InstanceDown = "HaloInstanceDown";
     public const string MassFailureBrake = "HaloMassFailureBrakeEngaged";
     public const string Failover = "HaloFailover";
+    public const string FailoverBlocked = "HaloFailoverBlocked";
+    public const string SynchronousDegraded = "HaloSynchronousDegraded";
 
     /// <summary>The alert <paramref name="e"/> raises or resolves, or null when it is not alert-worthy.</summary>
     public static Alert? From(RegistryEvent e, string externalUrl)
@@ -27,6 +29,9 @@ public static class AlertRules
             EventTypes.Removed or EventTypes.Deregistered when e.From == "critical" && e.Instance is not null => Instance(e, Alert.Resolved, externalUrl),
             EventTypes.BrakeEngaged => Service(e, MassFailureBrake, Alert.Firing, externalUrl),
             EventTypes.BrakeReleased => Service(e, MassFailureBrake, Alert.Resolved, externalUrl),
+            EventTypes.FailoverBlocked => Blocked(e, e.To == "blocked" ? Alert.Firing : Alert.Resolved, externalUrl),
+            EventTypes.SynchronousDegraded => Degraded(e, Alert.Firing, externalUrl),
+            EventTypes.SynchronousRestored => Degraded(e, Alert.Resolved, externalUrl),
             // Failover events come from the group controller; whatever its exact type names, a failover is worth a page.
             _ when e.Type.Contains("failover", StringComparison.OrdinalIgnoreCase) => Group(e, externalUrl),
             _ => null,
@@ -55,6 +60,31 @@ public static class AlertRules
         Annotations = Annotations(e, status == Alert.Firing
             ? $"mass-failure brake engaged for {e.Service}: critical verdicts withheld"
             : $"mass-failure brake released for {e.Service}"),
+        StartsAt = e.Time,
+        EndsAt = status == Alert.Resolved ? e.Time : default,
+        GeneratorUrl = $"{externalUrl}v1/events?service={e.Service}",
+    };
+
+    /// <summary>A blocked failover is a condition: it fires until the group has a primary again or the failover is no longer needed.</summary>
+    private static Alert Blocked(RegistryEvent e, string status, string externalUrl) => new()
+    {
+        Status = status,
+        Labels = new Dictionary<string, string> { ["alertname"] = FailoverBlocked, ["group"] = e.Service, ["severity"] = "critical" },
+        Annotations = Annotations(e, status == Alert.Firing
+            ? $"group {e.Service}: failover of {e.Instance ?? "the primary"} blocked, nobody promoted: {e.Cause}"
+            : $"group {e.Service}: failover no longer blocked ({e.Cause})"),
+        StartsAt = e.Time,
+        EndsAt = status == Alert.Resolved ? e.Time : default,
+        GeneratorUrl = $"{externalUrl}v1/events?service={e.Service}",
+    };
+
+    private static Alert Degraded(RegistryEvent e, string status, string externalUrl) => new()
+    {
+        Status = status,
+        Labels = new Dictionary<string, string> { ["alertname"] = SynchronousDegraded, ["group"] = e.Service, ["severity"] = "critical" },
+        Annotations = Annotations(e, status == Alert.Firing
+            ? $"group {e.Service}: commits no longer wait for a standby (synchronous mode degraded)"
+            : $"group {e.Service}: commits wait for standbys again"),
         StartsAt = e.Time,
         EndsAt = status == Alert.Resolved ? e.Time : default,
         GeneratorUrl = $"{externalUrl}v1/events?service={e.Service}",

@@ -1,6 +1,7 @@
 using Halo.Core.Registry;
 using Halo.Server.Cluster;
 using Halo.Server.Registry;
+using Halo.Server.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -15,8 +16,9 @@ internal static class ClusterEndpoints
 
     public static void MapCluster(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/v1/cluster", Describe);
-        app.MapPost("/v1/internal/heartbeats", ForwardedAsync);
+        app.MapGet("/v1/cluster", Describe).RequireRole(HaloRole.Read);
+        // Only servers send these, with their own admin credential: a register token must not be able to vouch for others.
+        app.MapPost("/v1/internal/heartbeats", ForwardedAsync).RequireRole(HaloRole.Admin, audited: false);
     }
 
     private static IResult Describe(ServerMembership membership, InstanceRegistry registry, ServerOptions options)

@@ -6,6 +6,7 @@ using Halo.Core.Registry;
 using Halo.Core.Serialization;
 using Halo.Server.Cluster;
 using Halo.Server.Registry;
+using Halo.Server.Security;
 using Halo.Store;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -19,16 +20,16 @@ internal static class RegistryEndpoints
     public static void MapRegistry(this IEndpointRouteBuilder app)
     {
         var v1 = app.MapGroup("/v1");
-        v1.MapPut("/services/{service}/instances/{id}", RegisterAsync);
-        v1.MapDelete("/services/{service}/instances/{id}", DeregisterAsync);
-        v1.MapPost("/services/{service}/instances/{id}/heartbeat", Heartbeat);
-        v1.MapPost("/heartbeats", HeartbeatManyAsync);
-        v1.MapPut("/services/{service}/instances/{id}/drain", DrainAsync);
-        v1.MapPost("/services/{service}/instances/{id}/reports", ReportAsync);
-        v1.MapGet("/services", ListServices);
-        v1.MapGet("/services/{service}/instances", ListInstancesAsync);
-        v1.MapGet("/catalog", CatalogAsync);
-        v1.MapGet("/watch", WatchAsync);
+        v1.MapPut("/services/{service}/instances/{id}", RegisterAsync).RequireRole(HaloRole.Register, service: "service");
+        v1.MapDelete("/services/{service}/instances/{id}", DeregisterAsync).RequireRole(HaloRole.Register, service: "service");
+        v1.MapPost("/services/{service}/instances/{id}/heartbeat", Heartbeat).RequireRole(HaloRole.Register, service: "service", audited: false);
+        v1.MapPost("/heartbeats", HeartbeatManyAsync).RequireRole(HaloRole.Register, service: RouteAccess.CheckedByHandler, audited: false);
+        v1.MapPut("/services/{service}/instances/{id}/drain", DrainAsync).RequireRole(HaloRole.Operate, service: "service");
+        v1.MapPost("/services/{service}/instances/{id}/reports", ReportAsync).RequireRole(HaloRole.Register, service: "service", audited: false);
+        v1.MapGet("/services", ListServices).RequireRole(HaloRole.Read);
+        v1.MapGet("/services/{service}/instances", ListInstancesAsync).RequireRole(HaloRole.Read, service: "service");
+        v1.MapGet("/catalog", CatalogAsync).RequireRole(HaloRole.Read);
+        v1.MapGet("/watch", WatchAsync).RequireRole(HaloRole.Read, service: "service");
     }
 
     private static async Task<IResult> RegisterAsync(string service, string id, HttpContext context, InstanceRegistry registry, ServerOptions options)
@@ -78,11 +79,18 @@ internal static class RegistryEndpoints
             return Problems.Invalid("instances", "required: a list of {service, id}");
         }
 
+        var caller = Caller.Of(context);
         for (var i = 0; i < refs.Count; i++)
         {
             if (refs[i] is null || !Names.IsValid(refs[i].Service) || !Names.IsValid(refs[i].Id))
             {
                 return Problems.Invalid($"instances[{i}]", $"service and id are required and must match: {Names.Rule}");
+            }
+
+            if (caller is not null && !caller.CoversService(refs[i].Service!))
+            {
+                return TypedResults.Problem(title: "Forbidden", detail: $"instances[{i}]: token '{caller.Name}' does not cover service {refs[i].Service}",
+                    statusCode: StatusCodes.Status403Forbidden);
             }
         }
 

@@ -15,9 +15,11 @@ namespace Halo.Server.Cluster;
 /// (the owner's grace period, or the instance's next heartbeat, covers it).
 /// </summary>
 internal sealed partial class HeartbeatForwarder(
-    IHttpClientFactory httpClients, ServerMembership membership, TimeProvider time, ILogger<HeartbeatForwarder> logger)
+    IHttpClientFactory httpClients, ServerMembership membership, Security.SecurityState security, TimeProvider time, ILogger<HeartbeatForwarder> logger)
     : BackgroundService
 {
+    private string? _credential;
+
     public const string HttpClientName = "halo-peers";
 
     /// <summary>How long a forwarded heartbeat may wait to be batched. It adds to detection only at handoff; see docs/ha.md.</summary>
@@ -95,6 +97,7 @@ internal sealed partial class HeartbeatForwarder(
             Content = JsonContent.Create(report, options: HaloJson.Options),
         };
         request.Headers.Add(ForwardedHeader, membership.Current.Self?.Id ?? "unknown");
+        await AuthenticateAsync(request, linked.Token).ConfigureAwait(false);
         using var response = await httpClients.CreateClient(HttpClientName).SendAsync(request, linked.Token).ConfigureAwait(false);
         return ((int)response.StatusCode, await response.Content.ReadAsStringAsync(linked.Token).ConfigureAwait(false));
     }
@@ -108,8 +111,12 @@ internal sealed partial class HeartbeatForwarder(
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2), time);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-            using var response = await httpClients.CreateClient(HttpClientName)
-                .PostAsJsonAsync(new Uri(owner.Url, "v1/internal/heartbeats"), batch, HaloJson.Options, linked.Token).ConfigureAwait(false);
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(owner.Url, "v1/internal/heartbeats"))
+            {
+                Content = JsonContent.Create(batch, options: HaloJson.Options),
+            };
+            await AuthenticateAsync(request, linked.Token).ConfigureAwait(false);
+            using var response = await httpClients.CreateClient(HttpClientName).SendAsync(request, linked.Token).ConfigureAwait(false);
             response.EnsureSuccessStatusCode();
         }
         catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
@@ -121,6 +128,27 @@ internal sealed partial class HeartbeatForwarder(
                 LogForwardFailed(batch.Heartbeats!.Count, owner.Id, owner.Url, ex.Message);
             }
         }
+    }
+
+    /// <summary>
+    /// Servers speak to each other with their own bootstrap admin token (each server's is in the shared store, so every
+    /// peer accepts it); nothing when authentication is off.
+    /// </summary>
+    private async Task AuthenticateAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        if (security.BootstrapTokenFile is not { } file)
+        {
+            return;
+        }
+
+        var credential = Volatile.Read(ref _credential);
+        if (credential is null)
+        {
+            credential = (await File.ReadAllTextAsync(file, cancellationToken).ConfigureAwait(false)).Trim();
+            Volatile.Write(ref _credential, credential);
+        }
+
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", credential);
     }
 
     private sealed class Outbox(Member owner)

@@ -1,34 +1,40 @@
+using System.Globalization;
 using Halo.Core;
 using Halo.Core.Failover;
 using Halo.Core.Registry;
 using Halo.Server.Api;
+using Halo.Server.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.Logging;
 
 namespace Halo.Server.Groups;
 
-/// <summary>The groups API (docs/failover.md): policy, status with long-poll, agent reports, switchover, pause, drills.</summary>
+/// <summary>
+/// The groups API (docs/failover.md): policy, status with long-poll, agent reports, switchover, pause, drills, deletion.
+/// Routing and validation only: every change is made by the group's <see cref="GroupActor"/>.
+/// </summary>
 public static class GroupEndpoints
 {
     public static IEndpointRouteBuilder MapGroups(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/v1/groups", ListAsync);
-        app.MapPut("/v1/groups/{name}", PutAsync);
-        app.MapGet("/v1/groups/{name}", GetAsync);
-        app.MapPost("/v1/groups/{name}/members/{member}/report", ReportAsync);
-        app.MapPost("/v1/groups/{name}/switchover", SwitchoverAsync);
-        app.MapPost("/v1/groups/{name}/pause", (string name, HttpContext c) => SetPausedAsync(name, true, c));
-        app.MapPost("/v1/groups/{name}/resume", (string name, HttpContext c) => SetPausedAsync(name, false, c));
-        app.MapPost("/v1/groups/{name}/drill", DrillAsync);
+        app.MapGet("/v1/groups", ListAsync).RequireRole(HaloRole.Read);
+        app.MapPut("/v1/groups/{name}", PutAsync).RequireRole(HaloRole.Operate, group: "name");
+        app.MapGet("/v1/groups/{name}", GetAsync).RequireRole(HaloRole.Read, group: "name");
+        app.MapDelete("/v1/groups/{name}", DeleteAsync).RequireRole(HaloRole.Operate, group: "name");
+        app.MapPost("/v1/groups/{name}/members/{member}/report", ReportAsync).RequireRole(HaloRole.Register, group: "name", member: "member", audited: false);
+        app.MapDelete("/v1/groups/{name}/members/{member}", DeleteMemberAsync).RequireRole(HaloRole.Operate, group: "name");
+        app.MapPost("/v1/groups/{name}/switchover", SwitchoverAsync).RequireRole(HaloRole.Operate, group: "name");
+        app.MapPost("/v1/groups/{name}/pause", (string name, HttpContext c) => SetPausedAsync(name, true, c)).RequireRole(HaloRole.Operate, group: "name");
+        app.MapPost("/v1/groups/{name}/resume", (string name, HttpContext c) => SetPausedAsync(name, false, c)).RequireRole(HaloRole.Operate, group: "name");
+        app.MapPost("/v1/groups/{name}/drill", DrillAsync).RequireRole(HaloRole.Operate, group: "name");
         return app;
     }
 
     private static GroupRegistry Registry(HttpContext c) => c.RequestServices.GetService(typeof(GroupRegistry)) as GroupRegistry
         ?? throw new InvalidOperationException("AddHaloGroups was not called");
 
-    private static async Task<(GroupRuntime? Group, IResult? Error)> FindAsync(string name, HttpContext c)
+    private static async Task<(GroupActor? Group, IResult? Error)> FindAsync(string name, HttpContext c)
     {
         if (!Names.IsValid(name))
         {
@@ -37,14 +43,20 @@ public static class GroupEndpoints
 
         var registry = Registry(c);
         await registry.EnsureLoadedAsync();
-        return registry.Find(name) is { } g ? (g, null) : (null, Problems.NotFound($"no group named '{name}'"));
+        return registry.Find(name) is { Deleted: false } g ? (g, null) : (null, Problems.NotFound($"no group named '{name}'"));
     }
+
+    private static IResult Conflict(string title, string detail, string? field = null) => TypedResults.Problem(
+        title: title, detail: field is null ? detail : $"{field}: {detail}", statusCode: StatusCodes.Status409Conflict,
+        extensions: field is null ? null : new Dictionary<string, object?> { ["errors"] = new Dictionary<string, string[]> { [field] = [detail] } });
+
+    private static GroupStatus Status(GroupActor g, HttpContext c) => g.State.Status(Registry(c).Time.GetUtcNow());
 
     private static async Task<IResult> ListAsync(GroupRegistry registry)
     {
         await registry.EnsureLoadedAsync();
         var now = registry.Time.GetUtcNow();
-        return TypedResults.Ok(new GroupList(registry.All.Select(g => g.Status(now)).ToList()));
+        return TypedResults.Ok(new GroupList(registry.All.Select(g => g.State.Status(now)).ToList()));
     }
 
     private static async Task<IResult> PutAsync(string name, HttpContext c, ServerOptions options)
@@ -52,6 +64,17 @@ public static class GroupEndpoints
         if (!Names.IsValid(name))
         {
             return Problems.Invalid("name", $"invalid group name: {Names.Rule}");
+        }
+
+        long? ifMatch = null;
+        if (c.Request.Headers.IfMatch.ToString() is { Length: > 0 } header)
+        {
+            if (!long.TryParse(header.Trim().Trim('"'), NumberStyles.None, CultureInfo.InvariantCulture, out var revision))
+            {
+                return Problems.Invalid("If-Match", "must be the policyRevision of the group's status (0: only if the group does not exist)");
+            }
+
+            ifMatch = revision;
         }
 
         var (policy, error) = await JsonBody.ReadAsync<GroupPolicy>(c, options.MaxRequestBodyBytes);
@@ -67,8 +90,15 @@ public static class GroupEndpoints
         }
 
         var registry = Registry(c);
-        var created = await registry.PutPolicyAsync(name, policy!, null, c.RequestAborted);
-        var status = registry.Find(name)!.Status(registry.Time.GetUtcNow());
+        var (state, created) = await registry.PutPolicyAsync(name, policy!, ifMatch, c.RequestAborted);
+        if (state is null)
+        {
+            return TypedResults.Problem(title: "Policy changed", statusCode: StatusCodes.Status412PreconditionFailed,
+                detail: $"If-Match: the policy is no longer revision {ifMatch}; read the group again (policyRevision) and retry");
+        }
+
+        c.Response.Headers.ETag = $"\"{state.PolicyRevision.ToString(CultureInfo.InvariantCulture)}\"";
+        var status = state.Status(registry.Time.GetUtcNow());
         return created ? TypedResults.Created($"/v1/groups/{name}", status) : TypedResults.Ok(status);
     }
 
@@ -80,7 +110,6 @@ public static class GroupEndpoints
             return error;
         }
 
-        var registry = Registry(c);
         if (index is not null)
         {
             if (!long.TryParse(index, out var after) || after < 0)
@@ -94,22 +123,27 @@ public static class GroupEndpoints
                 return Problems.Invalid("wait", $"must be a duration between 0s and {Durations.Format(options.MaxWatchWait)}");
             }
 
-            Task changed;
-            lock (g!.Gate)
-            {
-                changed = g.ChangedAfter(after);
-            }
-
             try
             {
-                await changed.WaitAsync(waitFor, registry.Time, c.RequestAborted);
+                await g!.ChangedAfter(after).WaitAsync(waitFor, Registry(c).Time, c.RequestAborted);
             }
             catch (TimeoutException)
             {
             }
         }
 
-        return TypedResults.Ok(g!.Status(registry.Time.GetUtcNow()));
+        return TypedResults.Ok(Status(g!, c));
+    }
+
+    private static async Task<IResult> DeleteAsync(string name, HttpContext c)
+    {
+        var (g, error) = await FindAsync(name, c);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        return await Registry(c).DeleteAsync(g!, c.RequestAborted) is { } refused ? Conflict("Group not deleted", refused) : TypedResults.NoContent();
     }
 
     private static async Task<IResult> ReportAsync(string name, string member, HttpContext c, ServerOptions options)
@@ -140,15 +174,37 @@ public static class GroupEndpoints
 
         if (report.Offset < 0) errors["offset"] = ["must not be negative"];
         if (report.Epoch < 0) errors["epoch"] = ["must not be negative"];
+        if (report.Round < 0) errors["round"] = ["must not be negative"];
         if (errors.Count > 0)
         {
             return Problems.Invalid(errors);
         }
 
-        return TypedResults.Ok(await Registry(c).ReportAsync(g!, member, report, c.RequestAborted));
+        return TypedResults.Ok(await g!.ReportAsync(member, report, c.RequestAborted));
     }
 
-    private static async Task<IResult> SwitchoverAsync(string name, HttpContext c, ServerOptions options, GroupSwitchover switchover)
+    private static async Task<IResult> DeleteMemberAsync(string name, string member, HttpContext c)
+    {
+        var (g, error) = await FindAsync(name, c);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        if (!Names.IsValid(member))
+        {
+            return Problems.Invalid("member", $"invalid member name: {Names.Rule}");
+        }
+
+        if (!g!.State.Members.ContainsKey(member))
+        {
+            return Problems.NotFound($"no member named '{member}' in group '{name}'");
+        }
+
+        return await g.DeleteMemberAsync(member, c.RequestAborted) is { } refused ? Conflict("Member not deleted", refused, "member") : TypedResults.NoContent();
+    }
+
+    private static async Task<IResult> SwitchoverAsync(string name, HttpContext c, ServerOptions options)
     {
         var (g, error) = await FindAsync(name, c);
         if (error is not null)
@@ -167,15 +223,14 @@ public static class GroupEndpoints
             return Problems.Invalid("to", $"a member name is required: {Names.Rule}");
         }
 
-        var outcome = await switchover.RunAsync(g!, request.To, c.RequestAborted);
+        var outcome = await g!.SwitchoverAsync(request.To, c.RequestAborted);
         if (outcome.Succeeded)
         {
-            return TypedResults.Ok(g!.Status(Registry(c).Time.GetUtcNow()));
+            return TypedResults.Ok(Status(g, c));
         }
 
         return outcome.Field is { } field && outcome.Message.StartsWith("unknown", StringComparison.Ordinal) ? Problems.Invalid(field, outcome.Message)
-            : TypedResults.Problem(title: "Switchover refused", detail: outcome.Field is null ? outcome.Message : $"{outcome.Field}: {outcome.Message}",
-                statusCode: StatusCodes.Status409Conflict, extensions: outcome.Field is null ? null : new Dictionary<string, object?> { ["errors"] = new Dictionary<string, string[]> { [outcome.Field] = [outcome.Message] } });
+            : Conflict("Switchover refused", outcome.Message, outcome.Field);
     }
 
     private static async Task<IResult> SetPausedAsync(string name, bool paused, HttpContext c)
@@ -186,13 +241,14 @@ public static class GroupEndpoints
             return error;
         }
 
-        var registry = Registry(c);
-        await registry.PutPolicyAsync(name, g!.Policy with { Paused = paused }, paused ? EventTypes.Paused : EventTypes.Resumed, c.RequestAborted);
-        if (c.RequestServices.GetService(typeof(ILogger<GroupRegistry>)) is ILogger logger)
+        // Read-modify-write inside the group's turn, compare-and-set on the stored policy: a concurrent policy edit is kept.
+        var state = await g!.UpdatePolicyAsync(p => p with { Paused = paused }, null, paused ? EventTypes.Paused : EventTypes.Resumed, c.RequestAborted);
+        if (state is null)
         {
-            GroupLog.Paused(logger, name, paused ? "paused" : "resumed");
+            return Conflict("Policy changed", "the policy kept changing; retry");
         }
-        return TypedResults.Ok(g.Status(registry.Time.GetUtcNow()));
+
+        return TypedResults.Ok(Status(g, c));
     }
 
     private static long _drills;
@@ -216,31 +272,19 @@ public static class GroupEndpoints
             return Problems.Invalid("mode", "must be kill or isolate");
         }
 
-        var duration = request.Duration ?? g!.Policy.LeaseTtl * 3;
+        var duration = request.Duration ?? g!.State.Policy.LeaseTtl * 3;
         if (duration < TimeSpan.FromMilliseconds(100) || duration > TimeSpan.FromMinutes(10))
         {
             return Problems.Invalid("duration", "must be between 100ms and 10m");
         }
 
-        var registry = Registry(c);
-        var now = registry.Time.GetUtcNow();
-        PendingDrill drill;
-        lock (g!.Gate)
+        var now = Registry(c).Time.GetUtcNow();
+        var id = now.ToUnixTimeMilliseconds() * 1000 + Interlocked.Increment(ref _drills) % 1000;
+        if (await g!.StartDrillAsync(request.Mode, duration, id, c.RequestAborted) is not { } drill)
         {
-            if (g.Leader is not { } leader || !g.Confirmed)
-            {
-                return TypedResults.Problem(title: "Drill refused", detail: "the group has no confirmed primary", statusCode: StatusCodes.Status409Conflict);
-            }
-
-            drill = new PendingDrill(now.ToUnixTimeMilliseconds() * 1000 + Interlocked.Increment(ref _drills) % 1000, leader.Member, request.Mode, duration, now);
-            g.Drill = drill;
-            g.Bump();
+            return Conflict("Drill refused", "the group has no confirmed primary");
         }
 
-        if (c.RequestServices.GetService(typeof(ILogger<GroupRegistry>)) is ILogger logger)
-        {
-            GroupLog.Drill(logger, name, drill.Mode, drill.Member);
-        }
-        return TypedResults.Accepted($"/v1/groups/{name}", new { drillId = drill.Id, member = drill.Member, mode = drill.Mode, epoch = g.Leader!.Epoch, at = now });
+        return TypedResults.Accepted($"/v1/groups/{name}", new { drillId = drill.Id, member = drill.Member, mode = drill.Mode, epoch = g.State.Leader!.Epoch, at = drill.At });
     }
 }

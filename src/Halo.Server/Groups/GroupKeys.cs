@@ -12,6 +12,9 @@ internal static class GroupKeys
     /// <summary>Attached to the primary's lease: its disappearance is how the controller learns the lease lapsed.</summary>
     public static string LeaseMarker(string group) => $"{Prefix}{group}/lease";
 
+    /// <summary>The synchronous-standby record (<see cref="Core.Failover.SyncRecord"/>), written only by the controller of the current epoch.</summary>
+    public static string Sync(string group) => $"{Prefix}{group}/sync";
+
     public static string Member(string group, string member) => $"{Prefix}{group}/members/{member}";
 
     /// <summary>Splits "groups/cache/members/r1" into ("cache", "members/r1").</summary>

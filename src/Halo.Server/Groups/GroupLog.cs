@@ -29,6 +29,15 @@ internal static partial class GroupLog
     [LoggerMessage(EventId = 3008, Level = LogLevel.Warning, Message = "Group {Group}: drill {Mode} of primary {Member} started")]
     public static partial void Drill(ILogger logger, string group, string mode, string member);
 
+    [LoggerMessage(EventId = 3010, Level = LogLevel.Information, Message = "Group {Group}: position round {Round} opened ({Cause}): asking every agent for its final position")]
+    public static partial void RoundOpened(ILogger logger, string group, long round, string cause);
+
+    [LoggerMessage(EventId = 3011, Level = LogLevel.Error, Message = "Group {Group}: failover needed ({Cause}) but BLOCKED, nobody promoted: {Reason}")]
+    public static partial void Blocked(ILogger logger, string group, string cause, string reason);
+
     [LoggerMessage(EventId = 3009, Level = LogLevel.Error, Message = "Group controller tick failed for {Group}")]
     public static partial void TickFailed(ILogger logger, string group, Exception error);
+
+    [LoggerMessage(EventId = 3010, Level = LogLevel.Information, Message = "Group {Group}: commits now wait for {Names} (degraded: {Degraded})")]
+    public static partial void SynchronousChanged(ILogger logger, string group, string names, bool degraded);
 }

@@ -11,6 +11,7 @@ public sealed class GroupMetrics
     private readonly Counter<long> _failovers;
     private Func<IEnumerable<Measurement<long>>> _epochs = () => [];
     private Func<IEnumerable<Measurement<int>>> _confirmed = () => [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _blocked = new(StringComparer.Ordinal);
 
     public GroupMetrics(IMeterFactory meterFactory)
     {
@@ -21,7 +22,12 @@ public sealed class GroupMetrics
         meter.CreateObservableGauge("halo.group.epoch", () => _epochs(), "{epoch}", "Current fencing epoch by group");
         meter.CreateObservableGauge("halo.group.primary.confirmed", () => _confirmed(), null,
             "1 while the group has a primary that confirmed its promotion in the current epoch, else 0");
+        meter.CreateObservableGauge("halo.group.failover.blocked",
+            () => _blocked.Select(b => new Measurement<int>(b.Value, new KeyValuePair<string, object?>("group", b.Key))), null,
+            "1 while a needed failover is blocked because no member can be shown to hold every acknowledged write, else 0");
     }
+
+    public void Blocked(string group, bool blocked) => _blocked[group] = blocked ? 1 : 0;
 
     public void Observe(Func<IEnumerable<Measurement<long>>> epochs, Func<IEnumerable<Measurement<int>>>? confirmed = null)
     {

@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
+using System.Collections.Immutable;
 using System.Diagnostics.Metrics;
 using System.Text.Json;
 using Halo.Core.Failover;
-using Halo.Core.Registry;
 using Halo.Core.Serialization;
 using Halo.Server.Events;
 using Halo.Store;
@@ -11,181 +11,128 @@ using Microsoft.Extensions.Logging;
 namespace Halo.Server.Groups;
 
 /// <summary>
-/// Every group's policy, members and leader, loaded from the store once and then kept current: policies and leader
-/// records are written through to the store, member reports (several a second) live in memory.
+/// The groups this server knows, one <see cref="GroupActor"/> each, loaded from the store once. The registry only finds,
+/// creates and forgets actors; every change to a group is made by its actor.
 /// </summary>
 internal sealed class GroupRegistry
 {
-    private readonly ConcurrentDictionary<string, GroupRuntime> _groups = new(StringComparer.Ordinal);
-    private readonly IStore _store;
-    private readonly EventLog _events;
-    private readonly TimeProvider _time;
-    private readonly ILogger<GroupRegistry> _logger;
+    private readonly ConcurrentDictionary<string, GroupActor> _groups = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _create = new(1, 1);
+    private readonly GroupContext _context;
     private readonly Lazy<Task> _loaded;
-    private readonly SemaphoreSlim _signal = new(0);
 
-    public GroupRegistry(IStore store, EventLog events, TimeProvider time, GroupMetrics metrics, ILogger<GroupRegistry> logger)
+    public GroupRegistry(IStore store, EventLog events, TimeProvider time, GroupsOptions options, GroupMetrics metrics, ILogger<GroupRegistry> logger)
     {
-        _store = store;
-        _events = events;
-        _time = time;
-        _logger = logger;
+        Time = time;
+        _context = new GroupContext(store, events, time, options, metrics, logger, () => Signal.Release());
         _loaded = new Lazy<Task>(() => LoadAsync(CancellationToken.None));
         metrics.Observe(
-            () => _groups.Values.Select(g => new Measurement<long>(g.Leader?.Epoch ?? 0, new KeyValuePair<string, object?>("group", g.Name))),
-            () => _groups.Values.Select(g => new Measurement<int>(g.Leader is not null && g.Confirmed ? 1 : 0, new KeyValuePair<string, object?>("group", g.Name))));
+            () => _groups.Values.Select(g => g.State).Select(s => new Measurement<long>(s.Leader?.Epoch ?? 0, new KeyValuePair<string, object?>("group", s.Name))),
+            () => _groups.Values.Select(g => g.State).Select(s => new Measurement<int>(s.Leader is not null && s.Confirmed ? 1 : 0, new KeyValuePair<string, object?>("group", s.Name))));
     }
 
-    public IStore Store => _store;
-    public EventLog Events => _events;
-    public TimeProvider Time => _time;
+    public TimeProvider Time { get; }
 
-    public IEnumerable<GroupRuntime> All => _groups.Values.OrderBy(g => g.Name, StringComparer.Ordinal);
+    public IEnumerable<GroupActor> All => _groups.Values.OrderBy(g => g.Name, StringComparer.Ordinal);
 
-    /// <summary>Released by reports that may change a decision, so the controller reacts in milliseconds, not at its next tick.</summary>
-    public SemaphoreSlim Signal => _signal;
+    /// <summary>Released by changes that may alter a decision, so the controller reacts in milliseconds, not at its next tick.</summary>
+    public SemaphoreSlim Signal { get; } = new(0);
 
     public Task EnsureLoadedAsync() => _loaded.Value;
 
-    public GroupRuntime? Find(string name) => _groups.TryGetValue(name, out var g) ? g : null;
+    public GroupActor? Find(string name) => _groups.TryGetValue(name, out var g) ? g : null;
+
+    /// <summary>Starts version numbers from the clock, so a watcher that saw a previous server's version is answered at once, never stuck.</summary>
+    private long InitialVersion() => Time.GetUtcNow().ToUnixTimeMilliseconds() * 1000;
 
     private async Task LoadAsync(CancellationToken ct)
     {
-        var all = await _store.ListAsync(GroupKeys.Prefix, ct).ConfigureAwait(false);
-        // Versions start from the clock so a watcher that saw a previous server's version is answered at once, never stuck.
-        var version = _time.GetUtcNow().ToUnixTimeMilliseconds() * 1000;
+        var all = await _context.Store.ListAsync(GroupKeys.Prefix, ct).ConfigureAwait(false);
+        var states = new Dictionary<string, GroupState>(StringComparer.Ordinal);
         foreach (var kv in all.Items.Where(k => k.Key.EndsWith("/policy", StringComparison.Ordinal)))
         {
             if (GroupKeys.TryParse(kv.Key, out var name, out _) && Deserialize<GroupPolicy>(kv) is { } policy)
             {
-                _groups[name] = new GroupRuntime(name, policy, version);
+                states[name] = new GroupState { Name = name, Policy = policy, PolicyRevision = kv.ModRevision, Version = InitialVersion() };
             }
         }
 
         foreach (var kv in all.Items)
         {
-            if (!GroupKeys.TryParse(kv.Key, out var name, out var rest) || Find(name) is not { } g)
+            if (!GroupKeys.TryParse(kv.Key, out var name, out var rest) || !states.TryGetValue(name, out var s))
             {
                 continue;
             }
 
             if (rest == "leader" && StoreLeaderRecords.Parse(kv) is { } leader)
             {
-                g.Leader = leader;
-                g.LeaderRevision = kv.ModRevision;
+                states[name] = s with { Leader = leader, LeaderRevision = kv.ModRevision };
             }
-            else if (rest.StartsWith("members/", StringComparison.Ordinal) && Deserialize<MemberRecord>(kv) is { } m)
+            else if (rest == "sync" && Deserialize<SyncRecord>(kv) is { } sync)
             {
-                g.Members[rest["members/".Length..]] = new MemberRuntime(rest["members/".Length..], m.Address);
+                states[name] = s with { Sync = SyncState.None with { Record = sync, Revision = kv.ModRevision } };
             }
+            else if (rest.StartsWith("members/", StringComparison.Ordinal) && Deserialize<GroupActor.MemberRecord>(kv) is { } m)
+            {
+                var member = rest["members/".Length..];
+                states[name] = s with { Members = s.Members.SetItem(member, MemberRuntime.New(member, m.Address)) };
+            }
+        }
+
+        foreach (var (name, state) in states)
+        {
+            _groups[name] = new GroupActor(_context, state);
         }
     }
 
-    /// <summary>Creates or updates a group's policy. Returns true when the group is new.</summary>
-    public async Task<bool> PutPolicyAsync(string name, GroupPolicy policy, string? eventType, CancellationToken ct)
+    /// <summary>
+    /// Creates or updates a group's policy (compare-and-set on its store revision; with <paramref name="ifMatch"/>, only if the
+    /// stored policy is still that revision). Returns the state and whether the group is new, or null state on an If-Match conflict.
+    /// </summary>
+    public async Task<(GroupState? State, bool Created)> PutPolicyAsync(string name, GroupPolicy policy, long? ifMatch, CancellationToken ct)
     {
         await EnsureLoadedAsync().ConfigureAwait(false);
-        var ops = new List<TxnOp> { TxnOp.Put(GroupKeys.Policy(name), JsonSerializer.SerializeToUtf8Bytes(policy, HaloJson.Options)) };
-        if (eventType is not null)
+        if (Find(name) is { } existing)
         {
-            ops.Add(_events.Append(new RegistryEvent { Type = eventType, Time = _time.GetUtcNow(), Service = name, Cause = "by request" }));
+            return (await existing.UpdatePolicyAsync(_ => policy, ifMatch, null, ct).ConfigureAwait(false), false);
         }
 
-        await _store.TxnAsync(new TxnRequest([], ops, []), ct).ConfigureAwait(false);
-        var created = false;
-        var g = _groups.GetOrAdd(name, n =>
+        await _create.WaitAsync(ct).ConfigureAwait(false);
+        try
         {
-            created = true;
-            return new GroupRuntime(n, policy, _time.GetUtcNow().ToUnixTimeMilliseconds() * 1000);
-        });
-        lock (g.Gate)
-        {
-            g.Policy = policy;
-            g.Bump();
-        }
+            if (Find(name) is { } raced)
+            {
+                return (await raced.UpdatePolicyAsync(_ => policy, ifMatch, null, ct).ConfigureAwait(false), false);
+            }
 
-        _signal.Release();
-        return created;
+            var actor = new GroupActor(_context, new GroupState { Name = name, Policy = policy, Version = InitialVersion() });
+            var state = await actor.UpdatePolicyAsync(_ => policy, ifMatch ?? 0, null, ct).ConfigureAwait(false);
+            if (state is not null)
+            {
+                _groups[name] = actor;
+            }
+
+            return (state, state is not null);
+        }
+        finally
+        {
+            _create.Release();
+        }
     }
 
-    /// <summary>Records a report and answers with the member's assignment, renewing the primary's lease when the report is from it.</summary>
-    public async Task<Assignment> ReportAsync(GroupRuntime g, string member, MemberReport report, CancellationToken ct)
+    /// <summary>Deletes a group whose members no longer report; returns null when done, or why not.</summary>
+    public async Task<string?> DeleteAsync(GroupActor group, CancellationToken ct)
     {
-        var now = _time.GetUtcNow();
-        bool persist, renew, wake;
-        long leaseId;
-        lock (g.Gate)
+        var refused = await group.DeleteAsync(ct).ConfigureAwait(false);
+        if (refused is null)
         {
-            persist = !g.Members.TryGetValue(member, out var m) || m.Address != report.Address;
-            m ??= g.Members[member] = new MemberRuntime(member, report.Address);
-            m.Address = report.Address;
-            var before = m.Report;
-            var stale = now - m.LastReport > g.Policy.MemberTimeout;
-            m.Report = report;
-            m.LastReport = now;
-            if (!report.DbUp)
-            {
-                m.DbDownSince ??= now;
-            }
-            else
-            {
-                m.DbDownSince = null;
-            }
-
-            if (g.Drill is { } d && d.Member == member && report.DrillDone >= d.Id)
-            {
-                g.Drill = null;
-            }
-
-            var leader = g.Leader;
-            renew = leader is not null && leader.Member == member && leader.Epoch == report.Epoch;
-            leaseId = leader?.LeaseId ?? 0;
-            if (renew && report.Role == MemberRole.Primary && !report.Fenced && !g.Confirmed)
-            {
-                g.Confirmed = true;
-                if (g.LastFailover is { PromotedAt: null } f && f.Epoch == leader!.Epoch)
-                {
-                    g.LastFailover = f with { PromotedAt = now };
-                    GroupLog.Promoted(_logger, g.Name, member, f.Epoch, (now - f.DetectedAt).TotalSeconds);
-                    Promoted?.Invoke(g.Name, now - f.DetectedAt);
-                }
-            }
-
-            wake = persist || stale || before is null || before.Role != report.Role || before.DbUp != report.DbUp || before.Healthy != report.Healthy ||
-                   before.Fenced != report.Fenced || before.Epoch != report.Epoch;
-            if (wake)
-            {
-                if (before?.DbUp == true && !report.DbUp)
-                {
-                    GroupLog.DatabaseDown(_logger, g.Name, member);
-                }
-
-                g.Bump();
-            }
+            _groups.TryRemove(new KeyValuePair<string, GroupActor>(group.Name, group));
         }
 
-        if (wake || g.AwaitingReportsSince is not null)
-        {
-            _signal.Release();
-        }
-
-        if (persist)
-        {
-            await _store.PutAsync(GroupKeys.Member(g.Name, member), JsonSerializer.SerializeToUtf8Bytes(new MemberRecord(report.Address), HaloJson.Options), 0, ct).ConfigureAwait(false);
-        }
-
-        var renewed = renew && await _store.KeepAliveAsync(leaseId, ct).ConfigureAwait(false);
-        lock (g.Gate)
-        {
-            // The lease renewed belongs to the epoch the report named; if the leader changed meanwhile, the renewal counts for nothing.
-            return g.AssignmentFor(member, renewed && g.Leader?.LeaseId == leaseId);
-        }
+        return refused;
     }
 
-    /// <summary>Raised when a new primary confirms its promotion, with the time since the failure was detected.</summary>
-    public event Action<string, TimeSpan>? Promoted;
-
-    private static T? Deserialize<T>(KeyValue kv)
+    internal static T? Deserialize<T>(KeyValue kv)
         where T : class
     {
         try
@@ -197,6 +144,4 @@ internal sealed class GroupRegistry
             return null;
         }
     }
-
-    private sealed record MemberRecord(string Address);
 }

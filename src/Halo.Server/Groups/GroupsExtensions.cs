@@ -12,7 +12,6 @@ public static class GroupsExtensions
         services.TryAddSingleton(options ?? new GroupsOptions());
         services.TryAddSingleton<GroupMetrics>();
         services.TryAddSingleton<GroupRegistry>();
-        services.TryAddSingleton<GroupSwitchover>();
         services.TryAddSingleton<GroupController>();
         services.AddHostedService(sp => sp.GetRequiredService<GroupController>());
         services.ConfigureOpenTelemetryMeterProvider(m => m.AddMeter(GroupMetrics.MeterName));

@@ -10,11 +10,11 @@ public sealed record GroupsOptions
     public TimeSpan SwitchoverTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// After a failure is detected, how long the controller waits for every candidate to report once more, so it ranks them
-    /// by their final replication offsets rather than ones up to an agent interval old. Default 300 ms; agents are woken at
-    /// once by the status change, so this is normally a few milliseconds.
+    /// How long a position round waits for every member's answer before deciding on the answers it has (a member that did not
+    /// answer is never a candidate). Agents are woken at once by the round, so answers normally take a few milliseconds; the
+    /// wait only matters when an agent is dead, stopped or cut off. Default 1 s.
     /// </summary>
-    public TimeSpan CandidateReportWait { get; init; } = TimeSpan.FromMilliseconds(300);
+    public TimeSpan PositionWait { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Longest a status long-poll may wait. Default 30 s.</summary>
     public TimeSpan MaxWatchWait { get; init; } = TimeSpan.FromSeconds(30);

@@ -25,7 +25,7 @@ public sealed class GroupControllerTests : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         _store = await EmbeddedStore.OpenAsync(_dir, new EmbeddedStoreOptions { LeaseCheckInterval = TimeSpan.FromMilliseconds(50) }, _time);
-        _app = await HaloServerHost.BuildAsync(new ServerOptions { Listen = "http://127.0.0.1:0", DataDirectory = _dir }, _store, _time, l => l.ClearProviders());
+        _app = await HaloServerHost.BuildAsync(new ServerOptions { Listen = "http://127.0.0.1:0", DataDirectory = _dir, Security = new() { AllowAnonymous = true } }, _store, _time, l => l.ClearProviders());
         await _app.StartAsync();
         _http = new HttpClient { BaseAddress = HaloServerHost.Address(_app) };
     }
@@ -44,13 +44,22 @@ public sealed class GroupControllerTests : IAsyncLifetime
     private async Task<HttpResponseMessage> PutGroupAsync(object policy) =>
         await _http.PutAsync("/v1/groups/cache", new StringContent(JsonSerializer.Serialize(policy, HaloJson.Options), System.Text.Encoding.UTF8, "application/json"));
 
+    /// <summary>The newest position round the test's "agents" have seen; every report answers it, as an agent's would.</summary>
+    private long _round;
+
     private async Task<Assignment> ReportAsync(string member, long offset, bool dbUp = true, MemberRole role = MemberRole.Replica, long epoch = 0)
     {
         using var response = await _http.PostAsJsonAsync($"/v1/groups/cache/members/{member}/report",
-            new MemberReport { Address = $"127.0.0.1:{6000 + member[^1]}", Role = role, DbUp = dbUp, Healthy = dbUp, Offset = offset, Epoch = epoch }, HaloJson.Options);
+            new MemberReport { Address = $"127.0.0.1:{6000 + member[^1]}", Role = role, DbUp = dbUp, Healthy = dbUp, Offset = offset, Epoch = epoch, Round = _round },
+            HaloJson.Options);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        return (await response.Content.ReadFromJsonAsync<Assignment>(HaloJson.Options))!;
+        var a = (await response.Content.ReadFromJsonAsync<Assignment>(HaloJson.Options))!;
+        _round = Math.Max(_round, a.Round);
+        return a;
     }
+
+    /// <summary>Sees the round the last tick opened, as agents do through their long poll.</summary>
+    private async Task SeeRoundAsync() => _round = Math.Max(_round, (await StatusAsync()).Round?.Id ?? 0);
 
     private async Task<GroupStatus> StatusAsync() => (await _http.GetFromJsonAsync<GroupStatus>("/v1/groups/cache", HaloJson.Options))!;
 
@@ -75,6 +84,11 @@ public sealed class GroupControllerTests : IAsyncLifetime
     private async Task<GroupStatus> ElectAsync(GroupPolicy policy)
     {
         Assert.Equal(HttpStatusCode.Created, (await PutGroupAsync(policy)).StatusCode);
+        await ReportAsync("r1", 100);
+        await ReportAsync("r2", 50);
+        await ReportAsync("r3", 90);
+        await TickAsync(); // opens the position round
+        await SeeRoundAsync();
         await ReportAsync("r1", 100);
         await ReportAsync("r2", 50);
         await ReportAsync("r3", 90);
@@ -116,7 +130,8 @@ public sealed class GroupControllerTests : IAsyncLifetime
     [Fact]
     public async Task Tick_LeaseLapses_PromotesBestCandidateSkippingLaggingAndNeverPromote()
     {
-        var policy = new GroupPolicy { MaxLagBytes = 20, Members = new Dictionary<string, MemberPolicy> { ["r3"] = new() { NeverPromote = true } } };
+        // AckReplicas 0: r3 (never promoted) holds more than r2, which with WAIT 1 would block the failover (tested below).
+        var policy = new GroupPolicy { AckReplicas = 0, MaxLagBytes = 20, Members = new Dictionary<string, MemberPolicy> { ["r3"] = new() { NeverPromote = true } } };
         await ElectAsync(policy);
         // r1 goes silent; replicas keep reporting while the fake clock passes the 2 s TTL.
         // Lease expiry runs on the store's writer thread, so give each fake step a moment of real time; bounded either way.
@@ -176,6 +191,37 @@ public sealed class GroupControllerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Tick_PrimaryDownAndAReplicaSilent_BlockedWithEventUntilItAnswersThenPromotesTheBest()
+    {
+        await ElectAsync(new GroupPolicy { AckReplicas = 1 });
+        await ReportAsync("r1", 100, role: MemberRole.Primary, epoch: 1);
+        // r1's database dies; r3 (which may hold a write acknowledged by WAIT 1 that r2 lacks) has gone silent.
+        for (var i = 0; i < 15; i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(100));
+            await ReportAsync("r1", 100, dbUp: false, epoch: 1);
+            await ReportAsync("r2", 95);
+            await TickAsync();
+        }
+
+        var blocked = await StatusAsync();
+        Assert.Equal(1, blocked.Epoch);
+        Assert.NotNull(blocked.Round);
+        Assert.Contains("r3", blocked.Blocked, StringComparison.Ordinal);
+        Assert.Equal("1", await GaugeAsync("halo_group_failover_blocked"));
+        var events = await _http.GetStringAsync("/v1/events?type=failover-blocked");
+        Assert.Contains("\"to\":\"blocked\"", events, StringComparison.Ordinal);
+
+        // r3 answers the round: it holds the most, so it is promoted, and the block is resolved.
+        await ReportAsync("r3", 100);
+        await TickAsync();
+        var after = await StatusAsync();
+        Assert.Equal(("r3", 2L, (string?)null, (PositionRound?)null), (after.Primary, after.Epoch, after.Blocked, after.Round));
+        Assert.Contains("\"to\":\"resolved\"", await _http.GetStringAsync("/v1/events?type=failover-blocked"), StringComparison.Ordinal);
+        Assert.Equal("0", await GaugeAsync("halo_group_failover_blocked"));
+    }
+
+    [Fact]
     public async Task Tick_Paused_LeaseLapsesWithoutFailover()
     {
         await ElectAsync(new GroupPolicy());
@@ -193,6 +239,92 @@ public sealed class GroupControllerTests : IAsyncLifetime
 
         Assert.Equal(1, (await StatusAsync()).Epoch);
         Assert.True((await StatusAsync()).Paused);
+    }
+
+    [Fact]
+    public async Task PutGroup_IfMatchStale_412AndTheStoredPolicyKept()
+    {
+        var created = await PutGroupAsync(new GroupPolicy { MaxLagBytes = 100 });
+        var revision = created.Headers.ETag!.Tag.Trim('"');
+        using var update = new HttpRequestMessage(HttpMethod.Put, "/v1/groups/cache")
+        {
+            Content = new StringContent(JsonSerializer.Serialize(new GroupPolicy { MaxLagBytes = 200 }, HaloJson.Options), System.Text.Encoding.UTF8, "application/json"),
+        };
+        update.Headers.TryAddWithoutValidation("If-Match", $"\"{revision}\"");
+        Assert.Equal(HttpStatusCode.OK, (await _http.SendAsync(update)).StatusCode);
+
+        using var stale = new HttpRequestMessage(HttpMethod.Put, "/v1/groups/cache")
+        {
+            Content = new StringContent(JsonSerializer.Serialize(new GroupPolicy { MaxLagBytes = 300 }, HaloJson.Options), System.Text.Encoding.UTF8, "application/json"),
+        };
+        stale.Headers.TryAddWithoutValidation("If-Match", revision);
+        await ProblemAsync(await _http.SendAsync(stale), HttpStatusCode.PreconditionFailed);
+        Assert.Equal(200, (await StatusAsync()).Policy.MaxLagBytes);
+    }
+
+    [Fact]
+    public async Task Pause_PolicyChangedByAnotherServerMeanwhile_KeepsThatChangeAndPauses()
+    {
+        await PutGroupAsync(new GroupPolicy { MaxLagBytes = 100 });
+        // Another server (same store) edits the policy; this server's copy is now stale.
+        await _store.PutAsync("groups/cache/policy", JsonSerializer.SerializeToUtf8Bytes(new GroupPolicy { MaxLagBytes = 555 }, HaloJson.Options));
+
+        Assert.True((await _http.PostAsync("/v1/groups/cache/pause", null)).IsSuccessStatusCode);
+
+        var stored = JsonSerializer.Deserialize<GroupPolicy>((await _store.GetAsync("groups/cache/policy")).Item!.Value.Span, HaloJson.Options)!;
+        Assert.Equal((555L, true), (stored.MaxLagBytes, stored.Paused));
+        Assert.Equal((555L, true), ((await StatusAsync()).Policy.MaxLagBytes, (await StatusAsync()).Paused));
+    }
+
+    [Fact]
+    public async Task PauseAndPolicyPuts_Concurrently_NoUpdateLost()
+    {
+        await PutGroupAsync(new GroupPolicy());
+        var puts = Enumerable.Range(1, 20).Select(i => PutGroupAsync(new GroupPolicy { MaxLagBytes = i, Paused = true }));
+        var pauses = Enumerable.Range(0, 20).Select(_ => _http.PostAsync("/v1/groups/cache/pause", null));
+        await Task.WhenAll(puts.Cast<Task>().Concat(pauses));
+
+        var stored = JsonSerializer.Deserialize<GroupPolicy>((await _store.GetAsync("groups/cache/policy")).Item!.Value.Span, HaloJson.Options)!;
+        var status = await StatusAsync();
+        Assert.True(stored.Paused);
+        Assert.Equal(JsonSerializer.Serialize(stored, HaloJson.Options), JsonSerializer.Serialize(status.Policy, HaloJson.Options));
+        Assert.Equal((await _store.GetAsync("groups/cache/policy")).Item!.ModRevision, status.PolicyRevision);
+    }
+
+    [Fact]
+    public async Task DeleteMember_PrimaryOrStillReporting_RefusedThenDeletedOnceSilent()
+    {
+        await ElectAsync(new GroupPolicy());
+        var primary = await ProblemAsync(await _http.DeleteAsync("/v1/groups/cache/members/r1"), HttpStatusCode.Conflict);
+        Assert.Contains("primary", primary.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        var live = await ProblemAsync(await _http.DeleteAsync("/v1/groups/cache/members/r3"), HttpStatusCode.Conflict);
+        Assert.Contains("still reporting", live.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        await ProblemAsync(await _http.DeleteAsync("/v1/groups/cache/members/r9"), HttpStatusCode.NotFound);
+
+        _time.Advance(TimeSpan.FromSeconds(2)); // r3's agent was stopped: no report for longer than memberTimeout
+        await ReportAsync("r1", 100, role: MemberRole.Primary, epoch: 1);
+        Assert.Equal(HttpStatusCode.NoContent, (await _http.DeleteAsync("/v1/groups/cache/members/r3")).StatusCode);
+
+        Assert.DoesNotContain((await StatusAsync()).Members, m => m.Name == "r3");
+        Assert.Null((await _store.GetAsync("groups/cache/members/r3")).Item);
+        Assert.Contains("member-deleted", await _http.GetStringAsync("/v1/events?type=member-deleted"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DeleteGroup_MembersStillReporting_RefusedThenEverythingGoneOnceSilent()
+    {
+        await ElectAsync(new GroupPolicy());
+        await ProblemAsync(await _http.DeleteAsync("/v1/groups/cache"), HttpStatusCode.Conflict);
+
+        _time.Advance(TimeSpan.FromSeconds(2));
+        Assert.Equal(HttpStatusCode.NoContent, (await _http.DeleteAsync("/v1/groups/cache")).StatusCode);
+
+        Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync("/v1/groups/cache")).StatusCode);
+        Assert.Empty((await _store.ListAsync("groups/")).Items);
+        await ProblemAsync(await _http.PostAsJsonAsync("/v1/groups/cache/members/r1/report", new { address = "127.0.0.1:1" }), HttpStatusCode.NotFound);
+        Assert.Contains("group-deleted", await _http.GetStringAsync("/v1/events?type=group-deleted"), StringComparison.Ordinal);
+        // The name can be used again.
+        Assert.Equal(HttpStatusCode.Created, (await PutGroupAsync(new GroupPolicy())).StatusCode);
     }
 
     [Theory]

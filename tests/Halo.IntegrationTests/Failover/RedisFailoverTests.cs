@@ -73,6 +73,52 @@ public sealed class RedisFailoverTests
         Assert.True(firstWrite < TimeSpan.FromSeconds(3), $"first write after {firstWrite}");
     }
 
+    /// <summary>
+    /// The lost write of issue 10, made deterministic: a write acknowledged by WAIT 1 is on one replica only (the other's link is cut),
+    /// then the primary dies and the replica holding the write cannot answer. Promoting the other one would lose the write; the
+    /// controller must block instead, and promote the holder once it answers.
+    /// </summary>
+    [Fact]
+    public async Task KillPrimary_OnlyTheReplicaWithTheAcknowledgedWriteSilent_BlocksThenPromotesItWithoutLoss()
+    {
+        await using var c = await FailoverCluster.StartAsync(new GroupPolicy { AntiFlapWindow = TimeSpan.Zero, AckReplicas = 1 });
+        var before = await c.StatusAsync();
+        var primary = c.IndexOf(before.Primary!);
+        var replicas = Enumerable.Range(0, 3).Where(i => i != primary).ToArray();
+        var (lagging, holder) = (replicas[0], replicas[1]);
+
+        // The lagging replica's link to the primary (its local address, as the primary sees the connection).
+        var links = await c.Redis[lagging].ExecuteAsync("CLIENT", "LIST") as string ?? "";
+        var link = links.Split('\n').Single(l => l.Contains(" flags=M ", StringComparison.Ordinal));
+        var laddr = link.Split(' ').Single(f => f.StartsWith("laddr=", StringComparison.Ordinal))["laddr=".Length..];
+        c.Redis[lagging].Pause(); // paused, it cannot reconnect to the primary before the write
+        try
+        {
+            Assert.Equal(1L, await c.Redis[primary].ExecuteAsync("CLIENT", "KILL", "ADDR", laddr));
+            await using var client = await Halo.Agent.Drivers.RespConnection.ConnectAsync("127.0.0.1", c.Proxy.LocalEndpoint.Port, TimeSpan.FromSeconds(1));
+            Assert.Equal("OK", await client.ExecuteAsync(TimeSpan.FromSeconds(2), default, "SET", "only-on-holder", "1"));
+            Assert.Equal(1L, await client.ExecuteAsync(TimeSpan.FromSeconds(2), default, "WAIT", "1", "1000"));
+            c.Agents[holder].Partitioned = () => true;
+            c.Redis[primary].Kill9();
+        }
+        finally
+        {
+            c.Redis[lagging].Resume();
+        }
+
+        var blocked = await c.WaitAsync(s => s.Blocked is not null, Bound, "the failover to be blocked");
+        Assert.Equal(before.Epoch, blocked.Epoch);
+        Assert.Contains(FailoverCluster.Name(holder), blocked.Blocked, StringComparison.Ordinal);
+
+        c.Agents[holder].Partitioned = () => false;
+        var after = await c.WaitAsync(s => s.Epoch > before.Epoch && s.PrimaryConfirmed, Bound, "the holder to be promoted");
+        Assert.Equal(FailoverCluster.Name(holder), after.Primary);
+        Assert.Null(after.Blocked);
+        await FailoverCluster.WaitUntilAsync(() => c.Proxy.Route.Epoch == after.Epoch, Bound, "the proxy to follow");
+        await using var check = await Halo.Agent.Drivers.RespConnection.ConnectAsync("127.0.0.1", c.Proxy.LocalEndpoint.Port, TimeSpan.FromSeconds(1));
+        Assert.Equal("1", await check.ExecuteAsync(TimeSpan.FromSeconds(2), default, "GET", "only-on-holder"));
+    }
+
     [Fact]
     public async Task PrimaryCutOffFromServer_LeaseCannotBeRenewed_FencesItselfWithinTheDocumentedBound()
     {

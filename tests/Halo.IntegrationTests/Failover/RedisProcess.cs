@@ -75,6 +75,23 @@ public sealed class RedisProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>SIGSTOP: the process is paused, not dead (its sockets stay open, nothing answers).</summary>
+    public void Pause() => Signal(19);
+
+    /// <summary>SIGCONT after <see cref="Pause"/>.</summary>
+    public void Resume() => Signal(18);
+
+    private void Signal(int signal)
+    {
+        if (_process is { HasExited: false } p && Kill(p.Id, signal) != 0)
+        {
+            throw new InvalidOperationException($"kill({p.Id}, {signal}) failed");
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+
     /// <summary>Role and whether it accepts writes: master and not fenced. Null when unreachable.</summary>
     public async Task<(string Role, bool Writable)?> RoleAsync()
     {

@@ -20,8 +20,13 @@ public sealed class FeedWatcher : IAsyncDisposable
     private readonly Task _loop;
     private long _last;
 
-    public FeedWatcher(IReadOnlyList<Uri> servers, long from, int firstServer = 0)
+    public FeedWatcher(IReadOnlyList<Uri> servers, long from, int firstServer = 0, string? token = null)
     {
+        if (token is not null)
+        {
+            _http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+
         _servers = servers;
         _last = from;
         _loop = Task.Run(() => RunAsync(firstServer, _stop.Token));
@@ -36,9 +41,14 @@ public sealed class FeedWatcher : IAsyncDisposable
     public long Last => Interlocked.Read(ref _last);
 
     /// <summary>Reads the whole feed from <paramref name="from"/> up to and including <paramref name="until"/> from one server, in one stream.</summary>
-    public static async Task<List<(long Revision, string Type, string Key)>> ReplayAsync(Uri server, long from, long until, TimeSpan timeout)
+    public static async Task<List<(long Revision, string Type, string Key)>> ReplayAsync(Uri server, long from, long until, TimeSpan timeout, string? token = null)
     {
         using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+        if (token is not null)
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+
         using var cts = new CancellationTokenSource(timeout);
         var result = new List<(long, string, string)>();
         if (until <= from)

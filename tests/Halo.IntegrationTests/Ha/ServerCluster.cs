@@ -24,6 +24,27 @@ public sealed class ServerCluster : IAsyncDisposable
         _ports = Enumerable.Range(0, count).Select(_ => HaloProcess.FreePort()).ToArray();
         _processes = new HaloProcess?[count];
         _directory = HaloProcess.TempDirectory("servers");
+        // One admin secret for every server (the first registers it in the shared store, the others find it there), so a
+        // test has one token for all of them, as an operator would.
+        Token = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
+        _tokenFile = Path.Combine(_directory, "bootstrap.token");
+        File.WriteAllText(_tokenFile, Token);
+    }
+
+    private readonly string _tokenFile;
+
+    /// <summary>The admin token every server accepts.</summary>
+    public string Token { get; }
+
+    /// <summary>An HTTP client that sends <see cref="Token"/>; the caller disposes it.</summary>
+    public HttpClient Http(TimeSpan? timeout = null)
+    {
+        var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(1) })
+        {
+            Timeout = timeout ?? TimeSpan.FromSeconds(30),
+        };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Token);
+        return http;
     }
 
     public int Count => _ports.Length;
@@ -79,7 +100,7 @@ public sealed class ServerCluster : IAsyncDisposable
     /// <summary>GET <paramref name="path"/> on server <paramref name="i"/> as JSON, failing the test on an error status.</summary>
     public async Task<JsonElement> GetJsonAsync(int i, string path, HttpClient? http = null)
     {
-        using var own = http is null ? new HttpClient { Timeout = TimeSpan.FromSeconds(30) } : null;
+        using var own = http is null ? Http() : null;
         using var response = await (http ?? own!).GetAsync(new Uri(Url(i), path));
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.IsSuccessStatusCode, $"server {i} {path}: {(int)response.StatusCode} {text}");
@@ -89,7 +110,7 @@ public sealed class ServerCluster : IAsyncDisposable
     /// <summary>Registers an instance through server <paramref name="i"/>; returns the status code.</summary>
     public async Task<int> RegisterAsync(int i, string service, string id, int port, HttpClient? http = null)
     {
-        using var own = http is null ? new HttpClient { Timeout = TimeSpan.FromSeconds(30) } : null;
+        using var own = http is null ? Http() : null;
         using var response = await (http ?? own!).PutAsJsonAsync(new Uri(Url(i), $"v1/services/{service}/instances/{id}"), new { address = "127.0.0.1", port });
         return (int)response.StatusCode;
     }
@@ -122,7 +143,7 @@ public sealed class ServerCluster : IAsyncDisposable
         _processes[i]?.KillHard();
         _processes[i] = HaloProcess.Start([
             "server", "--store", "etcd", "--etcd", _etcd.Endpoints, "--listen", $"127.0.0.1:{_ports[i]}",
-            "--data", Path.Combine(_directory, $"s{i}"), .. _extraArgs]);
+            "--data", Path.Combine(_directory, $"s{i}"), "--bootstrap-token-file", _tokenFile, .. _extraArgs]);
     }
 
     private async Task WaitListeningAsync(int i)

@@ -44,7 +44,7 @@ public sealed class FailoverWebhookTests
         await using var store = await EmbeddedStore.OpenAsync(dir, new EmbeddedStoreOptions { LeaseCheckInterval = TimeSpan.FromMilliseconds(50) }, time);
         var options = new ServerOptions
         {
-            Listen = "http://127.0.0.1:0", DataDirectory = dir,
+            Listen = "http://127.0.0.1:0", DataDirectory = dir, Security = new() { AllowAnonymous = true },
             Alerts = new AlertOptions { Webhooks = [receiver.Urls.First() + "/hook"], InitialBackoff = TimeSpan.FromSeconds(1), Timeout = TimeSpan.FromMinutes(1) },
         };
         await using var app = await HaloServerHost.BuildAsync(options, store, time, l => l.ClearProviders());
@@ -52,11 +52,15 @@ public sealed class FailoverWebhookTests
         using var http = new HttpClient { BaseAddress = HaloServerHost.Address(app) };
         var controller = app.Services.GetRequiredService<GroupController>();
 
+        // Like agents, the reports answer the controller's position round once they have seen it.
+        long round = 0;
         async Task ReportAsync(string member, long offset, bool dbUp = true, long epoch = 0)
         {
             using var response = await http.PostAsJsonAsync($"/v1/groups/cache/members/{member}/report",
-                new MemberReport { Address = $"127.0.0.1:{6000 + member[^1]}", Role = MemberRole.Replica, DbUp = dbUp, Healthy = dbUp, Offset = offset, Epoch = epoch }, HaloJson.Options);
+                new MemberReport { Address = $"127.0.0.1:{6000 + member[^1]}", Role = MemberRole.Replica, DbUp = dbUp, Healthy = dbUp, Offset = offset, Epoch = epoch, Round = round },
+                HaloJson.Options);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            round = Math.Max(round, (await response.Content.ReadFromJsonAsync<Assignment>(HaloJson.Options))!.Round);
         }
 
         // Elect r1, then its database goes down; after the restart grace the controller fails over (as GroupControllerTests).
@@ -66,6 +70,11 @@ public sealed class FailoverWebhookTests
             Assert.Equal(HttpStatusCode.Created, put.StatusCode);
         }
 
+        await ReportAsync("r1", 100);
+        await ReportAsync("r2", 50);
+        await ReportAsync("r3", 90);
+        await controller.TickAsync(default); // opens the position round
+        await ReportAsync("r1", 100);
         await ReportAsync("r1", 100);
         await ReportAsync("r2", 50);
         await ReportAsync("r3", 90);

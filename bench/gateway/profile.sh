@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Profile one proxy under the bench's load and render a flame graph (perf + our own renderer).
+# Usage: bench/gateway/profile.sh [proxy=halo] [out-prefix=docs/perf/gateway] [seconds=10]
+#   env: PROXY_CPUS=1 LOAD_CPUS=0 CONNECTIONS=16 FREQ=2999 EXTRA_ENV="VAR=1 ..." (extra env for the proxy, for experiments)
+# DOTNET_PerfMapEnabled=1 and DOTNET_EnableWriteXorExecute=0 are for profiling only (they let perf name
+# JIT-compiled frames: with W^X on, JIT code runs from a memfd mapping perf cannot match); the figures in
+# docs/BENCHMARKS.md come from run.sh, which sets no Halo environment variables.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+PROXY=${1:-halo}
+OUT=${2:-$ROOT/docs/perf/gateway-$PROXY}
+SECS=${3:-10}
+PROXY_CPUS=${PROXY_CPUS-1}
+LOAD_CPUS=${LOAD_CPUS-0}
+CONN=${CONNECTIONS:-16}
+RUN=$(mktemp -d /tmp/halo-profile.XXXXXX)
+source "$ROOT/bench/gateway/lib.sh"
+trap cleanup_all EXIT
+[ "${NO_BUILD:-0}" = 1 ] || build_all
+mkdir -p "$(dirname "$OUT")"
+start_backends
+start_proxy "$PROXY" DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 ${EXTRA_ENV:-}
+pin "$LOAD_CPUS" wrk -t1 -c"$CONN" -d"${WARMUP:-15}s" "http://127.0.0.1:$PPORT/" >/dev/null
+pin "$LOAD_CPUS" wrk -t1 -c"$CONN" -d"$((SECS + 2))s" --latency "http://127.0.0.1:$PPORT/" >"$RUN/wrk.txt" &
+wrkpid=$!
+sleep 1
+t0=$(cpu_ticks "$PPID_")
+perf record -F "${FREQ:-2999}" -g -p "$PPID_" -o "$RUN/perf.data" -- sleep "$SECS" 2>"$RUN/perf.log" >/dev/null
+t1=$(cpu_ticks "$PPID_")
+wait "$wrkpid"
+perf script -i "$RUN/perf.data" 2>/dev/null | python3 "$ROOT/bench/tools/flamegraph.py" --title "$PROXY, wrk -c$CONN, $(date -u +%F)" \
+  --svg "$OUT.svg" --folded "$OUT.folded" --top 30 | tee "$OUT.top.txt"
+rps=$(awk '/Requests\/sec/ {print $2}' "$RUN/wrk.txt")
+echo "wrk: $rps req/s; proxy CPU during the profile: $(( (t1 - t0) * 10 )) ms over ${SECS}s" | tee -a "$OUT.top.txt"
+grep -E "Latency|Req/Sec|requests in" "$RUN/wrk.txt" || true
+stop_proxy
+stop_backends

@@ -1,0 +1,106 @@
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Halo.Client;
+
+/// <summary>
+/// The one way a Halo role builds its HTTP connection to the control plane from <see cref="HaloClientOptions"/>: TLS with
+/// the pinned CA and client certificate, the bearer token, and server-list failover (<see cref="ServerFailoverHandler"/>).
+/// </summary>
+public static class HaloHttp
+{
+    /// <summary>Marks a request that may be sent again to another server after a 5xx or a broken connection, whatever its method.</summary>
+    public static readonly HttpRequestOptionsKey<bool> Idempotent = new("halo.idempotent");
+
+    /// <summary>A long poll: how long the server may hold the request before answering; added to the attempt timeout.</summary>
+    public static readonly HttpRequestOptionsKey<TimeSpan> LongPoll = new("halo.long-poll");
+
+    /// <summary>An <see cref="HttpClient"/> for the servers of <paramref name="options"/>; relative URLs resolve against the server in use.</summary>
+    public static HttpClient CreateClient(HaloClientOptions options, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options = options.EnsureValid();
+        return new HttpClient(CreateHandler(options, time), disposeHandler: true)
+        {
+            BaseAddress = options.Servers[0],
+            // The handler bounds each attempt on the injected clock; this is the backstop for the whole call.
+            Timeout = options.RequestTimeout,
+        };
+    }
+
+    /// <summary>The handler chain alone (failover, token, transport), for a caller that builds its own <see cref="HttpClient"/>.</summary>
+    public static ServerFailoverHandler CreateHandler(HaloClientOptions options, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options = options.EnsureValid();
+        return new ServerFailoverHandler(options, time ?? TimeProvider.System) { InnerHandler = CreateTransport(options) };
+    }
+
+    /// <summary>The socket transport with the options' TLS settings: CA pinning and the client certificate.</summary>
+    public static SocketsHttpHandler CreateTransport(HaloClientOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var handler = new SocketsHttpHandler
+        {
+            UseProxy = false,
+            ConnectTimeout = options.ConnectTimeout,
+            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
+            // A bearer token is never sent to a host the user did not name: .NET drops Authorization on redirects anyway,
+            // and a server that wants a call elsewhere answers so instead of redirecting.
+            AllowAutoRedirect = false,
+        };
+        if (options.CaCertificateFile is { } ca)
+        {
+            var roots = new X509Certificate2Collection();
+            roots.ImportFromPemFile(ca);
+            if (roots.Count == 0)
+            {
+                throw new HaloOptionsException("CaCertificateFile", $"'{ca}' holds no PEM certificate");
+            }
+
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, chain, errors) => TrustedByPinnedCa(certificate, chain, errors, roots);
+        }
+
+        if (options.ClientCertificateFile is { } certFile)
+        {
+            try
+            {
+                var certificate = X509Certificate2.CreateFromPemFile(certFile, options.ClientKeyFile);
+                handler.SslOptions.ClientCertificates = [certificate];
+            }
+            catch (System.Security.Cryptography.CryptographicException ex)
+            {
+                throw new HaloOptionsException("ClientCertificateFile", $"cannot load '{certFile}' with its key: {ex.Message}");
+            }
+        }
+
+        return handler;
+    }
+
+    /// <summary>
+    /// Accepts the server's certificate only when it chains to one of <paramref name="roots"/> (not the machine's store) and
+    /// names the host; a pinned CA replaces the system trust rather than adding to it.
+    /// </summary>
+    internal static bool TrustedByPinnedCa(X509Certificate? certificate, X509Chain? presented, SslPolicyErrors errors, X509Certificate2Collection roots)
+    {
+        if (certificate is null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != SslPolicyErrors.None)
+        {
+            return false; // no certificate, or one for another name
+        }
+
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.AddRange(roots);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        if (presented is not null)
+        {
+            foreach (var element in presented.ChainElements)
+            {
+                chain.ChainPolicy.ExtraStore.Add(element.Certificate);
+            }
+        }
+
+        using var leaf = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+        return chain.Build(leaf);
+    }
+}

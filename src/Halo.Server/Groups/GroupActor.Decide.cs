@@ -1,0 +1,169 @@
+using Halo.Core.Failover;
+using Halo.Core.Registry;
+using Halo.Store;
+
+namespace Halo.Server.Groups;
+
+/// <summary>The decisions: when to fail over, the position round, whom to promote, the takeover itself.</summary>
+internal sealed partial class GroupActor
+{
+    /// <summary>One decision pass (then one step of synchronous-replication upkeep), as one turn.</summary>
+    public Task DecideAsync(CancellationToken ct) => TurnAsync(async s =>
+    {
+        if (Deleted)
+        {
+            return 0;
+        }
+
+        await DecideTurnAsync(s, ct).ConfigureAwait(false);
+        await MaintainSynchronousAsync(ct).ConfigureAwait(false);
+        return 0;
+    }, ct);
+
+    private async Task DecideTurnAsync(GroupState s, CancellationToken ct)
+    {
+        if (s.Pending is not null)
+        {
+            return; // a switchover owns the group until it finishes
+        }
+
+        var leader = s.Leader;
+        var leaseAlive = leader is not null && (await Store.GetAsync(GroupKeys.LeaseMarker(Name), ct).ConfigureAwait(false)).Item?.LeaseId == leader.LeaseId;
+        var now = Now;
+        var view = s.View(leaseAlive, now);
+        var trigger = FailoverPlanner.Decide(view);
+        if (trigger.Action is FailoverAction.None)
+        {
+            if (s.TriggerSeen is not null || s.Round is not null)
+            {
+                await CloseRoundAsync(s with { TriggerSeen = null }, $"no longer needed: {trigger.Cause}", ct).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        var detected = s.TriggerSeen ?? (trigger.Cause.StartsWith("db-down", StringComparison.Ordinal) && leader is not null &&
+            s.Members.TryGetValue(leader.Member, out var failed) && failed.DbDownSince is { } since ? since : now);
+        if (s.Round is not { } round || round.Failed != leader?.Member || round.Epoch != (leader?.Epoch ?? 0))
+        {
+            // Ask every agent for its position now: the round id goes out with the version bump (waking their long polls) and in
+            // every report answer; a report naming it was probed after this moment, so its offset is final.
+            var opened = new PositionRound(s.Version + 1, leader?.Member, leader?.Epoch ?? 0, trigger.Cause, now, now + _ctx.Options.PositionWait);
+            Publish(s with { TriggerSeen = detected, Round = opened, Blocked = null });
+            GroupLog.RoundOpened(_ctx.Logger, Name, opened.Id, trigger.Cause);
+            return;
+        }
+
+        var outcome = PromotionRule.Evaluate(view, round);
+        if (outcome.Verdict is PromotionVerdict.Wait)
+        {
+            return;
+        }
+
+        if (outcome.Verdict is PromotionVerdict.Blocked)
+        {
+            await BlockAsync(s, round, outcome, ct).ConfigureAwait(false);
+            return;
+        }
+
+        var evidence = outcome.Reason + (outcome.Skipped.Count == 0 ? "" : "; " + string.Join("; ", outcome.Skipped.Select(x => $"{x.Key}: {x.Value}")));
+        // A blocked round is resolved in the same transaction as the takeover: whoever sees the new primary sees the alert cleared.
+        TxnOp[] resolved = s.Blocked is null ? [] : [Resolution(round, $"{outcome.To} promoted")];
+        if (await TakeOverAsync(s, new VersionedLeader(leader, s.LeaderRevision), outcome.To!, round.Cause, detected, evidence, resolved, ct).ConfigureAwait(false) &&
+            s.Blocked is not null)
+        {
+            _ctx.Metrics.Blocked(Name, false);
+        }
+    }
+
+    /// <summary>Records, once per round, that a failover is needed but no member can be shown to hold every acknowledged write.</summary>
+    private async Task BlockAsync(GroupState s, PositionRound round, PromotionOutcome outcome, CancellationToken ct)
+    {
+        if (s.Blocked is not null)
+        {
+            return; // already said; the round stays open and every new answer is looked at on the next pass
+        }
+
+        await Store.TxnAsync(new TxnRequest([], [_ctx.Events.Append(new RegistryEvent
+        {
+            Type = EventTypes.FailoverBlocked, Time = Now, Service = Name, Instance = round.Failed, From = "needed", To = "blocked", Cause = outcome.Reason,
+            Evidence = new Dictionary<string, object?> { ["round"] = round.Id, ["trigger"] = round.Cause, ["epoch"] = round.Epoch, ["members"] = outcome.Skipped },
+        })], []), ct).ConfigureAwait(false);
+        Publish(s with { Blocked = outcome.Reason });
+        GroupLog.Blocked(_ctx.Logger, Name, round.Cause, outcome.Reason);
+        _ctx.Metrics.Blocked(Name, true);
+    }
+
+    /// <summary>Closes the open round; if it had been blocked, records that it is no longer (resolving the alert).</summary>
+    private async Task CloseRoundAsync(GroupState s, string why, CancellationToken ct)
+    {
+        if (s.Blocked is not null && s.Round is { } round)
+        {
+            await Store.TxnAsync(new TxnRequest([], [Resolution(round, why)], []), ct).ConfigureAwait(false);
+            _ctx.Metrics.Blocked(Name, false);
+        }
+
+        Publish(s with { Round = null, Blocked = null });
+    }
+
+    private TxnOp Resolution(PositionRound round, string why) => _ctx.Events.Append(new RegistryEvent
+    {
+        Type = EventTypes.FailoverBlocked, Time = Now, Service = Name, Instance = round.Failed, From = "blocked", To = "resolved", Cause = why,
+        Evidence = new Dictionary<string, object?> { ["round"] = round.Id },
+    });
+
+    /// <summary>
+    /// Makes <paramref name="to"/> primary in the next epoch, inside a turn: a fresh lease, then one transaction that checks the
+    /// leader record is still the one observed and writes the new record, the lease marker, the event and whatever goes
+    /// <paramref name="alongside"/>. Returns false when it lost the race (another server changed the record): the state then
+    /// takes the stored record, and the next pass decides again.
+    /// </summary>
+    private async Task<bool> TakeOverAsync(
+        GroupState s, VersionedLeader observed, string to, string cause, DateTimeOffset detected, string? evidence, IEnumerable<TxnOp> alongside,
+        CancellationToken ct)
+    {
+        var lease = await Store.GrantLeaseAsync(s.Policy.LeaseTtl, ct).ConfigureAwait(false);
+        var now = Now;
+        var previous = observed.Record;
+        var records = new StoreLeaderRecords(Store, Name, next =>
+        [
+            TxnOp.Put(GroupKeys.LeaseMarker(Name), System.Text.Encoding.UTF8.GetBytes(next.Member), lease.Id),
+            _ctx.Events.Append(new RegistryEvent
+            {
+                Type = previous is null ? EventTypes.Elected : cause == "switchover" ? EventTypes.Switchover : EventTypes.Failover,
+                Time = now, Service = Name, Instance = next.Member, From = previous?.Member, To = next.Member, Cause = cause,
+                Evidence = new Dictionary<string, object?> { ["epoch"] = next.Epoch, ["previousEpoch"] = previous?.Epoch ?? 0 },
+            }),
+            .. alongside,
+            .. SynchronousOnTakeOver(s, next),
+        ]);
+        var taken = await LeaderElection.TryTakeOverAsync(records, observed, to, lease.Id, now, cause, ct).ConfigureAwait(false);
+        if (taken is null)
+        {
+            GroupLog.LostRace(_ctx.Logger, Name);
+            await RevokeQuietlyAsync(lease.Id, ct).ConfigureAwait(false);
+            var current = await records.ReadAsync(ct).ConfigureAwait(false);
+            var changed = current.Record?.Epoch != s.Leader?.Epoch || current.Record?.Member != s.Leader?.Member;
+            Publish(s with { Leader = current.Record, LeaderRevision = current.Revision, Confirmed = s.Confirmed && !changed });
+            return false;
+        }
+
+        var members = previous is not null && s.Members.TryGetValue(previous.Member, out var old)
+            ? s.Members.SetItem(previous.Member, old with { DemotedAt = now })
+            : s.Members;
+        Publish(SynchronousTookOver(s, taken, records.LastRevision) with
+        {
+            Leader = taken, LeaderRevision = records.LastRevision, Confirmed = false, TriggerSeen = null, Drill = null, Round = null, Blocked = null,
+            Members = members, LastFailover = new FailoverRecord(taken.Epoch, previous?.Member, taken.Member, cause, detected, now, null, evidence),
+        });
+        _ctx.Metrics.LeaderChanged(Name, cause);
+        GroupLog.LeaderChanged(_ctx.Logger, Name, taken.Member, taken.Epoch, cause, previous?.Member);
+        if (previous is not null)
+        {
+            // The old lease no longer guards anything; revoking it makes the old primary's next renewal fail at once.
+            await RevokeQuietlyAsync(previous.LeaseId, ct).ConfigureAwait(false);
+        }
+
+        return true;
+    }
+}

@@ -1,0 +1,287 @@
+using System.Text.Json;
+using Halo.Core.Failover;
+using Halo.Core.Registry;
+using Halo.Core.Serialization;
+using Halo.Server.Events;
+using Halo.Store;
+using Microsoft.Extensions.Logging;
+
+namespace Halo.Server.Groups;
+
+/// <summary>What a group's actor needs from its server.</summary>
+internal sealed record GroupContext(
+    IStore Store, EventLog Events, TimeProvider Time, GroupsOptions Options, GroupMetrics Metrics, ILogger Logger, Action Wake);
+
+/// <summary>
+/// The one owner of a group's state. Every change (a report, a policy write, a decision, a switchover step, a drill, a
+/// deletion) runs as a turn: one at a time, each starting from the state the previous one published. Readers take the
+/// published <see cref="State"/> snapshot and never lock; nothing outside this class changes a group.
+/// </summary>
+internal sealed partial class GroupActor
+{
+    private readonly GroupContext _ctx;
+    private readonly SemaphoreSlim _turn = new(1, 1);
+    private Published _current;
+
+    /// <summary>A state and the signal that completes when the next visible state replaces it, swapped together.</summary>
+    private sealed record Published(GroupState State, TaskCompletionSource Next);
+
+    public GroupActor(GroupContext context, GroupState initial)
+    {
+        _ctx = context;
+        _current = new Published(initial, NewSignal());
+    }
+
+    public string Name => State.Name;
+
+    /// <summary>The latest published state.</summary>
+    public GroupState State => Volatile.Read(ref _current).State;
+
+    /// <summary>True once the group was deleted; its last state stays readable for long polls that were waiting.</summary>
+    public bool Deleted { get; private set; }
+
+    private IStore Store => _ctx.Store;
+    private DateTimeOffset Now => _ctx.Time.GetUtcNow();
+
+    /// <summary>Completes when the version passes <paramref name="after"/> (at once for a version from another server's numbering).</summary>
+    public Task ChangedAfter(long after)
+    {
+        var p = Volatile.Read(ref _current);
+        return p.State.Version > after || after > p.State.Version + 1_000_000_000 ? Task.CompletedTask : p.Next.Task;
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Replaces the state; a visible change bumps the version and wakes long polls. Only inside a turn.</summary>
+    private void Publish(GroupState next, bool visible = true)
+    {
+        var old = _current;
+        if (!visible)
+        {
+            Volatile.Write(ref _current, old with { State = next with { Version = old.State.Version } });
+            return;
+        }
+
+        Volatile.Write(ref _current, new Published(next with { Version = old.State.Version + 1 }, NewSignal()));
+        old.Next.TrySetResult();
+    }
+
+    private async Task<T> TurnAsync<T>(Func<GroupState, Task<T>> body, CancellationToken ct)
+    {
+        await _turn.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            return await body(State).ConfigureAwait(false);
+        }
+        finally
+        {
+            _turn.Release();
+        }
+    }
+
+    /// <summary>Records a report and answers with the member's assignment, renewing the primary's lease when the report is from it.</summary>
+    public async Task<Assignment> ReportAsync(string member, MemberReport report, CancellationToken ct)
+    {
+        var (persist, renewLease) = await TurnAsync(s => Task.FromResult(Record(s, member, report)), ct).ConfigureAwait(false);
+        if (persist)
+        {
+            await Store.PutAsync(GroupKeys.Member(Name, member), JsonSerializer.SerializeToUtf8Bytes(new MemberRecord(report.Address), HaloJson.Options), 0, ct)
+                .ConfigureAwait(false);
+        }
+
+        var renewed = renewLease != 0 && await Store.KeepAliveAsync(renewLease, ct).ConfigureAwait(false);
+        var state = State;
+        // The lease renewed belongs to the epoch the report named; if the leader changed meanwhile, the renewal counts for nothing.
+        return state.AssignmentFor(member, renewed && state.Leader?.LeaseId == renewLease);
+    }
+
+    private (bool Persist, long RenewLease) Record(GroupState s, string member, MemberReport report)
+    {
+        var now = Now;
+        s.Members.TryGetValue(member, out var before);
+        var persist = before is null || before.Address != report.Address;
+        var m = (before ?? MemberRuntime.New(member, report.Address)) with
+        {
+            Address = report.Address, Report = report, LastReport = now, DbDownSince = report.DbUp ? null : before?.DbDownSince ?? now,
+        };
+        var next = s with { Members = s.Members.SetItem(member, m) };
+        if (s.Drill is { } d && d.Member == member && report.DrillDone >= d.Id)
+        {
+            next = next with { Drill = null };
+        }
+
+        var leader = s.Leader;
+        var renew = leader is not null && leader.Member == member && leader.Epoch == report.Epoch;
+        if (renew && report.Role == MemberRole.Primary && !report.Fenced && !s.Confirmed)
+        {
+            next = next with { Confirmed = true };
+            if (s.LastFailover is { PromotedAt: null } f && f.Epoch == leader!.Epoch)
+            {
+                next = next with { LastFailover = f with { PromotedAt = now } };
+                GroupLog.Promoted(_ctx.Logger, Name, member, f.Epoch, (now - f.DetectedAt).TotalSeconds);
+                _ctx.Metrics.Promoted(Name, now - f.DetectedAt);
+            }
+        }
+
+        var prev = before?.Report;
+        if (prev?.DbUp == true && !report.DbUp)
+        {
+            GroupLog.DatabaseDown(_ctx.Logger, Name, member);
+        }
+
+        var visible = persist || !before!.Fresh(now, s.Policy) || prev is null || prev.Role != report.Role || prev.DbUp != report.DbUp ||
+                      prev.Healthy != report.Healthy || prev.Fenced != report.Fenced || prev.Epoch != report.Epoch ||
+                      prev.SynchronousStandbys != report.SynchronousStandbys ||
+                      !(prev.StreamingStandbys ?? []).SequenceEqual(report.StreamingStandbys ?? []) ||
+                      next.Confirmed != s.Confirmed || next.Drill != s.Drill;
+        Publish(next, visible);
+        if (visible || s.Round is { } round && report.Round >= round.Id && (prev?.Round ?? 0) < round.Id)
+        {
+            _ctx.Wake(); // may change a decision: the controller looks at once instead of at its next tick
+        }
+
+        return (persist, renew ? leader!.LeaseId : 0);
+    }
+
+    /// <summary>
+    /// Changes the policy by compare-and-set on its store revision: with <paramref name="ifMatch"/>, only if the stored policy is
+    /// still that revision; otherwise <paramref name="change"/> is re-applied to the freshest stored policy until the write lands,
+    /// so a pause never undoes a concurrent edit and the other way round. Returns the new state, or null on an If-Match conflict.
+    /// </summary>
+    public Task<GroupState?> UpdatePolicyAsync(Func<GroupPolicy, GroupPolicy> change, long? ifMatch, string? eventType, CancellationToken ct) =>
+        TurnAsync<GroupState?>(async s =>
+        {
+            var expected = ifMatch ?? s.PolicyRevision;
+            for (var attempt = 0; ; attempt++)
+            {
+                var policy = change(s.Policy);
+                var key = GroupKeys.Policy(Name);
+                var ops = new List<TxnOp> { TxnOp.Put(key, JsonSerializer.SerializeToUtf8Bytes(policy, HaloJson.Options)) };
+                if (eventType is not null)
+                {
+                    ops.Add(_ctx.Events.Append(new RegistryEvent { Type = eventType, Time = Now, Service = Name, Cause = "by request" }));
+                }
+
+                var compare = expected == 0 ? Compare.Missing(key) : Compare.ModRevisionIs(key, expected);
+                var result = await Store.TxnAsync(new TxnRequest([compare], ops, [TxnOp.Get(key)]), ct).ConfigureAwait(false);
+                if (result.Succeeded)
+                {
+                    Publish(s with { Policy = policy, PolicyRevision = result.Revision });
+                    if (eventType is EventTypes.Paused or EventTypes.Resumed)
+                    {
+                        GroupLog.Paused(_ctx.Logger, Name, eventType);
+                    }
+
+                    _ctx.Wake();
+                    return State;
+                }
+
+                // Someone else wrote the policy (another server, or a request that raced this one): take the stored one.
+                var stored = result.Gets.Count > 0 ? result.Gets[0] : null;
+                s = s with { Policy = stored is null ? s.Policy : GroupRegistry.Deserialize<GroupPolicy>(stored) ?? s.Policy, PolicyRevision = stored?.ModRevision ?? 0 };
+                Publish(s);
+                if (ifMatch is not null || attempt >= 5)
+                {
+                    return null;
+                }
+
+                expected = s.PolicyRevision;
+            }
+        }, ct);
+
+    /// <summary>Asks the confirmed primary's agent to carry out a drill; null when the group has no confirmed primary.</summary>
+    public Task<PendingDrill?> StartDrillAsync(string mode, TimeSpan duration, long id, CancellationToken ct) =>
+        TurnAsync(s =>
+        {
+            if (s.Leader is not { } leader || !s.Confirmed)
+            {
+                return Task.FromResult<PendingDrill?>(null);
+            }
+
+            var drill = new PendingDrill(id, leader.Member, mode, duration, Now);
+            Publish(s with { Drill = drill });
+            GroupLog.Drill(_ctx.Logger, Name, mode, leader.Member);
+            return Task.FromResult<PendingDrill?>(drill);
+        }, ct);
+
+    /// <summary>
+    /// Deletes a member that no longer reports and is not the primary (its agent would re-create it with the next report).
+    /// Returns null when done, or why not.
+    /// </summary>
+    public Task<string?> DeleteMemberAsync(string member, CancellationToken ct) =>
+        TurnAsync<string?>(async s =>
+        {
+            if (!s.Members.TryGetValue(member, out var m))
+            {
+                return $"no member named '{member}'";
+            }
+
+            if (s.Leader?.Member == member)
+            {
+                return $"'{member}' is the primary of epoch {s.Leader.Epoch}; switch over to another member first";
+            }
+
+            if (m.Fresh(Now, s.Policy))
+            {
+                return $"'{member}' is still reporting; stop its agent first";
+            }
+
+            await Store.TxnAsync(new TxnRequest([], [TxnOp.Delete(GroupKeys.Member(Name, member)), _ctx.Events.Append(new RegistryEvent
+            {
+                Type = EventTypes.MemberDeleted, Time = Now, Service = Name, Instance = member, Cause = "by request",
+            })], []), ct).ConfigureAwait(false);
+            Publish(s with { Members = s.Members.Remove(member) });
+            return null;
+        }, ct);
+
+    /// <summary>
+    /// Deletes the group when none of its members reports any more: its keys and an event in one transaction, then its lease.
+    /// Returns null when done, or why not.
+    /// </summary>
+    public Task<string?> DeleteAsync(CancellationToken ct) =>
+        TurnAsync<string?>(async s =>
+        {
+            if (s.Members.Values.FirstOrDefault(m => m.Fresh(Now, s.Policy)) is { } live)
+            {
+                return $"member '{live.Name}' is still reporting; stop the group's agents first";
+            }
+
+            var ops = new List<TxnOp>
+            {
+                TxnOp.Delete(GroupKeys.Policy(Name)), TxnOp.Delete(GroupKeys.Leader(Name)), TxnOp.Delete(GroupKeys.LeaseMarker(Name)), TxnOp.Delete(GroupKeys.Sync(Name)),
+                _ctx.Events.Append(new RegistryEvent { Type = EventTypes.GroupDeleted, Time = Now, Service = Name, Cause = "by request" }),
+            };
+            ops.AddRange(s.Members.Keys.Select(m => TxnOp.Delete(GroupKeys.Member(Name, m))));
+            var key = GroupKeys.Policy(Name);
+            var result = await Store.TxnAsync(new TxnRequest([Compare.ModRevisionIs(key, s.PolicyRevision)], ops, []), ct).ConfigureAwait(false);
+            if (!result.Succeeded)
+            {
+                return "the group changed meanwhile; look again and retry";
+            }
+
+            Deleted = true;
+            if (s.Leader is { } leader)
+            {
+                await RevokeQuietlyAsync(leader.LeaseId, ct).ConfigureAwait(false);
+            }
+
+            Publish(s with { Leader = null, Confirmed = false, Round = null, Blocked = null });
+            _ctx.Metrics.Blocked(Name, false);
+            return null;
+        }, ct);
+
+    private async Task RevokeQuietlyAsync(long leaseId, CancellationToken ct)
+    {
+        try
+        {
+            await Store.RevokeLeaseAsync(leaseId, ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is LeaseNotFoundException or StoreUnavailableException)
+        {
+            // Already gone, or the store is away: the lease then lapses by itself.
+        }
+    }
+
+    /// <summary>What a member key holds.</summary>
+    internal sealed record MemberRecord(string Address);
+}
