@@ -18,6 +18,7 @@ root.Add(TcpProxyCommand.Create());
 root.Add(TokenCommands.Create());
 foreach (var command in GroupCommands.Create()) root.Add(command);
 root.Add(Halo.Cli.Model.ModelCommand.Create());
+root.Add(SnapshotCommand.Create());
 foreach (var command in OperatorCommands.Create())
 {
     root.Add(command);

@@ -95,6 +95,7 @@ public static class HaloServerHost
         app.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(new RouteAccess(HaloRole.Read) { IsMetrics = true });
         app.MapRegistry();
         app.MapCluster();
+        app.MapSnapshot();
         app.MapEvents();
         app.MapGroups();
         app.MapTokens();

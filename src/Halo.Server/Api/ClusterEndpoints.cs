@@ -17,6 +17,7 @@ internal static class ClusterEndpoints
     public static void MapCluster(this IEndpointRouteBuilder app)
     {
         app.MapGet("/v1/cluster", Describe).RequireRole(HaloRole.Read);
+        // Only servers send these, with their own admin credential: a register token must not be able to vouch for others.
         app.MapPost("/v1/internal/heartbeats", ForwardedAsync).RequireRole(HaloRole.Admin, audited: false);
     }
 

@@ -20,8 +20,10 @@ public sealed class FeedWatcher : IAsyncDisposable
     private readonly Task _loop;
     private long _last;
 
-    public FeedWatcher(IReadOnlyList<Uri> servers, long from, int firstServer = 0)
+    public FeedWatcher(IReadOnlyList<Uri> servers, long from, int firstServer = 0, string? token = null)
     {
+        _http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token ?? HaloProcess.Token);
+
         _servers = servers;
         _last = from;
         _loop = Task.Run(() => RunAsync(firstServer, _stop.Token));
@@ -36,10 +38,11 @@ public sealed class FeedWatcher : IAsyncDisposable
     public long Last => Interlocked.Read(ref _last);
 
     /// <summary>Reads the whole feed from <paramref name="from"/> up to and including <paramref name="until"/> from one server, in one stream.</summary>
-    public static async Task<List<(long Revision, string Type, string Key)>> ReplayAsync(Uri server, long from, long until, TimeSpan timeout)
+    public static async Task<List<(long Revision, string Type, string Key)>> ReplayAsync(Uri server, long from, long until, TimeSpan timeout, string? token = null)
     {
         using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
-        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", HaloProcess.Token);
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token ?? HaloProcess.Token);
+
         using var cts = new CancellationTokenSource(timeout);
         var result = new List<(long, string, string)>();
         if (until <= from)

@@ -18,7 +18,7 @@ public sealed class InstanceFleet : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
 
-    public InstanceFleet(IReadOnlyList<Uri> servers, IEnumerable<(string Service, string Id, int Port)> instances)
+    public InstanceFleet(IReadOnlyList<Uri> servers, IEnumerable<(string Service, string Id, int Port)> instances, string? token = null)
     {
         _servers = servers;
         _instances.AddRange(instances);
@@ -27,7 +27,7 @@ public sealed class InstanceFleet : IAsyncDisposable
         {
             Timeout = TimeSpan.FromSeconds(3),
         };
-        _http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", HaloProcess.Token);
+        _http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token ?? HaloProcess.Token);
     }
 
     /// <summary>Calls that failed on one server (and moved to the next), with the reason.</summary>

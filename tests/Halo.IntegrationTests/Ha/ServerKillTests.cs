@@ -31,13 +31,19 @@ public sealed class ServerKillTests(ITestOutputHelper output)
         // 200 instances in 8 services (so every server owns some) plus the gateway's backends, all heartbeating at 1 Hz.
         var instances = Enumerable.Range(0, Services * PerService).Select(i => ($"svc-{i % Services}", $"i-{i}", 10_000 + i))
             .Concat(scenario.Backends.Select(b => ("web", b.Name, b.Url.Port))).ToList();
-        await using var fleet = new InstanceFleet(urls, instances);
+        await using var fleet = new InstanceFleet(urls, instances, servers.Token);
         await fleet.StartAsync(TimeSpan.FromSeconds(1));
         await WaitUntilAsync(async () => (await servers.GetJsonAsync(1, "v1/cluster")).GetProperty("members").GetArrayLength() == 3,
             TimeSpan.FromSeconds(30), "three members");
 
-        // The victim is the server the gateway and the feed client follow, and a third of the registrations start on.
-        const int victim = 0;
+        // The victim owns the most services (ownership follows random server ids), and is the server the gateway and the
+        // feed client follow, and the registrations start on.
+        var owned = (await servers.GetJsonAsync(1, "v1/cluster")).GetProperty("members").EnumerateArray()
+            .ToDictionary(m => m.GetProperty("url").GetString()!, m => m.GetProperty("services").GetArrayLength());
+        var victim = Enumerable.Range(0, servers.Count).MaxBy(i => owned.GetValueOrDefault(servers.Url(i).ToString()));
+        var victimOwns = owned.GetValueOrDefault(servers.Url(victim).ToString());
+        Assert.True(victimOwns > 0, $"the killed server must own services, or the test proves nothing about handoff: {string.Join(", ", owned)}");
+        var survivor = (victim + 1) % servers.Count;
         await scenario.StartGatewayAsync("""
             routes: [{cluster: web}]
             clusters:
@@ -48,13 +54,10 @@ public sealed class ServerKillTests(ITestOutputHelper output)
             """, servers.Url(victim).ToString().TrimEnd('/'));
         await WaitUntilAsync(async () => (await LoadRun.RunAsync(scenario.GatewayUrl, 2, TimeSpan.FromMilliseconds(300))).ByBackend.Count == 3,
             TimeSpan.FromSeconds(30), "the gateway to route to every backend");
-        var victimOwns = (await servers.GetJsonAsync(1, "v1/cluster")).GetProperty("members").EnumerateArray()
-            .Single(m => m.GetProperty("url").GetString() == servers.Url(victim).ToString()).GetProperty("services").GetArrayLength();
-        Assert.True(victimOwns > 0, "the killed server must own services, or the test proves nothing about handoff");
 
         var from = (await servers.GetJsonAsync(1, "v1/catalog")).GetProperty("revision").GetInt64();
-        await using var feed = new FeedWatcher(urls, from, firstServer: victim);
-        var registrations = RegisterContinuouslyAsync(urls, victim, out var registrar);
+        await using var feed = new FeedWatcher(urls, from, firstServer: victim, token: servers.Token);
+        var registrations = RegisterContinuouslyAsync(servers, victim, out var registrar);
         var load = LoadRun.RunAsync(scenario.GatewayUrl, 2, TimeSpan.FromSeconds(20));
         await Task.Delay(TimeSpan.FromSeconds(3));
 
@@ -68,7 +71,6 @@ public sealed class ServerKillTests(ITestOutputHelper output)
         await registrar.CancelAsync();
         var registered = await registrations;
 
-        var survivor = 1;
         var critical = (await servers.GetJsonAsync(survivor, "v1/events?type=health&limit=10000")).GetProperty("events").EnumerateArray()
             .Where(e => e.GetProperty("to").GetString() == "critical").Select(e => $"{e.GetProperty("service")}/{e.GetProperty("instance")}: {e.GetProperty("cause")}").ToList();
         var cluster = await servers.GetJsonAsync(survivor, "v1/cluster");
@@ -86,13 +88,13 @@ public sealed class ServerKillTests(ITestOutputHelper output)
         // The feed: what the resuming client saw is exactly what one uninterrupted stream from the same revision shows.
         await WaitUntilAsync(() => Task.FromResult(feed.Last >= registered.Max(r => r.Revision)), TimeSpan.FromSeconds(10), "the feed to catch up");
         var seen = feed.Seen.ToList();
-        var expected = await FeedWatcher.ReplayAsync(servers.Url(survivor), from, seen[^1].Revision, TimeSpan.FromSeconds(30));
+        var expected = await FeedWatcher.ReplayAsync(servers.Url(survivor), from, seen[^1].Revision, TimeSpan.FromSeconds(30), servers.Token);
         Assert.NotEmpty(feed.Resumes);
         Assert.Equal(expected, seen);
 
         // The killed server comes back, takes its share again, and still nothing is marked critical.
         await servers.RestartAsync(victim);
-        await WaitUntilAsync(async () => (await servers.GetJsonAsync(1, "v1/cluster")).GetProperty("members").GetArrayLength() == 3,
+        await WaitUntilAsync(async () => (await servers.GetJsonAsync(survivor, "v1/cluster")).GetProperty("members").GetArrayLength() == 3,
             TimeSpan.FromSeconds(30), "the restarted server to rejoin");
         await Task.Delay(TimeSpan.FromSeconds(6));
         var afterRejoin = (await servers.GetJsonAsync(victim, "v1/events?type=health&limit=10000")).GetProperty("events").EnumerateArray()
@@ -101,14 +103,14 @@ public sealed class ServerKillTests(ITestOutputHelper output)
     }
 
     /// <summary>Registers a new instance every 100 ms through the list of servers (starting at <paramref name="first"/>), moving on at once when one fails.</summary>
-    private static Task<List<(long At, long Revision)>> RegisterContinuouslyAsync(List<Uri> servers, int first, out CancellationTokenSource stop)
+    private static Task<List<(long At, long Revision)>> RegisterContinuouslyAsync(ServerCluster cluster, int first, out CancellationTokenSource stop)
     {
         var cts = stop = new CancellationTokenSource();
         return Task.Run(async () =>
         {
             var done = new List<(long, long)>();
-            using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(1) }) { Timeout = TimeSpan.FromSeconds(3) };
-            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", HaloProcess.Token);
+            using var http = cluster.Http(TimeSpan.FromSeconds(3));
+            var servers = Enumerable.Range(0, cluster.Count).Select(cluster.Url).ToList();
             var server = first;
             for (var n = 0; !cts.IsCancellationRequested; n++)
             {
