@@ -35,7 +35,16 @@ internal static class BootstrapToken
         var id = TokenSecret.Id(TokenSecret.Hash(secret));
         var name = tokens.Find("bootstrap") is null ? "bootstrap" : "bootstrap-" + id[..8];
         var template = new TokenRecord { Id = "", Hash = "", Name = name, Role = HaloRole.Admin, CreatedBy = "bootstrap" };
-        _ = await tokens.CreateAsync(template, secret, ct).ConfigureAwait(false)
-            ?? throw new InvalidOperationException($"a token named {name} already exists with another secret; revoke it or delete {path}");
+        if (await tokens.CreateAsync(template, secret, ct).ConfigureAwait(false) is not null)
+        {
+            return;
+        }
+
+        // Another server sharing this secret may have registered it between our read and our write: look again.
+        _ = await tokens.LoadAsync(ct).ConfigureAwait(false);
+        if (tokens.Authenticate(secret) is null)
+        {
+            throw new InvalidOperationException($"a token named {name} already exists with another secret; revoke it or delete {path}");
+        }
     }
 }

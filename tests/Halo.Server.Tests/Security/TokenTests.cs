@@ -43,6 +43,29 @@ public sealed class TokenTests
     }
 
     [Fact]
+    public async Task Bootstrap_TwoServersShareOneSecret_TheOneThatLosesTheRaceStillStarts()
+    {
+        // Two servers over one store, started together with the same secret file: the second decided to create the
+        // token before the first's write reached it, so its create fails; it must see the first's token and go on.
+        var dir = Path.Combine(Path.GetTempPath(), "halo-race-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        var path = Path.Combine(dir, BootstrapToken.FileName);
+        await TokenSecret.WriteFileAsync(path, TokenSecret.New(), CancellationToken.None);
+        await using var store = await EmbeddedStore.OpenAsync(dir, new EmbeddedStoreOptions(), TimeProvider.System);
+        var first = new TokenService(store, TimeProvider.System);
+        var second = new TokenService(store, TimeProvider.System);
+        await first.LoadAsync(CancellationToken.None);
+        await second.LoadAsync(CancellationToken.None);
+
+        await BootstrapToken.EnsureAsync(first, path, CancellationToken.None);
+        await BootstrapToken.EnsureAsync(second, path, CancellationToken.None);
+
+        var secret = (await File.ReadAllTextAsync(path)).Trim();
+        Assert.Equal("bootstrap", second.Authenticate(secret)?.Name);
+        Assert.Single((await store.ListAsync(TokenService.Prefix)).Items);
+    }
+
+    [Fact]
     public async Task Bootstrap_ShortSecretInFile_RefusesToStart()
     {
         var dir = Path.Combine(Path.GetTempPath(), "halo-short-" + Guid.NewGuid().ToString("N"));
