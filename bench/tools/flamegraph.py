@@ -43,7 +43,9 @@ def fold(lines):
             frames, comm = [], None
             continue
         if not line.startswith((" ", "\t")):
-            comm = line.split()[0]
+            # "comm with spaces  pid/tid  [cpu]  time: period event:" -> comm (thread name)
+            m = re.match(r"^(.*?)\s+\d+(/\d+)?\s", line)
+            comm = (m.group(1) if m else line.split()[0]).replace(" ", "_")
             continue
         parts = line.strip().split(" ", 1)
         if len(parts) < 2:
