@@ -7,8 +7,9 @@ namespace Halo.Extensions.ServiceDiscovery;
 /// <summary>
 /// Sends a request for <c>http://name</c> to one routable instance of Halo service <c>name</c>, chosen by
 /// <see cref="HaloBalancer"/>; feeds the instance's load signals and counts the outcome for the caller report, as the
-/// gateway does for the requests it proxies. Hosts that are not Halo services, or services Halo does not know, pass
-/// through untouched (so <c>http://localhost:5000</c> and other resolvers keep working).
+/// gateway does for the requests it proxies. Hosts that are not Halo service names, or services Halo does not know, pass
+/// through untouched (so <c>http://localhost:5000</c> keeps working once the catalog is read). Before the first catalog
+/// read a request fails with the reason (token scope, server away) rather than a misleading DNS error.
 /// </summary>
 internal sealed class HaloDiscoveryHandler(
     HaloServiceCatalog catalog, HaloBalancer balancer, HaloCallerReports reports, IOptions<HaloDiscoveryOptions> options, TimeProvider time)
@@ -22,7 +23,13 @@ internal sealed class HaloDiscoveryHandler(
             return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
         }
 
-        await catalog.WaitForFirstAsync(options.Value.InitialWait, time, cancellationToken).ConfigureAwait(false);
+        if (!await catalog.WaitForFirstAsync(options.Value.InitialWait, time, cancellationToken).ConfigureAwait(false))
+        {
+            // Passing the name on would end in a DNS error ("Name or service not known") that hides the reason.
+            throw new HttpRequestException(HttpRequestError.NameResolutionError,
+                $"Halo discovery cannot resolve '{original.Host}': no catalog read from Halo yet ({catalog.LastError ?? "no answer within Halo:Discovery:InitialWait"})");
+        }
+
         if (!catalog.Knows(original.Host))
         {
             return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);

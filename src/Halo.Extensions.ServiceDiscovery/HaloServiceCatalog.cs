@@ -27,10 +27,17 @@ public sealed class HaloServiceCatalog : BackgroundService
         _watcher = new CatalogWatcher(client, time: time, random: random)
         {
             Published = Publish,
-            Lost = ex => DiscoveryLog.FeedLost(logger, ex.Message),
+            Lost = ex =>
+            {
+                LastError = ex.Message;
+                DiscoveryLog.FeedLost(logger, ex.Message);
+            },
             Rejected = problem => DiscoveryLog.Rejected(logger, problem),
         };
     }
+
+    /// <summary>Why the feed was last lost (for the error a caller sees before the first catalog read), null if never.</summary>
+    internal string? LastError { get; private set; }
 
     /// <summary>Revision of the registry this view reflects.</summary>
     public long Revision => _watcher.Revision;

@@ -158,6 +158,25 @@ public sealed class DiscoveryTests
         Assert.All(answers.Zip(answers.Skip(1)), pair => Assert.NotEqual(pair.First, pair.Second));
     }
 
+    [Fact]
+    public async Task NoCatalogYet_CallFailsWithReason_NotDnsError()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseSetting("urls", "http://127.0.0.1:0");
+        builder.Services.AddHaloClient(o => o.Server = Servers.DeadUrl().ToString());
+        builder.Services.AddHaloServiceDiscovery(o => o.InitialWait = TimeSpan.FromMilliseconds(300));
+        builder.Services.AddHttpClient("callee", c => c.BaseAddress = new Uri("http://web")).AddHaloServiceDiscovery();
+        await using var app = builder.Build();
+        await app.StartAsync();
+        var caller = app.Services.GetRequiredService<IHttpClientFactory>().CreateClient("callee");
+
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => caller.GetAsync("/"));
+
+        Assert.Equal(HttpRequestError.NameResolutionError, error.HttpRequestError);
+        Assert.Contains("Halo discovery cannot resolve 'web': no catalog read from Halo yet", error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("fastest", null, "Halo:Discovery:Balancing: 'fastest' is not one of")]
     [InlineData("round-robin", "-00:00:01", "Halo:Discovery:InitialWait: ")]
