@@ -24,6 +24,8 @@ internal static class ServerSentEvents
         response.Headers["X-Accel-Buffering"] = "no";
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         await response.StartAsync(context.RequestAborted).ConfigureAwait(false);
+        // Send the headers now: the caller learns at once that the stream is open (not refused, 429) before any change.
+        await response.Body.FlushAsync(context.RequestAborted).ConfigureAwait(false);
 
         var ct = context.RequestAborted;
         var channel = Channel.CreateBounded<Message>(new BoundedChannelOptions(10_000) { SingleWriter = true, SingleReader = true });
