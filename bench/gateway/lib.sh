@@ -4,7 +4,7 @@
 PIDS=()
 BACKEND="$ROOT/tests/Halo.TestBackend/bin/Release/net10.0/Halo.TestBackend.dll"
 GATEWAY="$ROOT/tests/Halo.GatewayRunner/bin/Release/net10.0/Halo.GatewayRunner.dll"   # --bare: plain YARP floor
-HALO="$ROOT/src/Halo.Cli/bin/Release/net10.0/halo.dll"
+HALO=${HALO_DLL:-"$ROOT/src/Halo.Cli/bin/Release/net10.0/halo.dll"}   # HALO_DLL: another build (before/after profiles)
 
 build_all() {
   echo "building Release backend, gateway runner and halo..." >&2

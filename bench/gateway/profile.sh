@@ -29,7 +29,7 @@ perf record -F "${FREQ:-2999}" -g -p "$PPID_" -o "$RUN/perf.data" -- sleep "$SEC
 t1=$(cpu_ticks "$PPID_")
 wait "$wrkpid"
 perf script -i "$RUN/perf.data" 2>/dev/null | python3 "$ROOT/bench/tools/flamegraph.py" --title "$PROXY, wrk -c$CONN, $(date -u +%F)" \
-  --svg "$OUT.svg" --folded "$RUN/stacks.folded" --top 30 | tee "$OUT.top.txt"
+  --svg "$OUT.svg" --folded "$OUT.folded" --top 30 | tee "$OUT.top.txt"
 rps=$(awk '/Requests\/sec/ {print $2}' "$RUN/wrk.txt")
 echo "wrk: $rps req/s; proxy CPU during the profile: $(( (t1 - t0) * 10 )) ms over ${SECS}s" | tee -a "$OUT.top.txt"
 grep -E "Latency|Req/Sec|requests in" "$RUN/wrk.txt" || true

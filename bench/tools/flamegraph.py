@@ -43,7 +43,9 @@ def fold(lines):
             frames, comm = [], None
             continue
         if not line.startswith((" ", "\t")):
-            comm = line.split()[0]
+            # "comm with spaces  pid/tid  [cpu]  time: period event:" -> comm (thread name)
+            m = re.match(r"^(.*?)\s+\d+(/\d+)?\s", line)
+            comm = (m.group(1) if m else line.split()[0]).replace(" ", "_")
             continue
         parts = line.strip().split(" ", 1)
         if len(parts) < 2:
@@ -114,6 +116,14 @@ def top(stacks, n):
         for f in set(fs[1:]):
             incl[f] += count
     print(f"total samples: {total}")
+    by_thread, by_kind = collections.Counter(), collections.Counter()
+    for stack, count in stacks.items():
+        fs = stack.split(";")
+        by_thread[fs[0]] += count
+        leaf = fs[-1]
+        by_kind["kernel" if leaf.endswith("[k]") else "managed (JIT code)" if "::" in leaf else "runtime/native"] += count
+    print("by thread: " + ", ".join(f"{t} {100*c/total:.1f}%" for t, c in by_thread.most_common(8)))
+    print("by where the sample landed: " + ", ".join(f"{k} {100*c/total:.1f}%" for k, c in by_kind.most_common()))
     print("\nself %   frame")
     for f, c in self_c.most_common(n):
         print(f"{100*c/total:6.2f}  {f}")

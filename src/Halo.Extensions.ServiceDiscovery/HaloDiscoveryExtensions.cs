@@ -30,6 +30,18 @@ public static class HaloDiscoveryExtensions
         services.TryAddSingleton<HaloServiceCatalog>();
         services.AddHostedService(sp => sp.GetRequiredService<HaloServiceCatalog>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IServiceEndpointProviderFactory, HaloServiceEndpointProviderFactory>());
+        services.TryAddSingleton<HaloCallerReports>();
+        services.AddHostedService(sp => sp.GetRequiredService<HaloCallerReports>());
         return services;
+    }
+
+    /// <summary>
+    /// Reports this client's failed requests to Halo as caller-observed health (as the gateway does). Add it after
+    /// <c>AddServiceDiscovery()</c>, so it sees the instance each request went to.
+    /// </summary>
+    public static IHttpClientBuilder AddHaloCallerReports(this IHttpClientBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.AddHttpMessageHandler(sp => new CallerReportHandler(sp.GetRequiredService<HaloCallerReports>(), sp.GetRequiredService<HaloServiceCatalog>()));
     }
 }

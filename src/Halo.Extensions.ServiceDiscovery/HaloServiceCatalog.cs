@@ -18,6 +18,7 @@ public sealed class HaloServiceCatalog : BackgroundService
     private readonly CatalogWatcher _watcher;
     private readonly TaskCompletionSource _first = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile Dictionary<string, IReadOnlyList<InstanceRecord>> _routable = new(StringComparer.Ordinal);
+    private volatile Dictionary<(string Host, int Port), InstanceRecord> _byAddress = [];
     private CancellationTokenSource _changed = new();
 
     /// <summary>Creates the catalog over <paramref name="client"/>.</summary>
@@ -54,11 +55,14 @@ public sealed class HaloServiceCatalog : BackgroundService
     }
 
     /// <summary>
-    /// The instances of <paramref name="service"/> a caller may use: <b>passing</b> and not draining (the gateway's rule for
-    /// a healthy destination, without its panic mode: a caller with none left gets none and its call fails fast).
+    /// The instances of <paramref name="service"/> a caller may use: <b>passing</b> and not draining; when none is passing,
+    /// the suspect ones (a starved machine makes heartbeats late everywhere at once); never critical or draining ones.
     /// </summary>
     public IReadOnlyList<InstanceRecord> Routable(string service) =>
         _routable.TryGetValue(service, out var list) ? list : [];
+
+    /// <summary>The instance registered at <paramref name="host"/>:<paramref name="port"/>, if any (for caller reports).</summary>
+    public InstanceRecord? Find(string host, int port) => _byAddress.GetValueOrDefault((host, port));
 
     /// <summary>Fires on the next change of any service's routable set.</summary>
     public IChangeToken ChangeToken() => new CancellationChangeToken(Volatile.Read(ref _changed).Token);
@@ -69,16 +73,31 @@ public sealed class HaloServiceCatalog : BackgroundService
     private void Publish(CatalogSnapshot snapshot)
     {
         var next = snapshot.Instances
-            .Where(i => i.Health == HealthStatus.Passing && !i.Draining && i.Weight > 0)
+            .Where(i => i.Health != HealthStatus.Critical && !i.Draining && i.Weight > 0)
             .GroupBy(i => i.Service, StringComparer.Ordinal)
-            .ToDictionary(g => g.Key, g => (IReadOnlyList<InstanceRecord>)[.. g.OrderBy(i => i.Id, StringComparer.Ordinal)], StringComparer.Ordinal);
+            .ToDictionary(g => g.Key, g => Choose(g), StringComparer.Ordinal);
         var before = _routable;
         _routable = next;
+        var byAddress = new Dictionary<(string Host, int Port), InstanceRecord>();
+        foreach (var i in snapshot.Instances)
+        {
+            byAddress[(i.Address, i.Port)] = i;
+        }
+
+        _byAddress = byAddress;
         _first.TrySetResult();
         if (!Same(before, next))
         {
             Interlocked.Exchange(ref _changed, new CancellationTokenSource()).Cancel();
         }
+    }
+
+    /// <summary>Passing instances; only when none is passing, the suspect ones (late heartbeats, not yet judged down).</summary>
+    private static IReadOnlyList<InstanceRecord> Choose(IEnumerable<InstanceRecord> live)
+    {
+        var ordered = live.OrderBy(i => i.Id, StringComparer.Ordinal).ToList();
+        var passing = ordered.Where(i => i.Health == HealthStatus.Passing).ToList();
+        return passing.Count > 0 ? passing : ordered;
     }
 
     private static bool Same(Dictionary<string, IReadOnlyList<InstanceRecord>> a, Dictionary<string, IReadOnlyList<InstanceRecord>> b) =>

@@ -3,6 +3,7 @@ using Halo.Gateway.Configuration;
 using Halo.Gateway.Feed;
 using Halo.Gateway.Health;
 using Halo.Gateway.Proxy;
+using Halo.Gateway.Proxy.Http1;
 using Halo.Gateway.Routing;
 using Halo.Gateway.Telemetry;
 using Microsoft.AspNetCore.Builder;
@@ -100,7 +101,12 @@ public static class GatewayHost
             k.AddServerHeader = false;
             // A proxy streams bodies through; the backend, not the gateway, decides how large is too large.
             k.Limits.MaxRequestBodySize = null;
-            k.Listen(settings.Listen);
+            // Plain HTTP/1.1 requests take the fast path; it hands anything else to Kestrel and YARP.
+            k.Listen(settings.Listen, listen => listen.Use(next =>
+            {
+                var fastPath = listen.ApplicationServices.GetRequiredService<Http1FastPath>();
+                return connection => fastPath.OnConnectionAsync(connection, next);
+            }));
         });
 
         configure?.Invoke(builder.Services);
@@ -136,6 +142,7 @@ public static class GatewayHost
         });
         services.TryAddSingleton<ForwarderClients>();
         services.TryAddSingleton<ProxyMiddleware>();
+        services.TryAddSingleton<Http1FastPath>();
         services.AddHttpForwarder();
         services.TryAddSingleton(sp => new Halo.Client.HaloClient(settings.ClientOptions, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IRandomFactory>()));
         services.AddSingleton<CatalogFeed>();

@@ -6,6 +6,7 @@ using Halo.Server.Detection;
 using Halo.Server.Events;
 using Halo.Server.Groups;
 using Halo.Server.Registry;
+using Halo.Server.Security;
 using Halo.Server.Telemetry;
 using Halo.Store;
 using Microsoft.AspNetCore.Builder;
@@ -48,9 +49,16 @@ public static class HaloServerHost
         services.AddSingleton(time ?? TimeProvider.System);
         services.AddSingleton<RegistryMetrics>();
         services.AddHaloMonitoring(options);
+        services.AddHaloSecurity(options);
         services.AddSingleton<ChangeIndex>();
         services.AddSingleton<EventLog>();
         services.AddSingleton<StartupState>();
+        services.AddSingleton<ServerMembership>();
+        services.AddHostedService(sp => sp.GetRequiredService<ServerMembership>());
+        services.AddSingleton<HeartbeatForwarder>();
+        services.AddHostedService(sp => sp.GetRequiredService<HeartbeatForwarder>());
+        services.AddHttpClient(HeartbeatForwarder.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(1) });
         services.AddSingleton<InstanceRegistry>();
         services.AddSingleton<DetectorLoop>();
         services.AddHostedService(sp => sp.GetRequiredService<DetectorLoop>());
@@ -79,14 +87,19 @@ public static class HaloServerHost
         var app = builder.Build();
         app.UseExceptionHandler(errors => errors.Run(WriteUnhandledAsync));
         app.UseStatusCodePages();
+        app.UseHaloSecurity();
 
-        app.MapGet("/healthz", () => TypedResults.Ok(new { status = "ok" }));
-        app.MapGet("/readyz", ReadyAsync);
+        app.MapGet("/healthz", () => TypedResults.Ok(new { status = "ok" })).AllowAnonymousAccess();
+        app.MapGet("/readyz", ReadyAsync).AllowAnonymousAccess();
         app.MapHaloMonitoring();
-        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(new RouteAccess(HaloRole.Read) { IsMetrics = true });
         app.MapRegistry();
+        app.MapCluster();
+        app.MapSnapshot();
         app.MapEvents();
         app.MapGroups();
+        app.MapTokens();
+        SecurityRegistration.EnsureEveryRouteDeclaresAccess(app);
 
         var bound = Halo.Core.Detection.DetectionBound.Compute(options.DefaultDetector);
         if (app.Logger.IsEnabled(LogLevel.Information))
@@ -96,8 +109,22 @@ public static class HaloServerHost
             ServerLog.DetectorBound(app.Logger, options.DefaultDetector.Kind, total, terms);
         }
 
+        await app.LoadSecurityAsync(options, cancellationToken).ConfigureAwait(false);
         await app.Services.GetRequiredService<StoreFollower>().LoadAsync(cancellationToken).ConfigureAwait(false);
         return app;
+    }
+
+    /// <summary>Where the bootstrap admin token is (null when the server runs anonymous).</summary>
+    public static string? BootstrapTokenFile(WebApplication app) => app.Services.GetRequiredService<SecurityState>().BootstrapTokenFile;
+
+    /// <summary>Issues a token directly (for `halo up`, which hosts the server it hands tokens out for); replaces one of the same name.</summary>
+    public static async Task<string> IssueTokenAsync(WebApplication app, TokenRecord template, CancellationToken ct)
+    {
+        var tokens = app.Services.GetRequiredService<TokenService>();
+        await tokens.RevokeAsync(template.Name, ct).ConfigureAwait(false);
+        var created = await tokens.CreateAsync(template with { CreatedBy = "halo up" }, null, ct).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"token {template.Name} was created concurrently");
+        return created.Secret;
     }
 
     /// <summary>The address the server is actually listening on (resolves port 0).</summary>

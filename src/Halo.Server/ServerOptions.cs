@@ -18,6 +18,12 @@ public sealed record ServerOptions
     /// <summary>With the etcd store: its client URLs, comma-separated. Default none.</summary>
     public string? EtcdEndpoints { get; init; }
 
+    /// <summary>
+    /// True when this server shares its store with other servers (the etcd store): it joins the membership, judges only the
+    /// services it owns and forwards heartbeats for the rest. Default false: one server owns everything.
+    /// </summary>
+    public bool Cluster { get; init; }
+
     /// <summary>The URL other servers and clients reach this server at. Default null: the address it actually listens on.</summary>
     public string? Advertise { get; init; }
 
@@ -65,4 +71,7 @@ public sealed record ServerOptions
     /// measured figure. Default empty: "no model configured". Values in [0, 1].
     /// </summary>
     public IReadOnlyDictionary<string, double> PredictedAvailability { get; init; } = new Dictionary<string, double>();
+
+    /// <summary>Tokens, anonymous mode, Host allow-list (docs/security.md). Default: closed, bootstrap token in the data directory.</summary>
+    public Halo.Server.Security.SecurityOptions Security { get; init; } = new();
 }

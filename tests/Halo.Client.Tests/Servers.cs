@@ -39,7 +39,12 @@ internal sealed class Servers : IAsyncDisposable
     public async Task<(WebApplication App, Uri Url)> AddServerAtAsync(Uri? url)
     {
         var listen = url is null ? "http://127.0.0.1:0" : $"http://127.0.0.1:{url.Port}";
-        var app = await HaloServerHost.BuildAsync(new ServerOptions { Listen = listen, DataDirectory = Directory, StreamKeepAlive = TimeSpan.FromMilliseconds(200) },
+        var app = await HaloServerHost.BuildAsync(new ServerOptions
+            {
+                Listen = listen, DataDirectory = Directory, StreamKeepAlive = TimeSpan.FromMilliseconds(200),
+                // Not about auth (tokens have their own tests): explicitly anonymous on loopback.
+                Security = new() { AllowAnonymous = true },
+            },
             Store, TimeProvider.System, logging: l => l.ClearProviders());
         await app.StartAsync();
         _apps.Add(app);

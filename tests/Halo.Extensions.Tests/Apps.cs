@@ -26,9 +26,10 @@ internal static class Apps
         {
             o.Service = service;
             o.InstanceId = name;
-            o.HeartbeatInterval = TimeSpan.FromMilliseconds(200);
+            o.HeartbeatInterval = TimeSpan.FromMilliseconds(300);
             o.HealthCheckInterval = TimeSpan.FromMilliseconds(200);
-            o.DrainDelay = TimeSpan.FromMilliseconds(500);
+            // Time for the caller's discovery to see the drain through the feed, on a machine starved by stress-ng too.
+            o.DrainDelay = TimeSpan.FromMilliseconds(1500);
             o.DrainTimeout = TimeSpan.FromSeconds(5);
             configure?.Invoke(o);
         });
@@ -44,17 +45,46 @@ internal static class Apps
     }
 
     /// <summary>A caller that reaches services by name (<c>http://web</c>) through Halo discovery.</summary>
-    public static async Task<(WebApplication App, HttpClient Client)> StartCallerAsync(Uri server, string service)
+    public static async Task<(WebApplication App, HttpClient Client)> StartCallerAsync(Uri server, string service, int retries = 0, bool reports = false)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0));
         builder.Services.AddHaloClient(o => o.Server = server.ToString());
         builder.Services.AddHaloServiceDiscovery();
-        builder.Services.AddHttpClient("callee", c => c.BaseAddress = new Uri($"http://{service}")).AddServiceDiscovery();
+        var client = builder.Services.AddHttpClient("callee", c => c.BaseAddress = new Uri($"http://{service}"));
+        if (retries > 0)
+        {
+            // Outside the discovery handler, so each try resolves afresh and goes to the next endpoint.
+            client.AddHttpMessageHandler(() => new RetryHandler(retries));
+        }
+
+        client.AddServiceDiscovery();
+        if (reports)
+        {
+            client.AddHaloCallerReports();
+        }
         var app = builder.Build();
         await app.StartAsync();
         return (app, app.Services.GetRequiredService<IHttpClientFactory>().CreateClient("callee"));
+    }
+
+    /// <summary>Tries a request again when it could not connect (an idempotent GET in these tests).</summary>
+    private sealed class RetryHandler(int retries) : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            for (var attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    return await base.SendAsync(request, cancellationToken);
+                }
+                catch (HttpRequestException) when (attempt < retries)
+                {
+                }
+            }
+        }
     }
 
     public static Uri Address(WebApplication app) => Halo.Server.HaloServerHost.Address(app);

@@ -7,8 +7,10 @@ namespace Halo.Gateway.Tests;
 
 public class MetricsTests
 {
-    [Fact]
-    public async Task Retry_DeadDestination_CountsRetryAndRequestByStatusClass()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Retry_DeadDestination_CountsRetryAndRequestByStatusClass(bool fastPath)
     {
         await using var live = await InProcessBackend.StartAsync("live");
         var dead = await InProcessBackend.StartAsync("dead");
@@ -20,7 +22,7 @@ public class MetricsTests
                 policy: round-robin
                 destinations: [{url: 'http://127.0.0.1:{{dead.Port}}', name: dead}, {url: 'http://127.0.0.1:{{live.Port}}', name: live}]
                 health: { passive: { consecutiveFailures: 100 } }
-            """);
+            """, fastPath: fastPath);
         var meters = gw.Services.GetRequiredService<IMeterFactory>();
         using var retries = new MetricCollector<long>(meters, GatewayMetrics.MeterName, "halo.gateway.retries");
         using var requests = new MetricCollector<long>(meters, GatewayMetrics.MeterName, "halo.gateway.requests");
@@ -39,8 +41,10 @@ public class MetricsTests
         Assert.All(served, m => Assert.Equal(("live", "2xx"), ((string?)m.Tags["destination"], (string?)m.Tags["status_class"])));
     }
 
-    [Fact]
-    public async Task RetryBudget_Exhausted_CountedAndRequestNotRetried()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task RetryBudget_Exhausted_CountedAndRequestNotRetried(bool fastPath)
     {
         await using var a = await InProcessBackend.StartAsync("a");
         await using var b = await InProcessBackend.StartAsync("b");
@@ -51,7 +55,7 @@ public class MetricsTests
                 policy: round-robin
                 destinations: [{url: 'http://127.0.0.1:{{a.Port}}'}, {url: 'http://127.0.0.1:{{b.Port}}'}]
                 retry: { budgetRatio: 0, minRetriesPerSecond: 0 }
-            """);
+            """, fastPath: fastPath);
         using var exhausted = new MetricCollector<long>(gw.Services.GetRequiredService<IMeterFactory>(), GatewayMetrics.MeterName, "halo.gateway.retry_budget.exhausted");
 
         using var response = await gw.Client.GetAsync("/status/503");

@@ -2,6 +2,7 @@ using System.Net;
 
 namespace Halo.Gateway.Tests;
 
+/// <summary>Retries on both forwarding paths: the HTTP/1.1 fast path and Kestrel + YARP.</summary>
 public class RetryTests
 {
     private static string Yaml(params InProcessBackend[] backends) => $$"""
@@ -14,13 +15,15 @@ public class RetryTests
             health: { passive: { consecutiveFailures: 100 } }
         """;
 
-    [Fact]
-    public async Task Get_DestinationRefusesConnections_RetriedElsewhere()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Get_DestinationRefusesConnections_RetriedElsewhere(bool fastPath)
     {
         await using var a = await InProcessBackend.StartAsync("a");
         var dead = await InProcessBackend.StartAsync("dead");
         await dead.DisposeAsync();
-        await using var gw = await InProcessGateway.StartAsync(Yaml(a, dead));
+        await using var gw = await InProcessGateway.StartAsync(Yaml(a, dead), fastPath: fastPath);
 
         for (var i = 0; i < 10; i++)
         {
@@ -28,12 +31,14 @@ public class RetryTests
         }
     }
 
-    [Fact]
-    public async Task Get_DestinationTooSlow_PerTryTimeoutThenRetried()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Get_DestinationTooSlow_PerTryTimeoutThenRetried(bool fastPath)
     {
         await using var a = await InProcessBackend.StartAsync("a");
         await using var b = await InProcessBackend.StartAsync("b");
-        await using var gw = await InProcessGateway.StartAsync(Yaml(a, b));
+        await using var gw = await InProcessGateway.StartAsync(Yaml(a, b), fastPath: fastPath);
 
         var sw = System.Diagnostics.Stopwatch.StartNew();
         using var response = await gw.Client.GetAsync("/slow?ms=6000");
@@ -44,12 +49,14 @@ public class RetryTests
         Assert.InRange(sw.ElapsedMilliseconds, 1900, 4500);
     }
 
-    [Fact]
-    public async Task Post_Status503_NotRetried()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Post_Status503_NotRetried(bool fastPath)
     {
         await using var a = await InProcessBackend.StartAsync("a");
         await using var b = await InProcessBackend.StartAsync("b");
-        await using var gw = await InProcessGateway.StartAsync(Yaml(a, b));
+        await using var gw = await InProcessGateway.StartAsync(Yaml(a, b), fastPath: fastPath);
 
         using var response = await gw.Client.PostAsync("/status/503", new StringContent("x"));
 
@@ -57,12 +64,14 @@ public class RetryTests
         Assert.Equal(1, a.Hits + b.Hits);
     }
 
-    [Fact]
-    public async Task Post_WithIdempotencyKey_RetriedOn503()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Post_WithIdempotencyKey_RetriedOn503(bool fastPath)
     {
         await using var a = await InProcessBackend.StartAsync("a");
         await using var b = await InProcessBackend.StartAsync("b");
-        await using var gw = await InProcessGateway.StartAsync(Yaml(a, b));
+        await using var gw = await InProcessGateway.StartAsync(Yaml(a, b), fastPath: fastPath);
         using var request = new HttpRequestMessage(HttpMethod.Post, "/status/503") { Content = new StringContent("x") };
         request.Headers.Add("Idempotency-Key", "k1");
 
@@ -72,12 +81,14 @@ public class RetryTests
         Assert.Equal(2, a.Hits + b.Hits);
     }
 
-    [Fact]
-    public async Task Get_Status503OnAll_TriesEachOnceThenPassesThrough()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Get_Status503OnAll_TriesEachOnceThenPassesThrough(bool fastPath)
     {
         await using var a = await InProcessBackend.StartAsync("a");
         await using var b = await InProcessBackend.StartAsync("b");
-        await using var gw = await InProcessGateway.StartAsync(Yaml(a, b));
+        await using var gw = await InProcessGateway.StartAsync(Yaml(a, b), fastPath: fastPath);
 
         using var response = await gw.Client.GetAsync("/status/503");
 
@@ -86,11 +97,13 @@ public class RetryTests
         Assert.Equal(1, b.Hits);
     }
 
-    [Fact]
-    public async Task Get_UnknownRoute_404()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Get_UnknownRoute_404(bool fastPath)
     {
         await using var a = await InProcessBackend.StartAsync("a");
-        await using var gw = await InProcessGateway.StartAsync($"routes: [{{path: /api, cluster: c}}]\nclusters: {{c: {{destinations: [{{url: 'http://127.0.0.1:{a.Port}'}}]}}}}");
+        await using var gw = await InProcessGateway.StartAsync($"routes: [{{path: /api, cluster: c}}]\nclusters: {{c: {{destinations: [{{url: 'http://127.0.0.1:{a.Port}'}}]}}}}", fastPath: fastPath);
 
         using var response = await gw.Client.GetAsync("/other");
 

@@ -19,7 +19,9 @@ for (var i = 0; i + 1 < args.Length; i += 2)
 
 if (bare is null)
 {
-    return await GatewayHost.RunAsync(new GatewayCommandLine { ConfigPath = config, Listen = listen, Server = server }, CancellationToken.None);
+    // Client: token and TLS resolve from the environment (HALO_TOKEN, HALO_TOKEN_FILE, ...) as for `halo gateway`.
+    return await GatewayHost.RunAsync(
+        new GatewayCommandLine { ConfigPath = config, Listen = listen, Server = server, Client = new Halo.Client.HaloConnectionOptions() }, CancellationToken.None);
 }
 
 var destinations = bare.Split(',');

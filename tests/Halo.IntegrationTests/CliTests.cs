@@ -71,6 +71,31 @@ public sealed partial class CliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Instances_Piped_TableRowsNotWrappedAt80Columns()
+    {
+        const string id = "web-with-a-rather-long-instance-identifier-0123456789";
+        const string address = "a-very-long-host-name.example.internal";
+        var (code, output) = await Halo("register", "web", id, "--address", address, "--port", "8080", "--zone", "zone-with-a-long-name-too", "--ttl", "30s");
+        Assert.True(code == 0, output);
+
+        // stdout is a pipe here, as in `halo instances web | cat`.
+        (code, output) = await Halo("instances", "web");
+
+        Assert.Equal(0, code);
+        Assert.Contains(output.Split('\n'), line => line.Contains(id, StringComparison.Ordinal) && line.Contains($"{address}:8080", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Services_SeveralServers_FirstDown_AnsweredByNext()
+    {
+        var dead = $"http://127.0.0.1:{HaloProcess.FreePort()}";
+        var (code, output) = await HaloProcess.RunAsync(Bound, "services", "--json", "--server", $"{dead},{_url}");
+
+        Assert.True(code == 0, output);
+        Assert.Equal(0, JsonDocument.Parse(output).RootElement.GetProperty("services").GetArrayLength());
+    }
+
+    [Fact]
     public async Task Register_OutOfRangePort_NonZeroExitWithOneLineNamingField()
     {
         var (code, output) = await Halo("register", "web", "web-1", "--port", "70000");
@@ -101,7 +126,7 @@ public sealed partial class CliTests : IAsyncLifetime
     [Fact]
     public async Task Watch_RegistrationWhileWatching_PrintedLive()
     {
-        using var http = new HttpClient();
+        using var http = HaloProcess.Http();
         var revision = JsonDocument.Parse(await http.GetStringAsync($"{_url}/v1/catalog")).RootElement.GetProperty("revision").GetInt64();
         // Watching from a known revision means the registration below is seen however late the watcher subscribes.
         await using var watch = HaloProcess.Start("watch", "web", "--from", revision.ToString(System.Globalization.CultureInfo.InvariantCulture), "--server", _url);
@@ -128,7 +153,7 @@ public sealed partial class UpTests(ITestOutputHelper output)
         var pids = up.Output.Select(l => PidPattern().Match(l)).Where(m => m.Success).Select(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
         Assert.Equal(3, pids.Count);
 
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
+        using var http = HaloProcess.Http($"http://127.0.0.1:{port}");
         var clock = Stopwatch.StartNew();
         while (true)
         {
@@ -186,7 +211,7 @@ public sealed partial class UpTests(ITestOutputHelper output)
         while (pids.Skip(1).Any(Alive) || !up.HasExited || ProcessesMentioning(data).Count > 0)
         {
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30),
-                $"halo up should stop its samples, agents and redis-servers and exit; left: {string.Join(", ", ProcessesMentioning(data))}");
+                $"halo up should stop its samples, agents and redis-servers and exit; left: {string.Join(", ", ProcessesMentioning(data))}\n{string.Join('\n', up.Output.SkipWhile(l => !l.StartsWith("stopping", StringComparison.Ordinal)))}");
             await Task.Delay(200);
         }
 
@@ -258,7 +283,7 @@ public sealed class ServerConfigTests
 
         var (code, _) = await HaloProcess.RunAsync(Bound, "register", "web", "web-1", "--port", "8080", "--server", $"http://127.0.0.1:{port}");
         Assert.Equal(0, code);
-        using var http = new HttpClient();
+        using var http = HaloProcess.Http();
         var instance = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync($"http://127.0.0.1:{port}/v1/services/web/instances")).RootElement.GetProperty("instances")[0];
 
         Assert.Equal("phiAccrual", instance.GetProperty("detector").GetProperty("kind").GetString());

@@ -22,6 +22,33 @@ public sealed class HaloProcess : IAsyncDisposable
 
     public static string HaloDll => Path.Combine(AppContext.BaseDirectory, "halo.dll");
 
+    private static readonly Lazy<(string File, string Token)> SuiteToken = new(() =>
+    {
+        var token = "halo_" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        var file = Path.Combine(TempDirectory("token"), "admin.token");
+        Halo.Server.Security.TokenSecret.WriteFileAsync(file, token, CancellationToken.None).GetAwaiter().GetResult();
+        return (file, token);
+    });
+
+    /// <summary>The suite's admin token file: every `halo server`/`halo up` started here is bootstrapped with it.</summary>
+    public static string TokenFile => SuiteToken.Value.File;
+
+    /// <summary>The suite's admin token.</summary>
+    public static string Token => SuiteToken.Value.Token;
+
+    /// <summary>A plain client of a server started here, carrying the suite's admin token.</summary>
+    public static HttpClient Http(string? baseAddress = null, TimeSpan? timeout = null)
+    {
+        var http = new HttpClient { Timeout = timeout ?? TimeSpan.FromSeconds(30) };
+        if (baseAddress is not null)
+        {
+            http.BaseAddress = new Uri(baseAddress);
+        }
+
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Token);
+        return http;
+    }
+
     public static HaloProcess Start(params string[] args)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -32,6 +59,15 @@ public sealed class HaloProcess : IAsyncDisposable
         }
 
         info.Environment["DOTNET_gcServer"] = "0";
+        // Auth is on by default: every server these tests start trusts the suite's admin token, and every verb sends it.
+        info.Environment["HALO_TOKEN_FILE"] = TokenFile;
+        info.Environment.Remove("HALO_TOKEN");
+        if (args.Length > 0 && args[0] is ("server" or "up") && !args.Contains("--bootstrap-token-file") && !args.Contains("--insecure-allow-anonymous"))
+        {
+            info.ArgumentList.Add("--bootstrap-token-file");
+            info.ArgumentList.Add(TokenFile);
+        }
+
         var process = Process.Start(info)!;
         var halo = new HaloProcess(process);
         process.OutputDataReceived += (_, e) => halo.Add(e.Data);

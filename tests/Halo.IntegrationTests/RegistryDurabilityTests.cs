@@ -21,7 +21,7 @@ public sealed class RegistryDurabilityTests(ITestOutputHelper output)
         await using (var server = HaloProcess.Start("server", "--listen", $"127.0.0.1:{port}", "--data", data))
         {
             await server.WaitForLineAsync("listening on", StartTimeout);
-            using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(30) };
+            using var http = HaloProcess.Http(url);
             var clock = Stopwatch.StartNew();
             await Parallel.ForAsync(0, 1000, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, ct) =>
             {
@@ -47,7 +47,7 @@ public sealed class RegistryDurabilityTests(ITestOutputHelper output)
 
         await using var restarted = HaloProcess.Start("server", "--listen", $"127.0.0.1:{port}", "--data", data);
         await restarted.WaitForLineAsync("listening on", StartTimeout);
-        using var client = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(30) };
+        using var client = HaloProcess.Http(url);
         var catalog = JsonDocument.Parse(await client.GetStringAsync("/v1/catalog")).RootElement;
         var instances = catalog.GetProperty("instances").EnumerateArray().ToDictionary(i => i.GetProperty("id").GetString()!);
 

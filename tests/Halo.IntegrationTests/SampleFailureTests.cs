@@ -30,7 +30,7 @@ public sealed class SampleFailureTests(ITestOutputHelper output)
                 await s.WaitForLineAsync("listening on", StartTimeout);
             }
 
-            using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(70) };
+            using var http = HaloProcess.Http(url, TimeSpan.FromSeconds(70));
             await WaitUntilAsync(http, list => list.Count(i => i.Health == "passing") == 3, TimeSpan.FromSeconds(30));
             var from = JsonDocument.Parse(await http.GetStringAsync("/v1/catalog")).RootElement.GetProperty("revision").GetInt64();
 
@@ -89,7 +89,7 @@ public sealed class SampleFailureTests(ITestOutputHelper output)
 
     private static async Task<bool> WatchForCriticalAsync(string url, long from, string id, CancellationToken ct)
     {
-        using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = Timeout.InfiniteTimeSpan };
+        using var http = HaloProcess.Http(url, Timeout.InfiniteTimeSpan);
         using var response = await http.GetAsync($"/v1/watch?service=web&from={from}", HttpCompletionOption.ResponseHeadersRead, ct);
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(ct));
         while (await reader.ReadLineAsync(ct) is { } line)

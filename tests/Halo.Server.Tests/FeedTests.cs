@@ -31,7 +31,8 @@ public sealed class FeedTests
     public async Task BlockingQuery_NoChange_ReturnsWhenWaitElapses()
     {
         await using var server = await ServerFixture.StartAsync();
-        (await server.RegisterAsync("web", "web-1")).Dispose();
+        // A long TTL: the clock jumps 11 s at a time below, and a 1 s instance silent that long really changes (suspect).
+        (await server.RegisterAsync("web", "web-1", new { address = "127.0.0.1", port = 8080, ttl = "1h" })).Dispose();
         using var first = await server.Http.GetAsync("/v1/services/web/instances");
         var index = first.Headers.GetValues("X-Halo-Index").Single();
 

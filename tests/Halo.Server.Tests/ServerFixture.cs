@@ -9,7 +9,10 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Halo.Server.Tests;
 
-/// <summary>A real server on a free loopback port over a real embedded store in a temp folder, driven by a fake clock.</summary>
+/// <summary>
+/// A real server on a free loopback port over a real embedded store in a temp folder, driven by a fake clock. Auth is on
+/// (the default); <see cref="Http"/> carries the bootstrap admin token, so tests not about auth need not think of it.
+/// </summary>
 public sealed class ServerFixture : IAsyncDisposable
 {
     private readonly bool _ownsStore;
@@ -21,7 +24,32 @@ public sealed class ServerFixture : IAsyncDisposable
         Store = store;
         Directory = directory;
         Time = time;
-        Http = new HttpClient { BaseAddress = HaloServerHost.Address(app), Timeout = TimeSpan.FromSeconds(30) };
+        AdminToken = File.Exists(Path.Combine(directory, "bootstrap.token")) ? File.ReadAllText(Path.Combine(directory, "bootstrap.token")).Trim() : null;
+        Http = Client(AdminToken);
+    }
+
+    /// <summary>The bootstrap admin token (null when the server runs anonymous).</summary>
+    public string? AdminToken { get; }
+
+    /// <summary>A client of this server sending <paramref name="token"/> (none when null).</summary>
+    public HttpClient Client(string? token)
+    {
+        var http = new HttpClient { BaseAddress = HaloServerHost.Address(App), Timeout = TimeSpan.FromSeconds(30) };
+        if (token is not null)
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return http;
+    }
+
+    /// <summary>Creates a token through the API (as admin) and returns its secret.</summary>
+    public async Task<string> CreateTokenAsync(string name, string role, string[]? services = null, string[]? groups = null, string? member = null)
+    {
+        using var response = await Http.PostAsJsonAsync("/v1/tokens", new { name, role, services, groups, member }, HaloJson.Options);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == System.Net.HttpStatusCode.Created, $"token {name}: {(int)response.StatusCode} {body}");
+        return JsonDocument.Parse(body).RootElement.GetProperty("token").GetString()!;
     }
 
     public WebApplication App { get; }

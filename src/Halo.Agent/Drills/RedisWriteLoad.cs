@@ -10,11 +10,11 @@ namespace Halo.Agent.Drills;
 /// With <c>waitReplicas</c> &gt; 0 a write counts as acknowledged only after WAIT confirms that many replicas have it.
 /// </summary>
 public sealed class RedisWriteLoad(
-    Func<CancellationToken, Task<(string Host, int Port)>> resolve, int waitReplicas = 0, string prefix = "halo:drill:", TimeProvider? time = null)
+    Func<CancellationToken, Task<(string Host, int Port)>> resolve, int waitReplicas = 0, string prefix = "halo:drill:", TimeProvider? time = null) : IWriteLoad
 {
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly ConcurrentDictionary<long, byte> _acked = new();
-    private readonly List<(long Start, long End, bool Ok)> _history = [];
+    private readonly WriteHistory _history = new(time ?? TimeProvider.System);
     private long _attempted;
     private long _failed;
     private long _lastFailureTicks;
@@ -26,35 +26,8 @@ public sealed class RedisWriteLoad(
     /// <summary>Timestamp (<see cref="TimeProvider.GetTimestamp"/> of the load's clock) of the last failed write.</summary>
     public long LastFailure => Interlocked.Read(ref _lastFailureTicks);
 
-    /// <summary>
-    /// Time from <paramref name="failedAt"/> (a timestamp of the load's clock taken right after the failure was injected) to the end
-    /// of the first acknowledged write that started after it and after a write that failed after it; null if none yet.
-    /// </summary>
-    public TimeSpan? RecoveryAfter(long failedAt)
-    {
-        lock (_history)
-        {
-            var sawFailure = false;
-            foreach (var (start, end, ok) in _history)
-            {
-                if (end <= failedAt)
-                {
-                    continue;
-                }
-
-                if (!ok)
-                {
-                    sawFailure = true;
-                }
-                else if (sawFailure && start > failedAt)
-                {
-                    return _time.GetElapsedTime(failedAt, end);
-                }
-            }
-        }
-
-        return null;
-    }
+    /// <summary>Time from the failure (a timestamp of the load's clock) to the first acknowledged write after it; see <see cref="WriteHistory.RecoveryAfter"/>.</summary>
+    public TimeSpan? RecoveryAfter(long failedAt) => _history.RecoveryAfter(failedAt);
 
     public async Task RunAsync(CancellationToken ct)
     {
@@ -95,10 +68,7 @@ public sealed class RedisWriteLoad(
                 }
             }
 
-            lock (_history)
-            {
-                _history.Add((started, _time.GetTimestamp(), ok));
-            }
+            _history.Add(started, _time.GetTimestamp(), ok);
 
             if (ok)
             {

@@ -22,8 +22,15 @@ internal sealed class ChildProcess : IAsyncDisposable
     public static ChildProcess StartHaloUntil(string name, string readyMarker, params string[] args)
     {
         var info = new ProcessStartInfo { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        // Hot paths (the gateway's proxy loop) get optimised code at once instead of after a quiet period (docs/gateway.md).
-        info.Environment["DOTNET_TC_CallCountingDelayMs"] = "0";
+        if (args.Contains("--token-file"))
+        {
+            // The child's own token file must win: HALO_TOKEN in our environment would come first in its lookup order.
+            info.Environment.Remove("HALO_TOKEN");
+            info.Environment.Remove("HALO_TOKEN_FILE");
+        }
+
+        // Children end with `halo up` even when it is killed outright, instead of living on as orphans.
+        info.Environment[ParentWatch.Variable] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var self = Environment.ProcessPath!;
         if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
         {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Halo.Agent.Drills;
+using Halo.Agent.Drivers;
 using Halo.Client;
 using Halo.Core;
 using Halo.Core.Failover;
@@ -128,14 +129,47 @@ internal static class GroupCommands
         return command;
     }
 
+    /// <summary>The write load the drill runs: SET (+ WAIT) for Redis, single-row commits for PostgreSQL, by the primary's driver.</summary>
+    private static async Task<IWriteLoad> DrillLoadAsync(GroupStatus group, (string Host, int Port) through, int waitReplicas, string? secretsFile, CancellationToken ct)
+    {
+        if (group.Members.FirstOrDefault(m => m.Name == group.Primary)?.Kind != "postgres")
+        {
+            return new RedisWriteLoad(_ => Task.FromResult(through), waitReplicas, $"halo:drill:{group.Epoch}:");
+        }
+
+        if (secretsFile is null)
+        {
+            throw new CliException("--postgres-secrets: required to write through a PostgreSQL group (the file its agents were given)");
+        }
+
+        PostgresSecrets secrets;
+        try
+        {
+            secrets = PostgresSecrets.Load(secretsFile);
+        }
+        catch (DatabaseSetupException ex)
+        {
+            throw new CliException(ex.Message);
+        }
+
+        var connection = new Npgsql.NpgsqlConnectionStringBuilder
+        {
+            Host = through.Host, Port = through.Port, Username = PostgresSecrets.SuperuserName, Password = secrets.Superuser, Database = "postgres",
+            Pooling = false, Timeout = 2, CancellationTimeout = -1,
+        }.ConnectionString;
+        await PostgresWriteLoad.CreateTableAsync(connection, ct);
+        return new PostgresWriteLoad(_ => Task.FromResult(connection), $"drill-{group.Epoch}");
+    }
+
     private static Command Drill()
     {
         var name = new Argument<string>("name") { Description = "Group name" };
         var mode = new Option<string>("--mode") { Description = "kill (kill -9 the primary database) or isolate (cut its agent off from the server)", DefaultValueFactory = _ => "kill" };
         var through = new Option<string?>("--through") { Description = "host:port of a TCP proxy for the group: run a write load through it and count lost writes" };
-        var wait = new Option<int>("--wait-replicas") { Description = "Count a write as acknowledged only after WAIT confirms this many replicas", DefaultValueFactory = _ => 0 };
+        var wait = new Option<int>("--wait-replicas") { Description = "Redis: count a write as acknowledged only after WAIT confirms this many replicas", DefaultValueFactory = _ => 0 };
+        var secrets = new Option<string?>("--postgres-secrets") { Description = "PostgreSQL groups: the secrets file (the superuser's password) for the commit load through --through" };
         var timeout = new Option<string>("--timeout") { Description = "Give up after", DefaultValueFactory = _ => "30s" };
-        var command = new Command("drill", "Fail the primary on purpose and report detection, decision, promotion and re-routing times and lost writes") { name, mode, through, wait, timeout };
+        var command = new Command("drill", "Fail the primary on purpose and report detection, decision, promotion and re-routing times and lost writes") { name, mode, through, wait, timeout, secrets };
         command.SetAction((parse, ct) => CommonOptions.Run(async () =>
         {
             var group = parse.GetValue(name)!;
@@ -143,14 +177,14 @@ internal static class GroupCommands
             using var client = Client(parse);
             var before = await client.GetAsync(group, ct: ct);
             if (!before.PrimaryConfirmed) throw new CliException($"group {group} has no confirmed primary");
-            RedisWriteLoad? load = null;
+            IWriteLoad? load = null;
             using var stopLoad = CancellationTokenSource.CreateLinkedTokenSource(ct);
             Task running = Task.CompletedTask;
             if (parse.GetValue(through) is { } address)
             {
                 var (throughHost, throughPort) = CommonOptions.Endpoint(address, "--through");
                 var endpoint = (throughHost, throughPort);
-                load = new RedisWriteLoad(_ => Task.FromResult(endpoint), parse.GetValue(wait), $"halo:drill:{before.Epoch}:");
+                load = await DrillLoadAsync(before, endpoint, parse.GetValue(wait), parse.GetValue(secrets), ct);
                 running = load.RunAsync(stopLoad.Token);
                 await Task.Delay(TimeSpan.FromMilliseconds(500), TimeProvider.System, ct);
             }

@@ -2,6 +2,7 @@ using System.Net;
 using Halo.Client;
 using Halo.Core.Failover;
 using Halo.Gateway.Tcp;
+using Halo.Server.Security;
 
 namespace Halo.Cli.Commands;
 
@@ -27,7 +28,7 @@ internal sealed class RedisGroupDemo : IAsyncDisposable
     public IPEndPoint ProxyAddress => Proxy.LocalEndpoint;
 
     public static async Task<RedisGroupDemo?> StartAsync(
-        Uri server, string dataDirectory, string group = "cache", int members = 3, int proxyPort = 6400, string redisServer = "/usr/bin/redis-server",
+        UpAccess access, string dataDirectory, string group = "cache", int members = 3, int proxyPort = 6400, string redisServer = "/usr/bin/redis-server",
         CancellationToken ct = default)
     {
         if (!File.Exists(redisServer))
@@ -35,7 +36,8 @@ internal sealed class RedisGroupDemo : IAsyncDisposable
             return null;
         }
 
-        using (var client = new GroupClient(server))
+        var server = access.Server;
+        using (var client = new GroupClient(access.Client(await access.IssueAsync("up-operator", HaloRole.Operate, groups: [group], ct: ct))))
         {
             await client.PutAsync(group, new GroupPolicy(), ct);
         }
@@ -44,9 +46,11 @@ internal sealed class RedisGroupDemo : IAsyncDisposable
         for (var i = 1; i <= members; i++)
         {
             var port = FreePort();
-            agents.Add(ChildProcess.StartHaloUntil($"agent {group}-{i}", "halo agent", "agent", "--server", server.ToString(), "--group", group, "--member", $"{group}-{i}",
+            // Each agent's token is bound to its own member: it cannot report for another one (docs/security.md).
+            var token = await access.IssueAsync($"up-agent-{group}-{i}", HaloRole.Register, member: $"{group}/{group}-{i}", ct: ct);
+            agents.Add(ChildProcess.StartHaloUntil($"agent {group}-{i}", "halo agent", ["agent", "--server", server.ToString(), "--group", group, "--member", $"{group}-{i}",
                 "--redis-server", redisServer, "--redis-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                "--redis-dir", Path.Combine(dataDirectory, $"redis-{group}-{i}")));
+                "--redis-dir", Path.Combine(dataDirectory, $"redis-{group}-{i}"), .. UpAccess.Flag(token)]));
         }
 
         try
@@ -56,7 +60,8 @@ internal sealed class RedisGroupDemo : IAsyncDisposable
                 await agent.WaitReadyAsync(TimeSpan.FromSeconds(30), ct);
             }
 
-            var proxy = TcpProxyHost.Start(new TcpProxyOptions { Server = server, Group = group, Listen = new IPEndPoint(IPAddress.Loopback, proxyPort) });
+            var proxyToken = await access.IssueAsync("up-proxy", HaloRole.Read, groups: [group], ct: ct);
+            var proxy = TcpProxyHost.Start(new TcpProxyOptions { Client = access.Client(proxyToken), Group = group, Listen = new IPEndPoint(IPAddress.Loopback, proxyPort) });
             return new RedisGroupDemo(agents, proxy, group);
         }
         catch
@@ -71,7 +76,8 @@ internal sealed class RedisGroupDemo : IAsyncDisposable
         }
     }
 
-    private static int FreePort()
+    /// <summary>A free 127.0.0.1 port for a demo database (bind 0, read back).</summary>
+    internal static int FreePort()
     {
         var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
         listener.Start();
@@ -82,10 +88,12 @@ internal sealed class RedisGroupDemo : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await Proxy.DisposeAsync();
+        // Agents (and the redis-servers they run) first: a kill is instant, the proxy's graceful stop is not.
         foreach (var agent in _agents)
         {
             await agent.DisposeAsync();
         }
+
+        await Proxy.DisposeAsync();
     }
 }

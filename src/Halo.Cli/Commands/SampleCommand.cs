@@ -55,15 +55,14 @@ internal static class SampleCommand
                 period, TimeProvider.System);
             await loop.StartAsync(ct);
             Console.WriteLine($"sample {name}/{instance} listening on {address} (pid {Environment.ProcessId})");
-            using var orphaned = CancellationTokenSource.CreateLinkedTokenSource(ct);
             if (parse.GetValue(parent) is { } parentPid)
             {
-                _ = ExitWithParentAsync(parentPid, orphaned);
+                ParentWatch.Start(parentPid);
             }
 
             try
             {
-                await app.WaitForShutdownAsync(orphaned.Token);
+                await app.WaitForShutdownAsync(ct);
             }
             finally
             {
@@ -77,26 +76,4 @@ internal static class SampleCommand
     }
 
     /// <summary>If `halo up` dies without cleaning up (kill -9), its samples must not heartbeat on forever.</summary>
-    private static async Task ExitWithParentAsync(int pid, CancellationTokenSource stop)
-    {
-        while (!stop.IsCancellationRequested)
-        {
-            try
-            {
-                using var p = System.Diagnostics.Process.GetProcessById(pid);
-                if (p.HasExited)
-                {
-                    break;
-                }
-            }
-            catch (ArgumentException)
-            {
-                break;
-            }
-
-            await Task.Delay(TimeSpan.FromSeconds(1), TimeProvider.System, CancellationToken.None);
-        }
-
-        await stop.CancelAsync();
-    }
 }

@@ -22,16 +22,18 @@ internal static class ServerCommand
         var storeKind = new Option<string?>("--store") { Description = "embedded (SQLite in --data, one server; the default) or etcd (several servers share an etcd cluster)" };
         var etcd = new Option<string?>("--etcd") { Description = "etcd client URLs, comma-separated: http://a:2379,http://b:2379 (implies --store etcd)" };
         var advertise = new Option<string?>("--advertise") { Description = "host:port other servers and clients reach this server at (default: the listen address)" };
+        var security = new SecurityFlags();
         var command = new Command("server", "Run the control plane: registry, failure detection, events, metrics")
         {
             listen, data, config, webhooks, model, storeKind, etcd, advertise,
         };
+        security.AddTo(command);
         command.SetAction((parse, ct) => CommonOptions.Run(async () =>
         {
             var options = Options(parse.GetValue(config), parse.GetResult(listen) is { Implicit: false } ? parse.GetValue(listen) : null,
                 parse.GetResult(data) is { Implicit: false } ? parse.GetValue(data) : null,
                 parse.GetValue(storeKind), parse.GetValue(etcd), parse.GetValue(advertise));
-            options = WithModel(WithWebhooks(options, parse.GetValue(webhooks)), parse.GetValue(model));
+            options = security.Apply(parse, WithModel(WithWebhooks(options, parse.GetValue(webhooks)), parse.GetValue(model)));
             IStore store;
             try
             {
@@ -50,6 +52,7 @@ internal static class ServerCommand
                 await app.StartAsync(ct);
                 Console.WriteLine($"halo server listening on {HaloServerHost.Address(app)} ({StoreFactory.Describe(options)})");
                 Console.WriteLine($"dashboard {HaloServerHost.Address(app)}   metrics {HaloServerHost.Address(app)}metrics");
+                SecurityFlags.PrintAccess(app, options);
                 await app.WaitForShutdownAsync(ct);
             }
 
@@ -108,6 +111,8 @@ internal static class ServerCommand
             DefaultDetector = config.Server.Detector,
             ServiceDetectors = config.Services.ToDictionary(kv => kv.Key, kv => kv.Value.Detector, StringComparer.Ordinal),
             Store = kind,
+            // Several servers may share an etcd: join the membership and judge only this server's share.
+            Cluster = kind == StoreKind.Etcd,
             EtcdEndpoints = kind == StoreKind.Etcd ? endpoints : null,
             Advertise = (advertise ?? config.Server.Advertise) is { } a ? ListenUrl(a, "--advertise") : null,
             MemberTtl = config.Server.MemberTtl,

@@ -4,6 +4,7 @@ using Halo.Client;
 using Halo.Core.Registry;
 using Halo.Core.Serialization;
 using Halo.Server;
+using Halo.Server.Security;
 using Halo.Store;
 using Microsoft.Extensions.Logging;
 using Spectre.Console;
@@ -24,13 +25,17 @@ internal static class UpCommand
         var gateway = new Option<string>("--gateway-listen") { Description = "Gateway address", DefaultValueFactory = _ => "127.0.0.1:7480" };
         var noRedis = new Option<bool>("--no-redis") { Description = "Do not start the Redis group (started by default when redis-server is installed)" };
         var redisPort = new Option<int>("--redis-port") { Description = "Port of the TCP proxy to the Redis primary (0: any free port)", DefaultValueFactory = _ => 6400 };
+        var postgres = new Option<bool>("--postgres") { Description = "Also start a three-member PostgreSQL 15 group (managed, synchronous preferred) with a TCP proxy to its primary" };
+        var postgresPort = new Option<int>("--postgres-port") { Description = "Port of the TCP proxy to the PostgreSQL primary (0: any free port)", DefaultValueFactory = _ => 5440 };
         var model = new Option<string?>("--model") { Description = "halo model topology: predicted availability beside the measured one on the dashboard" };
         var webhooks = new Option<string[]>("--alert-webhook") { Description = "URL that receives Alertmanager-compatible alert webhooks (repeatable)" };
-        var command = new Command("up", "Start everything on this machine and show live status") { listen, data, samples, gateway, noRedis, redisPort, model, webhooks };
+        var security = new SecurityFlags();
+        var command = new Command("up", "Start everything on this machine and show live status") { listen, data, samples, gateway, noRedis, redisPort, postgres, postgresPort, model, webhooks };
+        security.AddTo(command);
         command.SetAction((parse, ct) => CommonOptions.Run(() =>
             RunAsync(parse.GetValue(listen)!, parse.GetValue(data)!, parse.GetValue(samples), parse.GetValue(gateway)!,
-                parse.GetValue(noRedis) ? null : parse.GetValue(redisPort),
-                o => ServerCommand.WithModel(ServerCommand.WithWebhooks(o, parse.GetValue(webhooks)), parse.GetValue(model)), ct)));
+                parse.GetValue(noRedis) ? null : parse.GetValue(redisPort), parse.GetValue(postgres) ? parse.GetValue(postgresPort) : null,
+                o => security.Apply(parse, ServerCommand.WithModel(ServerCommand.WithWebhooks(o, parse.GetValue(webhooks)), parse.GetValue(model))), ct)));
         return command;
     }
 
@@ -49,7 +54,7 @@ internal static class UpCommand
         """;
 
     private static async Task<int> RunAsync(
-        string listen, string data, int sampleCount, string gatewayListen, int? redisPort, Func<ServerOptions, ServerOptions> monitoring, CancellationToken ct)
+        string listen, string data, int sampleCount, string gatewayListen, int? redisPort, int? postgresPort, Func<ServerOptions, ServerOptions> monitoring, CancellationToken ct)
     {
         if (sampleCount is < 0 or > 20)
         {
@@ -59,6 +64,11 @@ internal static class UpCommand
         if (redisPort is < 0 or > 65535)
         {
             throw new CliException("--redis-port: must be between 0 and 65535");
+        }
+
+        if (postgresPort is < 0 or > 65535)
+        {
+            throw new CliException("--postgres-port: must be between 0 and 65535");
         }
 
         var options = monitoring(new ServerOptions { Listen = ServerCommand.ListenUrl(listen), DataDirectory = data });
@@ -84,19 +94,24 @@ internal static class UpCommand
         }
 
         var server = HaloServerHost.Address(app);
+        var access = new UpAccess(app, server, Path.GetFullPath(data), options.Security.AllowAnonymous);
         var children = new List<ChildProcess>();
         RedisGroupDemo? redis = null;
+        PostgresGroupDemo? postgres = null;
         try
         {
+            var sampleToken = await access.IssueAsync("up-samples", HaloRole.Register, services: ["web"], ct: ct);
             for (var i = 1; i <= sampleCount; i++)
             {
-                children.Add(ChildProcess.StartHalo($"sample web-{i}", "sample", "--service", "web", "--id", $"web-{i}", "--server", server.ToString(),
-                    "--exit-with", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                children.Add(ChildProcess.StartHalo($"sample web-{i}", ["sample", "--service", "web", "--id", $"web-{i}", "--server", server.ToString(),
+                    "--exit-with", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), .. UpAccess.Flag(sampleToken)]));
             }
 
             var gatewayConfig = Path.Combine(data, "gateway.yaml");
             await File.WriteAllTextAsync(gatewayConfig, GatewayConfig, ct);
-            var gateway = ChildProcess.StartHalo("gateway", "gateway", "--config", gatewayConfig, "--listen", gatewayListen, "--server", server.ToString());
+            var gatewayToken = await access.IssueAsync("up-gateway", HaloRole.Register, ct: ct);
+            var gateway = ChildProcess.StartHalo("gateway", ["gateway", "--config", gatewayConfig, "--listen", gatewayListen, "--server", server.ToString(),
+                .. UpAccess.Flag(gatewayToken)]);
             children.Add(gateway);
 
             var lines = new List<string>();
@@ -111,7 +126,7 @@ internal static class UpCommand
             {
                 try
                 {
-                    redis = await RedisGroupDemo.StartAsync(server, Path.GetFullPath(data), proxyPort: port, ct: ct);
+                    redis = await RedisGroupDemo.StartAsync(access, Path.GetFullPath(data), proxyPort: port, ct: ct);
                 }
                 catch (Exception ex) when (ex is System.Net.Sockets.SocketException or CliException or HaloApiException)
                 {
@@ -120,26 +135,62 @@ internal static class UpCommand
                 }
             }
 
+            string? postgresLine = null;
+            if (postgresPort is { } pgPort)
+            {
+                try
+                {
+                    postgres = await PostgresGroupDemo.StartAsync(access, Path.GetFullPath(data), proxyPort: pgPort, ct: ct);
+                    postgresLine = postgres is null
+                        ? "postgres group  not started (PostgreSQL 15 not installed: apt-get install postgresql)"
+                        : $"postgres group  {postgres.Group}: {postgres.PsqlLine} always reaches the primary (halo group {postgres.Group})";
+                }
+                catch (Exception ex) when (ex is System.Net.Sockets.SocketException or CliException or HaloApiException)
+                {
+                    postgresLine = $"postgres group  not started ({ex.Message})";
+                }
+            }
+
             var redisLine = redis is null
                 ? $"redis group     not started ({redisProblem ?? "redis-server not installed, or --no-redis"})"
                 : $"redis group     {redis.Group}: redis-cli -p {redis.ProxyAddress.Port} always reaches the primary (halo group {redis.Group})";
-            PrintWhere(server, Path.GetFullPath(data), gatewayUrl, redisLine, lines[..^1], children.Count > 1 ? children[0].Pid : 0);
-            await ShowLiveAsync(server, ct);
+            // The dashboard link signs this machine's browser in with a read token, in the fragment (never sent to the server).
+            var dashboardToken = await access.IssueAsync("up-dashboard", HaloRole.Read, ct: ct);
+            var dashboard = dashboardToken is null ? server.ToString() : $"{server}#token={UpAccess.Read(dashboardToken)}";
+            PrintWhere(server, dashboard, Path.GetFullPath(data), gatewayUrl, postgresLine is null ? redisLine : redisLine + "\n  " + postgresLine, lines[..^1], children.Count > 1 ? children[0].Pid : 0,
+                HaloServerHost.BootstrapTokenFile(app));
+            await ShowLiveAsync(access.Client(HaloServerHost.BootstrapTokenFile(app)), ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
         }
         finally
         {
-            Console.WriteLine("stopping: redis group, samples, gateway, server");
+            Console.WriteLine("stopping: samples, gateway, database groups, server");
+            // Every child is stopped even when stopping another one fails: nothing started here may outlive `halo up`.
+            // Quick kills first (samples, gateway), the Redis group's graceful stop last: the command line gives an
+            // interrupted action only a short grace before the process exits, and an orphan must never be left.
+            var stopping = children.Select(c => (Func<ValueTask>)c.DisposeAsync).ToList();
             if (redis is not null)
             {
-                await redis.DisposeAsync();
+                stopping.Add(redis.DisposeAsync);
             }
 
-            foreach (var child in children)
+            if (postgres is not null)
             {
-                await child.DisposeAsync();
+                stopping.Add(postgres.DisposeAsync);
+            }
+
+            foreach (var stopOne in stopping)
+            {
+                try
+                {
+                    await stopOne();
+                }
+                catch (Exception ex)
+                {
+                    await Console.Error.WriteLineAsync($"halo up: stopping: {ex.GetType().Name}: {ex.Message}");
+                }
             }
 
             using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(5), TimeProvider.System);
@@ -149,11 +200,12 @@ internal static class UpCommand
         return 0;
     }
 
-    private static void PrintWhere(Uri server, string data, string gateway, string redisLine, List<string> sampleLines, int samplePid)
+    private static void PrintWhere(Uri server, string dashboard, string data, string gateway, string redisLine, List<string> sampleLines, int samplePid, string? adminToken)
     {
         Console.WriteLine($"""
             Halo is up.
-              dashboard       {server}    (live status in a browser)
+              dashboard       {dashboard}    (live status in a browser; the link signs it in)
+              admin token     {adminToken ?? "none: authentication is OFF"}    (the CLI here finds it by itself)
               gateway         {gateway}    -> service web (curl {gateway})
               control plane   {server}    (API: docs/api.md)
               metrics         {server}metrics
@@ -178,7 +230,7 @@ internal static class UpCommand
     }
 
     /// <summary>Follows the event stream; on a terminal also redraws a status table, otherwise prints one line per event.</summary>
-    private static async Task ShowLiveAsync(Uri server, CancellationToken ct)
+    private static async Task ShowLiveAsync(HaloClientOptions server, CancellationToken ct)
     {
         using var client = new HaloClient(server);
         var interactive = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;

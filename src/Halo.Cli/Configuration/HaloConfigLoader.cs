@@ -22,7 +22,7 @@ public sealed record LoadedConfig(HaloConfig Config, IReadOnlyDictionary<string,
 public static class HaloConfigLoader
 {
     private const string DetectorFields = "kind, heartbeatInterval, missedHeartbeats, phiThreshold, suspectPhi, minStdDeviation, acceptablePause, sampleWindow, downAfter, upAfter, evaluationInterval, removeAfter";
-    private const string GroupFields = "leaseTtl, renewInterval, controllerInterval, maxLagBytes, promoteTimeout, rerouteBound";
+    private const string GroupFields = "leaseTtl, renewInterval, controllerInterval, maxLagBytes, promoteTimeout, rerouteBound, driver, synchronous, agentInterval";
     private static readonly TimeSpan Widest = TimeSpan.FromDays(365);
 
     public static LoadedConfig Load(string text, bool isJson)
@@ -125,6 +125,15 @@ public static class HaloConfigLoader
             MaxLagBytes = g.Long("maxLagBytes", 0, 1L << 40) ?? defaults.MaxLagBytes,
             PromoteTimeout = g.Duration("promoteTimeout", TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)) ?? defaults.PromoteTimeout,
             RerouteBound = g.Duration("rerouteBound", TimeSpan.Zero, TimeSpan.FromMinutes(1)) ?? defaults.RerouteBound,
+            Driver = g.String("driver") is { } driver ? driver is "redis" or "postgres" or "exec" ? driver : throw g.Error("driver", $"unknown driver '{driver}' (expected redis, postgres or exec)") : defaults.Driver,
+            Synchronous = g.String("synchronous") switch
+            {
+                null or "off" => Halo.Core.Failover.SynchronousMode.Off,
+                "preferred" => Halo.Core.Failover.SynchronousMode.Preferred,
+                "strict" => Halo.Core.Failover.SynchronousMode.Strict,
+                var other => throw g.Error("synchronous", $"unknown mode '{other}' (expected off, preferred or strict)"),
+            },
+            AgentInterval = g.Duration("agentInterval", TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(10)) ?? defaults.AgentInterval,
         };
         g.RejectUnknown(GroupFields);
 

@@ -28,23 +28,37 @@ internal sealed record ConfigPrediction(IReadOnlyList<DetectionPrediction> Detec
         ["downAfterConfirmations"] = ["downAfter", "evaluationInterval"],
     };
 
+    /// <summary>The server's detector tick (not configurable; ServerOptions.DetectorTick).</summary>
+    private static readonly TimeSpan DetectorTick = TimeSpan.FromMilliseconds(100);
+
     public static ConfigPrediction Build(LoadedConfig loaded)
     {
         var config = loaded.Config;
         var detection = new List<DetectionPrediction> { Detect(loaded, "server default", config.Server.Detector, null) };
         detection.AddRange(config.Services.Select(s => Detect(loaded, $"service {s.Key}", s.Value.Detector, s.Key)));
-
-        var failover = config.Groups.Select(g =>
+        var several = config.Server.Store == Halo.Core.Configuration.StoreKind.Etcd;
+        if (several)
         {
-            var budget = FailoverBudget.Compute(g.Key, g.Value);
-            return new FailoverPrediction(g.Key, budget.Total,
-                [.. budget.Terms.Select(t => new SourcedTerm(t.Phase, t.Name, t.Value, t.Reason, loaded.Describe(t.Source)))]);
-        }).ToList();
+            detection.Add(Handoff(loaded, config.Server.Detector, config.Server.MemberTtl));
+        }
+
+        FailoverPrediction Predict(string name, FailoverBudget budget) =>
+            new(name, budget.Total, [.. budget.Terms.Select(t => new SourcedTerm(t.Phase, t.Name, t.Value, t.Reason, loaded.Describe(t.Source)))]);
+        var failover = config.Groups.SelectMany(g => g.Value.Driver == "postgres"
+            ? new[]
+            {
+                Predict($"{g.Key} (node death)", FailoverBudget.Compute(g.Key, g.Value)),
+                Predict($"{g.Key} (postgres crash, agent alive)", FailoverBudget.ComputeCrash(g.Key, g.Value)),
+            }
+            : [Predict(g.Key, FailoverBudget.Compute(g.Key, g.Value))]).ToList();
 
         List<string> notes =
         [
             "Detection bounds run from an instance's last heartbeat to it being declared Critical (Halo.Core DetectionBound).",
             "Failover budgets run from the primary's last lease renewal to gateways routing to the new primary; detection there is the lease, not heartbeats, so a promotion never overlaps a live primary.",
+            several
+                ? "With several servers, the owner-dies bound applies to the instances of a server that dies; the others keep the single-server bound. An etcd leader election during the handoff adds up to one more server.memberTtl (etcd restarts lease TTLs on a new leader)."
+                : "With several servers (server.store: etcd) an instance whose owning server dies gains an ownership handoff: server.memberTtl + the detector tick + the bound again; this command prints it for such a config.",
             $"Not included: a gateway whose change feed was disconnected reconnects after {loaded.Describe("gateway.feedRetry")} = {Durations.Format(config.Gateway.FeedRetry)}, which adds to re-routing in that case.",
         ];
         return new ConfigPrediction(detection, failover, notes);
@@ -57,6 +71,21 @@ internal sealed record ConfigPrediction(IReadOnlyList<DetectionPrediction> Detec
         var terms = bound.Terms.Select(t => new SourcedTerm("detection", t.Name, t.Value, t.Formula,
             string.Join(", ", (TermFields.TryGetValue(t.Name, out var fields) ? fields : []).Select(f => Source(loaded, service, f)))));
         return new DetectionPrediction(scope, options.Kind == DetectorKind.Fixed ? "fixed" : "phiAccrual", bound.Total, pause.Total, [.. terms]);
+    }
+
+    /// <summary>The server default detector's bound when the instance's owning server dies (DetectionBound.WithOwnerHandoff).</summary>
+    private static DetectionPrediction Handoff(LoadedConfig loaded, DetectorOptions options, TimeSpan memberTtl)
+    {
+        var bound = DetectionBound.WithOwnerHandoff(options, memberTtl, DetectorTick);
+        var terms = bound.Terms.Select(t => new SourcedTerm("detection", t.Name, t.Value, t.Formula, t.Name switch
+        {
+            "ownerLeaseExpiry" => loaded.Describe("server.memberTtl"),
+            "handoffPickup" => "server detector tick (built in)",
+            "graceRestart" => "the whole detector, as above",
+            _ => string.Join(", ", (TermFields.TryGetValue(t.Name, out var fields) ? fields : []).Select(f => Source(loaded, null, f)).Distinct()),
+        }));
+        return new DetectionPrediction("server default, its owning server dies", options.Kind == DetectorKind.Fixed ? "fixed" : "phiAccrual",
+            bound.Total, DetectionBound.PauseBudget(options).Total, [.. terms]);
     }
 
     // A service's detector field comes from the service if set there, else the server's detector, else the default.

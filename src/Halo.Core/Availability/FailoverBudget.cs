@@ -24,16 +24,55 @@ public sealed record FailoverBudget(string Group, TimeSpan Total, IReadOnlyList<
         ArgumentNullException.ThrowIfNull(group);
         ArgumentNullException.ThrowIfNull(config);
         var prefix = $"groups.{group}.";
-        BudgetTerm[] terms =
+        BudgetTerm[] detection =
         [
             new("detection", "leaseLapse", config.LeaseTtl, prefix + "leaseTtl", "the primary's lease lapses this long after its last successful renewal"),
             new("detection", "controllerTick", config.ControllerInterval, prefix + "controllerInterval", "the controller sees the lapsed lease on its next tick"),
-            new("decision", "candidateChoice", TimeSpan.Zero, prefix + "maxLagBytes",
-                "made in that same tick: freshest replica within maxLagBytes, epoch bumped by compare-and-set (no configured wait; store latency not included)"),
-            new("promotion", "promote", config.PromoteTimeout, prefix + "promoteTimeout", "longest wait for the chosen replica to confirm it is primary"),
-            new("re-routing", "reroute", config.RerouteBound, prefix + "rerouteBound", "gateways route to the new epoch's primary within this bound"),
         ];
-        var total = terms.Aggregate(TimeSpan.Zero, (sum, t) => sum + t.Value);
-        return new FailoverBudget(group, total, terms);
+        return Sum(group, [.. detection, .. AfterDetection(prefix, config)]);
     }
+
+    /// <summary>
+    /// The database crashed and its agent lives (PostgreSQL postmaster killed): the agent's next probe sees it, its report wakes
+    /// the controller, and no lease has to lapse — the rest is as after a lapsed lease.
+    /// </summary>
+    public static FailoverBudget ComputeCrash(string group, GroupConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        ArgumentNullException.ThrowIfNull(config);
+        var prefix = $"groups.{group}.";
+        BudgetTerm[] detection =
+        [
+            new("detection", "agentProbe", config.AgentInterval, prefix + "agentInterval", "the primary's agent finds the database gone at its next probe and reports it at once"),
+        ];
+        return Sum(group, [.. detection, .. AfterDetection(prefix, config)]);
+    }
+
+    private static IEnumerable<BudgetTerm> AfterDetection(string prefix, GroupConfig config)
+    {
+        var postgres = config.Driver == "postgres";
+        var sync = config.Synchronous != Failover.SynchronousMode.Off;
+        if (postgres)
+        {
+            // Every candidate reports once more so the choice rests on WAL positions read after the failure; in synchronous mode the
+            // rule will not promote without them, otherwise the controller stops waiting after 300 ms.
+            var wait = sync ? config.AgentInterval : TimeSpan.FromTicks(Math.Min(config.AgentInterval.Ticks, TimeSpan.FromMilliseconds(300).Ticks));
+            yield return new("decision", "finalPositions", wait, prefix + "agentInterval",
+                sync ? "every synchronous standby reports a WAL position read after the failure (required to promote)" : "candidates report WAL positions read after the failure (at most 300 ms)");
+        }
+
+        yield return new("decision", "candidateChoice", TimeSpan.Zero, prefix + "maxLagBytes",
+            "made in that same tick: freshest replica within maxLagBytes, epoch bumped by compare-and-set (no configured wait; store latency not included)");
+        yield return new("promotion", "promote", config.PromoteTimeout, prefix + "promoteTimeout", "longest wait for the chosen replica to confirm it is primary");
+        if (postgres && sync)
+        {
+            yield return new("promotion", "standbyReattach", config.AgentInterval + TimeSpan.FromMilliseconds(500), prefix + "agentInterval",
+                "the first commit waits for a standby: its agent re-points it at the next report, the WAL receiver connects (retry interval 500 ms)");
+        }
+
+        yield return new("re-routing", "reroute", config.RerouteBound, prefix + "rerouteBound", "gateways route to the new epoch's primary within this bound");
+    }
+
+    private static FailoverBudget Sum(string group, BudgetTerm[] terms) =>
+        new(group, terms.Aggregate(TimeSpan.Zero, (sum, t) => sum + t.Value), terms);
 }

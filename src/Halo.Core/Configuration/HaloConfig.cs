@@ -87,6 +87,15 @@ public sealed record GroupConfig
 
     /// <summary>Promised time for gateways to route to the new primary after the epoch change. Default 200 ms; range 0 – 1 min.</summary>
     public TimeSpan RerouteBound { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>The agents' driver: redis (default), postgres or exec. PostgreSQL adds its own terms (final WAL positions, standby re-attach).</summary>
+    public string Driver { get; init; } = "redis";
+
+    /// <summary>Synchronous replication (PostgreSQL): off (default), preferred or strict.</summary>
+    public Failover.SynchronousMode Synchronous { get; init; }
+
+    /// <summary>The agents' probe and report interval. Default 100 ms; range 10 ms – 10 s. A crashed database is seen within it.</summary>
+    public TimeSpan AgentInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 }
 
 /// <summary>The data plane.</summary>

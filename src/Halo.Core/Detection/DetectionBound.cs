@@ -35,6 +35,27 @@ public static class DetectionBound
     }
 
     /// <summary>
+    /// The worst case when several servers share the judging and the instance's owner may die (docs/ha.md). An owner that
+    /// dies just before its verdict has spent up to the whole <see cref="Compute"/> bound; its services move once its
+    /// membership lease lapses (at most <paramref name="memberTtl"/> after its last renewal) and the next owner's detector
+    /// tick (at most <paramref name="detectorTick"/>) takes them; the new owner then judges from the handoff, with a grace
+    /// period (silence before it is not counted, so a live instance whose heartbeats went to the dead server is never marked
+    /// down), hence the bound again. Holds for one server death at a time; an etcd leader election during the handoff
+    /// restarts every lease's TTL (etcd's rule) and so adds up to one more <paramref name="memberTtl"/>.
+    /// </summary>
+    public static TimeBound WithOwnerHandoff(DetectorOptions options, TimeSpan memberTtl, TimeSpan detectorTick)
+    {
+        var bound = Compute(options);
+        var terms = new List<BoundTerm>(bound.Terms)
+        {
+            new("ownerLeaseExpiry", memberTtl, $"the dead owner's membership lease lapses ≤ {Format(memberTtl)} after its last renewal"),
+            new("handoffPickup", detectorTick, $"the next owner's detector tick, ≤ {Format(detectorTick)}"),
+            new("graceRestart", bound.Total, $"the new owner judges from the handoff: the bound again, {Format(bound.Total)}"),
+        };
+        return Sum(terms);
+    }
+
+    /// <summary>
     /// The pause budget: a heartbeat gap strictly shorter than this never causes a Critical (whatever the
     /// evaluator's phase). It is also the earliest a silent instance can be declared Critical.
     /// </summary>

@@ -20,6 +20,7 @@ public sealed class InstanceHealth
     private int _criticalObservations;
     private int _heartbeatsSinceCritical;
     private DateTimeOffset? _criticalSince;
+    private bool _awaitingHeartbeat;
 
     /// <summary>A newly registered instance: Passing, with its first heartbeat deadline counted from <paramref name="registeredAt"/>.</summary>
     /// <exception cref="ArgumentException">The options fail <see cref="DetectorOptionsValidator"/>.</exception>
@@ -39,6 +40,22 @@ public sealed class InstanceHealth
         _history = new HeartbeatHistory(registeredAt, options.Kind == DetectorKind.PhiAccrual ? options.SampleWindow : 0);
     }
 
+    /// <summary>
+    /// An instance this server starts judging part-way through its life (after a restart, or when its service moves here
+    /// from a server that died): its published status is kept and its silence counts from <paramref name="now"/>, a grace
+    /// period, because heartbeats sent while nobody here judged them are not the instance's fault. A Critical instance stays
+    /// Critical until <see cref="DetectorOptions.UpAfter"/> heartbeats arrive, and a Suspect one stays Suspect until a
+    /// heartbeat arrives: the grace period is no evidence of health, only the absence of evidence against it.
+    /// </summary>
+    public static InstanceHealth Resume(DetectorOptions options, HealthStatus published, DateTimeOffset now)
+    {
+        var health = new InstanceHealth(options, now);
+        health._status = published;
+        health._criticalSince = published == HealthStatus.Critical ? now : null;
+        health._awaitingHeartbeat = published != HealthStatus.Passing;
+        return health;
+    }
+
     /// <summary>The options this instance is judged by.</summary>
     public DetectorOptions Options => _options;
 
@@ -56,9 +73,13 @@ public sealed class InstanceHealth
     {
         lock (_gate)
         {
-            if (_history.Add(at) && _status == HealthStatus.Critical)
+            if (_history.Add(at))
             {
-                _heartbeatsSinceCritical++;
+                _awaitingHeartbeat = false;
+                if (_status == HealthStatus.Critical)
+                {
+                    _heartbeatsSinceCritical++;
+                }
             }
         }
     }
@@ -136,6 +157,12 @@ public sealed class InstanceHealth
             return _heartbeatsSinceCritical >= _options.UpAfter
                 ? (HealthStatus.Passing, Invariant($"{_heartbeatsSinceCritical} heartbeats after being critical"))
                 : (HealthStatus.Critical, string.Empty);
+        }
+
+        if (_awaitingHeartbeat && verdict.Status != HealthStatus.Critical)
+        {
+            // Resumed Suspect: silence is short only because counting restarted; wait for a heartbeat to say more.
+            return (_status, string.Empty);
         }
 
         return verdict.Status switch

@@ -1,54 +1,79 @@
 namespace Halo.Core.Detection;
 
+/// <summary>One instance as a service's evaluation tick sees it.</summary>
+/// <param name="Key">Whatever the caller identifies instances by (e.g. the instance id).</param>
+/// <param name="Health">Its detector state machine (advanced by the tick when <paramref name="Due"/>).</param>
+/// <param name="Published">The status the world currently sees (the stored record's).</param>
+/// <param name="Due">True when its evaluation interval has passed since it was last evaluated.</param>
+/// <param name="Callers">What callers (gateways) report about it now.</param>
+/// <param name="HeldByCallers">True while its published status is worse than its detector's because callers report failures.</param>
+public sealed record InstanceObservation<TKey>(
+    TKey Key, InstanceHealth Health, HealthStatus Published, bool Due, CallerVerdict Callers, bool HeldByCallers);
+
+/// <summary>What a tick decided about one instance. Only instances with something to do or remember are reported.</summary>
+/// <param name="Key">The instance.</param>
+/// <param name="Transition">The detector's transition this tick, or null (kept as the evidence of what gets published).</param>
+/// <param name="Desired">The status to publish; publish when it differs from the published one.</param>
+/// <param name="Cause">Why, when it is not the detector's transition (callers' evidence, or its end).</param>
+/// <param name="HeldByCallers">The new value of <see cref="InstanceObservation{TKey}.HeldByCallers"/>.</param>
+/// <param name="Remove">Critical for longer than RemoveAfter, nothing to publish, and the brake allows removal.</param>
+public sealed record InstanceDecision<TKey>(TKey Key, HealthTransition? Transition, HealthStatus Desired, string? Cause, bool HeldByCallers, bool Remove);
+
 /// <summary>The outcome of one evaluation tick for one service.</summary>
 /// <param name="Brake">The mass-failure brake's decision (raise an event when <see cref="BrakeDecision.Change"/> is not None).</param>
-/// <param name="Transitions">Instances whose status changed, with the change.</param>
-/// <param name="ToRemove">Instances critical for RemoveAfter; always empty while the brake is engaged.</param>
-public sealed record ServiceEvaluation<TKey>(
-    BrakeDecision Brake,
-    IReadOnlyList<KeyValuePair<TKey, HealthTransition>> Transitions,
-    IReadOnlyList<TKey> ToRemove);
+/// <param name="Decisions">Instances that changed or have something to publish or remove.</param>
+public sealed record ServiceEvaluation<TKey>(BrakeDecision Brake, IReadOnlyList<InstanceDecision<TKey>> Decisions);
 
 /// <summary>
-/// One service's evaluation tick, in the order the brake needs: count raw Critical verdicts, ask the brake,
-/// then advance every instance with the brake's decision. The server's detector loop calls this once per
-/// service per <see cref="DetectorOptions.EvaluationInterval"/>; it is a convenience over the parts, which
-/// remain public for callers that need a different order.
+/// One service's evaluation tick, in the order the brake needs: count raw Critical verdicts over every instance, ask the
+/// brake, then advance each due instance with the brake's decision, and let callers' evidence override a detector that
+/// still sees heartbeats (an instance that heartbeats but fails nearly every real request is not healthy). Pure: the
+/// server's detector loop supplies the observations and carries out the decisions.
 /// </summary>
 public static class ServiceHealthEvaluator
 {
-    /// <summary>Evaluates <paramref name="instances"/> (keyed by whatever the caller uses, e.g. instance id) at <paramref name="now"/>.</summary>
-    public static ServiceEvaluation<TKey> Evaluate<TKey>(
-        IReadOnlyCollection<KeyValuePair<TKey, InstanceHealth>> instances, MassFailureBrake brake, DateTimeOffset now)
+    public static ServiceEvaluation<TKey> Evaluate<TKey>(IReadOnlyCollection<InstanceObservation<TKey>> instances, MassFailureBrake brake, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(instances);
         ArgumentNullException.ThrowIfNull(brake);
 
+        // The brake looks at raw verdicts, before hysteresis, so it engages before the first instance is published critical.
         var wouldBeCritical = 0;
-        foreach (var (_, health) in instances)
+        foreach (var o in instances)
         {
-            if (health.Judge(now).Status == HealthStatus.Critical)
+            if (o.Health.Judge(now).Status == HealthStatus.Critical)
             {
                 wouldBeCritical++;
             }
         }
 
         var decision = brake.Evaluate(instances.Count, wouldBeCritical);
-        List<KeyValuePair<TKey, HealthTransition>>? transitions = null;
-        List<TKey>? toRemove = null;
-        foreach (var (key, health) in instances)
+        List<InstanceDecision<TKey>>? decisions = null;
+        foreach (var o in instances)
         {
-            if (health.Evaluate(now, decision.WithholdCritical) is { } transition)
+            var transition = o.Due ? o.Health.Evaluate(now, decision.WithholdCritical) : null;
+            var detector = o.Health.Status;
+            var desired = detector;
+            string? cause = null;
+            if (o.Callers.Failing && detector != HealthStatus.Critical)
             {
-                (transitions ??= []).Add(new(key, transition));
+                // Heartbeats say alive, callers say every request fails: callers win, held at suspect while the brake is on.
+                desired = decision.WithholdCritical ? HealthStatus.Suspect : HealthStatus.Critical;
+                cause = o.Callers.Describe();
+            }
+            else if (o.HeldByCallers && detector != o.Published)
+            {
+                cause = "caller reports no longer show failures; detector says " + detector.ToString().ToLowerInvariant();
             }
 
-            if (!decision.SuspendRemoval && health.ShouldRemove(now))
+            var held = cause is not null && desired != detector;
+            var remove = desired == o.Published && !decision.SuspendRemoval && o.Health.ShouldRemove(now);
+            if (transition is not null || desired != o.Published || held != o.HeldByCallers || remove)
             {
-                (toRemove ??= []).Add(key);
+                (decisions ??= []).Add(new InstanceDecision<TKey>(o.Key, transition, desired, cause, held, remove));
             }
         }
 
-        return new ServiceEvaluation<TKey>(decision, transitions ?? [], toRemove ?? []);
+        return new ServiceEvaluation<TKey>(decision, decisions ?? []);
     }
 }

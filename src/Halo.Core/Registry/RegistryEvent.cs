@@ -13,9 +13,15 @@ public sealed record RegistryEvent
     public string? Cause { get; init; }
     public IReadOnlyDictionary<string, object?>? Evidence { get; init; }
 
+    /// <summary>Who caused it through the API (token name, role, address); null for the server's own decisions.</summary>
+    public EventActor? Actor { get; init; }
+
     /// <summary>The store revision at which the event was recorded (set when read back).</summary>
     public long Revision { get; init; }
 }
+
+/// <summary>The caller behind an event: the token's name (never its secret), the role it holds and the peer address.</summary>
+public sealed record EventActor(string Token, string Role, string Address);
 
 public static class EventTypes
 {
@@ -61,9 +67,12 @@ public static class EventTypes
     public static IReadOnlyList<string> All { get; } =
     [
         Registered, Deregistered, Health, Draining, Removed, BrakeEngaged, BrakeReleased, Report,
-        Elected, Failover, FailoverBlocked, Switchover, Paused, Resumed, GroupDeleted, MemberDeleted, Alert,
-        Elected, Failover, Switchover, Paused, Resumed, Alert, SynchronousDegraded, SynchronousRestored,
+        Elected, Failover, FailoverBlocked, Switchover, Paused, Resumed, GroupDeleted, MemberDeleted, SynchronousDegraded, SynchronousRestored,
+        Alert, Audit,
     ];
+
+    /// <summary>A mutating API call that succeeded: who (token name, role, address) did what (docs/security.md).</summary>
+    public const string Audit = "audit";
 
     /// <summary>An alert notification delivered (to = "delivered") or given up on (to = "failed"); see docs/monitoring.md.</summary>
     public const string Alert = "alert";

@@ -59,7 +59,7 @@ internal sealed class ProxyMiddleware
         var cluster = route.Cluster;
         var retry = cluster.Settings.Retry;
         var started = _time.GetTimestamp();
-        var retryable = retry.Attempts > 1 && IsRetryableRequest(context.Request, retry);
+        var retryable = retry.Attempts > 1 && RetryRules.IsRetryableRequest(context.Request, retry);
         byte[]? body = null;
         if (retryable && RequestHasBody(context.Request))
         {
@@ -120,7 +120,7 @@ internal sealed class ProxyMiddleware
             cluster.RecordOutcome(destination, _time.GetElapsedTime(t0), failure);
             if (attempt.BudgetRefused)
             {
-                ReportBudgetExhausted(cluster);
+                RetryRules.BudgetExhausted(cluster, _metrics, _logger);
             }
 
             if (failure == FailureKind.None || !ShouldRetry(context, error, attempt, retryable, n, retry.Attempts, cluster))
@@ -143,47 +143,22 @@ internal sealed class ProxyMiddleware
             return true;
         }
 
-        if (!retryable || n + 1 >= attempts || context.Response.HasStarted || context.RequestAborted.IsCancellationRequested)
-        {
-            return false;
-        }
-
         // Only failures before any response byte: connecting, sending, or waiting for headers.
-        if (error is not (ForwarderError.Request or ForwarderError.RequestCreation or ForwarderError.RequestTimedOut or ForwarderError.ResponseHeaders))
+        if (context.Response.HasStarted
+            || error is not (ForwarderError.Request or ForwarderError.RequestCreation or ForwarderError.RequestTimedOut or ForwarderError.ResponseHeaders))
         {
             return false;
         }
 
-        if (cluster.Budget.TryAcquireRetry())
-        {
-            return true;
-        }
-
-        ReportBudgetExhausted(cluster);
-        return false;
-    }
-
-    private void ReportBudgetExhausted(ClusterRuntime cluster)
-    {
-        _metrics.BudgetExhausted(cluster.Name);
-        Log.BudgetExhausted(_logger, cluster.Name);
+        return RetryRules.MayRetryFailure(retryable, n, attempts, context.RequestAborted.IsCancellationRequested, cluster, _metrics, _logger);
     }
 
     /// <summary>
     /// The per-try timeout: fixed, or (adaptive) a multiple of this destination's latency estimate
     /// within [min, perTryTimeout], so a backend that is usually fast is abandoned sooner when it stalls.
     /// </summary>
-    internal static ForwarderRequestConfig TryConfig(ForwarderRequestConfig config, RetrySettings retry, DestinationRuntime destination)
-    {
-        if (retry.Adaptive is not { } adaptive)
-        {
-            return config;
-        }
-
-        var derived = TimeSpan.FromMilliseconds(adaptive.Multiplier * destination.Balancing.Latency.EstimateMs);
-        var timeout = derived < adaptive.Min ? adaptive.Min : derived > retry.PerTryTimeout ? retry.PerTryTimeout : derived;
-        return config with { ActivityTimeout = timeout };
-    }
+    internal static ForwarderRequestConfig TryConfig(ForwarderRequestConfig config, RetrySettings retry, DestinationRuntime destination) =>
+        retry.Adaptive is null ? config : config with { ActivityTimeout = RetryRules.TryTimeout(retry, destination) };
 
     internal static FailureKind Classify(ForwarderError error, bool intercepted, int status) => error switch
     {
@@ -201,11 +176,6 @@ internal sealed class ProxyMiddleware
         context.Response.Clear();
         context.Features.Set<IForwarderErrorFeature>(null);
     }
-
-    private static bool IsRetryableRequest(HttpRequest request, RetrySettings retry) =>
-        HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method) || HttpMethods.IsOptions(request.Method)
-        || HttpMethods.IsPut(request.Method) || HttpMethods.IsDelete(request.Method) || HttpMethods.IsTrace(request.Method)
-        || (retry.IdempotencyHeader is { } h && request.Headers.ContainsKey(h));
 
     private static bool RequestHasBody(HttpRequest request) =>
         request.ContentLength > 0 || (request.ContentLength is null && request.Headers.ContainsKey("Transfer-Encoding"));

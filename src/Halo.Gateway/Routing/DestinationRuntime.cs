@@ -1,5 +1,6 @@
 using Halo.Core.Balancing;
 using Halo.Core.Detection;
+using Halo.Gateway.Proxy.Http1;
 
 namespace Halo.Gateway.Routing;
 
@@ -28,6 +29,7 @@ public sealed class DestinationRuntime
         Outlier = outlier;
         HealthySince = createdTimestamp;
         WasHealthy = true;
+        Connections = new BackendConnectionPool(address);
     }
 
     /// <summary>Identity within the cluster (name, address and weight).</summary>
@@ -50,6 +52,9 @@ public sealed class DestinationRuntime
 
     /// <summary>The view the balancing policies use.</summary>
     public BalancingDestination Balancing { get; }
+
+    /// <summary>Kept-alive connections of the HTTP/1.1 fast path (created on first use, closed when the destination leaves).</summary>
+    internal BackendConnectionPool Connections { get; }
 
     /// <summary>Passive outlier detection state.</summary>
     public OutlierDetector Outlier { get; }

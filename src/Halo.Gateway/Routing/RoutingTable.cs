@@ -30,10 +30,13 @@ public sealed class RoutingTable
     public IReadOnlyList<Route> Routes => _routes;
 
     /// <summary>Finds the route for a request, or null.</summary>
-    public Route? Match(string host, string path)
+    public Route? Match(string host, string path) => Match(host.AsSpan(), path.AsSpan());
+
+    /// <summary>Finds the route for a request given as spans (the fast path matches without allocating).</summary>
+    public Route? Match(ReadOnlySpan<char> host, ReadOnlySpan<char> path)
     {
         var colon = host.LastIndexOf(':');
-        var hostOnly = colon > 0 && !host.EndsWith(']') ? host.AsSpan(0, colon) : host.AsSpan();
+        var hostOnly = colon > 0 && !host.EndsWith(']') ? host[..colon] : host;
         foreach (var r in _routes)
         {
             if (r.Settings.Host is { } h && !hostOnly.Equals(h, StringComparison.OrdinalIgnoreCase))

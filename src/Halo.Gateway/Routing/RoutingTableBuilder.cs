@@ -67,7 +67,8 @@ public sealed class RoutingTableBuilder
             // Forget destinations that left so their state (and memory) goes with them.
             foreach (var key in _destinations.Keys.Where(k => !live.Contains(k)).ToList())
             {
-                _destinations.Remove(key);
+                _destinations.Remove(key, out var gone);
+                gone!.Connections.Dispose();
             }
 
             return new RoutingTable(_settings.Routes.Select(r => new Route(r, _clusters[r.Cluster])), revision);

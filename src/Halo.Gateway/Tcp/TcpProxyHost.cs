@@ -50,9 +50,9 @@ public sealed class TcpProxyHost : IAsyncDisposable
     public static TcpProxyHost Start(TcpProxyOptions options, TimeProvider? time = null, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.Role is not ("primary" or "replicas"))
+        if (options.Role is not ("primary" or "replica" or "replicas"))
         {
-            throw new ArgumentException("role must be primary or replicas", nameof(options));
+            throw new ArgumentException("role must be primary or replica", nameof(options));
         }
 
         var host = new TcpProxyHost(options, time ?? TimeProvider.System, logger ?? NullLogger.Instance);
@@ -72,7 +72,10 @@ public sealed class TcpProxyHost : IAsyncDisposable
             return; // never route backwards to an older epoch, whatever a lagging server says
         }
 
-        var replicas = status.Members.Where(m => m.Role == MemberRole.Replica && m.Fresh && m.DbUp && m.Name != status.Primary).Select(m => m.Address).ToList();
+        // Read traffic goes only to replicas that are healthy and close enough to the primary to serve what clients just wrote.
+        var maxLag = _options.MaxLagBytes ?? status.Policy.MaxLagBytes;
+        var replicas = status.Members.Where(m => m.Role == MemberRole.Replica && m.Fresh && m.DbUp && m.Healthy && m.Name != status.Primary && (m.Lag ?? long.MaxValue) <= maxLag)
+            .Select(m => m.Address).ToList();
         var next = new TcpRoute(status.Epoch, status.PrimaryAddress, status.PrimaryConfirmed, replicas);
         if (next.Epoch == current.Epoch && next.Primary == current.Primary && next.Confirmed == current.Confirmed && next.Replicas.SequenceEqual(current.Replicas))
         {
@@ -209,7 +212,7 @@ public sealed class TcpProxyHost : IAsyncDisposable
                 return (route.Epoch, primary);
             }
 
-            if (_options.Role == "replicas" && route.Replicas.Count > 0)
+            if (_options.ReadsFromReplicas && route.Replicas.Count > 0)
             {
                 return (route.Epoch, route.Replicas[(int)((uint)Interlocked.Increment(ref _next) % route.Replicas.Count)]);
             }

@@ -17,8 +17,16 @@ public sealed record TcpProxyOptions
 
     public required string Group { get; init; }
 
-    /// <summary>"primary" (the current primary of the highest epoch seen) or "replicas" (round-robin over replicas).</summary>
+    /// <summary>
+    /// "primary" (the current primary of the highest epoch seen) or "replica" (read traffic, round-robin over healthy replicas
+    /// within <see cref="MaxLagBytes"/>; "replicas" is accepted as the same).
+    /// </summary>
     public string Role { get; init; } = "primary";
+
+    /// <summary>Replica role: a replica further behind the primary than this gets no new connections. Default: the group's maxLagBytes.</summary>
+    public long? MaxLagBytes { get; init; }
+
+    public bool ReadsFromReplicas => Role is "replica" or "replicas";
 
     /// <summary>How long a new connection waits for a confirmed primary before it is closed. Default 5 s.</summary>
     public TimeSpan WaitForRoute { get; init; } = TimeSpan.FromSeconds(5);

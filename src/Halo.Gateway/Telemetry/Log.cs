@@ -43,4 +43,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 6050, Level = LogLevel.Error, Message = "Background loop {Loop} failed; continuing")]
     public static partial void LoopFailed(ILogger logger, string loop, Exception exception);
+
+    [LoggerMessage(EventId = 6060, Level = LogLevel.Debug, Message = "Fast-path connection {Connection} ended: {Reason}")]
+    public static partial void FastPathConnectionEnded(ILogger logger, string connection, string reason);
+
+    [LoggerMessage(EventId = 6061, Level = LogLevel.Error, Message = "Fast-path connection {Connection} failed unexpectedly; closed")]
+    public static partial void FastPathFailed(ILogger logger, string connection, Exception exception);
 }

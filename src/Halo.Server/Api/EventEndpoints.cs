@@ -5,6 +5,7 @@ using Halo.Core.Serialization;
 using Halo.Server.Cluster;
 using Halo.Server.Events;
 using Halo.Server.Registry;
+using Halo.Server.Security;
 using Halo.Store;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -22,8 +23,8 @@ internal static class EventEndpoints
 
     public static void MapEvents(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/v1/events", ListAsync);
-        app.MapGet("/v1/events/stream", StreamAsync);
+        app.MapGet("/v1/events", ListAsync).RequireRole(HaloRole.Read);
+        app.MapGet("/v1/events/stream", StreamAsync).RequireRole(HaloRole.Read);
     }
 
     private static async Task<IResult> ListAsync(

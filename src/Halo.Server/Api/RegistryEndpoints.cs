@@ -4,8 +4,9 @@ using Halo.Core;
 using Halo.Core.Detection;
 using Halo.Core.Registry;
 using Halo.Core.Serialization;
-using Halo.Server.Detection;
+using Halo.Server.Cluster;
 using Halo.Server.Registry;
+using Halo.Server.Security;
 using Halo.Store;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -19,16 +20,16 @@ internal static class RegistryEndpoints
     public static void MapRegistry(this IEndpointRouteBuilder app)
     {
         var v1 = app.MapGroup("/v1");
-        v1.MapPut("/services/{service}/instances/{id}", RegisterAsync);
-        v1.MapDelete("/services/{service}/instances/{id}", DeregisterAsync);
-        v1.MapPost("/services/{service}/instances/{id}/heartbeat", Heartbeat);
-        v1.MapPost("/heartbeats", HeartbeatManyAsync);
-        v1.MapPut("/services/{service}/instances/{id}/drain", DrainAsync);
-        v1.MapPost("/services/{service}/instances/{id}/reports", ReportAsync);
-        v1.MapGet("/services", ListServices);
-        v1.MapGet("/services/{service}/instances", ListInstancesAsync);
-        v1.MapGet("/catalog", CatalogAsync);
-        v1.MapGet("/watch", WatchAsync);
+        v1.MapPut("/services/{service}/instances/{id}", RegisterAsync).RequireRole(HaloRole.Register, service: "service");
+        v1.MapDelete("/services/{service}/instances/{id}", DeregisterAsync).RequireRole(HaloRole.Register, service: "service");
+        v1.MapPost("/services/{service}/instances/{id}/heartbeat", Heartbeat).RequireRole(HaloRole.Register, service: "service", audited: false);
+        v1.MapPost("/heartbeats", HeartbeatManyAsync).RequireRole(HaloRole.Register, service: RouteAccess.CheckedByHandler, audited: false);
+        v1.MapPut("/services/{service}/instances/{id}/drain", DrainAsync).RequireRole(HaloRole.Operate, service: "service");
+        v1.MapPost("/services/{service}/instances/{id}/reports", ReportAsync).RequireRole(HaloRole.Register, service: "service", audited: false);
+        v1.MapGet("/services", ListServices).RequireRole(HaloRole.Read);
+        v1.MapGet("/services/{service}/instances", ListInstancesAsync).RequireRole(HaloRole.Read, service: "service");
+        v1.MapGet("/catalog", CatalogAsync).RequireRole(HaloRole.Read);
+        v1.MapGet("/watch", WatchAsync).RequireRole(HaloRole.Read, service: "service");
     }
 
     private static async Task<IResult> RegisterAsync(string service, string id, HttpContext context, InstanceRegistry registry, ServerOptions options)
@@ -46,13 +47,13 @@ internal static class RegistryEndpoints
         }
 
         var (stored, created) = await registry.RegisterAsync(record!, context.RequestAborted);
-        var view = View(registry, stored);
+        var view = registry.View(stored);
         return created ? TypedResults.Created($"/v1/services/{service}/instances/{id}", view) : TypedResults.Ok(view);
     }
 
     private static async Task<IResult> DeregisterAsync(string service, string id, InstanceRegistry registry, CancellationToken ct) =>
         !ValidNames(service, id, out var bad) ? bad
-        : await registry.DeregisterAsync(service, id, "deregistered by request", EventTypes.Deregistered, ct) ? TypedResults.NoContent()
+        : await registry.DeregisterAsync(service, id, ct) ? TypedResults.NoContent()
         : Problems.NotFound($"no instance {id} in service {service}");
 
     // The hot path: look up first and validate names only on a miss (an invalid name can never be registered).
@@ -78,11 +79,18 @@ internal static class RegistryEndpoints
             return Problems.Invalid("instances", "required: a list of {service, id}");
         }
 
+        var caller = Caller.Of(context);
         for (var i = 0; i < refs.Count; i++)
         {
             if (refs[i] is null || !Names.IsValid(refs[i].Service) || !Names.IsValid(refs[i].Id))
             {
                 return Problems.Invalid($"instances[{i}]", $"service and id are required and must match: {Names.Rule}");
+            }
+
+            if (caller is not null && !caller.CoversService(refs[i].Service!))
+            {
+                return TypedResults.Problem(title: "Forbidden", detail: $"instances[{i}]: token '{caller.Name}' does not cover service {refs[i].Service}",
+                    statusCode: StatusCodes.Status403Forbidden);
             }
         }
 
@@ -118,31 +126,9 @@ internal static class RegistryEndpoints
             return Problems.Invalid("draining", "required: true or false");
         }
 
-        for (var attempt = 0; attempt < 8; attempt++)
-        {
-            if (!registry.TryGet(service, id, out var entry))
-            {
-                return Problems.NotFound($"no instance {id} in service {service}");
-            }
-
-            var record = entry.Record;
-            if (record.Draining == draining)
-            {
-                return TypedResults.Ok(View(registry, record));
-            }
-
-            var e = new RegistryEvent
-            {
-                Type = EventTypes.Draining, Time = registry.Time.GetUtcNow(), Service = service, Instance = id,
-                Cause = draining ? "drain requested: no new traffic, in-flight requests finish" : "drain cancelled",
-            };
-            if (await registry.PublishAsync(entry, record with { Draining = draining }, e, context.RequestAborted))
-            {
-                return TypedResults.Ok(View(registry, entry.Record));
-            }
-        }
-
-        return Problems.Unavailable("the instance kept changing under concurrent writers; retry");
+        return await registry.DrainAsync(service, id, draining, context.RequestAborted) is { } record
+            ? TypedResults.Ok(registry.View(record))
+            : Problems.NotFound($"no instance {id} in service {service}");
     }
 
     /// <summary>A caller's (gateway's) account of requests to one instance over a window (docs/gateway.md).</summary>
@@ -150,7 +136,8 @@ internal static class RegistryEndpoints
         string? Reporter, string? Cluster, TimeSpan? Window, long? Requests, long? Failures,
         long? ConnectFailures, long? Timeouts, long? ServerErrors, bool? Ejected);
 
-    private static async Task<IResult> ReportAsync(string service, string id, HttpContext context, InstanceRegistry registry, ServerOptions options)
+    private static async Task<IResult> ReportAsync(
+        string service, string id, HttpContext context, InstanceRegistry registry, HeartbeatForwarder forwarder, ServerOptions options)
     {
         var (report, error) = await JsonBody.ReadAsync<ReportRequest>(context, options.MaxRequestBodyBytes);
         if (error is not null)
@@ -179,18 +166,35 @@ internal static class RegistryEndpoints
             return Problems.Invalid(errors);
         }
 
-        if (!registry.TryGet(service, id, out var entry))
+        var route = registry.RouteReport(service, id, r.Reporter!, r.Requests!.Value, r.Failures!.Value);
+        if (!route.Known)
         {
             return Problems.NotFound($"no instance {id} in service {service}");
         }
 
-        var now = registry.Time.GetUtcNow();
-        entry.Callers.Add(r.Reporter!, now, r.Requests!.Value, r.Failures!.Value);
-        var verdict = entry.Callers.Judge(now);
-        return TypedResults.Accepted((string?)null, new { verdict.Failing, verdict.Requests, verdict.Failures, verdict.Reporters });
+        if (route.Verdict is { } verdict)
+        {
+            return TypedResults.Accepted((string?)null, new { verdict.Failing, verdict.Requests, verdict.Failures, verdict.Reporters });
+        }
+
+        // Judged by another server: hand it over once (never again, while views of the membership disagree).
+        if (route.Owner is not { } owner || context.Request.Headers.ContainsKey(HeartbeatForwarder.ForwardedHeader))
+        {
+            return Problems.Unavailable($"the server that judges {service} is changing; retry");
+        }
+
+        try
+        {
+            var (status, body) = await forwarder.ForwardReportAsync(owner, service, id, r, context.RequestAborted);
+            return Results.Text(body, status >= 400 ? "application/problem+json" : "application/json", statusCode: status);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !context.RequestAborted.IsCancellationRequested)
+        {
+            return Problems.Unavailable($"the server that judges {service} ({owner.Url}) did not answer; retry");
+        }
     }
 
-    private static IResult ListServices(InstanceRegistry registry, DetectorLoop detector, ChangeIndex index)
+    private static IResult ListServices(InstanceRegistry registry, ChangeIndex index)
     {
         var services = registry.ServiceNames.Order(StringComparer.Ordinal).Select(name =>
         {
@@ -199,14 +203,14 @@ internal static class RegistryEndpoints
             return new
             {
                 // The same arithmetic `halo model --from-config` prints: worst case from last heartbeat to critical.
-                detectionBound = live.Count == 0 ? null : Durations.Format(live.Max(e => DetectionBound.Compute(e.Detector).Total)),
+                detectionBound = live.Count == 0 ? null : Durations.Format(live.Max(e => DetectionBound.Compute(registry.DetectorFor(e.Record)).Total)),
                 name,
                 instances = entries.Count,
                 passing = entries.Count(r => r.Health == HealthStatus.Passing),
                 suspect = entries.Count(r => r.Health == HealthStatus.Suspect),
                 critical = entries.Count(r => r.Health == HealthStatus.Critical),
                 draining = entries.Count(r => r.Draining),
-                brakeEngaged = detector.IsBrakeEngaged(name),
+                brakeEngaged = registry.IsBrakeEngaged(name),
             };
         }).Where(s => s.instances > 0).ToList();
         return TypedResults.Ok(new { revision = index.Global, services });
@@ -257,7 +261,7 @@ internal static class RegistryEndpoints
             }
         }
 
-        var instances = registry.Entries(service).Select(e => View(registry, e.Record))
+        var instances = registry.Entries(service).Select(e => registry.View(e.Record))
             .Where(r => filter is null || filter.Contains(r.Health))
             .OrderBy(r => r.Id, StringComparer.Ordinal).ToList();
         context.Response.Headers["X-Halo-Index"] = revision.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -343,11 +347,6 @@ internal static class RegistryEndpoints
             yield return new ServerSentEvents.Message("reset", revision, "{\"reason\":\"history compacted; re-read /v1/catalog\"}");
         }
     }
-
-    private static InstanceRecord View(InstanceRegistry registry, InstanceRecord record) =>
-        registry.TryGet(record.Service, record.Id, out var entry)
-            ? record with { LastHeartbeat = entry.Health.LastHeartbeat, Detector = entry.Detector }
-            : record;
 
     private static bool ValidNames(string service, string id, out IResult error)
     {

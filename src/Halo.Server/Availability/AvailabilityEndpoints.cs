@@ -4,6 +4,7 @@ using Halo.Core.Registry;
 using Halo.Server.Api;
 using Halo.Server.Cluster;
 using Halo.Server.Events;
+using Halo.Server.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -20,7 +21,7 @@ internal static class AvailabilityEndpoints
     private static readonly TimeSpan Shortest = TimeSpan.FromMinutes(1);
     private static readonly TimeSpan Longest = TimeSpan.FromDays(30);
 
-    public static void MapAvailability(this IEndpointRouteBuilder app) => app.MapGet("/v1/availability", GetAsync);
+    public static void MapAvailability(this IEndpointRouteBuilder app) => app.MapGet("/v1/availability", GetAsync).RequireRole(HaloRole.Read);
 
     private static async Task<IResult> GetAsync(
         string? window, string? service, EventLog events, StoreFollower follower, ServerOptions options, TimeProvider time, CancellationToken ct)

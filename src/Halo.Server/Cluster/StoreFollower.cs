@@ -14,7 +14,8 @@ namespace Halo.Server.Cluster;
 /// Kubernetes' API server does), so a write acknowledged anywhere is visible to a read that follows it.
 /// </summary>
 internal sealed partial class StoreFollower(
-    IStore store, InstanceRegistry registry, EventLog events, ChangeIndex index, StartupState startup, TimeProvider time, ILogger<StoreFollower> logger)
+    IStore store, InstanceRegistry registry, EventLog events, ServerMembership membership, ChangeIndex index, StartupState startup,
+    TimeProvider time, ILogger<StoreFollower> logger)
     : BackgroundService
 {
     private static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(1);
@@ -22,11 +23,12 @@ internal sealed partial class StoreFollower(
     /// <summary>Loads every cache; returns the revision the feed resumes from.</summary>
     public async Task<long> LoadAsync(CancellationToken cancellationToken)
     {
+        var members = await membership.LoadAsync(cancellationToken).ConfigureAwait(false);
         var instances = await registry.LoadAsync(cancellationToken).ConfigureAwait(false);
         var history = await store.ListAsync(RegistryKeys.EventsPrefix, cancellationToken).ConfigureAwait(false);
         events.Load(history);
         // The lower of the two: changes between the reads are replayed, and each cache ignores what it already holds.
-        var from = Math.Min(instances, history.Revision);
+        var from = Math.Min(Math.Min(members, instances), history.Revision);
         index.AdvanceFollowed(from);
         startup.LoadedRevision = from;
         return from;
@@ -82,6 +84,10 @@ internal sealed partial class StoreFollower(
         else if (key.StartsWith(RegistryKeys.EventsPrefix, StringComparison.Ordinal))
         {
             events.Apply(change);
+        }
+        else if (key.StartsWith(ClusterKeys.ServersPrefix, StringComparison.Ordinal))
+        {
+            membership.Apply(change);
         }
     }
 

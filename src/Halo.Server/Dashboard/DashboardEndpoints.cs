@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Halo.Server.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -23,8 +24,8 @@ internal static class DashboardEndpoints
 
     public static void MapDashboard(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/", (HttpContext context) => Serve(context, "index.html"));
-        app.MapGet("/dashboard/{file}", (string file, HttpContext context) => Serve(context, file));
+        app.MapGet("/", (HttpContext context) => Serve(context, "index.html")).AllowAnonymousAccess();
+        app.MapGet("/dashboard/{file}", (string file, HttpContext context) => Serve(context, file)).AllowAnonymousAccess();
     }
 
     private static IResult Serve(HttpContext context, string file)

@@ -4,10 +4,6 @@
 
 const state = { services: [], instances: new Map(), lastCause: new Map(), events: [], lastRevision: 0, paused: false, filter: "all" };
 const MAX_EVENTS = 300;
-const EVENT_TYPES = ["registered", "deregistered", "health", "draining", "removed", "brake-engaged", "brake-released", "report", "alert",
-  // Group controller events (failover groups); listened for so they appear as soon as the server emits them.
-  "failover", "switchover", "elected", "promoted", "demoted", "group-created", "group-updated", "paused", "resumed", "drill"];
-
 const $ = (id) => document.getElementById(id);
 
 function el(tag, props = {}, ...children) {
@@ -23,8 +19,35 @@ function el(tag, props = {}, ...children) {
   return node;
 }
 
+// ---- the token ------------------------------------------------------------------------------
+// A `read` token, kept in this tab's sessionStorage only. `halo up` prints a link whose fragment (#token=...) signs
+// the browser in: a fragment never reaches the server or its logs, and it is removed from the address bar at once.
+const TOKEN_KEY = "halo.token";
+(function takeTokenFromFragment() {
+  const match = /^#token=([A-Za-z0-9_\-.~]+)$/.exec(location.hash);
+  if (match) {
+    sessionStorage.setItem(TOKEN_KEY, match[1]);
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+})();
+
+function authHeaders(extra = {}) {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  return token ? { ...extra, authorization: `Bearer ${token}` } : extra;
+}
+
+function askForToken(reason) {
+  const form = $("token-form");
+  $("token-reason").textContent = reason;
+  form.hidden = false;
+  $("token-input").focus();
+}
+
 async function getJson(path) {
-  const response = await fetch(path, { headers: { accept: "application/json" }, cache: "no-store" });
+  const response = await fetch(path, { headers: authHeaders({ accept: "application/json" }), cache: "no-store", credentials: "omit" });
+  if (response.status === 401 || response.status === 403) {
+    askForToken(response.status === 401 ? "This server needs a token (a read token is enough)." : "This token may not read everything shown here.");
+  }
   if (!response.ok) throw new Error(`${path}: ${response.status}`);
   return response.json();
 }
@@ -236,23 +259,48 @@ function showError(error) {
   console.warn(error);
 }
 
-function connect() {
+// The event stream is read with fetch, not EventSource, because EventSource cannot send an Authorization header.
+async function connect() {
   const status = $("connection");
-  const source = new EventSource(`/v1/events/stream?after=${state.lastRevision}`);
-  source.onopen = () => { status.dataset.state = "live"; status.textContent = "Live"; scheduleRefresh(); };
-  source.onerror = () => { status.dataset.state = "reconnecting"; status.textContent = "Reconnecting…"; };
-  const onEvent = (message) => {
-    let e;
-    try { e = JSON.parse(message.data); } catch { return; }
-    if (!remember(e)) return;
-    if (!state.paused) renderEvents();
-    scheduleRefresh();
-  };
-  for (const type of EVENT_TYPES) source.addEventListener(type, onEvent);
-  source.onmessage = onEvent;
+  for (;;) {
+    try {
+      const response = await fetch(`/v1/events/stream?after=${state.lastRevision}`,
+        { headers: authHeaders({ accept: "text/event-stream" }), cache: "no-store", credentials: "omit" });
+      if (response.status === 401 || response.status === 403) { askForToken("This server needs a token (a read token is enough)."); throw new Error("unauthorized"); }
+      if (!response.ok || !response.body) throw new Error(`stream: ${response.status}`);
+      status.dataset.state = "live"; status.textContent = "Live"; scheduleRefresh();
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trimStart()).join("\n");
+          if (!data) continue;
+          let e;
+          try { e = JSON.parse(data); } catch { continue; }
+          if (!remember(e)) continue;
+          if (!state.paused) renderEvents();
+          scheduleRefresh();
+        }
+      }
+    } catch (error) { showError(error); }
+    status.dataset.state = "reconnecting"; status.textContent = "Reconnecting…";
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
 }
 
 async function start() {
+  $("token-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const token = $("token-input").value.trim();
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    location.reload();
+  });
   $("event-filter").addEventListener("change", (ev) => { state.filter = ev.target.value; renderEvents(); });
   $("pause").addEventListener("click", (ev) => {
     state.paused = !state.paused;

@@ -38,25 +38,17 @@ internal sealed partial class ActiveCheckLoop(
     public void StartDueChecks(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        foreach (var service in registry.ServiceNames)
+        // Only the owner of a service runs its checks: a passing check is a heartbeat, and heartbeats live on the owner.
+        foreach (var shard in registry.Shards().Where(s => s.Owned))
         {
-            foreach (var entry in registry.Entries(service))
+            foreach (var (entry, live, check) in shard.DueChecks(now))
             {
-                if (entry.Record.Check is not { } check || now < entry.NextCheckAt)
-                {
-                    continue;
-                }
-
-                entry.NextCheckAt = now + check.Interval;
-                if (Interlocked.CompareExchange(ref entry.CheckRunning, 1, 0) == 0)
-                {
-                    _ = RunAsync(entry, check, cancellationToken);
-                }
+                _ = RunAsync(shard, entry, live, check, cancellationToken);
             }
         }
     }
 
-    private async Task RunAsync(InstanceEntry entry, HealthCheckSpec check, CancellationToken cancellationToken)
+    private async Task RunAsync(ServiceShard shard, InstanceEntry entry, Liveness live, HealthCheckSpec check, CancellationToken cancellationToken)
     {
         try
         {
@@ -65,7 +57,7 @@ internal sealed partial class ActiveCheckLoop(
             {
                 if (await ProbeAsync(entry.Record, check, cancellationToken).ConfigureAwait(false))
                 {
-                    registry.Heartbeat(entry.Record.Service, entry.Record.Id);
+                    shard.Heartbeat(entry.Record.Id, time.GetUtcNow());
                 }
             }
             finally
@@ -78,7 +70,7 @@ internal sealed partial class ActiveCheckLoop(
         }
         finally
         {
-            Volatile.Write(ref entry.CheckRunning, 0);
+            Volatile.Write(ref live.CheckRunning, 0);
         }
     }
 

@@ -49,7 +49,7 @@ internal sealed class EventLog(IStore store, ServerOptions options, TimeProvider
 
     public static string KindOf(string type) => type switch
     {
-        EventTypes.Registered or EventTypes.Deregistered or EventTypes.Draining => Kinds.Registry,
+        EventTypes.Registered or EventTypes.Deregistered or EventTypes.Draining or EventTypes.Audit => Kinds.Registry,
         EventTypes.Elected or EventTypes.Failover or EventTypes.Switchover or EventTypes.Paused or EventTypes.Resumed => Kinds.Groups,
         _ => Kinds.Health,
     };
@@ -59,7 +59,7 @@ internal sealed class EventLog(IStore store, ServerOptions options, TimeProvider
     {
         var key = string.Create(CultureInfo.InvariantCulture,
             $"{RegistryKeys.EventsPrefix}{KindOf(e.Type)}/{time.GetUtcNow().ToUnixTimeMilliseconds():D13}-{_writer}-{Interlocked.Increment(ref _counter)}");
-        return TxnOp.Put(key, JsonSerializer.SerializeToUtf8Bytes(e, HaloJson.Options));
+        return TxnOp.Put(key, JsonSerializer.SerializeToUtf8Bytes(Security.AuditScope.Stamp(e), HaloJson.Options));
     }
 
     /// <summary>Replaces the in-memory history with a listing of events/ (start-up, or after the feed was compacted away).</summary>

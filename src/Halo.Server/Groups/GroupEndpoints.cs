@@ -3,6 +3,7 @@ using Halo.Core;
 using Halo.Core.Failover;
 using Halo.Core.Registry;
 using Halo.Server.Api;
+using Halo.Server.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -17,16 +18,16 @@ public static class GroupEndpoints
 {
     public static IEndpointRouteBuilder MapGroups(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/v1/groups", ListAsync);
-        app.MapPut("/v1/groups/{name}", PutAsync);
-        app.MapGet("/v1/groups/{name}", GetAsync);
-        app.MapDelete("/v1/groups/{name}", DeleteAsync);
-        app.MapPost("/v1/groups/{name}/members/{member}/report", ReportAsync);
-        app.MapDelete("/v1/groups/{name}/members/{member}", DeleteMemberAsync);
-        app.MapPost("/v1/groups/{name}/switchover", SwitchoverAsync);
-        app.MapPost("/v1/groups/{name}/pause", (string name, HttpContext c) => SetPausedAsync(name, true, c));
-        app.MapPost("/v1/groups/{name}/resume", (string name, HttpContext c) => SetPausedAsync(name, false, c));
-        app.MapPost("/v1/groups/{name}/drill", DrillAsync);
+        app.MapGet("/v1/groups", ListAsync).RequireRole(HaloRole.Read);
+        app.MapPut("/v1/groups/{name}", PutAsync).RequireRole(HaloRole.Operate, group: "name");
+        app.MapGet("/v1/groups/{name}", GetAsync).RequireRole(HaloRole.Read, group: "name");
+        app.MapDelete("/v1/groups/{name}", DeleteAsync).RequireRole(HaloRole.Operate, group: "name");
+        app.MapPost("/v1/groups/{name}/members/{member}/report", ReportAsync).RequireRole(HaloRole.Register, group: "name", member: "member", audited: false);
+        app.MapDelete("/v1/groups/{name}/members/{member}", DeleteMemberAsync).RequireRole(HaloRole.Operate, group: "name");
+        app.MapPost("/v1/groups/{name}/switchover", SwitchoverAsync).RequireRole(HaloRole.Operate, group: "name");
+        app.MapPost("/v1/groups/{name}/pause", (string name, HttpContext c) => SetPausedAsync(name, true, c)).RequireRole(HaloRole.Operate, group: "name");
+        app.MapPost("/v1/groups/{name}/resume", (string name, HttpContext c) => SetPausedAsync(name, false, c)).RequireRole(HaloRole.Operate, group: "name");
+        app.MapPost("/v1/groups/{name}/drill", DrillAsync).RequireRole(HaloRole.Operate, group: "name");
         return app;
     }
 

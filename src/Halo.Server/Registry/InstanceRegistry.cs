@@ -3,6 +3,7 @@ using System.Text.Json;
 using Halo.Core.Detection;
 using Halo.Core.Registry;
 using Halo.Core.Serialization;
+using Halo.Server.Cluster;
 using Halo.Server.Events;
 using Halo.Server.Telemetry;
 using Halo.Store;
@@ -11,16 +12,19 @@ using Microsoft.Extensions.Logging;
 namespace Halo.Server.Registry;
 
 /// <summary>
-/// The service registry: an in-memory view of every instance, backed by the store. Every change is a
-/// compare-and-set on the instance's key together with its event, so a change is acknowledged only once
-/// it is durable, and two writers never overwrite each other unknowingly.
+/// The service registry on this server: a <see cref="ServiceShard"/> per service (the one place instance state changes),
+/// kept in step with the store, and every write to the store. A change is a compare-and-set on the instance's key together
+/// with its event, so it is acknowledged only once durable and two writers never overwrite each other unknowingly. Verdicts
+/// (health, removal, the brake) are written only by the service's owner and also compare the owner's membership key
+/// (<see cref="MembershipView.Fence"/>), so a server that lost its lease cannot publish after its services moved.
+/// Heartbeats are never written: the owner keeps them in memory; another server forwards them to it.
 /// </summary>
 internal sealed partial class InstanceRegistry(
-    IStore store, EventLog events, ChangeIndex index, RegistryMetrics metrics, ServerOptions options,
-    TimeProvider time, ILogger<InstanceRegistry> logger)
+    IStore store, EventLog events, ChangeIndex index, RegistryMetrics metrics, ServerOptions options, ServerMembership membership,
+    HeartbeatForwarder forwarder, TimeProvider time, ILogger<InstanceRegistry> logger)
 {
     private const int MaxConflictRetries = 8;
-    private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, InstanceEntry>> _services = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ServiceShard> _shards = new(StringComparer.Ordinal);
 
     public TimeProvider Time => time;
 
@@ -34,7 +38,7 @@ internal sealed partial class InstanceRegistry(
             {
                 // After a restart every instance gets a fresh grace period: the server was not listening,
                 // so missed heartbeats are not the instance's fault (Eureka does the same on start-up).
-                Service(record.Service)[record.Id] = new InstanceEntry(record, DetectorFor(record), options.CallerEvidence, now);
+                Shard(record.Service).Apply(record, now);
                 index.Bump(record.Service, kv.ModRevision);
             }
         }
@@ -49,16 +53,36 @@ internal sealed partial class InstanceRegistry(
     public DetectorOptions DetectorFor(InstanceRecord record) =>
         (record.Detector ?? BaselineDetector(record.Service)) with { HeartbeatInterval = record.Ttl };
 
-    public IEnumerable<string> ServiceNames => _services.Keys;
+    /// <summary>Services with at least one instance.</summary>
+    public IEnumerable<string> ServiceNames => _shards.Values.Where(s => !s.IsEmpty).Select(s => s.Name);
+
+    /// <summary>Every shard, its ownership brought up to date with the current membership.</summary>
+    public IEnumerable<ServiceShard> Shards()
+    {
+        var now = time.GetUtcNow();
+        foreach (var shard in _shards.Values)
+        {
+            EnsureSynced(shard, now);
+            yield return shard;
+        }
+    }
 
     public IReadOnlyCollection<InstanceEntry> Entries(string service) =>
-        _services.TryGetValue(service, out var s) ? (IReadOnlyCollection<InstanceEntry>)s.Values : [];
+        _shards.TryGetValue(service, out var s) ? (IReadOnlyCollection<InstanceEntry>)s.Entries : [];
 
     public bool TryGet(string service, string id, out InstanceEntry entry)
     {
         entry = null!;
-        return _services.TryGetValue(service, out var s) && s.TryGetValue(id, out entry!);
+        return _shards.TryGetValue(service, out var s) && s.TryGet(id, out entry);
     }
+
+    public bool IsBrakeEngaged(string service) => _shards.TryGetValue(service, out var s) && s.IsBrakeEngaged;
+
+    /// <summary>The record as the API shows it: with the detector it is judged by, and its last heartbeat where this server judges it.</summary>
+    public InstanceRecord View(InstanceRecord record) =>
+        TryGet(record.Service, record.Id, out var entry)
+            ? record with { LastHeartbeat = entry.Liveness?.Health.LastHeartbeat, Detector = entry.Liveness?.Detector ?? DetectorFor(record) }
+            : record;
 
     /// <summary>Registers or updates an instance. Health and draining carry over from an existing registration.</summary>
     public async Task<(InstanceRecord Record, bool Created)> RegisterAsync(InstanceRecord candidate, CancellationToken cancellationToken)
@@ -67,8 +91,7 @@ internal sealed partial class InstanceRegistry(
         for (var attempt = 0; ; attempt++)
         {
             var now = time.GetUtcNow();
-            TryGet(candidate.Service, candidate.Id, out var existing);
-            var current = existing?.Record;
+            var current = TryGet(candidate.Service, candidate.Id, out var existing) ? existing.Record : null;
             var record = candidate with
             {
                 Health = current?.Health ?? HealthStatus.Passing,
@@ -80,20 +103,9 @@ internal sealed partial class InstanceRegistry(
                 Type = EventTypes.Registered, Time = now, Service = record.Service, Instance = record.Id,
                 Cause = current is null ? "registered" : "registration updated",
             };
-            var written = await WriteAsync(key, current?.Revision ?? 0, record, e, cancellationToken).ConfigureAwait(false);
-            if (written is { } stored)
+            if (await WriteAsync(key, current?.Revision ?? 0, record, e, [], cancellationToken).ConfigureAwait(false) is { } stored)
             {
-                var detector = DetectorFor(stored);
-                if (existing is not null && existing.Detector == detector)
-                {
-                    existing.Record = stored;
-                    existing.Health.RecordHeartbeat(now);
-                }
-                else
-                {
-                    Service(stored.Service)[stored.Id] = new InstanceEntry(stored, detector, options.CallerEvidence, now);
-                }
-
+                Shard(stored.Service).Apply(stored, now, registration: true);
                 metrics.Registered(stored.Service);
                 LogRegistered(stored.Service, stored.Id, stored.Address, stored.Port, stored.Revision);
                 return (stored, current is null);
@@ -108,73 +120,147 @@ internal sealed partial class InstanceRegistry(
         }
     }
 
-    public async Task<bool> DeregisterAsync(string service, string id, string cause, string type, CancellationToken cancellationToken)
+    /// <summary>Deregisters by request; false when the instance is unknown.</summary>
+    public Task<bool> DeregisterAsync(string service, string id, CancellationToken cancellationToken) =>
+        DeleteAsync(service, id, "deregistered by request", EventTypes.Deregistered, [], cancellationToken);
+
+    /// <summary>Sets or clears draining; null when the instance is unknown.</summary>
+    public async Task<InstanceRecord?> DrainAsync(string service, string id, bool draining, CancellationToken cancellationToken)
     {
         for (var attempt = 0; attempt <= MaxConflictRetries; attempt++)
         {
             if (!TryGet(service, id, out var entry))
             {
-                return false;
+                return null;
             }
 
-            var e = new RegistryEvent { Type = type, Time = time.GetUtcNow(), Service = service, Instance = id, Cause = cause, From = Wire(entry.Record.Health) };
-            var result = await TxnAsync(RegistryKeys.Instance(service, id), entry.Record.Revision, null, e, cancellationToken).ConfigureAwait(false);
-            if (result.Succeeded)
+            var record = entry.Record;
+            if (record.Draining == draining)
             {
-                if (_services.TryGetValue(service, out var s))
-                {
-                    s.TryRemove(id, out _);
-                    if (s.IsEmpty)
-                    {
-                        _services.TryRemove(new KeyValuePair<string, ConcurrentDictionary<string, InstanceEntry>>(service, s));
-                    }
-                }
-
-                index.Bump(service, result.Revision);
-                metrics.Deregistered(service);
-                LogDeregistered(service, id, cause);
-                return true;
+                return record;
             }
 
-            await RefreshAsync(service, id, cancellationToken).ConfigureAwait(false);
+            var e = new RegistryEvent
+            {
+                Type = EventTypes.Draining, Time = time.GetUtcNow(), Service = service, Instance = id,
+                Cause = draining ? "drain requested: no new traffic, in-flight requests finish" : "drain cancelled",
+            };
+            if (await PublishAsync(record with { Draining = draining }, record.Revision, e, [], cancellationToken).ConfigureAwait(false) is { } stored)
+            {
+                return stored;
+            }
         }
 
-        throw new StoreUnavailableException($"deregistration of {service}/{id} kept conflicting with other writers");
+        throw new StoreUnavailableException($"the instance {service}/{id} kept changing under concurrent writers; retry");
     }
 
-    /// <summary>Records a heartbeat. In memory only: heartbeats are frequent and carry no state worth a disk write.</summary>
+    /// <summary>
+    /// A heartbeat from the instance itself. Recorded here when this server judges its service, otherwise handed to the
+    /// forwarder for the owner. False when the instance is unknown (never registered, or removed).
+    /// </summary>
     public bool Heartbeat(string service, string id)
     {
-        if (!TryGet(service, id, out var entry))
+        if (!_shards.TryGetValue(service, out var shard) || !shard.TryGet(id, out _))
         {
             return false;
         }
 
-        entry.Health.RecordHeartbeat(time.GetUtcNow());
-        metrics.Heartbeat();
+        var now = time.GetUtcNow();
+        var view = EnsureSynced(shard, now);
+        if (shard.Owned)
+        {
+            shard.Heartbeat(id, now);
+            metrics.Heartbeat();
+        }
+        else if (view.OwnerOf(service) is { } owner && owner.Id != view.Self?.Id)
+        {
+            forwarder.Enqueue(owner, service, id);
+        }
+
         return true;
     }
 
-    /// <summary>Publishes a changed record (health, draining) with its event. Returns false when someone else changed it first.</summary>
-    public async Task<bool> PublishAsync(InstanceEntry entry, InstanceRecord updated, RegistryEvent e, CancellationToken cancellationToken)
+    /// <summary>A heartbeat another server received <paramref name="age"/> ago and forwarded here; false when this server does not judge it.</summary>
+    public bool ForwardedHeartbeat(string service, string id, TimeSpan age)
     {
-        var stored = await WriteAsync(RegistryKeys.Instance(updated.Service, updated.Id), entry.Record.Revision, updated, e, cancellationToken).ConfigureAwait(false);
-        if (stored is null)
+        if (!_shards.TryGetValue(service, out var shard))
         {
-            await RefreshAsync(updated.Service, updated.Id, cancellationToken).ConfigureAwait(false);
             return false;
         }
 
-        entry.Record = stored;
+        var now = time.GetUtcNow();
+        EnsureSynced(shard, now);
+        if (shard.Heartbeat(id, now - age))
+        {
+            metrics.Heartbeat();
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>Where a caller's report goes: judged here (with the verdict), owned elsewhere, or nobody's (unknown instance, or no owner yet).</summary>
+    public ReportRoute RouteReport(string service, string id, string reporter, long requests, long failures)
+    {
+        if (!_shards.TryGetValue(service, out var shard) || !shard.TryGet(id, out _))
+        {
+            return new ReportRoute(null, null, Known: false);
+        }
+
+        var now = time.GetUtcNow();
+        var view = EnsureSynced(shard, now);
+        if (shard.Owned)
+        {
+            return new ReportRoute(shard.Report(id, reporter, now, requests, failures) ?? CallerVerdict.None, null, Known: true);
+        }
+
+        return new ReportRoute(null, view.OwnerOf(service) is { } owner && owner.Id != view.Self?.Id ? owner : null, Known: true);
+    }
+
+    /// <summary>Publishes the owner's verdict on an instance's health, with its event. False when someone else changed it first or this server no longer owns it.</summary>
+    public async Task<bool> PublishHealthAsync(HealthChange change, CancellationToken cancellationToken)
+    {
+        var record = change.Record;
+        if (Fence(record.Service) is not { } fence)
+        {
+            return false;
+        }
+
+        var e = new RegistryEvent
+        {
+            Type = EventTypes.Health, Time = time.GetUtcNow(), Service = record.Service, Instance = record.Id,
+            From = Wire(record.Health), To = Wire(change.To), Cause = change.Cause, Evidence = change.Evidence,
+        };
+        if (await PublishAsync(record with { Health = change.To }, record.Revision, e, fence, cancellationToken).ConfigureAwait(false) is null)
+        {
+            return false;
+        }
+
+        metrics.Transition(record.Service, record.Health, change.To);
+        LogTransition(record.Service, record.Id, record.Health, change.To, change.Cause);
         return true;
     }
 
-    /// <summary>Records a service-level event (the brake) that changes no instance.</summary>
+    /// <summary>Removes an instance critical for longer than its RemoveAfter (the owner's verdict).</summary>
+    public Task<bool> RemoveAsync(InstanceRecord record, CancellationToken cancellationToken) =>
+        Fence(record.Service) is { } fence
+            ? DeleteAsync(record.Service, record.Id, $"critical for longer than {DetectorFor(record).RemoveAfter}", EventTypes.Removed, fence, cancellationToken)
+            : Task.FromResult(false);
+
+    /// <summary>Records a service-level event of the owner (the brake) that changes no instance.</summary>
     public async Task RecordAsync(RegistryEvent e, CancellationToken cancellationToken)
     {
-        var result = await store.TxnAsync(new TxnRequest([], [events.Append(e)], []), cancellationToken).ConfigureAwait(false);
-        metrics.Event(e.Type);
-        index.Bump(e.Service, result.Revision);
+        if (Fence(e.Service) is not { } fence)
+        {
+            return;
+        }
+
+        var result = await store.TxnAsync(new TxnRequest(fence, [events.Append(e)], []), cancellationToken).ConfigureAwait(false);
+        if (result.Succeeded)
+        {
+            metrics.Event(e.Type);
+            index.Bump(e.Service, result.Revision);
+        }
     }
 
     /// <summary>Applies a change another writer made (seen on the store's feed); older revisions are ignored.</summary>
@@ -186,29 +272,16 @@ internal sealed partial class InstanceRegistry(
         }
 
         index.Bump(service, change.Item.ModRevision);
-        TryGet(service, id, out var existing);
-        if (existing is not null && existing.Record.Revision >= change.Item.ModRevision)
-        {
-            return;
-        }
-
         if (change.Type == WatchEventType.Delete)
         {
-            if (existing is not null && _services.TryGetValue(service, out var s))
+            if (_shards.TryGetValue(service, out var s))
             {
-                s.TryRemove(id, out _);
+                s.Remove(id, change.Item.ModRevision);
             }
         }
         else if (ReadRecord(change.Item) is { } record)
         {
-            if (existing is not null && existing.Detector == DetectorFor(record))
-            {
-                existing.Record = record;
-            }
-            else
-            {
-                Service(service)[id] = new InstanceEntry(record, DetectorFor(record), options.CallerEvidence, time.GetUtcNow());
-            }
+            Shard(service).Apply(record, time.GetUtcNow());
         }
     }
 
@@ -226,12 +299,87 @@ internal sealed partial class InstanceRegistry(
 
     public static string Wire(HealthStatus health) => JsonNamingPolicy.CamelCase.ConvertName(health.ToString());
 
-    private ConcurrentDictionary<string, InstanceEntry> Service(string service) =>
-        _services.GetOrAdd(service, _ => new ConcurrentDictionary<string, InstanceEntry>(StringComparer.Ordinal));
-
-    private async Task<InstanceRecord?> WriteAsync(string key, long expectedRevision, InstanceRecord record, RegistryEvent e, CancellationToken cancellationToken)
+    private ServiceShard Shard(string service)
     {
-        var result = await TxnAsync(key, expectedRevision, record, e, cancellationToken).ConfigureAwait(false);
+        var shard = _shards.GetOrAdd(service, name => new ServiceShard(name, DetectorFor, options.CallerEvidence, options.Brake));
+        EnsureSynced(shard, time.GetUtcNow());
+        return shard;
+    }
+
+    private MembershipView EnsureSynced(ServiceShard shard, DateTimeOffset now)
+    {
+        var view = membership.Current;
+        if (!ReferenceEquals(shard.SyncedWith, view))
+        {
+            shard.Sync(view, view.Owns(shard.Name), now);
+        }
+
+        return view;
+    }
+
+    /// <summary>The compares an owner's verdict on <paramref name="service"/> carries, or null when this server does not own it now.</summary>
+    private IReadOnlyList<Compare>? Fence(string service)
+    {
+        var view = membership.Current;
+        return view.Owns(service) ? view.Fence : null;
+    }
+
+    private async Task<bool> DeleteAsync(string service, string id, string cause, string type, IReadOnlyList<Compare> fence, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt <= MaxConflictRetries; attempt++)
+        {
+            if (!TryGet(service, id, out var entry))
+            {
+                return false;
+            }
+
+            var e = new RegistryEvent { Type = type, Time = time.GetUtcNow(), Service = service, Instance = id, Cause = cause, From = Wire(entry.Record.Health) };
+            var result = await TxnAsync(RegistryKeys.Instance(service, id), entry.Record.Revision, null, e, fence, cancellationToken).ConfigureAwait(false);
+            if (result.Succeeded)
+            {
+                if (_shards.TryGetValue(service, out var shard))
+                {
+                    shard.Remove(id, result.Revision);
+                }
+
+                index.Bump(service, result.Revision);
+                metrics.Deregistered(service);
+                LogDeregistered(service, id, cause);
+                return true;
+            }
+
+            if (fence.Count > 0)
+            {
+                // An owner's verdict is not retried: the next tick decides again from what the store now holds.
+                await RefreshAsync(service, id, cancellationToken).ConfigureAwait(false);
+                return false;
+            }
+
+            await RefreshAsync(service, id, cancellationToken).ConfigureAwait(false);
+        }
+
+        throw new StoreUnavailableException($"deregistration of {service}/{id} kept conflicting with other writers");
+    }
+
+    /// <summary>Writes a changed record over the version at <paramref name="expectedRevision"/>; the stored record, or null when it changed first.</summary>
+    private async Task<InstanceRecord?> PublishAsync(
+        InstanceRecord updated, long expectedRevision, RegistryEvent e, IReadOnlyList<Compare> fence, CancellationToken cancellationToken)
+    {
+        var stored = await WriteAsync(RegistryKeys.Instance(updated.Service, updated.Id), expectedRevision, updated, e, fence, cancellationToken).ConfigureAwait(false);
+        if (stored is null)
+        {
+            await RefreshAsync(updated.Service, updated.Id, cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+
+        Shard(stored.Service).Apply(stored, time.GetUtcNow());
+        return stored;
+    }
+
+    private async Task<InstanceRecord?> WriteAsync(
+        string key, long expectedRevision, InstanceRecord record, RegistryEvent e, IReadOnlyList<Compare> fence, CancellationToken cancellationToken)
+    {
+        var result = await TxnAsync(key, expectedRevision, record, e, fence, cancellationToken).ConfigureAwait(false);
         if (!result.Succeeded)
         {
             return null;
@@ -241,13 +389,14 @@ internal sealed partial class InstanceRegistry(
         return record with { Revision = result.Revision };
     }
 
-    private async Task<TxnResult> TxnAsync(string key, long expectedRevision, InstanceRecord? record, RegistryEvent e, CancellationToken cancellationToken)
+    private async Task<TxnResult> TxnAsync(
+        string key, long expectedRevision, InstanceRecord? record, RegistryEvent e, IReadOnlyList<Compare> fence, CancellationToken cancellationToken)
     {
         var change = record is null
             ? TxnOp.Delete(key)
             : TxnOp.Put(key, JsonSerializer.SerializeToUtf8Bytes(record with { Revision = 0 }, HaloJson.Options));
         var result = await store.TxnAsync(
-            new TxnRequest([Compare.ModRevisionIs(key, expectedRevision)], [change, events.Append(e)], [TxnOp.Get(key)]),
+            new TxnRequest([Compare.ModRevisionIs(key, expectedRevision), .. fence], [change, events.Append(e)], [TxnOp.Get(key)]),
             cancellationToken).ConfigureAwait(false);
         if (result.Succeeded)
         {
@@ -275,4 +424,10 @@ internal sealed partial class InstanceRegistry(
 
     [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Deregistered {Service}/{Id}: {Cause}")]
     private partial void LogDeregistered(string service, string id, string cause);
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "Health {Service}/{Id}: {From} -> {To} ({Cause})")]
+    private partial void LogTransition(string service, string id, HealthStatus from, HealthStatus to, string cause);
 }
+
+/// <summary>Where a caller's report went: <see cref="Verdict"/> when judged here, <see cref="Owner"/> when it belongs to another server.</summary>
+internal sealed record ReportRoute(CallerVerdict? Verdict, Member? Owner, bool Known);

@@ -43,4 +43,19 @@ public sealed class FromConfigTests
         Assert.Contains("services.api.detector.downAfter (line 4)", output);
         Assert.Contains("server.detector.heartbeatInterval (default)", output);
     }
+
+    [Fact]
+    public void Invoke_SeveralServers_PrintsTheOwnerHandoffTerm()
+    {
+        var yaml = "server:\n  store: etcd\n  etcd: http://127.0.0.1:2379\n  memberTtl: 8s\n";
+        var (exit, output, _) = CommandRunner.RunOn(yaml, ".yaml", "--json", "--from-config");
+        Assert.Equal(0, exit);
+        var handoff = JsonDocument.Parse(output).RootElement.GetProperty("detection").EnumerateArray()
+            .Single(d => d.GetProperty("scope").GetString()!.Contains("owning server dies", StringComparison.Ordinal));
+
+        // 3.5 s bound spent on the dying owner + 8 s lease + 100 ms tick + 3.5 s grace on the new owner.
+        Assert.Equal(15100, handoff.GetProperty("boundMs").GetDouble());
+        var lease = handoff.GetProperty("terms").EnumerateArray().Single(t => t.GetProperty("name").GetString() == "ownerLeaseExpiry");
+        Assert.Equal("server.memberTtl (line 4)", lease.GetProperty("sources").GetString());
+    }
 }

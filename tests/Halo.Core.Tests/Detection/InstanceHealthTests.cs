@@ -193,6 +193,44 @@ public class InstanceHealthTests
         Assert.True(health.Judge(health.LastHeartbeat!.Value).Evidence.Phi >= 0);
     }
 
+    [Fact]
+    public void Resume_Critical_StaysCriticalUntilUpAfterHeartbeats()
+    {
+        var options = new DetectorOptions();
+        var health = InstanceHealth.Resume(options, HealthStatus.Critical, Start);
+
+        Assert.Null(health.Evaluate(Start.AddMilliseconds(250)));
+        Assert.Equal(HealthStatus.Critical, health.Status);
+        for (var i = 1; i <= options.UpAfter; i++)
+        {
+            health.RecordHeartbeat(Start.AddSeconds(i));
+        }
+
+        Assert.Equal(HealthStatus.Passing, health.Evaluate(Start.AddSeconds(options.UpAfter))?.To);
+    }
+
+    [Fact]
+    public void Resume_Suspect_GraceAloneIsNoEvidenceOfHealth()
+    {
+        var health = InstanceHealth.Resume(new DetectorOptions(), HealthStatus.Suspect, Start);
+
+        // Silence counts from the resume, so the detector sees nothing wrong, but nothing right either: stay suspect.
+        Assert.Null(health.Evaluate(Start.AddMilliseconds(500)));
+        health.RecordHeartbeat(Start.AddMilliseconds(600));
+        Assert.Equal(HealthStatus.Passing, health.Evaluate(Start.AddMilliseconds(750))?.To);
+    }
+
+    [Fact]
+    public void Resume_SilentAfterResume_CriticalWithinTheBoundFromTheResume()
+    {
+        var options = new DetectorOptions();
+        var health = InstanceHealth.Resume(options, HealthStatus.Passing, Start);
+        var transitions = DetectionSimulation.Run(health, [], TimeSpan.Zero, TimeSpan.FromSeconds(10));
+
+        var critical = transitions.Single(t => t.To == HealthStatus.Critical);
+        Assert.InRange(critical.At - Start, DetectionBound.PauseBudget(options).Total, DetectionBound.Compute(options).Total);
+    }
+
     // Gaps alternating long/short: long, short, long, short, ... (offsets from Start).
     private static List<TimeSpan> Alternating(TimeSpan longGap, TimeSpan shortGap, int count)
     {

@@ -37,7 +37,7 @@ public sealed class FailoverCluster : IAsyncDisposable
     {
         var cluster = new FailoverCluster(HaloProcess.TempDirectory("failover"));
         cluster._store = await EmbeddedStore.OpenAsync(cluster._data, new EmbeddedStoreOptions { LeaseCheckInterval = TimeSpan.FromMilliseconds(50) }, TimeProvider.System);
-        cluster._app = await HaloServerHost.BuildAsync(new ServerOptions { Listen = "http://127.0.0.1:0", DataDirectory = cluster._data }, cluster._store,
+        cluster._app = await HaloServerHost.BuildAsync(new ServerOptions { Listen = "http://127.0.0.1:0", DataDirectory = cluster._data, Security = new() { AllowAnonymous = true } }, cluster._store,
             logging: l => l.ClearProviders());
         await cluster._app.StartAsync();
         cluster.Server = HaloServerHost.Address(cluster._app);

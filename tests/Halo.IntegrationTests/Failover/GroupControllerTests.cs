@@ -25,7 +25,7 @@ public sealed class GroupControllerTests : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         _store = await EmbeddedStore.OpenAsync(_dir, new EmbeddedStoreOptions { LeaseCheckInterval = TimeSpan.FromMilliseconds(50) }, _time);
-        _app = await HaloServerHost.BuildAsync(new ServerOptions { Listen = "http://127.0.0.1:0", DataDirectory = _dir }, _store, _time, l => l.ClearProviders());
+        _app = await HaloServerHost.BuildAsync(new ServerOptions { Listen = "http://127.0.0.1:0", DataDirectory = _dir, Security = new() { AllowAnonymous = true } }, _store, _time, l => l.ClearProviders());
         await _app.StartAsync();
         _http = new HttpClient { BaseAddress = HaloServerHost.Address(_app) };
     }

@@ -30,7 +30,7 @@ internal sealed class GatewayScenario : IDisposable
     public async Task StartGatewayAsync(string yaml, string server = "http://127.0.0.1:9")
     {
         await File.WriteAllTextAsync(_configPath, yaml);
-        Gateway = ChildProcess.Start(HaloProcess.HaloDll, "gateway", "--config", _configPath, "--listen", "127.0.0.1:0", "--server", server);
+        Gateway = ChildProcess.Start(HaloProcess.HaloDll, "gateway", "--config", _configPath, "--listen", "127.0.0.1:0", "--server", server, "--token-file", HaloProcess.TokenFile);
         _processes.Add(Gateway);
         GatewayUrl = await Gateway.WaitListeningAsync(StartBound);
     }

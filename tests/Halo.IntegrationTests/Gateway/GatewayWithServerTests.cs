@@ -23,7 +23,7 @@ public sealed class GatewayWithServerTests(ITestOutputHelper output)
         var serverUrl = $"http://127.0.0.1:{port}";
         using var s = new GatewayScenario();
         await s.StartBackendsAsync("b1", "b2", "b3");
-        using var http = new HttpClient { BaseAddress = new Uri(serverUrl), Timeout = TimeSpan.FromSeconds(10) };
+        using var http = HaloProcess.Http(serverUrl, TimeSpan.FromSeconds(10));
         async Task Register(string name)
         {
             var url = new Uri(s.Url(name));

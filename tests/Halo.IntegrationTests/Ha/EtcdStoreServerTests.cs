@@ -75,7 +75,7 @@ public sealed class EtcdStoreServerTests
     {
         await using var etcd = await EtcdCluster.StartAsync(members: 1);
         await using var servers = await ServerCluster.StartAsync(etcd, count: 1);
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        using var http = servers.Http();
         Assert.Equal(201, await servers.RegisterAsync(0, "web", "web-1", 8081, http));
 
         await etcd.KillAsync(0);

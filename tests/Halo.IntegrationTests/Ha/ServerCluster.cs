@@ -26,6 +26,20 @@ public sealed class ServerCluster : IAsyncDisposable
         _directory = HaloProcess.TempDirectory("servers");
     }
 
+    /// <summary>The admin token every server accepts.</summary>
+    public string Token => HaloProcess.Token;
+
+    /// <summary>An HTTP client that sends <see cref="Token"/>; the caller disposes it.</summary>
+    public HttpClient Http(TimeSpan? timeout = null)
+    {
+        var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(1) })
+        {
+            Timeout = timeout ?? TimeSpan.FromSeconds(30),
+        };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Token);
+        return http;
+    }
+
     public int Count => _ports.Length;
 
     /// <summary>Base URL of server <paramref name="i"/>, e.g. http://127.0.0.1:41234/.</summary>
@@ -79,7 +93,7 @@ public sealed class ServerCluster : IAsyncDisposable
     /// <summary>GET <paramref name="path"/> on server <paramref name="i"/> as JSON, failing the test on an error status.</summary>
     public async Task<JsonElement> GetJsonAsync(int i, string path, HttpClient? http = null)
     {
-        using var own = http is null ? new HttpClient { Timeout = TimeSpan.FromSeconds(30) } : null;
+        using var own = http is null ? Http() : null;
         using var response = await (http ?? own!).GetAsync(new Uri(Url(i), path));
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.IsSuccessStatusCode, $"server {i} {path}: {(int)response.StatusCode} {text}");
@@ -89,7 +103,7 @@ public sealed class ServerCluster : IAsyncDisposable
     /// <summary>Registers an instance through server <paramref name="i"/>; returns the status code.</summary>
     public async Task<int> RegisterAsync(int i, string service, string id, int port, HttpClient? http = null)
     {
-        using var own = http is null ? new HttpClient { Timeout = TimeSpan.FromSeconds(30) } : null;
+        using var own = http is null ? Http() : null;
         using var response = await (http ?? own!).PutAsJsonAsync(new Uri(Url(i), $"v1/services/{service}/instances/{id}"), new { address = "127.0.0.1", port });
         return (int)response.StatusCode;
     }

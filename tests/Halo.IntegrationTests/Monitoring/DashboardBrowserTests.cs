@@ -36,7 +36,10 @@ public sealed partial class DashboardBrowserTests(ITestOutputHelper output)
             Assert.Equal(["web-1", "web-2", "web-3"], samplePids.Keys.Order());
 
             await using var browser = await HeadlessChromium.StartAsync(1440, 900, TimeSpan.FromSeconds(60));
-            await browser.NavigateAsync(url);
+            // Auth is on: the link `halo up` prints signs the browser in (a read token in the fragment).
+            var link = up.Output.Select(l => l.Trim()).First(l => l.StartsWith("dashboard", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
+            Assert.StartsWith(url + "#token=halo_", link, StringComparison.Ordinal);
+            await browser.NavigateAsync(link);
             await browser.WaitForAsync(
                 "document.querySelectorAll('#service-list tr[data-instance][data-health=\"passing\"]').length === 3",
                 TimeSpan.FromSeconds(60), "three passing sample instances listed");

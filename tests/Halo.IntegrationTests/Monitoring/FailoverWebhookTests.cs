@@ -44,7 +44,7 @@ public sealed class FailoverWebhookTests
         await using var store = await EmbeddedStore.OpenAsync(dir, new EmbeddedStoreOptions { LeaseCheckInterval = TimeSpan.FromMilliseconds(50) }, time);
         var options = new ServerOptions
         {
-            Listen = "http://127.0.0.1:0", DataDirectory = dir,
+            Listen = "http://127.0.0.1:0", DataDirectory = dir, Security = new() { AllowAnonymous = true },
             Alerts = new AlertOptions { Webhooks = [receiver.Urls.First() + "/hook"], InitialBackoff = TimeSpan.FromSeconds(1), Timeout = TimeSpan.FromMinutes(1) },
         };
         await using var app = await HaloServerHost.BuildAsync(options, store, time, l => l.ClearProviders());

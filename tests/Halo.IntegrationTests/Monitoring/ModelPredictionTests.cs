@@ -15,7 +15,7 @@ public sealed class ModelPredictionTests
         var port = HaloProcess.FreePort();
         await using var server = HaloProcess.Start("server", "--listen", $"127.0.0.1:{port}", "--data", data, "--model", model);
         await server.WaitForLineAsync("listening on", StartTimeout);
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        using var http = HaloProcess.Http($"http://127.0.0.1:{port}");
         using (var put = await http.PutAsync("/v1/services/web/instances/web-1",
             new StringContent("""{"address":"127.0.0.1","port":8080}""", System.Text.Encoding.UTF8, "application/json")))
         {

@@ -51,8 +51,12 @@ public sealed class PrometheusScrapeTests(ITestOutputHelper output)
                 output.WriteLine("no gateway in this build: scraping the server only");
             }
 
+            // Prometheus scrapes with a read token of its own from a file, as deploy/prometheus/prometheus.yml shows.
+            var scrapeToken = Path.Combine(data, "prometheus.token");
+            var (created, createOutput) = await HaloProcess.RunAsync(StartTimeout, "token", "create", "prometheus", "--role", "read", "--out", scrapeToken, "--server", halo);
+            Assert.True(created == 0, createOutput);
             var promPort = HaloProcess.FreePort();
-            prometheus = StartPrometheus(data, haloPort, gatewayPort, promPort);
+            prometheus = StartPrometheus(data, haloPort, gatewayPort, promPort, scrapeToken);
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{promPort}"), Timeout = TimeSpan.FromSeconds(10) };
             await WaitForAsync(async () => (await TryGetAsync(http, "/-/ready")) is not null, TimeSpan.FromSeconds(60), "prometheus ready");
 
@@ -166,6 +170,7 @@ public sealed class PrometheusScrapeTests(ITestOutputHelper output)
     private static async Task<Process> StartGatewayAsync(string[] command, int port, string server)
     {
         var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        info.Environment["HALO_TOKEN_FILE"] = HaloProcess.TokenFile;
         foreach (var arg in command.Concat(["--config", Path.Combine(RepoPaths.Root, "deploy", "gateway.yaml"), "--listen", $"127.0.0.1:{port}", "--server", server]))
         {
             info.ArgumentList.Add(arg);
@@ -221,7 +226,7 @@ public sealed class PrometheusScrapeTests(ITestOutputHelper output)
         return list;
     }
 
-    private static Process StartPrometheus(string directory, int haloPort, int? gatewayPort, int promPort)
+    private static Process StartPrometheus(string directory, int haloPort, int? gatewayPort, int promPort, string tokenFile)
     {
         var config = Path.Combine(directory, "prometheus.yml");
         var gatewayJob = gatewayPort is { } gp ? $"""
@@ -240,6 +245,9 @@ public sealed class PrometheusScrapeTests(ITestOutputHelper output)
               - job_name: halo-server
                 scrape_interval: 1s
                 scrape_timeout: 900ms
+                authorization:
+                  type: Bearer
+                  credentials_file: {tokenFile}
                 static_configs:
                   - targets: ["127.0.0.1:{haloPort}"]
             """ + gatewayJob);

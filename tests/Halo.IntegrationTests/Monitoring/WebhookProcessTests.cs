@@ -51,7 +51,7 @@ public sealed class WebhookProcessTests(ITestOutputHelper output)
             }
 
             // "listening on" comes before the sample's registration lands: wait for both to be registered and passing.
-            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            using var http = HaloProcess.Http($"http://127.0.0.1:{port}");
             await WaitForPassingAsync(http, 2);
             var clock = Stopwatch.StartNew();
             samples[1].KillHard();

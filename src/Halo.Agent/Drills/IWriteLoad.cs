@@ -1,0 +1,16 @@
+namespace Halo.Agent.Drills;
+
+/// <summary>A closed loop of numbered writes through one address, and afterwards which acknowledged ones are missing.</summary>
+public interface IWriteLoad
+{
+    long Attempted { get; }
+    long Acked { get; }
+    long Failed { get; }
+
+    /// <summary>Time from the failure (a timestamp of the load's TimeProvider) to the first acknowledged write after it; null if none yet.</summary>
+    TimeSpan? RecoveryAfter(long failedAt);
+
+    Task RunAsync(CancellationToken ct);
+
+    Task<long> CountLostAsync(CancellationToken ct);
+}

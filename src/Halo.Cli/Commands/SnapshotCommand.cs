@@ -1,0 +1,140 @@
+using System.CommandLine;
+using Halo.Client;
+using Halo.Store;
+
+namespace Halo.Cli.Commands;
+
+/// <summary>
+/// `halo snapshot save FILE` / `halo snapshot restore FILE`: the whole control-plane state at one revision, from either
+/// store into either store (docs/ha.md: moving from one server to several). Save reads a running server (--server) or a
+/// store directly (--data of a stopped embedded server, or --etcd); restore writes a store directly, before servers start
+/// on it, and refuses a store that holds anything unless --force.
+/// </summary>
+internal static class SnapshotCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("snapshot", "Save or restore the whole control-plane state (instances, drains, groups, events)");
+        command.Subcommands.Add(Save());
+        command.Subcommands.Add(Restore());
+        return command;
+    }
+
+    private static Command Save()
+    {
+        var file = new Argument<string>("file") { Description = "Where to write the snapshot (replaced atomically)" };
+        var (data, etcd) = StoreOptions("read");
+        var command = new Command("save", "Write the control-plane state to FILE: from a server (--server), or from a store (--data, --etcd)") { file, data, etcd };
+        command.SetAction((parse, ct) => CommonOptions.Run(async () =>
+        {
+            var path = parse.GetValue(file)!;
+            StoreSnapshot snapshot;
+            if (await OpenStoreAsync(parse.GetValue(data), parse.GetValue(etcd), create: false, ct) is { } store)
+            {
+                await using (store)
+                {
+                    snapshot = await StoreSnapshot.TakeAsync(store, TimeProvider.System, ct);
+                }
+            }
+            else
+            {
+                using var http = HaloHttp.CreateClient(CommonOptions.ClientOptions(parse));
+                using var response = await http.GetAsync(new Uri("v1/snapshot", UriKind.Relative), HttpCompletionOption.ResponseHeadersRead, ct);
+                await HaloApiException.ThrowIfFailedAsync(response, ct);
+                await using var body = await response.Content.ReadAsStreamAsync(ct);
+                snapshot = await StoreSnapshot.ReadAsync(body, "the server's answer", ct);
+            }
+
+            await snapshot.WriteAsync(path, ct);
+            Console.WriteLine($"saved {snapshot.Keys.Count} keys at revision {snapshot.Revision} to {Path.GetFullPath(path)}");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command Restore()
+    {
+        var file = new Argument<string>("file") { Description = "A snapshot written by halo snapshot save" };
+        var (data, etcd) = StoreOptions("write");
+        var force = new Option<bool>("--force") { Description = "Replace whatever the target store holds (default: refuse a store that is not empty)" };
+        var command = new Command("restore", "Load FILE into a store (--data or --etcd) before servers start on it") { file, data, etcd, force };
+        command.SetAction((parse, ct) => CommonOptions.Run(async () =>
+        {
+            var path = parse.GetValue(file)!;
+            if (!File.Exists(path))
+            {
+                throw new CliException($"file: no such file '{path}'");
+            }
+
+            StoreSnapshot snapshot;
+            try
+            {
+                snapshot = await StoreSnapshot.ReadAsync(path, ct);
+            }
+            catch (FormatException ex)
+            {
+                throw new CliException(ex.Message);
+            }
+
+            await using var store = await OpenStoreAsync(parse.GetValue(data), parse.GetValue(etcd), create: true, ct)
+                ?? throw new CliException("restore writes a store directly: give --data DIR (embedded, server stopped) or --etcd URLS");
+            try
+            {
+                var written = await snapshot.RestoreAsync(store, parse.GetValue(force), ct);
+                Console.WriteLine($"restored {written} keys (taken at revision {snapshot.Revision}, {snapshot.TakenAt:u}) from {Path.GetFullPath(path)}");
+            }
+            catch (InvalidOperationException ex)
+            {
+                throw new CliException($"{ex.Message} (--force)");
+            }
+
+            return 0;
+        }));
+        return command;
+    }
+
+    private static (Option<string?> Data, Option<string?> Etcd) StoreOptions(string verb) => (
+        new Option<string?>("--data") { Description = $"The embedded store's data directory to {verb} (its server must be stopped)" },
+        new Option<string?>("--etcd") { Description = $"etcd client URLs to {verb}, comma-separated" });
+
+    private static async Task<IStore?> OpenStoreAsync(string? data, string? etcd, bool create, CancellationToken ct)
+    {
+        if (data is not null && etcd is not null)
+        {
+            throw new CliException("--data and --etcd: give one store");
+        }
+
+        try
+        {
+            if (etcd is not null)
+            {
+                try
+                {
+                    EtcdStoreOptions.ParseEndpoints(etcd);
+                }
+                catch (FormatException ex)
+                {
+                    throw new CliException($"--etcd: {ex.Message}");
+                }
+
+                return await StoreFactory.OpenEtcdAsync(etcd, ct);
+            }
+
+            if (data is not null)
+            {
+                if (!create && !Directory.Exists(data))
+                {
+                    throw new CliException($"--data: no such directory '{data}'");
+                }
+
+                return await StoreFactory.OpenEmbeddedAsync(data, ct);
+            }
+        }
+        catch (StoreStartException ex)
+        {
+            throw new CliException(ex.Message);
+        }
+
+        return null;
+    }
+}
