@@ -44,7 +44,7 @@ public static class ChaosRun
         var rng = new Random(options.Seed);
         options.Log($"chaos: seed {options.Seed}, {options.Trials} trials of {string.Join(", ", options.Kinds.Select(FaultPlan.Name))}; work {options.WorkDirectory}");
         await using var cluster = await Cluster.StartAsync(options.HaloDll, options.WorkDirectory, time, ct).ConfigureAwait(false);
-        using var status = new GroupClient(new HaloClientOptions { Servers = [cluster.Server], AttemptTimeout = TimeSpan.FromSeconds(2) });
+        using var status = new GroupClient(cluster.ClientOptions);
         var epochs = new EpochLog();
         var workload = new Workload(cluster.ProxyPort, cluster.MemberByPort(), options.Writers, options.Pace, time);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);

@@ -22,6 +22,9 @@ public sealed class Child : IAsyncDisposable
     public static Child Start(string log, string file, params string[] args)
     {
         var info = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        // Children get --token-file; a HALO_TOKEN of our environment would come first in their lookup order.
+        info.Environment.Remove("HALO_TOKEN");
+        info.Environment.Remove("HALO_TOKEN_FILE");
         foreach (var a in args)
         {
             info.ArgumentList.Add(a);

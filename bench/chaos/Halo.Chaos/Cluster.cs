@@ -19,6 +19,7 @@ public sealed class Cluster : IAsyncDisposable
     private readonly string _halo;
     private readonly TimeProvider _time;
     private readonly int _serverPort = FreePort();
+    private readonly string _tokenFile;
     private Child? _server;
     private Child? _proxy;
 
@@ -27,7 +28,25 @@ public sealed class Cluster : IAsyncDisposable
         _halo = halo;
         _work = work;
         _time = time;
+        // The server is closed by default: it is bootstrapped with an admin token of our own, which every child and the runner
+        // present (the runner drives the cluster as its operator; tokens scoped per role are not what is under test here).
+        Token = "halo_" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        _tokenFile = Path.Combine(work, "admin.token");
+        var file = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            file.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite; // a secret: readable by its owner only
+        }
+
+        using var writer = new StreamWriter(_tokenFile, System.Text.Encoding.UTF8, file);
+        writer.WriteLine(Token);
     }
+
+    /// <summary>The admin token the server was bootstrapped with.</summary>
+    public string Token { get; }
+
+    /// <summary>Options for a client of this cluster's server, carrying <see cref="Token"/>.</summary>
+    public HaloClientOptions ClientOptions => new() { Servers = [Server], Token = Token, AttemptTimeout = TimeSpan.FromSeconds(2) };
 
     public sealed class Member(string name, int redisPort)
     {
@@ -47,7 +66,7 @@ public sealed class Cluster : IAsyncDisposable
         Directory.CreateDirectory(work);
         var cluster = new Cluster(halo, work, time);
         cluster.StartServer();
-        using var client = new GroupClient(cluster.Server);
+        using var client = new GroupClient(cluster.ClientOptions);
         await Wait.UntilAsync(async () => (await client.ListAsync(ct)) is not null, TimeSpan.FromSeconds(60), "halo server to answer", time, ct);
         await client.PutAsync(Group, new GroupPolicy { LeaseTtl = TimeSpan.FromSeconds(2), AntiFlapWindow = TimeSpan.Zero, AckReplicas = 1 }, ct);
         cluster.Members = Enumerable.Range(1, 3).Select(i => new Member($"r{i}", FreePort())).ToList();
@@ -59,17 +78,18 @@ public sealed class Cluster : IAsyncDisposable
         }
 
         cluster._proxy = Child.Start(Path.Combine(work, "tcp-proxy.log"), "dotnet", halo, "tcp-proxy", "--server", cluster.Server.ToString(), "--group", Group,
-            "--listen", $"127.0.0.1:{cluster.ProxyPort}");
+            "--listen", $"127.0.0.1:{cluster.ProxyPort}", "--token-file", cluster._tokenFile);
         return cluster;
     }
 
     private void StartServer() =>
-        _server = Child.Start(Path.Combine(_work, "server.log"), "dotnet", _halo, "server", "--listen", $"127.0.0.1:{_serverPort}", "--data", Path.Combine(_work, "data"));
+        _server = Child.Start(Path.Combine(_work, "server.log"), "dotnet", _halo, "server", "--listen", $"127.0.0.1:{_serverPort}", "--data", Path.Combine(_work, "data"),
+            "--bootstrap-token-file", _tokenFile);
 
     public void StartAgent(Member m) =>
         m.Agent = Child.Start(Path.Combine(_work, $"agent-{m.Name}.log"), "dotnet", _halo, "agent", "--server", $"http://127.0.0.1:{m.ToServer!.Port}/",
             "--group", Group, "--member", m.Name, "--redis-server", "/usr/bin/redis-server", "--redis-port", m.RedisPort.ToString(CultureInfo.InvariantCulture),
-            "--redis-dir", Path.Combine(_work, m.Name), "--advertise", $"127.0.0.1:{m.ToDatabase!.Port}");
+            "--redis-dir", Path.Combine(_work, m.Name), "--advertise", $"127.0.0.1:{m.ToDatabase!.Port}", "--token-file", _tokenFile);
 
     public async Task KillServerAsync() => await _server!.Kill9Async().ConfigureAwait(false);
 
