@@ -4,7 +4,9 @@ using Halo.Core.Failover;
 namespace Halo.Server.Groups;
 
 /// <summary>What the server knows of one member: its last report, on the server's clock.</summary>
-internal sealed record MemberRuntime(string Name, string Address, DateTimeOffset LastReport, MemberReport? Report, DateTimeOffset? DbDownSince, DateTimeOffset? DemotedAt)
+internal sealed record MemberRuntime(
+    string Name, string Address, DateTimeOffset LastReport, MemberReport? Report, DateTimeOffset? DbDownSince, DateTimeOffset? DemotedAt,
+    DateTimeOffset? FencedSince = null)
 {
     public static MemberRuntime New(string name, string address) => new(name, address, DateTimeOffset.MinValue, null, null, null);
 
@@ -19,7 +21,7 @@ internal sealed record MemberRuntime(string Name, string Address, DateTimeOffset
 
     public MemberState State() => new(Name, Address, LastReport, Report?.Role ?? MemberRole.Unknown, Report?.Epoch ?? 0,
         Report?.DbUp ?? false, Report?.Healthy ?? false, Report is { DbUp: true } up ? up.Offset : LastUpOffset, DbDownSince, DemotedAt, Report?.Timeline ?? 0,
-        Bootstrappable: Report?.Bootstrappable ?? false, Round: Report?.Round ?? 0);
+        Bootstrappable: Report?.Bootstrappable ?? false, Round: Report?.Round ?? 0, FencedSince: FencedSince);
 }
 
 /// <summary>
@@ -70,7 +72,8 @@ internal sealed record GroupState
     public string? Blocked { get; init; }
     public SyncState Sync { get; init; } = SyncState.None;
 
-    public GroupView View(bool leaseAlive, DateTimeOffset now) => new(Policy, Leader, leaseAlive, Members.Values.Select(m => m.State()).ToList(), now, Sync.Record);
+    public GroupView View(bool leaseAlive, DateTimeOffset now) =>
+        new(Policy, Leader, leaseAlive, Members.Values.Select(m => m.State()).ToList(), now, Sync.Record, Confirmed && !FenceLeader);
 
     public GroupStatus Status(DateTimeOffset now)
     {
