@@ -212,26 +212,6 @@ public sealed class GroupControllerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Tick_PrimaryDatabaseDiesReportingNoPosition_ReplicasBehindItsLastPositionNotPromoted()
-    {
-        await ElectAsync(new GroupPolicy { MaxLagBytes = 5 });
-        await ReportAsync("r1", 100, role: MemberRole.Primary, epoch: 1);
-        // A dead PostgreSQL has no position to report (0): r1's last one, 100, must stay the reference r3 (at 90) lags behind.
-        for (var i = 0; i < 15; i++)
-        {
-            _time.Advance(TimeSpan.FromMilliseconds(100));
-            await ReportAsync("r1", 0, dbUp: false, epoch: 1);
-            await ReportAsync("r2", 50);
-            await ReportAsync("r3", 90);
-            await TickAsync();
-        }
-
-        var status = await StatusAsync();
-        Assert.True(status.Epoch == 1, JsonSerializer.Serialize(status, HaloJson.Options));
-        Assert.Equal(100L, status.Members.Single(m => m.Name == "r1").Offset);
-    }
-
-    [Fact]
     public async Task Tick_PrimaryDownAndAReplicaSilent_BlockedWithEventUntilItAnswersThenPromotesTheBest()
     {
         await ElectAsync(new GroupPolicy { AckReplicas = 1 });
