@@ -100,13 +100,6 @@ internal sealed partial class GroupActor
         var now = Now;
         s.Members.TryGetValue(member, out var before);
         var persist = before is null || before.Address != report.Address;
-        // A primary whose database just died reports no position (a dead postmaster cannot be asked). Its last known one stays
-        // the lag reference, or a replica far behind it would look current and be promoted (PostgresLagTests caught exactly that).
-        if (!report.DbUp && s.Leader?.Member == member && before?.Report is { } last && last.Offset > report.Offset)
-        {
-            report = report with { Offset = last.Offset };
-        }
-
         var m = (before ?? MemberRuntime.New(member, report.Address)) with
         {
             Address = report.Address, Report = report, LastReport = now, DbDownSince = report.DbUp ? null : before?.DbDownSince ?? now,
