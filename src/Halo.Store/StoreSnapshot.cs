@@ -17,6 +17,7 @@ public sealed record StoreSnapshot
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = false };
 
+    [JsonRequired]
     public string Format { get; init; } = CurrentFormat;
 
     /// <summary>The source store's revision the snapshot was read at.</summary>
@@ -25,10 +26,15 @@ public sealed record StoreSnapshot
     public DateTimeOffset TakenAt { get; init; }
 
     /// <summary>Every key, in the order it was last written in the source (so restored events keep their order).</summary>
+    [JsonRequired]
     public IReadOnlyList<Entry> Keys { get; init; } = [];
 
-    /// <summary>One key and its value (base64 in the file: values are bytes).</summary>
-    public sealed record Entry(string Key, byte[] Value, [property: JsonIgnore] long ModRevision = 0);
+    /// <summary>
+    /// One key, its value (base64 in the file: values are bytes) and the source revision that last wrote it: keys that
+    /// shared a revision are restored in one transaction, keys that did not are not, so the restored store keeps the
+    /// source's order and its grouping (events of one change share a revision; paging by revision relies on it).
+    /// </summary>
+    public sealed record Entry(string Key, byte[] Value, long ModRevision = 0);
 
     /// <summary>Reads every unleased key of <paramref name="store"/> in one consistent listing.</summary>
     public static async Task<StoreSnapshot> TakeAsync(IStore store, TimeProvider time, CancellationToken cancellationToken = default)
@@ -45,7 +51,7 @@ public sealed record StoreSnapshot
     }
 
     /// <summary>
-    /// Writes the snapshot into <paramref name="store"/>, oldest key first, in transactions of at most 100 keys. Refuses a store
+    /// Writes the snapshot into <paramref name="store"/>, oldest key first, one transaction per source revision (at most 100 keys). Refuses a store
     /// that holds any key (<see cref="InvalidOperationException"/>) unless <paramref name="replace"/>, which first deletes every
     /// unleased key it holds. Returns the number of keys written.
     /// </summary>
@@ -57,8 +63,7 @@ public sealed record StoreSnapshot
         {
             if (!replace)
             {
-                throw new InvalidOperationException(
-                    $"the target store is not empty ({existing.Count} keys, e.g. {existing[0].Key}); restore into an empty store, or replace its contents explicitly");
+                throw new InvalidOperationException($"the target store is not empty ({existing.Count} keys, e.g. {existing[0].Key})");
             }
 
             foreach (var chunk in existing.Chunk(Chunk))
@@ -67,12 +72,36 @@ public sealed record StoreSnapshot
             }
         }
 
-        foreach (var chunk in Keys.Chunk(Chunk))
+        foreach (var batch in Batches(Keys))
         {
-            await store.TxnAsync(new TxnRequest([], [.. chunk.Select(e => TxnOp.Put(e.Key, e.Value))], []), cancellationToken).ConfigureAwait(false);
+            await store.TxnAsync(new TxnRequest([], [.. batch.Select(e => TxnOp.Put(e.Key, e.Value))], []), cancellationToken).ConfigureAwait(false);
         }
 
         return Keys.Count;
+    }
+
+    /// <summary>
+    /// Consecutive entries of one source revision, at most <see cref="Chunk"/> each. Entries of a file without revisions
+    /// (all 0) are one group, cut at the chunk size.
+    /// </summary>
+    private static IEnumerable<List<Entry>> Batches(IEnumerable<Entry> entries)
+    {
+        var batch = new List<Entry>(Chunk);
+        foreach (var e in entries)
+        {
+            if (batch.Count == Chunk || (batch.Count > 0 && batch[^1].ModRevision != e.ModRevision))
+            {
+                yield return batch;
+                batch = new List<Entry>(Chunk);
+            }
+
+            batch.Add(e);
+        }
+
+        if (batch.Count > 0)
+        {
+            yield return batch;
+        }
     }
 
     /// <summary>Serializes the snapshot to <paramref name="output"/> (the file format).</summary>
@@ -111,9 +140,9 @@ public sealed record StoreSnapshot
             throw new FormatException($"{source} is not a Halo snapshot (format '{snapshot?.Format}', expected '{CurrentFormat}')");
         }
 
-        if (snapshot.Keys.Any(e => string.IsNullOrEmpty(e?.Key) || e.Value is null))
+        if (snapshot.Keys is null || snapshot.Keys.Any(e => string.IsNullOrEmpty(e?.Key) || e.Value is null))
         {
-            throw new FormatException($"{source}: a key entry has no key or no value");
+            throw new FormatException($"{source} is not a Halo snapshot: a key entry has no key or no value");
         }
 
         return snapshot;

@@ -45,7 +45,15 @@ internal static class SnapshotCommand
                 snapshot = await StoreSnapshot.ReadAsync(body, "the server's answer", ct);
             }
 
-            await snapshot.WriteAsync(path, ct);
+            try
+            {
+                await snapshot.WriteAsync(path, ct);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new CliException($"file: cannot write '{path}': {ex.Message}");
+            }
+
             Console.WriteLine($"saved {snapshot.Keys.Count} keys at revision {snapshot.Revision} to {Path.GetFullPath(path)}");
             return 0;
         }));
@@ -75,6 +83,10 @@ internal static class SnapshotCommand
             {
                 throw new CliException(ex.Message);
             }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new CliException($"file: cannot read '{path}': {ex.Message}");
+            }
 
             await using var store = await OpenStoreAsync(parse.GetValue(data), parse.GetValue(etcd), create: true, ct)
                 ?? throw new CliException("restore writes a store directly: give --data DIR (embedded, server stopped) or --etcd URLS");
@@ -85,7 +97,12 @@ internal static class SnapshotCommand
             }
             catch (InvalidOperationException ex)
             {
-                throw new CliException($"{ex.Message} (--force)");
+                throw new CliException($"restore refused, nothing written: {ex.Message}; pass --force to replace everything in it");
+            }
+            catch (StoreUnavailableException ex)
+            {
+                // etcd cannot make a restore of many transactions atomic: say what state the store is left in.
+                throw new CliException($"the store failed during the restore ({ex.Message}); it may hold part of the snapshot: run the restore again with --force");
             }
 
             return 0;

@@ -12,8 +12,15 @@ internal sealed record MemberRuntime(
 
     public bool Fresh(DateTimeOffset now, GroupPolicy policy) => now - LastReport <= policy.MemberTimeout;
 
+    /// <summary>
+    /// The offset of the last report with the database up. A member whose database just died reports no position (0), but
+    /// what it held until then still counts: a failed primary's last position is the reference replicas' lag is measured
+    /// against, so a replica too far behind it is not promoted because the primary's death erased the evidence.
+    /// </summary>
+    public long LastUpOffset { get; init; }
+
     public MemberState State() => new(Name, Address, LastReport, Report?.Role ?? MemberRole.Unknown, Report?.Epoch ?? 0,
-        Report?.DbUp ?? false, Report?.Healthy ?? false, Report?.Offset ?? 0, DbDownSince, DemotedAt, Report?.Timeline ?? 0,
+        Report?.DbUp ?? false, Report?.Healthy ?? false, Report is { DbUp: true } up ? up.Offset : LastUpOffset, DbDownSince, DemotedAt, Report?.Timeline ?? 0,
         Bootstrappable: Report?.Bootstrappable ?? false, Round: Report?.Round ?? 0, FencedSince: FencedSince);
 }
 
