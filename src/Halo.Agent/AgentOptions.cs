@@ -13,6 +13,13 @@ public sealed record AgentOptions
     /// <summary>Longest one report to the server may take. Default 500 ms.</summary>
     public TimeSpan ReportTimeout { get; init; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>
+    /// How long the database may keep failing to answer probes in time (a timeout, not a refused connection) before the agent
+    /// reports it down. A CPU-starved or briefly busy database is slow, not gone; until then the agent reports its last answer
+    /// (and does not answer a position round with it). Default 1 s; a crash (connection refused) is reported at once.
+    /// </summary>
+    public TimeSpan ProbeTimeoutGrace { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How often the fencing watchdog checks the renew deadline. Default 20 ms.</summary>
     public TimeSpan WatchdogInterval { get; init; } = TimeSpan.FromMilliseconds(20);
 }

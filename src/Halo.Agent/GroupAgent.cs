@@ -27,6 +27,8 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
     private bool _serverDown;
     private long _lostInEpoch = -1;
     private long _round;
+    private long _answeredRound;
+    private long? _slowSince;
 
     /// <summary>Test hook: while it returns true the agent cannot reach the server (a network partition).</summary>
     public Func<bool> Partitioned { get; set; } = () => false;
@@ -93,6 +95,18 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
         // Read before probing: a report naming this round carries a position read after the round was opened.
         var round = Interlocked.Read(ref _round);
         var probe = await driver.ProbeAsync(ct).ConfigureAwait(false);
+        var stale = false;
+        if (probe.TimedOut && LastProbe is { Up: true } last && time.GetElapsedTime(_slowSince ??= time.GetTimestamp()) < options.ProbeTimeoutGrace)
+        {
+            // Slow is not down: report the last answer, which is not a fresh position, so it answers no new round.
+            (probe, round, stale) = (last with { Detail = $"probe timed out ({probe.Detail}); last answer shown" }, _answeredRound, true);
+        }
+        else
+        {
+            _slowSince = probe.TimedOut ? _slowSince : null;
+            _answeredRound = round;
+        }
+
         if (!probe.Up && LastProbe?.Up != false)
         {
             _writable = false;
@@ -108,7 +122,10 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
             await DrillAsync(assignment, ct).ConfigureAwait(false);
         }
 
-        await ApplyAsync(probe, ct).ConfigureAwait(false);
+        if (!stale)
+        {
+            await ApplyAsync(probe, ct).ConfigureAwait(false);
+        }
     }
 
     private bool Isolated => Partitioned() || time.GetTimestamp() < Interlocked.Read(ref _isolatedUntil);

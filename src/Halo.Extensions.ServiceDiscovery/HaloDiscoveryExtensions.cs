@@ -1,6 +1,7 @@
 using Halo.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.ServiceDiscovery;
 
 using Halo.Extensions.ServiceDiscovery;
@@ -20,28 +21,36 @@ public static class HaloDiscoveryExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         services.AddHaloClient();
-        var options = services.AddOptions<HaloDiscoveryOptions>();
+        var options = services.AddOptions<HaloDiscoveryOptions>().BindConfiguration("Halo:Discovery");
         if (configure is not null)
         {
             options.Configure(configure);
         }
 
+        options.ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<HaloDiscoveryOptions>, HaloDiscoveryOptionsValidator>());
+
         services.AddServiceDiscoveryCore();
         services.TryAddSingleton<HaloServiceCatalog>();
         services.AddHostedService(sp => sp.GetRequiredService<HaloServiceCatalog>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IServiceEndpointProviderFactory, HaloServiceEndpointProviderFactory>());
+        services.TryAddSingleton<HaloBalancer>();
         services.TryAddSingleton<HaloCallerReports>();
         services.AddHostedService(sp => sp.GetRequiredService<HaloCallerReports>());
         return services;
     }
 
     /// <summary>
-    /// Reports this client's failed requests to Halo as caller-observed health (as the gateway does). Add it after
-    /// <c>AddServiceDiscovery()</c>, so it sees the instance each request went to.
+    /// Sends this client's requests for <c>http://name</c> to Halo's routable instances of service <c>name</c>, chosen by the
+    /// Halo.Core policy in <see cref="HaloDiscoveryOptions.Balancing"/>, and reports failed requests to Halo as
+    /// caller-observed health, as the gateway does. Use it instead of <c>AddServiceDiscovery()</c> on the client (that one
+    /// resolves through Halo too, but balances round robin and reports nothing). A retry handler added before it makes
+    /// each try choose afresh. Other host names pass through untouched.
     /// </summary>
-    public static IHttpClientBuilder AddHaloCallerReports(this IHttpClientBuilder builder)
+    public static IHttpClientBuilder AddHaloServiceDiscovery(this IHttpClientBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        return builder.AddHttpMessageHandler(sp => new CallerReportHandler(sp.GetRequiredService<HaloCallerReports>(), sp.GetRequiredService<HaloServiceCatalog>()));
+        return builder.AddHttpMessageHandler(sp => new HaloDiscoveryHandler(sp.GetRequiredService<HaloServiceCatalog>(), sp.GetRequiredService<HaloBalancer>(),
+            sp.GetRequiredService<HaloCallerReports>(), sp.GetRequiredService<IOptions<HaloDiscoveryOptions>>(), sp.GetRequiredService<TimeProvider>()));
     }
 }

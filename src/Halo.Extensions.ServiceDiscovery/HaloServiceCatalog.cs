@@ -18,7 +18,7 @@ public sealed class HaloServiceCatalog : BackgroundService
     private readonly CatalogWatcher _watcher;
     private readonly TaskCompletionSource _first = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile Dictionary<string, IReadOnlyList<InstanceRecord>> _routable = new(StringComparer.Ordinal);
-    private volatile Dictionary<(string Host, int Port), InstanceRecord> _byAddress = [];
+    private volatile HashSet<string> _known = new(StringComparer.Ordinal);
     private CancellationTokenSource _changed = new();
 
     /// <summary>Creates the catalog over <paramref name="client"/>.</summary>
@@ -27,10 +27,17 @@ public sealed class HaloServiceCatalog : BackgroundService
         _watcher = new CatalogWatcher(client, time: time, random: random)
         {
             Published = Publish,
-            Lost = ex => DiscoveryLog.FeedLost(logger, ex.Message),
+            Lost = ex =>
+            {
+                LastError = ex.Message;
+                DiscoveryLog.FeedLost(logger, ex.Message);
+            },
             Rejected = problem => DiscoveryLog.Rejected(logger, problem),
         };
     }
+
+    /// <summary>Why the feed was last lost (for the error a caller sees before the first catalog read), null if never.</summary>
+    internal string? LastError { get; private set; }
 
     /// <summary>Revision of the registry this view reflects.</summary>
     public long Revision => _watcher.Revision;
@@ -61,8 +68,8 @@ public sealed class HaloServiceCatalog : BackgroundService
     public IReadOnlyList<InstanceRecord> Routable(string service) =>
         _routable.TryGetValue(service, out var list) ? list : [];
 
-    /// <summary>The instance registered at <paramref name="host"/>:<paramref name="port"/>, if any (for caller reports).</summary>
-    public InstanceRecord? Find(string host, int port) => _byAddress.GetValueOrDefault((host, port));
+    /// <summary>True when <paramref name="service"/> has instances in the registry, routable or not.</summary>
+    public bool Knows(string service) => _known.Contains(service);
 
     /// <summary>Fires on the next change of any service's routable set.</summary>
     public IChangeToken ChangeToken() => new CancellationChangeToken(Volatile.Read(ref _changed).Token);
@@ -78,13 +85,7 @@ public sealed class HaloServiceCatalog : BackgroundService
             .ToDictionary(g => g.Key, g => Choose(g), StringComparer.Ordinal);
         var before = _routable;
         _routable = next;
-        var byAddress = new Dictionary<(string Host, int Port), InstanceRecord>();
-        foreach (var i in snapshot.Instances)
-        {
-            byAddress[(i.Address, i.Port)] = i;
-        }
-
-        _byAddress = byAddress;
+        _known = snapshot.Instances.Select(i => i.Service).ToHashSet(StringComparer.Ordinal);
         _first.TrySetResult();
         if (!Same(before, next))
         {

@@ -1,15 +1,45 @@
 using System.Net;
+using Halo.Core.Balancing;
 using Halo.Core.Registry;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.ServiceDiscovery;
 
 namespace Halo.Extensions.ServiceDiscovery;
 
-/// <summary>Options of Halo service discovery.</summary>
+/// <summary>Options of Halo service discovery (configuration section "Halo:Discovery").</summary>
 public sealed class HaloDiscoveryOptions
 {
-    /// <summary>How long the first resolution waits for the first catalog read before answering with no endpoints. Default 5 s.</summary>
+    /// <summary>How long the first resolution waits for the first catalog read before answering with no endpoints. Default 5 s; range 0-1 min.</summary>
     public TimeSpan InitialWait { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Balancing policy of HttpClients that use <c>AddHaloServiceDiscovery()</c>, named as in the gateway's <c>policy:</c>:
+    /// round-robin, weighted-round-robin, least-requests, p2c, peak-ewma, consistent-hash (no key on an HttpClient
+    /// call, so it places at random), random. Default peak-ewma, as the gateway's.
+    /// </summary>
+    public string Balancing { get; set; } = "peak-ewma";
+}
+
+/// <summary>Checks <see cref="HaloDiscoveryOptions"/> at start; each failure names the option ("Halo:Discovery:Balancing: ...").</summary>
+public sealed class HaloDiscoveryOptionsValidator : IValidateOptions<HaloDiscoveryOptions>
+{
+    /// <inheritdoc />
+    public ValidateOptionsResult Validate(string? name, HaloDiscoveryOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var failures = new List<string>();
+        if (!BalancingPolicies.TryParse(options.Balancing, out _))
+        {
+            failures.Add($"Halo:Discovery:Balancing: '{options.Balancing}' is not one of {BalancingPolicies.Names}");
+        }
+
+        if (options.InitialWait < TimeSpan.Zero || options.InitialWait > TimeSpan.FromMinutes(1))
+        {
+            failures.Add($"Halo:Discovery:InitialWait: {Core.Durations.Format(options.InitialWait)} is out of range 0s-1m");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
 }
 
 /// <summary>

@@ -88,8 +88,34 @@ public sealed class GroupAgentTests
         Assert.Equal(["follow 127.0.0.1:7002"], _db.Calls);
     }
 
+    [Fact]
+    public async Task TickAsync_DatabaseSlowWithinTheGrace_ReportedUpWithoutAnsweringTheRoundThenDownAfterIt()
+    {
+        var agent = Agent();
+        _server.Next = new Assignment { Epoch = 1, Role = MemberRole.Replica, Primary = "r2", PrimaryAddress = "127.0.0.1:7002", LeaseTtl = TimeSpan.FromSeconds(2) };
+        _db.Offset = 500;
+        await agent.TickAsync(default);
+        _server.Next = _server.Next with { Round = 77 }; // the controller asks for final positions
+        _db.Slow = true;
+
+        await agent.TickAsync(default);
+        Assert.Equal((true, 500L, 0L), (_server.Last!.DbUp, _server.Last.Offset, _server.Last.Round));
+        _time.Advance(TimeSpan.FromMilliseconds(900));
+        await agent.TickAsync(default);
+        Assert.True(_server.Last!.DbUp);
+
+        _time.Advance(TimeSpan.FromMilliseconds(200)); // past the 1 s grace: now it is down
+        await agent.TickAsync(default);
+        Assert.False(_server.Last!.DbUp);
+
+        _db.Slow = false; // it answers again: a fresh position that answers the round
+        await agent.TickAsync(default);
+        Assert.Equal((true, 77L), (_server.Last!.DbUp, _server.Last.Round));
+    }
+
     private sealed class FakeDriver : IDatabaseDriver
     {
+        public bool Slow { get; set; }
         public List<string> Calls { get; } = [];
         public bool Up { get; set; } = true;
         public MemberRole Role { get; set; } = MemberRole.Replica;
@@ -100,7 +126,7 @@ public sealed class GroupAgentTests
         public string Address => "127.0.0.1:7001";
 
         public Task<DbProbe> ProbeAsync(CancellationToken ct) =>
-            Task.FromResult(Up ? new DbProbe(true, true, Role, Offset, Fenced, Following, 1, null) : DbProbe.Down("down"));
+            Task.FromResult(Slow ? DbProbe.Down("slow") with { TimedOut = true } : Up ? new DbProbe(true, true, Role, Offset, Fenced, Following, 1, null) : DbProbe.Down("down"));
 
         public Task PromoteAsync(int minReplicasToWrite, CancellationToken ct)
         {

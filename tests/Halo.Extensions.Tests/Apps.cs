@@ -44,29 +44,44 @@ internal static class Apps
         return app;
     }
 
-    /// <summary>A caller that reaches services by name (<c>http://web</c>) through Halo discovery.</summary>
-    public static async Task<(WebApplication App, HttpClient Client)> StartCallerAsync(Uri server, string service, int retries = 0, bool reports = false)
+    /// <summary>
+    /// A caller that reaches services by name (<c>http://web</c>) through Halo discovery, balancing with the Halo.Core policy
+    /// <paramref name="balancing"/>; <paramref name="sent"/> sees each attempt after the instance was chosen.
+    /// </summary>
+    public static async Task<(WebApplication App, HttpClient Client)> StartCallerAsync(Uri server, string service, int retries = 0,
+        string balancing = "round-robin", Action<Uri>? sent = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0));
         builder.Services.AddHaloClient(o => o.Server = server.ToString());
-        builder.Services.AddHaloServiceDiscovery();
+        builder.Services.AddHaloServiceDiscovery(o => o.Balancing = balancing);
         var client = builder.Services.AddHttpClient("callee", c => c.BaseAddress = new Uri($"http://{service}"));
         if (retries > 0)
         {
-            // Outside the discovery handler, so each try resolves afresh and goes to the next endpoint.
+            // Outside the discovery handler, so each try chooses an instance afresh.
             client.AddHttpMessageHandler(() => new RetryHandler(retries));
         }
 
-        client.AddServiceDiscovery();
-        if (reports)
+        client.AddHaloServiceDiscovery();
+        if (sent is not null)
         {
-            client.AddHaloCallerReports();
+            client.AddHttpMessageHandler(() => new Observer(sent));
         }
+
         var app = builder.Build();
         await app.StartAsync();
         return (app, app.Services.GetRequiredService<IHttpClientFactory>().CreateClient("callee"));
+    }
+
+    /// <summary>Sees where each attempt goes (inside the discovery handler, so after the instance was chosen).</summary>
+    private sealed class Observer(Action<Uri> sent) : DelegatingHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            sent(request.RequestUri!);
+            return base.SendAsync(request, cancellationToken);
+        }
     }
 
     /// <summary>Tries a request again when it could not connect (an idempotent GET in these tests).</summary>

@@ -14,15 +14,16 @@ public sealed class DiscoveryTests
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
 
     [Fact]
-    public async Task KilledInstance_LeftWithinDetectionBound_NoFailedCallWithRetries()
+    public async Task KilledInstance_StopsGettingCallsWithinDetectionBound_NoFailedCallWithRetries_FailuresReported()
     {
         await using var servers = await Servers.StartAsync();
         var (_, url) = await servers.AddServerAsync();
         await using var a = await Apps.StartServiceAsync(url, "web", "web-a");
         // web-b heartbeats from the test, so it can die without a word, as a process killed with -9 does.
         var b = await StartPlainAsync("web-b");
+        var bPort = Apps.Address(b).Port;
         using var halo = new HaloClient(url);
-        await halo.RegisterAsync("web", "web-b", new { address = "127.0.0.1", port = Apps.Address(b).Port, ttl = "200ms" });
+        await halo.RegisterAsync("web", "web-b", new { address = "127.0.0.1", port = bPort, ttl = "200ms" });
         using var crash = new CancellationTokenSource();
         var heartbeats = Task.Run(async () =>
         {
@@ -32,7 +33,15 @@ public sealed class DiscoveryTests
                 await Task.Delay(200);
             }
         });
-        var (callerApp, caller) = await Apps.StartCallerAsync(url, "web", retries: 2);
+        var attemptsOnB = new List<long>(); // timestamps of attempts that went to web-b
+        // peak-ewma: the gateway's default policy, from Halo.Core.
+        var (callerApp, caller) = await Apps.StartCallerAsync(url, "web", retries: 2, balancing: "peak-ewma", sent: uri =>
+        {
+            if (uri.Port == bPort)
+            {
+                lock (attemptsOnB) attemptsOnB.Add(TimeProvider.System.GetTimestamp());
+            }
+        });
         await using var _ = callerApp;
         var catalog = callerApp.Services.GetRequiredService<HaloServiceCatalog>();
         await Apps.UntilAsync(() => Task.FromResult(catalog.Routable("web").Count == 2), Bound, "the caller to see both");
@@ -54,7 +63,7 @@ public sealed class DiscoveryTests
                 calls++;
                 if (!response.IsSuccessStatusCode) failures++;
             }
-            catch (Exception ex) when (ex is HttpRequestException or InvalidOperationException)
+            catch (HttpRequestException)
             {
                 failures++;
             }
@@ -72,6 +81,18 @@ public sealed class DiscoveryTests
         Assert.NotNull(left);
         // The detector's bound, plus the feed's propagation on a busy machine.
         Assert.True(left <= detection + TimeSpan.FromSeconds(1), $"left after {left}, bound {detection}");
+        long[] afterKill;
+        lock (attemptsOnB) afterKill = attemptsOnB.Where(t => t > killed).ToArray();
+        // It failed some tries before the server judged it (those were retried on web-a), and none once it was out of the set.
+        Assert.NotEmpty(afterKill);
+        Assert.All(afterKill, t => Assert.True(TimeProvider.System.GetElapsedTime(killed, t) <= left, "an attempt went to web-b after it left the set"));
+
+        // The refused tries reach the server as a caller report from this application, as a gateway's would.
+        await callerApp.Services.GetRequiredService<HaloCallerReports>().FlushAsync(CancellationToken.None);
+        var verdict = await halo.ReportAsync("web", "web-b", new CallerReport("test", null, TimeSpan.FromSeconds(5), 0, 0, 0, 0, 0, false));
+        Assert.NotNull(verdict);
+        Assert.Contains(verdict.Reporters, r => r.StartsWith("app@", StringComparison.Ordinal));
+        Assert.True(verdict.Failures >= afterKill.Length, $"{verdict.Failures} failures reported, {afterKill.Length} tries failed");
     }
 
     [Fact]
@@ -92,7 +113,8 @@ public sealed class DiscoveryTests
                 await Task.Delay(300);
             }
         });
-        var (callerApp, caller) = await Apps.StartCallerAsync(url, "web", reports: true);
+        // Round robin keeps sending web-b its share, so the server has enough calls to judge.
+        var (callerApp, caller) = await Apps.StartCallerAsync(url, "web", balancing: "round-robin");
         await using var _ = callerApp;
         var catalog = callerApp.Services.GetRequiredService<HaloServiceCatalog>();
         await Apps.UntilAsync(() => Task.FromResult(catalog.Routable("web").Count == 2), Bound, "the caller to see both");
@@ -110,6 +132,69 @@ public sealed class DiscoveryTests
         Assert.NotEqual(Core.Detection.HealthStatus.Critical, (await halo.InstancesAsync("web")).Instances.Single(i => i.Id == "web-a").Health);
         await stop.CancelAsync();
         await heartbeats;
+    }
+
+    [Fact]
+    public async Task RoundRobin_TwoPassingInstances_Alternate()
+    {
+        await using var servers = await Servers.StartAsync();
+        var (_, url) = await servers.AddServerAsync();
+        await using var a = await Apps.StartServiceAsync(url, "web", "web-a");
+        await using var b = await Apps.StartServiceAsync(url, "web", "web-b");
+        var (callerApp, caller) = await Apps.StartCallerAsync(url, "web", balancing: "round-robin");
+        await using var _ = callerApp;
+        var catalog = callerApp.Services.GetRequiredService<HaloServiceCatalog>();
+        await Apps.UntilAsync(() => Task.FromResult(catalog.Routable("web").Count(i => i.Health == Core.Detection.HealthStatus.Passing) == 2),
+            Bound, "the caller to see both passing");
+
+        var answers = new List<string>();
+        for (var i = 0; i < 6; i++)
+        {
+            answers.Add(await caller.GetStringAsync("/"));
+        }
+
+        // Halo.Core's RoundRobinPolicy: each in turn.
+        Assert.Equal(3, answers.Count(x => x == "web-a"));
+        Assert.All(answers.Zip(answers.Skip(1)), pair => Assert.NotEqual(pair.First, pair.Second));
+    }
+
+    [Fact]
+    public async Task NoCatalogYet_CallFailsWithReason_NotDnsError()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseSetting("urls", "http://127.0.0.1:0");
+        builder.Services.AddHaloClient(o => o.Server = Servers.DeadUrl().ToString());
+        builder.Services.AddHaloServiceDiscovery(o => o.InitialWait = TimeSpan.FromMilliseconds(300));
+        builder.Services.AddHttpClient("callee", c => c.BaseAddress = new Uri("http://web")).AddHaloServiceDiscovery();
+        await using var app = builder.Build();
+        await app.StartAsync();
+        var caller = app.Services.GetRequiredService<IHttpClientFactory>().CreateClient("callee");
+
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => caller.GetAsync("/"));
+
+        Assert.Equal(HttpRequestError.NameResolutionError, error.HttpRequestError);
+        Assert.Contains("Halo discovery cannot resolve 'web': no catalog read from Halo yet", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("fastest", null, "Halo:Discovery:Balancing: 'fastest' is not one of")]
+    [InlineData("round-robin", "-00:00:01", "Halo:Discovery:InitialWait: ")]
+    public async Task BadDiscoveryOptions_FailAtStartNamingOption(string balancing, string? initialWait, string expected)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseSetting("urls", "http://127.0.0.1:0");
+        builder.Services.AddHaloClient(o => o.Server = "http://127.0.0.1:1");
+        builder.Services.AddHaloServiceDiscovery(o =>
+        {
+            o.Balancing = balancing;
+            if (initialWait is not null) o.InitialWait = TimeSpan.Parse(initialWait, System.Globalization.CultureInfo.InvariantCulture);
+        });
+        await using var app = builder.Build();
+
+        var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => app.StartAsync());
+
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
 
     private static async Task<WebApplication> StartPlainAsync(string name, int status = 200)

@@ -1,3 +1,4 @@
+using Halo.Core.Balancing;
 using Halo.Gateway.Configuration;
 
 namespace Halo.Gateway.Tests;

@@ -101,6 +101,56 @@ public sealed class FeedTests
         Assert.Equal("delete", seen[5].Event);
     }
 
+    [Theory]
+    [InlineData("/v1/watch?service=web&from={0}", "put")]
+    [InlineData("/v1/events/stream?after={0}", null)]
+    public async Task Stream_WireFormat_IdEventDataLinesAndKeepAliveComment(string path, string? firstEvent)
+    {
+        await using var server = await ServerFixture.StartAsync();
+        var start = await server.Store.GetRevisionAsync();
+        (await server.RegisterAsync("web", "web-1")).Dispose();
+        using var cts = new CancellationTokenSource(Bound);
+        using var request = new HttpRequestMessage(HttpMethod.Get, string.Format(System.Globalization.CultureInfo.InvariantCulture, path, start));
+        using var response = await server.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        Assert.True(response.Headers.CacheControl?.NoCache);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cts.Token));
+
+        // What the client's SseParser, the dashboard's EventSource and the scripts rely on: one "field: value" line each
+        // for id (a store revision, for Last-Event-ID), event and data (one line of JSON), then a blank line.
+        var fields = new Dictionary<string, string>();
+        while (await reader.ReadLineAsync(cts.Token) is { Length: > 0 } line)
+        {
+            var colon = line.IndexOf(": ", StringComparison.Ordinal);
+            Assert.True(colon > 0, $"not a field line: '{line}'");
+            Assert.True(fields.TryAdd(line[..colon], line[(colon + 2)..]), $"field repeated: '{line}'");
+        }
+
+        Assert.Equal(["data", "event", "id"], fields.Keys.Order());
+        Assert.Equal(firstEvent ?? fields["event"], fields["event"]);
+        Assert.NotEmpty(fields["event"]);
+        Assert.True(long.Parse(fields["id"], System.Globalization.CultureInfo.InvariantCulture) > start);
+        Assert.Contains("web-1", JsonDocument.Parse(fields["data"]).RootElement.GetRawText(), StringComparison.Ordinal);
+
+        // Idle: a comment line, which every SSE parser skips, keeps proxies and the clients' idle timeout satisfied. Moving the
+        // clock on also lets web-1's heartbeats lapse, so a health event may come first on the event stream: skip events.
+        string? comment;
+        do
+        {
+            var next = reader.ReadLineAsync(cts.Token).AsTask();
+            while (!next.IsCompleted && !cts.IsCancellationRequested)
+            {
+                server.Time.Advance(TimeSpan.FromSeconds(16));
+                await Task.WhenAny(next, Task.Delay(100, cts.Token));
+            }
+
+            comment = await next;
+        }
+        while (comment is not null && !comment.StartsWith(':'));
+
+        Assert.Equal(": keep-alive", comment);
+    }
+
     [Fact]
     public async Task EventStream_HealthTransition_DeliveredLive()
     {

@@ -64,7 +64,7 @@ internal sealed class Procs : IAsyncDisposable
                 }
             }
             catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or OperationCanceledException or HttpRequestException or
-                                           InvalidOperationException or FormatException or Halo.Client.HaloApiException)
+                                           InvalidOperationException or FormatException or Halo.Client.HaloApiException or Npgsql.NpgsqlException)
             {
             }
 

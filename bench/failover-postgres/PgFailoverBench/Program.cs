@@ -4,7 +4,7 @@ using System.Text.Json;
 using Halo.Agent.Drills;
 using PgFailoverBench;
 
-// Usage: PgFailoverBench halo|patroni node|postmaster <trials> <halo.dll> <workdir>
+// Usage: PgFailoverBench halo|patroni|pg_auto_failover node|postmaster <trials> <halo.dll> <workdir>
 // Three PostgreSQL 15 servers under one HA system, a closed loop of single-row commits through the system's client path,
 // kill -9 per trial (node death: the system's agent and the postmaster at once; postmaster: the postmaster only), and the
 // time from the kill to the first committed write, committed transactions lost (read back at the end), and rejoin time
@@ -16,6 +16,7 @@ SystemUnderTest sut = system switch
 {
     "halo" => new HaloSystem(procs, work, haloDll),
     "patroni" => new PatroniSystem(procs, work),
+    "pg_auto_failover" => new PgAutoFailoverSystem(procs, work),
     _ => throw new ArgumentException($"unknown system {system}"),
 };
 await sut.StartAsync();

@@ -3,7 +3,8 @@ var builder = WebApplication.CreateBuilder(args);
 builder.Services.AddHealthChecks();
 builder.AddHaloRegistration(o => o.Service = "orders");
 builder.Services.AddHaloServiceDiscovery();
-builder.Services.AddHttpClient("inventory", c => c.BaseAddress = new Uri("http://inventory")).AddServiceDiscovery();
+// Halo chooses the instance (peak-ewma by default, Halo:Discovery:Balancing) and reports failed calls, as the gateway does.
+builder.Services.AddHttpClient("inventory", c => c.BaseAddress = new Uri("http://inventory")).AddHaloServiceDiscovery();
 
 var app = builder.Build();
 app.MapGet("/order/{sku}", async (string sku, IHttpClientFactory clients) =>

@@ -41,7 +41,9 @@ public sealed class ExecDriver(string address, ExecCommands commands, TimeSpan t
         if (code != 0)
         {
             said = said.Trim();
-            return DbProbe.Down(code == -1 ? $"health command {said}" : $"health command exited {code}{(said.Length == 0 ? "" : ": " + said[..Math.Min(said.Length, 200)])}");
+            return code == -1
+                ? DbProbe.Down($"health command {said}") with { TimedOut = true }
+                : DbProbe.Down($"health command exited {code}{(said.Length == 0 ? "" : ": " + said[..Math.Min(said.Length, 200)])}");
         }
 
         long offset = 0;

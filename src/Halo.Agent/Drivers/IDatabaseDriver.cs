@@ -5,11 +5,14 @@ namespace Halo.Agent.Drivers;
 /// <summary>
 /// What a probe of the database found. <paramref name="Timeline"/>, <paramref name="SynchronousStandbys"/> and
 /// <paramref name="StreamingStandbys"/> come from drivers with timelines and synchronous replication (PostgreSQL);
-/// <paramref name="Bootstrappable"/> means there is no database yet and the agent could initialise one.
+/// <paramref name="Bootstrappable"/> means there is no database yet and the agent could initialise one. <paramref name="TimedOut"/>:
+/// the database did not answer in time (slow, paused or starved), as opposed to refusing the connection (gone); the agent calls
+/// it down only when that lasts (<see cref="AgentOptions.ProbeTimeoutGrace"/>).
 /// </summary>
 public sealed record DbProbe(
     bool Up, bool Healthy, MemberRole Role, long Offset, bool Fenced, string? FollowingAddress, int? Pid, string? Detail,
-    long Timeline = 0, string? SynchronousStandbys = null, IReadOnlyList<string>? StreamingStandbys = null, bool Bootstrappable = false)
+    long Timeline = 0, string? SynchronousStandbys = null, IReadOnlyList<string>? StreamingStandbys = null, bool Bootstrappable = false,
+    bool TimedOut = false)
 {
     public static DbProbe Down(string detail) => new(false, false, MemberRole.Unknown, 0, false, null, null, detail);
 }

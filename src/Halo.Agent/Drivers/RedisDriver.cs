@@ -11,15 +11,19 @@ namespace Halo.Agent.Drivers;
 /// unlike REPLICAOF to a dead port (which may later connect to whatever binds that port) or CLIENT PAUSE (which makes
 /// clients hang instead of fail, and expires on its own).
 /// </summary>
-public sealed class RedisDriver(string host, int port, TimeSpan commandTimeout, TimeProvider? time = null) : IDatabaseDriver
+/// <param name="advertise">host:port replicas and clients use to reach this database, when not <paramref name="host"/>:<paramref name="port"/>
+/// (behind NAT, a container port mapping or a proxy).</param>
+public sealed class RedisDriver(string host, int port, TimeSpan commandTimeout, TimeProvider? time = null, string? advertise = null) : IDatabaseDriver
 {
     public const int FenceValue = int.MaxValue;
 
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly SemaphoreSlim _fenceGate = new(1, 1);
     private RespConnection? _connection;
+    private RespConnection? _fenceConnection;
     private int? _pid;
 
-    public string Address => $"{host}:{port}";
+    public string Address => advertise ?? $"{host}:{port}";
 
     public string Kind => "redis";
 
@@ -42,8 +46,11 @@ public sealed class RedisDriver(string host, int port, TimeSpan commandTimeout, 
                 (fields.GetValueOrDefault("master_sync_in_progress") != "1" && fields.GetValueOrDefault("master_link_down_since_seconds") != "-1");
             return new DbProbe(true, healthy, role, offset, fenced, following, _pid, healthy ? detail : detail + ", not synced");
         }
-        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or InvalidOperationException ||
-                                   (ex is OperationCanceledException && !ct.IsCancellationRequested))
+        catch (OperationCanceledException ex) when (!ct.IsCancellationRequested)
+        {
+            return DbProbe.Down($"no answer within {commandTimeout.TotalMilliseconds:0} ms: {ex.Message}") with { TimedOut = true };
+        }
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or InvalidOperationException)
         {
             return DbProbe.Down(ex.Message);
         }
@@ -63,8 +70,37 @@ public sealed class RedisDriver(string host, int port, TimeSpan commandTimeout, 
         await RequireOkAsync(ct, "CONFIG", "SET", "min-replicas-to-write", "0").ConfigureAwait(false);
     }
 
-    public Task FenceAsync(CancellationToken ct) =>
-        RequireOkAsync(ct, "CONFIG", "SET", "min-replicas-to-write", FenceValue.ToString(CultureInfo.InvariantCulture));
+    /// <summary>
+    /// Fences on a connection of its own, so the fence never waits behind a probe on the shared one: the fencing deadline
+    /// (<see cref="FencingTiming.FenceCommandBudget"/>) is short, and a fence that misses it gets the database killed instead.
+    /// </summary>
+    public async Task FenceAsync(CancellationToken ct)
+    {
+        await _fenceGate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            _fenceConnection ??= await RespConnection.ConnectAsync(host, port, commandTimeout, time ?? TimeProvider.System, ct).ConfigureAwait(false);
+            if (await _fenceConnection.ExecuteAsync(commandTimeout, ct, "CONFIG", "SET", "min-replicas-to-write", FenceValue.ToString(CultureInfo.InvariantCulture))
+                    .ConfigureAwait(false) is RespError error)
+            {
+                throw new InvalidOperationException($"CONFIG SET: {error.Message}");
+            }
+        }
+        catch
+        {
+            if (_fenceConnection is not null)
+            {
+                await _fenceConnection.DisposeAsync().ConfigureAwait(false);
+                _fenceConnection = null;
+            }
+
+            throw;
+        }
+        finally
+        {
+            _fenceGate.Release();
+        }
+    }
 
     public async Task<bool> KillAsync(CancellationToken ct)
     {
@@ -139,6 +175,12 @@ public sealed class RedisDriver(string host, int port, TimeSpan commandTimeout, 
             await _connection.DisposeAsync().ConfigureAwait(false);
         }
 
+        if (_fenceConnection is not null)
+        {
+            await _fenceConnection.DisposeAsync().ConfigureAwait(false);
+        }
+
         _gate.Dispose();
+        _fenceGate.Dispose();
     }
 }

@@ -32,10 +32,11 @@ internal static class AgentCommand
         var pgData = new Option<string?>("--postgres-data") { Description = "Run PostgreSQL yourself from this data directory (managed mode: initdb or pg_basebackup when empty)" };
         var pgPort = new Option<int>("--postgres-port") { Description = "Port of the managed PostgreSQL", DefaultValueFactory = _ => 5432 };
         var pgSecrets = new Option<string?>("--postgres-secrets") { Description = "File with the superuser and replication passwords (written by the member that initialises the group)" };
+        var advertise = new Option<string?>("--advertise") { Description = "host:port replicas and clients use to reach the Redis, when not the address the agent uses" };
         var interval = new Option<string>("--interval") { Description = "Probe and report interval", DefaultValueFactory = _ => "100ms" };
         var command = new Command("agent", "Run beside a database: report its health and position, promote, follow and fence it")
         {
-            group, member, driver, redis, redisServer, redisPort, redisDir, address, health, position, promote, follow, fence, kill, interval,
+            group, member, driver, redis, redisServer, redisPort, redisDir, advertise, address, health, position, promote, follow, fence, kill, interval,
             pg, pgBin, pgData, pgPort, pgSecrets,
         };
         command.SetAction((parse, ct) => CommonOptions.Run(async () =>
@@ -61,11 +62,11 @@ internal static class AgentCommand
                 case "redis" when parse.GetValue(redisServer) is { } path:
                     var port = parse.GetValue(redisPort);
                     managed = new ManagedRedis(path, port, parse.GetValue(redisDir) ?? Path.Combine(".halo", "redis-" + m));
-                    db = new RedisDriver("127.0.0.1", port, TimeSpan.FromMilliseconds(250));
+                    db = new RedisDriver("127.0.0.1", port, TimeSpan.FromMilliseconds(250), advertise: Advertised(parse.GetValue(advertise)));
                     break;
                 case "redis":
                     var (host, p) = CommonOptions.Endpoint(parse.GetValue(redis) ?? "127.0.0.1:6379", "--redis");
-                    db = new RedisDriver(host, p, TimeSpan.FromMilliseconds(250));
+                    db = new RedisDriver(host, p, TimeSpan.FromMilliseconds(250), advertise: Advertised(parse.GetValue(advertise)));
                     break;
                 case "exec":
                     db = new ExecDriver(parse.GetValue(address) ?? throw new CliException("--address: required with --driver exec"), new ExecCommands
@@ -152,4 +153,14 @@ internal static class AgentCommand
         return (new PostgresDriver(options.Host, port, member, () => managed.Secrets, TimeSpan.FromMilliseconds(500), logger, managed), managed);
     }
 
+    private static string? Advertised(string? value)
+    {
+        if (value is null)
+        {
+            return null;
+        }
+
+        var (host, port) = CommonOptions.Endpoint(value, "--advertise");
+        return $"{host}:{port}";
+    }
 }

@@ -25,6 +25,32 @@ public static class HaloConfigLoader
     private const string GroupFields = "leaseTtl, renewInterval, controllerInterval, maxLagBytes, promoteTimeout, rerouteBound, driver, synchronous, agentInterval";
     private static readonly TimeSpan Widest = TimeSpan.FromDays(365);
 
+    /// <summary>server.limits: each key read as a number or duration, ranges checked by <see cref="LimitOptions.Validate"/> (one place).</summary>
+    private static LimitOptions Limits(MappingReader l)
+    {
+        var d = new LimitOptions();
+        var limits = new LimitOptions
+        {
+            MaxStreamsPerToken = l.Integer("maxStreamsPerToken", int.MinValue, int.MaxValue) ?? d.MaxStreamsPerToken,
+            MaxStreams = l.Integer("maxStreams", int.MinValue, int.MaxValue) ?? d.MaxStreams,
+            RequestsPerSecondPerToken = l.Integer("requestsPerSecondPerToken", int.MinValue, int.MaxValue) ?? d.RequestsPerSecondPerToken,
+            RequestsPerSecondPerSource = l.Integer("requestsPerSecondPerSource", int.MinValue, int.MaxValue) ?? d.RequestsPerSecondPerSource,
+            MaxConnections = l.Integer("maxConnections", int.MinValue, int.MaxValue) ?? d.MaxConnections,
+            MaxRequestHeaderCount = l.Integer("maxRequestHeaderCount", int.MinValue, int.MaxValue) ?? d.MaxRequestHeaderCount,
+            MaxRequestHeadersBytes = l.Integer("maxRequestHeadersBytes", int.MinValue, int.MaxValue) ?? d.MaxRequestHeadersBytes,
+            RequestHeadersTimeout = l.Duration("requestHeadersTimeout", TimeSpan.Zero, TimeSpan.MaxValue) ?? d.RequestHeadersTimeout,
+            KeepAliveTimeout = l.Duration("keepAliveTimeout", TimeSpan.Zero, TimeSpan.MaxValue) ?? d.KeepAliveTimeout,
+        };
+        l.RejectUnknown("maxStreamsPerToken, maxStreams, requestsPerSecondPerToken, requestsPerSecondPerSource, maxConnections, "
+            + "maxRequestHeaderCount, maxRequestHeadersBytes, requestHeadersTimeout, keepAliveTimeout");
+        if (limits.Validate() is [var (field, message), ..])
+        {
+            throw l.Error(field, message);
+        }
+
+        return limits;
+    }
+
     public static LoadedConfig Load(string text, bool isJson)
     {
         var lines = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -72,11 +98,12 @@ public static class HaloConfigLoader
             }
 
             var memberTtl = s.Duration("memberTtl", TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(60)) ?? server.MemberTtl;
-            s.RejectUnknown("listen, data, detector, store, etcd, advertise, memberTtl");
+            var limits = s.Mapping("limits") is { } l ? Limits(l) : server.Limits;
+            s.RejectUnknown("listen, data, detector, store, etcd, advertise, memberTtl, limits");
             server = new ServerConfig
             {
                 Listen = listen, Data = data, Detector = detector, Store = etcd is null ? store : StoreKind.Etcd, Etcd = etcd, Advertise = advertise,
-                MemberTtl = memberTtl,
+                MemberTtl = memberTtl, Limits = limits,
             };
         }
 

@@ -45,6 +45,9 @@ public sealed record ServerConfig
     /// instances move to the others. Default 5 s; range 2 s (etcd's minimum lease) – 60 s.
     /// </summary>
     public TimeSpan MemberTtl { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Caps on streams, request rates, connections and headers (docs/security.md). Default: <see cref="LimitOptions"/>'s.</summary>
+    public LimitOptions Limits { get; init; } = new();
 }
 
 /// <summary>Which store a control-plane server runs on.</summary>

@@ -10,11 +10,15 @@ namespace Halo.Core.Failover;
 public sealed record MemberState(
     string Name, string Address, DateTimeOffset LastReport, MemberRole Role, long Epoch, bool DbUp, bool Healthy, long Offset,
     DateTimeOffset? DbDownSince = null, DateTimeOffset? DemotedAt = null, long Timeline = 0, bool PositionFinal = true, bool Bootstrappable = false,
-    long Round = 0);
+    long Round = 0, DateTimeOffset? FencedSince = null);
 
-/// <summary>Everything one controller decision looks at; <paramref name="Sync"/> is the group's synchronous-standby record, if any.</summary>
+/// <summary>
+/// Everything one controller decision looks at; <paramref name="Sync"/> is the group's synchronous-standby record, if any;
+/// <paramref name="Confirmed"/>: the leader's agent has reported its database a writable primary in the current epoch.
+/// </summary>
 public sealed record GroupView(
-    GroupPolicy Policy, LeaderRecord? Leader, bool LeaseAlive, IReadOnlyList<MemberState> Members, DateTimeOffset Now, SyncRecord? Sync = null);
+    GroupPolicy Policy, LeaderRecord? Leader, bool LeaseAlive, IReadOnlyList<MemberState> Members, DateTimeOffset Now, SyncRecord? Sync = null,
+    bool Confirmed = false);
 
 public enum FailoverAction
 {
@@ -67,8 +71,23 @@ public static class FailoverPlanner
             return Choose(view, FailoverAction.Failover, "db-down");
         }
 
+        // The primary's agent fenced its database itself although the lease is alive: it no longer hears the server's answers (a
+        // one-way cut: its reports arrive and renew the lease, the answers are lost). Nobody takes writes until a successor does.
+        // Only after it confirmed its promotion: a newly chosen primary is fenced until its agent promotes it.
+        if (view.Confirmed && fresh && primary!.DbUp && primary.Role == MemberRole.Primary && primary.Epoch == view.Leader.Epoch &&
+            primary.FencedSince is { } fenced && view.Now - fenced >= FencedPrimaryGrace)
+        {
+            return Choose(view, FailoverAction.Failover, "primary-fenced");
+        }
+
         return FailoverDecision.Nothing(fresh ? "primary healthy" : "primary silent, lease still valid");
     }
+
+    /// <summary>
+    /// How long the primary may report its database fenced (outside a switchover) before the controller replaces it: longer than
+    /// the agent needs to lift a fence once it hears a renewal again (one report), short against the lease TTL.
+    /// </summary>
+    public static readonly TimeSpan FencedPrimaryGrace = TimeSpan.FromMilliseconds(300);
 
     private static FailoverDecision Choose(GroupView view, FailoverAction action, string cause)
     {

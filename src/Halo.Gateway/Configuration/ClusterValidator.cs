@@ -122,18 +122,10 @@ internal static class ClusterValidator
             GatewayConfigLoader.DurationField(c.ConnectTimeout, TimeSpan.FromSeconds(1), f + ".connectTimeout", Ms, TimeSpan.FromMinutes(1)));
     }
 
-    private static PolicyKind ParsePolicy(string? text, string field) => (text ?? "peak-ewma").ToLowerInvariant() switch
-    {
-        "round-robin" => PolicyKind.RoundRobin,
-        "weighted-round-robin" => PolicyKind.WeightedRoundRobin,
-        "least-requests" => PolicyKind.LeastRequests,
-        "p2c" or "power-of-two-choices" => PolicyKind.PowerOfTwoChoices,
-        "peak-ewma" or "ewma" => PolicyKind.PeakEwma,
-        "consistent-hash" => PolicyKind.ConsistentHash,
-        "random" => PolicyKind.Random,
-        _ => throw new GatewayConfigException(field,
-            $"must be one of round-robin, weighted-round-robin, least-requests, p2c, peak-ewma, consistent-hash, random (got '{text}')"),
-    };
+    private static PolicyKind ParsePolicy(string? text, string field) =>
+        BalancingPolicies.TryParse(text ?? "peak-ewma", out var kind)
+            ? kind
+            : throw new GatewayConfigException(field, $"must be one of {BalancingPolicies.Names} (got '{text}')");
 
     private static List<PoolSettings> ValidatePools(string f, ClusterConfig c)
     {

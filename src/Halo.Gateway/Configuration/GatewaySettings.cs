@@ -30,25 +30,6 @@ public sealed record GatewaySettings(
 /// <summary>A validated route.</summary>
 public sealed record RouteSettings(string? Host, string PathPrefix, string Cluster);
 
-/// <summary>Which balancing algorithm a cluster uses.</summary>
-public enum PolicyKind
-{
-    /// <summary>Round robin.</summary>
-    RoundRobin,
-    /// <summary>nginx smooth weighted round robin.</summary>
-    WeightedRoundRobin,
-    /// <summary>Least outstanding requests.</summary>
-    LeastRequests,
-    /// <summary>Power of two choices on outstanding requests.</summary>
-    PowerOfTwoChoices,
-    /// <summary>Power of two choices on peak-EWMA latency.</summary>
-    PeakEwma,
-    /// <summary>Ring hash with bounded load.</summary>
-    ConsistentHash,
-    /// <summary>Weighted random.</summary>
-    Random,
-}
-
 /// <summary>Where a consistent-hash key comes from.</summary>
 public enum HashSource
 {

@@ -205,15 +205,5 @@ public sealed class ClusterRuntime
     private static bool Tried(List<DestinationRuntime>? tried, BalancingDestination d) =>
         tried is not null && tried.Exists(t => ReferenceEquals(t.Balancing, d));
 
-    private static IBalancingPolicy CreatePolicy(ClusterSettings s) => s.Policy switch
-    {
-        PolicyKind.RoundRobin => new RoundRobinPolicy(),
-        PolicyKind.WeightedRoundRobin => new SmoothWeightedRoundRobinPolicy(),
-        PolicyKind.LeastRequests => new LeastRequestsPolicy(),
-        PolicyKind.PowerOfTwoChoices => new PowerOfTwoChoicesPolicy(),
-        PolicyKind.PeakEwma => new PeakEwmaPolicy(),
-        PolicyKind.ConsistentHash => new ConsistentHashPolicy(s.HashLoadFactor),
-        PolicyKind.Random => new RandomPolicy(),
-        _ => throw new ArgumentOutOfRangeException(nameof(s), s.Policy, "unknown policy"),
-    };
+    private static IBalancingPolicy CreatePolicy(ClusterSettings s) => BalancingPolicies.Create(s.Policy, s.HashLoadFactor);
 }

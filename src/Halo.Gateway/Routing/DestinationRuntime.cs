@@ -14,7 +14,7 @@ public sealed class DestinationRuntime
     private volatile HealthStatus _registry;
     private volatile bool _draining;
     private int _activeState; // 0 unknown, 1 healthy, 2 unhealthy
-    private long _requests, _failures, _connectFailures, _timeouts, _serverErrors;
+    private readonly CallerCounts _counts = new();
 
     /// <summary>Creates the runtime state.</summary>
     public DestinationRuntime(string key, string name, Uri address, string? service, string? instanceId, BalancingDestination balancing, OutlierDetector outlier, long createdTimestamp)
@@ -85,51 +85,14 @@ public sealed class DestinationRuntime
     public bool IsHealthy => !_draining && _registry != HealthStatus.Critical && Volatile.Read(ref _activeState) != 2 && !Outlier.IsEjected;
 
     /// <summary>Counts an attempt and its failure kind for the next report to the server.</summary>
-    internal void CountAttempt(FailureKind kind)
-    {
-        Interlocked.Increment(ref _requests);
-        switch (kind)
-        {
-            case FailureKind.None:
-                return;
-            case FailureKind.Connect:
-                Interlocked.Increment(ref _connectFailures);
-                break;
-            case FailureKind.Timeout:
-                Interlocked.Increment(ref _timeouts);
-                break;
-            case FailureKind.ServerError:
-                Interlocked.Increment(ref _serverErrors);
-                break;
-        }
-
-        Interlocked.Increment(ref _failures);
-    }
+    internal void CountAttempt(FailureKind kind) => _counts.Count(kind);
 
     /// <summary>Takes and resets the counts since the last report.</summary>
-    internal FailureCounts TakeCounts() => new(
-        Interlocked.Exchange(ref _requests, 0), Interlocked.Exchange(ref _failures, 0),
-        Interlocked.Exchange(ref _connectFailures, 0), Interlocked.Exchange(ref _timeouts, 0), Interlocked.Exchange(ref _serverErrors, 0));
+    internal FailureCounts TakeCounts() => _counts.Take();
 
     /// <inheritdoc />
     public override string ToString() => Name;
 }
-
-/// <summary>How an attempt failed, from the caller's point of view.</summary>
-public enum FailureKind
-{
-    /// <summary>No failure.</summary>
-    None,
-    /// <summary>Could not connect, or the connection was reset before a response.</summary>
-    Connect,
-    /// <summary>No response within the per-try timeout.</summary>
-    Timeout,
-    /// <summary>The destination answered 5xx.</summary>
-    ServerError,
-}
-
-/// <summary>Counts of attempts and failures over a report window.</summary>
-internal readonly record struct FailureCounts(long Requests, long Failures, long ConnectFailures, long Timeouts, long ServerErrors);
 
 /// <summary>Consecutive probe outcomes and schedule.</summary>
 internal sealed class ProbeCounters

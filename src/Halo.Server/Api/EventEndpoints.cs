@@ -24,7 +24,7 @@ internal static class EventEndpoints
     public static void MapEvents(this IEndpointRouteBuilder app)
     {
         app.MapGet("/v1/events", ListAsync).RequireRole(HaloRole.Read);
-        app.MapGet("/v1/events/stream", StreamAsync).RequireRole(HaloRole.Read);
+        app.MapGet("/v1/events/stream", StreamAsync).RequireRole(HaloRole.Read).HoldsStream();
     }
 
     private static async Task<IResult> ListAsync(

@@ -27,9 +27,9 @@ internal static class RegistryEndpoints
         v1.MapPut("/services/{service}/instances/{id}/drain", DrainAsync).RequireRole(HaloRole.Operate, service: "service");
         v1.MapPost("/services/{service}/instances/{id}/reports", ReportAsync).RequireRole(HaloRole.Register, service: "service", audited: false);
         v1.MapGet("/services", ListServices).RequireRole(HaloRole.Read);
-        v1.MapGet("/services/{service}/instances", ListInstancesAsync).RequireRole(HaloRole.Read, service: "service");
+        v1.MapGet("/services/{service}/instances", ListInstancesAsync).RequireRole(HaloRole.Read, service: "service").HoldsStream(whenQuery: "index");
         v1.MapGet("/catalog", CatalogAsync).RequireRole(HaloRole.Read);
-        v1.MapGet("/watch", WatchAsync).RequireRole(HaloRole.Read, service: "service");
+        v1.MapGet("/watch", WatchAsync).RequireRole(HaloRole.Read, service: "service").HoldsStream();
     }
 
     private static async Task<IResult> RegisterAsync(string service, string id, HttpContext context, InstanceRegistry registry, ServerOptions options)

@@ -1,11 +1,17 @@
-using System.Text;
+using System.Globalization;
+using System.Net.ServerSentEvents;
 using System.Threading.Channels;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace Halo.Server.Api;
 
-/// <summary>Writes a Server-Sent Events stream, with a comment line when idle so proxies keep the connection open.</summary>
+/// <summary>
+/// Writes a Server-Sent Events stream: events through the framework's <see cref="SseFormatter"/> (id, event and data
+/// fields; clients resume with Last-Event-ID), and a comment line when idle so proxies, and the clients' idle timeout, see
+/// the connection alive. The formatter writes no comments, which is why this is not a plain
+/// <c>TypedResults.ServerSentEvents</c>: that one would leave an idle feed silent.
+/// </summary>
 internal static class ServerSentEvents
 {
     public readonly record struct Message(string Event, long Id, string Data);
@@ -18,11 +24,13 @@ internal static class ServerSentEvents
         response.Headers["X-Accel-Buffering"] = "no";
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         await response.StartAsync(context.RequestAborted).ConfigureAwait(false);
+        // Send the headers now: the caller learns at once that the stream is open (not refused, 429) before any change.
+        await response.Body.FlushAsync(context.RequestAborted).ConfigureAwait(false);
 
         var ct = context.RequestAborted;
         var channel = Channel.CreateBounded<Message>(new BoundedChannelOptions(10_000) { SingleWriter = true, SingleReader = true });
         var pump = PumpAsync(source, channel.Writer, ct);
-        var writer = new StringBuilder();
+        var batch = new List<SseItem<string>>();
         try
         {
             while (!ct.IsCancellationRequested)
@@ -40,15 +48,14 @@ internal static class ServerSentEvents
                     break;
                 }
 
-                writer.Clear();
+                // Everything already waiting goes out in one write: a burst of changes costs one flush, not one each.
+                batch.Clear();
                 while (channel.Reader.TryRead(out var message))
                 {
-                    writer.Append("id: ").Append(message.Id).Append('\n')
-                          .Append("event: ").Append(message.Event).Append('\n')
-                          .Append("data: ").Append(message.Data).Append("\n\n");
+                    batch.Add(new SseItem<string>(message.Data, message.Event) { EventId = message.Id.ToString(CultureInfo.InvariantCulture) });
                 }
 
-                await response.WriteAsync(writer.ToString(), ct).ConfigureAwait(false);
+                await SseFormatter.WriteAsync(batch.ToAsyncEnumerable(), response.Body, ct).ConfigureAwait(false);
                 await response.Body.FlushAsync(ct).ConfigureAwait(false);
             }
         }

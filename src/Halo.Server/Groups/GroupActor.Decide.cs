@@ -157,7 +157,7 @@ internal sealed partial class GroupActor
             Members = members, LastFailover = new FailoverRecord(taken.Epoch, previous?.Member, taken.Member, cause, detected, now, null, evidence),
         });
         _ctx.Metrics.LeaderChanged(Name, cause);
-        GroupLog.LeaderChanged(_ctx.Logger, Name, taken.Member, taken.Epoch, cause, previous?.Member);
+        GroupLog.LeaderChanged(_ctx.Logger, Name, taken.Member, taken.Epoch, cause, previous?.Member, evidence);
         if (previous is not null)
         {
             // The old lease no longer guards anything; revoking it makes the old primary's next renewal fail at once.

@@ -103,6 +103,8 @@ internal sealed partial class GroupActor
         var m = (before ?? MemberRuntime.New(member, report.Address)) with
         {
             Address = report.Address, Report = report, LastReport = now, DbDownSince = report.DbUp ? null : before?.DbDownSince ?? now,
+            LastUpOffset = report.DbUp ? report.Offset : before?.LastUpOffset ?? 0,
+            FencedSince = report is { DbUp: true, Role: MemberRole.Primary, Fenced: true } ? before?.FencedSince ?? now : null,
         };
         var next = s with { Members = s.Members.SetItem(member, m) };
         if (s.Drill is { } d && d.Member == member && report.DrillDone >= d.Id)

@@ -20,7 +20,7 @@ public static class GroupEndpoints
     {
         app.MapGet("/v1/groups", ListAsync).RequireRole(HaloRole.Read);
         app.MapPut("/v1/groups/{name}", PutAsync).RequireRole(HaloRole.Operate, group: "name");
-        app.MapGet("/v1/groups/{name}", GetAsync).RequireRole(HaloRole.Read, group: "name");
+        app.MapGet("/v1/groups/{name}", GetAsync).RequireRole(HaloRole.Read, group: "name").HoldsStream(whenQuery: "index");
         app.MapDelete("/v1/groups/{name}", DeleteAsync).RequireRole(HaloRole.Operate, group: "name");
         app.MapPost("/v1/groups/{name}/members/{member}/report", ReportAsync).RequireRole(HaloRole.Register, group: "name", member: "member", audited: false);
         app.MapDelete("/v1/groups/{name}/members/{member}", DeleteMemberAsync).RequireRole(HaloRole.Operate, group: "name");

@@ -5,8 +5,8 @@ namespace Halo.Server.Groups;
 /// <summary>Failover log lines; each transition has its own stable event id so alerts and tests can key on it.</summary>
 internal static partial class GroupLog
 {
-    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Group {Group}: {Member} is primary in epoch {Epoch} ({Cause}), previously {Previous}")]
-    public static partial void LeaderChanged(ILogger logger, string group, string member, long epoch, string cause, string? previous);
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Group {Group}: {Member} is primary in epoch {Epoch} ({Cause}), previously {Previous}; {Evidence}")]
+    public static partial void LeaderChanged(ILogger logger, string group, string member, long epoch, string cause, string? previous, string? evidence);
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Group {Group}: {Member} confirmed primary in epoch {Epoch} after {Seconds:0.000}s")]
     public static partial void Promoted(ILogger logger, string group, string member, long epoch, double seconds);

@@ -4,15 +4,24 @@ using Halo.Core.Failover;
 namespace Halo.Server.Groups;
 
 /// <summary>What the server knows of one member: its last report, on the server's clock.</summary>
-internal sealed record MemberRuntime(string Name, string Address, DateTimeOffset LastReport, MemberReport? Report, DateTimeOffset? DbDownSince, DateTimeOffset? DemotedAt)
+internal sealed record MemberRuntime(
+    string Name, string Address, DateTimeOffset LastReport, MemberReport? Report, DateTimeOffset? DbDownSince, DateTimeOffset? DemotedAt,
+    DateTimeOffset? FencedSince = null)
 {
     public static MemberRuntime New(string name, string address) => new(name, address, DateTimeOffset.MinValue, null, null, null);
 
     public bool Fresh(DateTimeOffset now, GroupPolicy policy) => now - LastReport <= policy.MemberTimeout;
 
+    /// <summary>
+    /// The offset of the last report with the database up. A member whose database just died reports no position (0), but
+    /// what it held until then still counts: a failed primary's last position is the reference replicas' lag is measured
+    /// against, so a replica too far behind it is not promoted because the primary's death erased the evidence.
+    /// </summary>
+    public long LastUpOffset { get; init; }
+
     public MemberState State() => new(Name, Address, LastReport, Report?.Role ?? MemberRole.Unknown, Report?.Epoch ?? 0,
-        Report?.DbUp ?? false, Report?.Healthy ?? false, Report?.Offset ?? 0, DbDownSince, DemotedAt, Report?.Timeline ?? 0,
-        Bootstrappable: Report?.Bootstrappable ?? false, Round: Report?.Round ?? 0);
+        Report?.DbUp ?? false, Report?.Healthy ?? false, Report is { DbUp: true } up ? up.Offset : LastUpOffset, DbDownSince, DemotedAt, Report?.Timeline ?? 0,
+        Bootstrappable: Report?.Bootstrappable ?? false, Round: Report?.Round ?? 0, FencedSince: FencedSince);
 }
 
 /// <summary>
@@ -63,7 +72,8 @@ internal sealed record GroupState
     public string? Blocked { get; init; }
     public SyncState Sync { get; init; } = SyncState.None;
 
-    public GroupView View(bool leaseAlive, DateTimeOffset now) => new(Policy, Leader, leaseAlive, Members.Values.Select(m => m.State()).ToList(), now, Sync.Record);
+    public GroupView View(bool leaseAlive, DateTimeOffset now) =>
+        new(Policy, Leader, leaseAlive, Members.Values.Select(m => m.State()).ToList(), now, Sync.Record, Confirmed && !FenceLeader);
 
     public GroupStatus Status(DateTimeOffset now)
     {

@@ -10,7 +10,8 @@ namespace Halo.Server.Security;
 /// route's <see cref="RouteAccess"/>. A route without a declaration is refused: access is never an afterthought.
 /// </summary>
 internal sealed class AccessMiddleware(
-    RequestDelegate next, SecurityOptions options, HostAllowList hosts, TokenService tokens, AuthFailureLimiter limiter, SecurityMetrics metrics, Audit audit)
+    RequestDelegate next, SecurityOptions options, HostAllowList hosts, TokenService tokens, AuthFailureLimiter limiter, SecurityMetrics metrics, Audit audit,
+    StreamSlots streams)
 {
     public Task InvokeAsync(HttpContext context)
     {
@@ -98,7 +99,35 @@ internal sealed class AccessMiddleware(
         }
 
         context.Features.Set(caller);
+        if (endpoint.Metadata.GetMetadata<HoldsStream>() is { } stream && stream.AppliesTo(context.Request))
+        {
+            if (!streams.TryEnter(caller.Name, out var refusedBy))
+            {
+                metrics.Refused("streams");
+                context.Response.Headers.RetryAfter = "1";
+                return Refuse(context, StatusCodes.Status429TooManyRequests, "Too many open streams",
+                    refusedBy == "limits.maxStreams"
+                        ? $"the server holds {options.Limits.MaxStreams} watches, blocking queries and event streams ({refusedBy}); close one or retry later"
+                        : $"token '{caller.Name}' holds {options.Limits.MaxStreamsPerToken} watches, blocking queries and event streams ({refusedBy}); close one or retry later",
+                    refusedBy);
+            }
+
+            return HoldingAsync(context, access, caller);
+        }
+
         return RunAsync(context, access, caller);
+    }
+
+    private async Task HoldingAsync(HttpContext context, RouteAccess access, Caller caller)
+    {
+        try
+        {
+            await RunAsync(context, access, caller).ConfigureAwait(false);
+        }
+        finally
+        {
+            streams.Leave(caller.Name);
+        }
     }
 
     private Task RunAsync(HttpContext context, RouteAccess access, Caller caller)

@@ -29,6 +29,9 @@ public sealed record SecurityOptions
     /// <summary>Failed authentications one source may make per 10 s before it is answered 429 until the window ends. Default 20.</summary>
     public int AuthFailuresPerSource { get; init; } = 20;
 
+    /// <summary>Caps on streams, request rates, connections and headers. Default: <see cref="Halo.Core.Configuration.LimitOptions"/>'s.</summary>
+    public Halo.Core.Configuration.LimitOptions Limits { get; init; } = new();
+
     /// <summary>True when <paramref name="listenUrl"/> binds loopback only (127.0.0.0/8, ::1 or localhost).</summary>
     public static bool IsLoopback(string listenUrl)
     {

@@ -22,7 +22,15 @@ internal static partial class SecurityRegistration
             throw new ArgumentException("Security.AuthFailuresPerSource must be at least 1", nameof(options));
         }
 
+        if (security.Limits.Validate() is { Count: > 0 } limitErrors)
+        {
+            throw new ArgumentException(
+                "server.limits: " + string.Join("; ", limitErrors.Select(e => $"{e.Field}: {e.Message}")), nameof(options));
+        }
+
         services.AddSingleton(security);
+        services.AddSingleton<StreamSlots>();
+        services.AddHaloRequestLimits(security.Limits);
         services.AddSingleton<HostAllowList>();
         services.AddSingleton<TokenService>();
         services.AddSingleton<AuthFailureLimiter>();
@@ -45,6 +53,8 @@ internal static partial class SecurityRegistration
     {
         app.UseRouting();
         app.UseMiddleware<AccessMiddleware>();
+        // After the gate: the per-token bucket needs the authenticated caller.
+        app.UseRateLimiter();
     }
 
     /// <summary>Fails the start when any route lacks a <see cref="RouteAccess"/>: an undeclared route is a hole, not a default.</summary>

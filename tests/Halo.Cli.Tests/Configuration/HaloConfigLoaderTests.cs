@@ -95,4 +95,36 @@ public sealed class HaloConfigLoaderTests
         Assert.Contains(field, error.Message, StringComparison.Ordinal);
         Assert.Contains($"line {line}", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Load_ServerLimits_Read()
+    {
+        var limits = HaloConfigLoader.Load("server:\n  limits:\n    maxStreamsPerToken: 50\n    requestsPerSecondPerToken: 2000\n    requestHeadersTimeout: 5s\n", isJson: false)
+            .Config.Server.Limits;
+
+        Assert.Equal(50, limits.MaxStreamsPerToken);
+        Assert.Equal(2000, limits.RequestsPerSecondPerToken);
+        Assert.Equal(TimeSpan.FromSeconds(5), limits.RequestHeadersTimeout);
+        Assert.Equal(new Halo.Core.Configuration.LimitOptions().MaxStreams, limits.MaxStreams);
+    }
+
+    [Theory]
+    [InlineData("maxStreamsPerToken: 0", "server.limits.maxStreamsPerToken")]
+    [InlineData("maxStreamsPerToken: 9000", "server.limits.maxStreamsPerToken")]
+    [InlineData("maxStreams: -1", "server.limits.maxStreams")]
+    [InlineData("maxStreams: 20000", "server.limits.maxStreams")]
+    [InlineData("requestsPerSecondPerToken: 0", "server.limits.requestsPerSecondPerToken")]
+    [InlineData("requestsPerSecondPerSource: lots", "server.limits.requestsPerSecondPerSource")]
+    [InlineData("maxConnections: 3", "server.limits.maxConnections")]
+    [InlineData("maxRequestHeaderCount: 2", "server.limits.maxRequestHeaderCount")]
+    [InlineData("maxRequestHeadersBytes: 100", "server.limits.maxRequestHeadersBytes")]
+    [InlineData("requestHeadersTimeout: 0s", "server.limits.requestHeadersTimeout")]
+    [InlineData("keepAliveTimeout: 2h", "server.limits.keepAliveTimeout")]
+    [InlineData("maxWatches: 5", "server.limits.maxWatches")]
+    public void Load_BadLimit_NamesField(string line, string field)
+    {
+        var error = Assert.Throws<InputException>(() => HaloConfigLoader.Load($"server:\n  limits:\n    {line}\n", isJson: false));
+
+        Assert.Contains(field, error.Message, StringComparison.Ordinal);
+    }
 }

@@ -41,6 +41,20 @@ public sealed class FailoverPlannerTests
     }
 
     [Fact]
+    public void Decide_PrimaryFencedItselfWhileTheLeaseLives_FailsOverAfterTheGrace()
+    {
+        MemberState Fenced(TimeSpan ago) => Member("a") with { Role = MemberRole.Primary, Epoch = 3, FencedSince = Now - ago };
+        Assert.Equal(FailoverAction.None, FailoverPlanner.Decide(new GroupView(new GroupPolicy(), Leader, true, [Fenced(TimeSpan.FromMilliseconds(100)), Member("b")], Now, Confirmed: true)).Action);
+        var d = FailoverPlanner.Decide(new GroupView(new GroupPolicy(), Leader, true, [Fenced(FailoverPlanner.FencedPrimaryGrace), Member("b")], Now, Confirmed: true));
+        Assert.Equal((FailoverAction.Failover, "b", "primary-fenced"), (d.Action, d.To, d.Cause));
+        // Not yet confirmed: a newly chosen primary is fenced until its agent promotes it.
+        Assert.Equal(FailoverAction.None, FailoverPlanner.Decide(new GroupView(new GroupPolicy(), Leader, true, [Fenced(TimeSpan.FromSeconds(5)), Member("b")], Now)).Action);
+        // A member still fenced from an older epoch is no reason.
+        var older = Fenced(TimeSpan.FromSeconds(5)) with { Epoch = 2 };
+        Assert.Equal(FailoverAction.None, FailoverPlanner.Decide(new GroupView(new GroupPolicy(), Leader, true, [older, Member("b")], Now, Confirmed: true)).Action);
+    }
+
+    [Fact]
     public void Decide_Paused_NeverFailsOver()
     {
         var d = FailoverPlanner.Decide(new GroupView(new GroupPolicy { Paused = true }, Leader, false, [Member("b")], Now));

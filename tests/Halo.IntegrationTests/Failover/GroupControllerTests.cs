@@ -170,6 +170,27 @@ public sealed class GroupControllerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Tick_PrimaryDatabaseDies_ItsLastPositionStillBoundsTheReplicasLag()
+    {
+        await ElectAsync(new GroupPolicy { MaxLagBytes = 100 });
+        await ReportAsync("r1", 1_000, role: MemberRole.Primary, epoch: 1);
+        // r1's database dies: its reports now carry no position (0). What it held until then (1,000) is still what the
+        // replicas must be within maxLagBytes of; both are 900+ behind, so nobody is promoted.
+        for (var i = 0; i < 15; i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(100));
+            await ReportAsync("r1", 0, dbUp: false, epoch: 1);
+            await ReportAsync("r2", 50);
+            await ReportAsync("r3", 90);
+            await TickAsync();
+        }
+
+        var status = await StatusAsync();
+        Assert.Equal(("r1", 1L), (status.Primary, status.Epoch));
+        Assert.Contains("lagging", status.Blocked, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Tick_DatabaseDownWithinRestartGrace_WaitsThenFailsOver()
     {
         var elected = await ElectAsync(new GroupPolicy { RestartGrace = TimeSpan.FromSeconds(1) });

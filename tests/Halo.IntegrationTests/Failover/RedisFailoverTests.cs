@@ -216,6 +216,10 @@ public sealed class RedisFailoverTests
             var before = await c.WaitAsync(s => s.PrimaryConfirmed && s.Members.All(m => m.Fresh && m.Healthy && m.DbUp &&
                 (m.Name == s.Primary || (m.Following == s.PrimaryAddress && m.Detail == "link up" && m.Lag < 64 * 1024))), Bound, "a healthy group");
             await FailoverCluster.WaitUntilAsync(() => c.Proxy.Route.Epoch == before.Epoch && c.Proxy.Route.Confirmed, Bound, "the proxy to route");
+            // The kill must land under load: a write acknowledged by this primary first. Otherwise (trial 0 on a starved machine) the
+            // load may make its first connection only after the failover, see no failure, and leave nothing to measure.
+            var ackedBefore = load.Acked;
+            await FailoverCluster.WaitUntilAsync(() => load.Acked > ackedBefore, Bound, "a write acknowledged before the kill");
             var victim = c.IndexOf(before.Primary!);
             c.Log.Enqueue($"{DateTimeOffset.UtcNow:HH:mm:ss.fff} test: trial {trial} kill {before.Primary} at write {load.Attempted}");
             marks.Add($"trial {trial}: kill {before.Primary} (epoch {before.Epoch}) at write {load.Attempted}; offsets " +

@@ -89,7 +89,9 @@ public sealed class GatewayProcessTests(ITestOutputHelper output)
         await s.WarmUpAsync();
         using (var http = new HttpClient())
         {
-            (await http.PostAsync(new Uri(s.Backends[2].Url, "/admin/delay?ms=100"), null)).EnsureSuccessStatusCode();
+            // 250 ms: clearly slower than a healthy backend even on a 2-core machine at load 40, where the fast
+            // ones answer in tens of milliseconds (at 100 ms the slow one's share crept to 6 % there).
+            (await http.PostAsync(new Uri(s.Backends[2].Url, "/admin/delay?ms=250"), null)).EnsureSuccessStatusCode();
         }
 
         var run = await LoadRun.RunAsync(s.GatewayUrl, Workers, TimeSpan.FromSeconds(4));

@@ -31,16 +31,18 @@ public sealed class HeadlessChromium : IAsyncDisposable
 
     public static bool IsInstalled => File.Exists(Executable);
 
-    public static async Task<HeadlessChromium> StartAsync(int width, int height, TimeSpan timeout)
+    /// <summary>Starts Chromium; <paramref name="extraArguments"/> go before the first page (e.g. --host-resolver-rules).</summary>
+    public static async Task<HeadlessChromium> StartAsync(int width, int height, TimeSpan timeout, params string[] extraArguments)
     {
         var profile = HaloProcess.TempDirectory("chromium");
         var info = new ProcessStartInfo(Executable) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var arg in new[]
-        {
+        string[] arguments =
+        [
             "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--disable-extensions", "--mute-audio",
-            $"--user-data-dir={profile}", "--remote-debugging-port=0", $"--window-size={width},{height}", "about:blank",
-        })
+            $"--user-data-dir={profile}", "--remote-debugging-port=0", $"--window-size={width},{height}", .. extraArguments, "about:blank",
+        ];
+        foreach (var arg in arguments)
         {
             info.ArgumentList.Add(arg);
         }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
+using Halo.Core.Balancing;
 using Halo.Gateway.Routing;
 
 namespace Halo.Gateway.Proxy.Http1;
