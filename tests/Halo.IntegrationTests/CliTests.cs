@@ -219,7 +219,7 @@ public sealed partial class UpTests(ITestOutputHelper output)
     }
 
     /// <summary>Live processes whose command line names <paramref name="text"/> (redis-servers run with --dir under the data folder).</summary>
-    private static List<string> ProcessesMentioning(string text) =>
+    internal static List<string> ProcessesMentioning(string text) =>
         Directory.GetDirectories("/proc").Select(Path.GetFileName).Where(n => int.TryParse(n, out _)).Select(pid =>
         {
             try

@@ -40,7 +40,6 @@ internal sealed class PostgresGroupDemo : IAsyncDisposable
             return null;
         }
 
-        var server = access.Server;
         using (var client = new GroupClient(access.Client(await access.IssueAsync("up-operator-" + group, HaloRole.Operate, groups: [group], ct: ct))))
         {
             await client.PutAsync(group, new GroupPolicy { Synchronous = SynchronousMode.Preferred }, ct);
@@ -52,7 +51,7 @@ internal sealed class PostgresGroupDemo : IAsyncDisposable
         {
             // Each agent's token is bound to its own member (docs/security.md).
             var token = await access.IssueAsync($"up-agent-{group}-{i}", HaloRole.Register, member: $"{group}/{group}-{i}", ct: ct);
-            agents.Add(ChildProcess.StartHaloUntil($"agent {group}-{i}", "halo agent", ["agent", "--server", server.ToString(), "--group", group, "--member", $"{group}-{i}",
+            agents.Add(ChildProcess.StartHaloUntil($"agent {group}-{i}", "halo agent", ["agent", "--server", access.ServerList, "--group", group, "--member", $"{group}-{i}",
                 "--driver", "postgres", "--postgres-bin", bin, "--postgres-data", Path.Combine(dataDirectory, $"{group}-{i}"),
                 "--postgres-port", RedisGroupDemo.FreePort().ToString(CultureInfo.InvariantCulture), "--postgres-secrets", secrets, .. UpAccess.Flag(token)]));
         }

@@ -36,7 +36,6 @@ internal sealed class RedisGroupDemo : IAsyncDisposable
             return null;
         }
 
-        var server = access.Server;
         using (var client = new GroupClient(access.Client(await access.IssueAsync("up-operator", HaloRole.Operate, groups: [group], ct: ct))))
         {
             await client.PutAsync(group, new GroupPolicy(), ct);
@@ -48,7 +47,7 @@ internal sealed class RedisGroupDemo : IAsyncDisposable
             var port = FreePort();
             // Each agent's token is bound to its own member: it cannot report for another one (docs/security.md).
             var token = await access.IssueAsync($"up-agent-{group}-{i}", HaloRole.Register, member: $"{group}/{group}-{i}", ct: ct);
-            agents.Add(ChildProcess.StartHaloUntil($"agent {group}-{i}", "halo agent", ["agent", "--server", server.ToString(), "--group", group, "--member", $"{group}-{i}",
+            agents.Add(ChildProcess.StartHaloUntil($"agent {group}-{i}", "halo agent", ["agent", "--server", access.ServerList, "--group", group, "--member", $"{group}-{i}",
                 "--redis-server", redisServer, "--redis-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 "--redis-dir", Path.Combine(dataDirectory, $"redis-{group}-{i}"), .. UpAccess.Flag(token)]));
         }

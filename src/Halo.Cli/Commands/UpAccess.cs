@@ -10,9 +10,13 @@ namespace Halo.Cli.Commands;
 /// gateway reads and reports, each agent speaks only for its member, the proxy reads its group, the dashboard link
 /// reads. Written 0600 under &lt;data&gt;/tokens/; re-issued (old secret revoked) at every start.
 /// </summary>
-internal sealed class UpAccess(WebApplication app, Uri server, string dataDirectory, bool anonymous)
+internal sealed class UpAccess(WebApplication app, IReadOnlyList<Uri> servers, string dataDirectory, bool anonymous)
 {
-    public Uri Server => server;
+    /// <summary>The in-process server (tokens are issued through it).</summary>
+    public Uri Server => servers[0];
+
+    /// <summary>Every server `halo up` runs (three with --ha), comma-separated: the children's --server value.</summary>
+    public string ServerList => string.Join(',', servers.Select(s => s.ToString().TrimEnd('/')));
 
     /// <summary>Issues a token and returns the file holding it (null when the server runs anonymous).</summary>
     public async Task<string?> IssueAsync(string name, HaloRole role, IReadOnlyList<string>? services = null, IReadOnlyList<string>? groups = null,
@@ -38,5 +42,5 @@ internal sealed class UpAccess(WebApplication app, Uri server, string dataDirect
 
     /// <summary>Client options for an in-process client of this server with the token in <paramref name="file"/>.</summary>
     public HaloClientOptions Client(string? file) =>
-        new() { Servers = [server], Token = file is null ? null : Read(file), TokenSource = file };
+        new() { Servers = [.. servers], Token = file is null ? null : Read(file), TokenSource = file };
 }

@@ -13,7 +13,8 @@ namespace Halo.Cli.Commands;
 
 /// <summary>
 /// `halo up`: the whole system on one machine — a server on the embedded store and three sample instances
-/// that register and heartbeat — then live status until Ctrl+C, when it stops everything it started.
+/// that register and heartbeat — then live status until Ctrl+C, when it stops everything it started. With --ha the
+/// control plane is three servers over a three-member etcd cluster instead (docs/ha.md), and every client takes all three.
 /// </summary>
 internal static class UpCommand
 {
@@ -29,11 +30,12 @@ internal static class UpCommand
         var postgresPort = new Option<int>("--postgres-port") { Description = "Port of the TCP proxy to the PostgreSQL primary (0: any free port)", DefaultValueFactory = _ => 5440 };
         var model = new Option<string?>("--model") { Description = "halo model topology: predicted availability beside the measured one on the dashboard" };
         var webhooks = new Option<string[]>("--alert-webhook") { Description = "URL that receives Alertmanager-compatible alert webhooks (repeatable)" };
+        var ha = new Option<bool>("--ha") { Description = "Three halo servers over a three-member etcd cluster (the etcd binary, free ports), instead of one server on the embedded store" };
         var security = new SecurityFlags();
-        var command = new Command("up", "Start everything on this machine and show live status") { listen, data, samples, gateway, noRedis, redisPort, postgres, postgresPort, model, webhooks };
+        var command = new Command("up", "Start everything on this machine and show live status") { listen, data, samples, gateway, noRedis, redisPort, postgres, postgresPort, model, webhooks, ha };
         security.AddTo(command);
         command.SetAction((parse, ct) => CommonOptions.Run(() =>
-            RunAsync(parse.GetValue(listen)!, parse.GetValue(data)!, parse.GetValue(samples), parse.GetValue(gateway)!,
+            RunAsync(parse.GetValue(listen)!, parse.GetValue(data)!, parse.GetValue(ha), parse.GetValue(samples), parse.GetValue(gateway)!,
                 parse.GetValue(noRedis) ? null : parse.GetValue(redisPort), parse.GetValue(postgres) ? parse.GetValue(postgresPort) : null,
                 o => security.Apply(parse, ServerCommand.WithModel(ServerCommand.WithWebhooks(o, parse.GetValue(webhooks)), parse.GetValue(model))), ct)));
         return command;
@@ -54,7 +56,7 @@ internal static class UpCommand
         """;
 
     private static async Task<int> RunAsync(
-        string listen, string data, int sampleCount, string gatewayListen, int? redisPort, int? postgresPort, Func<ServerOptions, ServerOptions> monitoring, CancellationToken ct)
+        string listen, string data, bool ha, int sampleCount, string gatewayListen, int? redisPort, int? postgresPort, Func<ServerOptions, ServerOptions> monitoring, CancellationToken ct)
     {
         if (sampleCount is < 0 or > 20)
         {
@@ -72,10 +74,16 @@ internal static class UpCommand
         }
 
         var options = monitoring(new ServerOptions { Listen = ServerCommand.ListenUrl(listen), DataDirectory = data });
+        await using var etcd = ha ? await UpEtcdCluster.StartAsync(Path.GetFullPath(data), members: 3, ct) : null;
+        if (etcd is not null)
+        {
+            options = options with { Store = Halo.Core.Configuration.StoreKind.Etcd, Cluster = true, EtcdEndpoints = etcd.Endpoints };
+        }
+
         IStore store;
         try
         {
-            store = await StoreFactory.OpenEmbeddedAsync(data, ct);
+            store = etcd is null ? await StoreFactory.OpenEmbeddedAsync(data, ct) : await StoreFactory.OpenEtcdAsync(etcd.Endpoints, ct);
         }
         catch (StoreStartException ex)
         {
@@ -94,23 +102,30 @@ internal static class UpCommand
         }
 
         var server = HaloServerHost.Address(app);
-        var access = new UpAccess(app, server, Path.GetFullPath(data), options.Security.AllowAnonymous);
         var children = new List<ChildProcess>();
+        var peers = new List<ChildProcess>();
         RedisGroupDemo? redis = null;
         PostgresGroupDemo? postgres = null;
         try
         {
+            List<Uri> servers = [server];
+            if (etcd is not null)
+            {
+                servers.AddRange(await StartPeersAsync(etcd, Path.GetFullPath(data), HaloServerHost.BootstrapTokenFile(app), peers, ct));
+            }
+
+            var access = new UpAccess(app, servers, Path.GetFullPath(data), options.Security.AllowAnonymous);
             var sampleToken = await access.IssueAsync("up-samples", HaloRole.Register, services: ["web"], ct: ct);
             for (var i = 1; i <= sampleCount; i++)
             {
-                children.Add(ChildProcess.StartHalo($"sample web-{i}", ["sample", "--service", "web", "--id", $"web-{i}", "--server", server.ToString(),
+                children.Add(ChildProcess.StartHalo($"sample web-{i}", ["sample", "--service", "web", "--id", $"web-{i}", "--server", access.ServerList,
                     "--exit-with", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), .. UpAccess.Flag(sampleToken)]));
             }
 
             var gatewayConfig = Path.Combine(data, "gateway.yaml");
             await File.WriteAllTextAsync(gatewayConfig, GatewayConfig, ct);
             var gatewayToken = await access.IssueAsync("up-gateway", HaloRole.Register, ct: ct);
-            var gateway = ChildProcess.StartHalo("gateway", ["gateway", "--config", gatewayConfig, "--listen", gatewayListen, "--server", server.ToString(),
+            var gateway = ChildProcess.StartHalo("gateway", ["gateway", "--config", gatewayConfig, "--listen", gatewayListen, "--server", access.ServerList,
                 .. UpAccess.Flag(gatewayToken)]);
             children.Add(gateway);
 
@@ -159,6 +174,11 @@ internal static class UpCommand
             var dashboard = dashboardToken is null ? server.ToString() : $"{server}#token={UpAccess.Read(dashboardToken)}";
             PrintWhere(server, dashboard, Path.GetFullPath(data), gatewayUrl, postgresLine is null ? redisLine : redisLine + "\n  " + postgresLine, lines[..^1], children.Count > 1 ? children[0].Pid : 0,
                 HaloServerHost.BootstrapTokenFile(app));
+            if (etcd is not null)
+            {
+                PrintHa(etcd, servers, peers, access.ServerList, HaloServerHost.BootstrapTokenFile(app));
+            }
+
             await ShowLiveAsync(access.Client(HaloServerHost.BootstrapTokenFile(app)), ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -166,7 +186,7 @@ internal static class UpCommand
         }
         finally
         {
-            Console.WriteLine("stopping: samples, gateway, database groups, server");
+            Console.WriteLine(etcd is null ? "stopping: samples, gateway, database groups, server" : "stopping: samples, gateway, database groups, servers, etcd");
             // Every child is stopped even when stopping another one fails: nothing started here may outlive `halo up`.
             // Quick kills first (samples, gateway), the Redis group's graceful stop last: the command line gives an
             // interrupted action only a short grace before the process exits, and an orphan must never be left.
@@ -180,6 +200,9 @@ internal static class UpCommand
             {
                 stopping.Add(postgres.DisposeAsync);
             }
+
+            // The other servers after the agents (an agent stopping its database still reports), etcd after this server.
+            stopping.AddRange(peers.Select(p => (Func<ValueTask>)p.DisposeAsync));
 
             foreach (var stopOne in stopping)
             {
@@ -198,6 +221,50 @@ internal static class UpCommand
         }
 
         return 0;
+    }
+
+    /// <summary>Starts the two other servers of --ha over <paramref name="etcd"/>, sharing this server's bootstrap token; returns their URLs.</summary>
+    private static async Task<List<Uri>> StartPeersAsync(UpEtcdCluster etcd, string data, string? bootstrapTokenFile, List<ChildProcess> peers, CancellationToken ct)
+    {
+        var urls = new List<Uri>();
+        for (var i = 2; i <= 3; i++)
+        {
+            var port = RedisGroupDemo.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+            string[] security = bootstrapTokenFile is null ? ["--insecure-allow-anonymous"] : ["--bootstrap-token-file", bootstrapTokenFile];
+            peers.Add(ChildProcess.StartHalo($"server {i}", ["server", "--etcd", etcd.Endpoints, "--listen", $"127.0.0.1:{port}",
+                "--data", Path.Combine(data, "servers", $"server-{i}"), .. security]));
+            urls.Add(new Uri($"http://127.0.0.1:{port}/"));
+        }
+
+        foreach (var peer in peers)
+        {
+            await peer.WaitReadyAsync(TimeSpan.FromSeconds(30), ct);
+        }
+
+        return urls;
+    }
+
+    private static void PrintHa(UpEtcdCluster etcd, List<Uri> servers, List<ChildProcess> peers, string serverList, string? adminTokenFile)
+    {
+        var auth = adminTokenFile is null ? "" : $"-H \"Authorization: Bearer $(cat {adminTokenFile})\" ";
+        Console.WriteLine($"""
+            High availability (--ha): three servers over a three-member etcd cluster; every client above takes all three.
+              etcd            {etcd.Endpoints}    (pids {string.Join(", ", etcd.Pids)})
+              server 1        {servers[0]}    (this process, pid {Environment.ProcessId})
+            """);
+        for (var i = 0; i < peers.Count; i++)
+        {
+            Console.WriteLine($"  server {i + 2}        {servers[i + 1]}    (server pid {peers[i].Pid})");
+        }
+
+        Console.WriteLine($"""
+
+            Kill a server:  kill -9 {peers[0].Pid}    # server 2; its services move to the others within the membership TTL
+            Watch:          curl {auth}{servers[^1]}v1/cluster    # two members, who owns what
+                            halo services --server {serverList}    # no instance turns critical because a server died
+                            the live log below keeps going: it follows all three servers
+
+            """);
     }
 
     private static void PrintWhere(Uri server, string dashboard, string data, string gateway, string redisLine, List<string> sampleLines, int samplePid, string? adminToken)
