@@ -43,6 +43,11 @@ public static class GatewayHost
                 client.Server = string.Join(',', settings.Servers);
                 settings = settings with { Client = new Halo.Client.HaloClientOptionsBuilder().Build(client) };
             }
+
+            if (opts.Https is { } https)
+            {
+                settings = settings with { Https = https(settings.Tls) };
+            }
         }
         catch (GatewayConfigException ex)
         {
@@ -102,11 +107,20 @@ public static class GatewayHost
             // A proxy streams bodies through; the backend, not the gateway, decides how large is too large.
             k.Limits.MaxRequestBodySize = null;
             // Plain HTTP/1.1 requests take the fast path; it hands anything else to Kestrel and YARP.
-            k.Listen(settings.Listen, listen => listen.Use(next =>
+            k.Listen(settings.Listen, listen =>
             {
-                var fastPath = listen.ApplicationServices.GetRequiredService<Http1FastPath>();
-                return connection => fastPath.OnConnectionAsync(connection, next);
-            }));
+                if (settings.Https is { } https)
+                {
+                    // TLS first: the fast path sees the handshake feature and leaves TLS connections to Kestrel and YARP.
+                    listen.UseHttps(https);
+                }
+
+                listen.Use(next =>
+                {
+                    var fastPath = listen.ApplicationServices.GetRequiredService<Http1FastPath>();
+                    return connection => fastPath.OnConnectionAsync(connection, next);
+                });
+            });
         });
 
         configure?.Invoke(builder.Services);

@@ -116,6 +116,13 @@ public static partial class GatewayConfigLoader
         return new GatewaySettings(listen, servers, metricsPath, routes, clusters)
         {
             FeedRetry = DurationField(file.FeedRetry, TimeSpan.FromSeconds(1), "feedRetry", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(5)),
+            Tls = file.Tls is { } tls ? new Halo.Core.Configuration.TlsConfig
+            {
+                Certificate = tls.Certificate,
+                Key = tls.Key,
+                ClientCertificates = tls.ClientCertificates,
+                ClientCa = tls.ClientCa,
+            } : null,
         };
     }
 

@@ -20,6 +20,12 @@ public sealed record GatewaySettings(
     /// </summary>
     public Halo.Client.HaloClientOptions? Client { get; init; }
 
+    /// <summary>The file's tls section (paths, unchecked): the CLI turns it and the --tls-* flags into <see cref="Https"/>. Default null.</summary>
+    public Halo.Core.Configuration.TlsConfig? Tls { get; init; }
+
+    /// <summary>HTTPS for the listener (certificate selector, client certificates). Default null: plain HTTP.</summary>
+    public Action<Microsoft.AspNetCore.Server.Kestrel.Https.HttpsConnectionAdapterOptions>? Https { get; init; }
+
     /// <summary>The client options in force: <see cref="Client"/>, or <see cref="Servers"/> with defaults.</summary>
     public Halo.Client.HaloClientOptions ClientOptions => Client ?? new Halo.Client.HaloClientOptions { Servers = Servers };
 
