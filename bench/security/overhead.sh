@@ -3,7 +3,7 @@
 # TLS off vs on (issue 12). Run it under /work/tools/quiet; about 3 minutes.
 #
 #   bench/security/overhead.sh
-#   REGISTER_COUNT=20000 CONCURRENCY=32 SECONDS=10 CONNECTIONS=32 bench/security/overhead.sh
+#   REGISTER_COUNT=20000 CONCURRENCY=32 GATEWAY_SECONDS=10 CONNECTIONS=32 bench/security/overhead.sh
 #
 # Server, off: --insecure-allow-anonymous, plain HTTP. On: a token on every request, HTTPS with the CA pinned (HaloHttp,
 # as every Halo role does), client certificates not asked for. Each side first registers WARMUP instances (JIT), then
@@ -18,7 +18,7 @@ trap cleanup_all EXIT
 REGISTER_COUNT=${REGISTER_COUNT:-20000}
 WARMUP=${WARMUP:-5000}
 CONCURRENCY=${CONCURRENCY:-32}
-SECONDS_=${SECONDS:-10}
+GATEWAY_SECONDS=${GATEWAY_SECONDS:-10}
 CONNECTIONS=${CONNECTIONS:-32}
 BENCH_DLL="$ROOT/bench/Halo.Bench/bin/Release/net10.0/Halo.Bench.dll"
 
@@ -55,7 +55,7 @@ gateway() { # off|on
   PIDS+=($!)
   for _ in $(seq 300); do curl -fsk -o /dev/null "$scheme://127.0.0.1:$PPORT/" && break; sleep 0.1; done
   wrk -t2 -c"$CONNECTIONS" -d3s "$scheme://127.0.0.1:$PPORT/" >/dev/null # warm-up (JIT, pools)
-  wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_}s" --latency "$scheme://127.0.0.1:$PPORT/" >"$RUN/wrk-$side.txt"
+  wrk -t2 -c"$CONNECTIONS" -d"${GATEWAY_SECONDS}s" --latency "$scheme://127.0.0.1:$PPORT/" >"$RUN/wrk-$side.txt"
   echo "gateway TLS $side: $(grep -E 'Requests/sec' "$RUN/wrk-$side.txt" | awk '{print $2}') req/s, p50 $(awk '$1=="50%"{print $2}' "$RUN/wrk-$side.txt"), p99 $(awk '$1=="99%"{print $2}' "$RUN/wrk-$side.txt"), errors: $(grep -E 'Non-2xx|Socket errors' "$RUN/wrk-$side.txt" | tr '\n' ' ' || true)"
   kill -9 "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 }

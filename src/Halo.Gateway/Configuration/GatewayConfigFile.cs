@@ -16,6 +16,12 @@ public sealed class GatewayConfigFile
     /// <summary>Path of the Prometheus endpoint served by the gateway itself. Default /metrics.</summary>
     public string? MetricsPath { get; set; }
 
+    /// <summary>Addresses or CIDR networks of proxies in front whose X-Forwarded-* headers are kept. Default none.</summary>
+    public string[]? TrustedProxies { get; set; }
+
+    /// <summary>host:port of a separate listener for /metrics (keeps it off the public port). Default: none, /metrics on the proxy listener.</summary>
+    public string? AdminListen { get; set; }
+
     /// <summary>HTTPS for the listener (docs/security.md); overridden field by field by --tls-cert, --tls-key, ... Default: plain HTTP.</summary>
     public TlsFileConfig? Tls { get; set; }
 

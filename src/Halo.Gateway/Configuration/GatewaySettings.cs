@@ -20,6 +20,15 @@ public sealed record GatewaySettings(
     /// </summary>
     public Halo.Client.HaloClientOptions? Client { get; init; }
 
+    /// <summary>
+    /// Peers whose X-Forwarded-* headers are kept (appended to) rather than replaced: the load balancers in front of the
+    /// gateway (<c>trustedProxies</c>: addresses or CIDR networks). Default none: every client's are replaced.
+    /// </summary>
+    public IReadOnlyList<IPNetwork> TrustedProxies { get; init; } = [];
+
+    /// <summary>Where /metrics is served instead of the proxy listener (<c>adminListen</c>). Default null: on the proxy listener.</summary>
+    public IPEndPoint? AdminListen { get; init; }
+
     /// <summary>The file's tls section (paths, unchecked): the CLI turns it and the --tls-* flags into <see cref="Https"/>. Default null.</summary>
     public Halo.Core.Configuration.TlsConfig? Tls { get; init; }
 
