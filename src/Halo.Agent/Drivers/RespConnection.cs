@@ -29,20 +29,46 @@ public sealed class RespConnection : IAsyncDisposable
     public static Task<RespConnection> ConnectAsync(string host, int port, TimeSpan timeout, CancellationToken ct = default) =>
         ConnectAsync(host, port, timeout, TimeProvider.System, ct);
 
-    /// <summary>Connects within <paramref name="timeout"/>; every timeout of this connection runs on <paramref name="time"/>'s clock.</summary>
-    public static async Task<RespConnection> ConnectAsync(string host, int port, TimeSpan timeout, TimeProvider time, CancellationToken ct = default)
+    /// <summary>Connects within <paramref name="timeout"/> without authenticating; every timeout of this connection runs on <paramref name="time"/>'s clock.</summary>
+    public static Task<RespConnection> ConnectAsync(string host, int port, TimeSpan timeout, TimeProvider time, CancellationToken ct = default) =>
+        ConnectAsync(host, port, timeout, time, null, ct);
+
+    /// <summary>
+    /// Connects within <paramref name="timeout"/> and, with <paramref name="auth"/>, authenticates (a refusal throws
+    /// <see cref="InvalidOperationException"/> with Redis' reason, never the password); every timeout of this connection
+    /// runs on <paramref name="time"/>'s clock.
+    /// </summary>
+    public static async Task<RespConnection> ConnectAsync(string host, int port, TimeSpan timeout, TimeProvider time, RedisAuth? auth, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(time);
         var client = new TcpClient { NoDelay = true };
+        RespConnection? connection = null;
         try
         {
-            using var deadline = new Deadline(timeout, time, ct);
-            await client.ConnectAsync(host, port, deadline.Token).ConfigureAwait(false);
-            return new RespConnection(client, time);
+            using (var deadline = new Deadline(timeout, time, ct))
+            {
+                await client.ConnectAsync(host, port, deadline.Token).ConfigureAwait(false);
+            }
+
+            connection = new RespConnection(client, time);
+            if (auth is not null && await connection.ExecuteAsync(timeout, ct, auth.Command).ConfigureAwait(false) is RespError refused)
+            {
+                throw new InvalidOperationException($"AUTH as {auth.User ?? "default"}: {refused.Message}");
+            }
+
+            return connection;
         }
         catch
         {
-            client.Dispose();
+            if (connection is not null)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                client.Dispose();
+            }
+
             throw;
         }
     }
