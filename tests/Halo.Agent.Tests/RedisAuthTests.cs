@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Halo.Agent.Drivers;
 using Halo.Core.Failover;
 
@@ -19,7 +17,7 @@ public sealed class RedisAuthTests : IAsyncDisposable
     [Fact]
     public async Task AclUser_DriverAuthenticates_WrongPasswordIsDown_ReplicaFollowsWithTheSameCredentials()
     {
-        var (primaryPort, replicaPort) = (FreePort(), FreePort());
+        var (primaryPort, replicaPort) = (FreePorts.Next(), FreePorts.Next());
         Start(primaryPort, "primary");
         Start(replicaPort, "replica");
         await using var primary = new RedisDriver("127.0.0.1", primaryPort, TimeSpan.FromSeconds(1), auth: Auth);
@@ -81,15 +79,6 @@ public sealed class RedisAuthTests : IAsyncDisposable
         }
 
         return condition(probe) ? probe : throw new TimeoutException($"last probe: up={probe.Up} role={probe.Role} healthy={probe.Healthy} {probe.Detail}");
-    }
-
-    private static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        var port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
     }
 
     public async ValueTask DisposeAsync()
