@@ -46,6 +46,8 @@ public sealed class TlsFilesTests : IDisposable
             StringComparison.Ordinal);
         Assert.StartsWith("--tls-key: ", Assert.Throws<CliException>(() => TlsFile.LoadPair(new(cert, "--tls-cert"), new(Path.Combine(_dir, "junk.pem"), "--tls-key"))).Message,
             StringComparison.Ordinal);
+        Assert.StartsWith($"--tls-key: cannot read '{_dir}'", Assert.Throws<CliException>(() => TlsFile.LoadPair(new(cert, "--tls-cert"), new(_dir, "--tls-key"))).Message,
+            StringComparison.Ordinal); // unreadable: a directory (permissions do not stop root)
         Assert.StartsWith("--tls-client-ca: ", Assert.Throws<CliException>(() => new TlsFile(Path.Combine(_dir, "junk.pem"), "--tls-client-ca").LoadBundle()).Message,
             StringComparison.Ordinal);
         Assert.StartsWith("--tls-client-certs: ", Assert.Throws<CliException>(() => ListenerTls.ParseMode("sometimes", "--tls-client-certs")).Message, StringComparison.Ordinal);
