@@ -37,7 +37,7 @@ public sealed class EtcdMemberKillTests(ITestOutputHelper output)
         await using var fleet = new InstanceFleet(urls, instances, servers.Token);
         await fleet.StartAsync(TimeSpan.FromSeconds(1));
         using var http = servers.Http(TimeSpan.FromSeconds(10));
-        await WaitUntilAsync(async () => (await servers.GetJsonAsync(0, "v1/cluster", http)).GetProperty("members").GetArrayLength() == 3,
+        await ServerCluster.WaitUntilAsync(async () => (await servers.GetJsonAsync(0, "v1/cluster", http)).GetProperty("members").GetArrayLength() == 3,
             TimeSpan.FromSeconds(30), "three members");
 
         // One member, a follower: nothing users see changes. Every registration through every server succeeds at once.
@@ -88,7 +88,7 @@ public sealed class EtcdMemberKillTests(ITestOutputHelper output)
         for (var i = 0; i < servers.Count; i++)
         {
             var index = i;
-            await WaitUntilAsync(async () => await servers.RegisterAsync(index, "two", $"t-{index}", 30_000 + index, http) == 201,
+            await ServerCluster.WaitUntilAsync(async () => await servers.RegisterAsync(index, "two", $"t-{index}", 30_000 + index, http) == 201,
                 TimeSpan.FromSeconds(30), $"writes through server {i} after quorum returned");
         }
     }
@@ -172,18 +172,4 @@ public sealed class EtcdMemberKillTests(ITestOutputHelper output)
     }
 
     private sealed record Registration(int Server, int Status, bool Problem, TimeSpan Started, TimeSpan Took);
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (clock.Elapsed > timeout)
-            {
-                throw new TimeoutException($"waited {timeout} for {what}");
-            }
-
-            await Task.Delay(200);
-        }
-    }
 }
