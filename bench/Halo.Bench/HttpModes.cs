@@ -66,10 +66,25 @@ internal static class HttpModes
 
     public static string InstanceId(int i) => $"i-{i:D6}";
 
-    public static HttpClient Client(int connections) => new(new SocketsHttpHandler { MaxConnectionsPerServer = Math.Max(1, connections) })
+    /// <summary>
+    /// A client with <paramref name="connections"/> connections. HALO_TOKEN_FILE (a bearer token) and HALO_CA_CERT (the CA
+    /// of an HTTPS server, pinned) let the same runs measure a server with auth and TLS on (bench/security).
+    /// </summary>
+    public static HttpClient Client(int connections)
     {
-        Timeout = TimeSpan.FromSeconds(30),
-    };
+        // The pinning is Halo.Client's own (HaloHttp), so the TLS cost measured is the one every role pays.
+        var handler = Environment.GetEnvironmentVariable("HALO_CA_CERT") is { Length: > 0 } ca
+            ? Halo.Client.HaloHttp.CreateTransport(new Halo.Client.HaloClientOptions { Servers = [new Uri("https://127.0.0.1")], CaCertificateFile = ca })
+            : new SocketsHttpHandler { UseProxy = false };
+        handler.MaxConnectionsPerServer = Math.Max(1, connections);
+        var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
+        if (Environment.GetEnvironmentVariable("HALO_TOKEN_FILE") is { Length: > 0 } tokenFile)
+        {
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", File.ReadAllText(tokenFile).Trim());
+        }
+
+        return http;
+    }
 
     /// <summary>Sends and returns the response, or null when the request failed below HTTP (refused, reset, timed out).</summary>
     public static async Task<HttpResponseMessage?> Send(HttpClient http, HttpMethod method, string url, HttpContent? content = null)

@@ -16,6 +16,7 @@ root.Add(SampleCommand.Create());
 root.Add(AgentCommand.Create());
 root.Add(TcpProxyCommand.Create());
 root.Add(TokenCommands.Create());
+root.Add(CertCommand.Create());
 foreach (var command in GroupCommands.Create()) root.Add(command);
 root.Add(Halo.Cli.Model.ModelCommand.Create());
 root.Add(SnapshotCommand.Create());

@@ -14,4 +14,10 @@ public sealed record GatewayCommandLine
 
     /// <summary>Token and TLS flags (--token, --token-file, --ca-cert, ...); its Server is filled from the file when the flag is absent.</summary>
     public Halo.Client.HaloConnectionOptions? Client { get; init; }
+
+    /// <summary>
+    /// Builds the listener's HTTPS settings from the config file's tls section (null when absent) and the --tls-* flags;
+    /// returns null for plain HTTP. Null: the file's tls section is not supported by the caller.
+    /// </summary>
+    public Func<Halo.Core.Configuration.TlsConfig?, Action<Microsoft.AspNetCore.Server.Kestrel.Https.HttpsConnectionAdapterOptions>?>? Https { get; init; }
 }

@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -43,6 +44,11 @@ public static class GatewayHost
                 client.Server = string.Join(',', settings.Servers);
                 settings = settings with { Client = new Halo.Client.HaloClientOptionsBuilder().Build(client) };
             }
+
+            if (opts.Https is { } https)
+            {
+                settings = settings with { Https = https(settings.Tls) };
+            }
         }
         catch (GatewayConfigException ex)
         {
@@ -66,11 +72,18 @@ public static class GatewayHost
             return 1;
         }
 
-        foreach (var address in Addresses(app))
+        var addresses = Addresses(app).ToList();
+        // Kestrel lists its endpoints in the order they were configured: the proxy listener, then the admin one.
+        foreach (var address in settings.AdminListen is null ? addresses : addresses.Take(1))
         {
             Log.Listening(app.Logger, address);
             // Printed, not only logged: scripts and tests read the bound port from stdout when --listen used port 0.
             await Console.Out.WriteLineAsync($"halo gateway listening on {address}");
+        }
+
+        foreach (var address in settings.AdminListen is null ? [] : addresses.Skip(1))
+        {
+            await Console.Out.WriteLineAsync($"halo gateway admin (metrics) on {address}{settings.MetricsPath}");
         }
 
         await Console.Out.FlushAsync(ct);
@@ -102,11 +115,29 @@ public static class GatewayHost
             // A proxy streams bodies through; the backend, not the gateway, decides how large is too large.
             k.Limits.MaxRequestBodySize = null;
             // Plain HTTP/1.1 requests take the fast path; it hands anything else to Kestrel and YARP.
-            k.Listen(settings.Listen, listen => listen.Use(next =>
+            k.Listen(settings.Listen, listen =>
             {
-                var fastPath = listen.ApplicationServices.GetRequiredService<Http1FastPath>();
-                return connection => fastPath.OnConnectionAsync(connection, next);
-            }));
+                if (settings.Https is { } https)
+                {
+                    // TLS first: the fast path sees the handshake feature and leaves TLS connections to Kestrel and YARP.
+                    listen.UseHttps(https);
+                }
+
+                listen.Use(next =>
+                {
+                    var fastPath = listen.ApplicationServices.GetRequiredService<Http1FastPath>();
+                    return connection => fastPath.OnConnectionAsync(connection, next);
+                });
+            });
+            if (settings.AdminListen is { } admin)
+            {
+                // Metrics on their own port, which the firewall keeps private; the connection is marked so only it serves them.
+                k.Listen(admin, listen => listen.Use(next => connection =>
+                {
+                    connection.Items[AdminConnection] = true;
+                    return next(connection);
+                }));
+            }
         });
 
         configure?.Invoke(builder.Services);
@@ -117,11 +148,35 @@ public static class GatewayHost
         // Static clusters are routable at once; registry clusters fill in as the feed arrives.
         holder.Publish(app.Services.GetRequiredService<RoutingTableBuilder>().Build([], 0));
 
-        app.MapPrometheusScrapingEndpoint(settings.MetricsPath);
+        if (settings.AdminListen is null)
+        {
+            app.MapPrometheusScrapingEndpoint(settings.MetricsPath);
+        }
+        else
+        {
+            // On the proxy port the path is just another request for the backends.
+            app.UseOpenTelemetryPrometheusScrapingEndpoint(context => IsAdmin(context) && context.Request.Path == settings.MetricsPath);
+            app.Use(async (context, next) =>
+            {
+                if (IsAdmin(context))
+                {
+                    context.Response.StatusCode = StatusCodes.Status404NotFound; // the admin port proxies nothing
+                    return;
+                }
+
+                await next(context);
+            });
+        }
+
         var proxy = app.Services.GetRequiredService<ProxyMiddleware>();
         app.Use(proxy.InvokeAsync);
         return app;
     }
+
+    private const string AdminConnection = "halo.gateway.admin";
+
+    private static bool IsAdmin(HttpContext context) =>
+        context.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionItemsFeature>()?.Items.ContainsKey(AdminConnection) == true;
 
     /// <summary>Registers the gateway's services (TryAdd, so callers can substitute time, randomness or the forwarder).</summary>
     public static IServiceCollection AddHaloGateway(IServiceCollection services, GatewaySettings settings)
@@ -142,6 +197,7 @@ public static class GatewayHost
         });
         services.TryAddSingleton<ForwarderClients>();
         services.TryAddSingleton<ProxyMiddleware>();
+        services.TryAddSingleton(new ForwardedHeaders(settings.TrustedProxies));
         services.TryAddSingleton<Http1FastPath>();
         services.AddHttpForwarder();
         services.TryAddSingleton(sp => new Halo.Client.HaloClient(settings.ClientOptions, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IRandomFactory>()));

@@ -34,10 +34,20 @@ public static class HaloServerHost
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(options.Listen);
+        if (options.Https is not null)
+        {
+            // The slim builder leaves HTTPS out until asked; the certificate comes from options.Https, never from config.
+            builder.WebHost.UseKestrelHttpsConfiguration();
+        }
+
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = Math.Max(options.MaxBatchBodyBytes, options.MaxRequestBodyBytes);
             RequestLimits.ApplyTo(k.Limits, options.Security.Limits);
+            if (options.Https is { } https)
+            {
+                k.ConfigureHttpsDefaults(https);
+            }
         });
         // Per-request framework logs would cost more than a heartbeat itself; Halo logs what matters with its own event ids.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);

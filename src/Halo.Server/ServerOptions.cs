@@ -72,6 +72,12 @@ public sealed record ServerOptions
     /// </summary>
     public IReadOnlyDictionary<string, double> PredictedAvailability { get; init; } = new Dictionary<string, double>();
 
+    /// <summary>
+    /// HTTPS settings applied to an https:// <see cref="Listen"/> address (certificate selector, client certificates); the
+    /// CLI builds them from --tls-* / server.tls (docs/security.md). Default null: plain HTTP.
+    /// </summary>
+    public Action<Microsoft.AspNetCore.Server.Kestrel.Https.HttpsConnectionAdapterOptions>? Https { get; init; }
+
     /// <summary>Tokens, anonymous mode, Host allow-list (docs/security.md). Default: closed, bootstrap token in the data directory.</summary>
     public Halo.Server.Security.SecurityOptions Security { get; init; } = new();
 }

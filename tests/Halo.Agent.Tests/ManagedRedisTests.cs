@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Halo.Agent.Drivers;
 
 namespace Halo.Agent.Tests;
@@ -9,7 +7,7 @@ namespace Halo.Agent.Tests;
 public sealed class ManagedRedisTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "halo-managed-" + Guid.NewGuid().ToString("N"));
-    private readonly int _port = FreePort();
+    private readonly int _port = FreePorts.Next();
 
     public void Dispose()
     {
@@ -20,15 +18,6 @@ public sealed class ManagedRedisTests : IDisposable
         catch (IOException)
         {
         }
-    }
-
-    private static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        var port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
     }
 
     private async Task<int> AnsweringPidAsync()

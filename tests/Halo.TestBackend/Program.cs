@@ -48,6 +48,8 @@ app.MapGet("/slow", async (int? ms, CancellationToken ct) =>
     await Task.Delay(ms ?? 100, ct);
     return name;
 });
+// What a proxy told the backend: the named request header's value(s), comma-joined (X-Forwarded-For, ...).
+app.MapGet("/header/{header}", (string header, HttpRequest req) => Results.Text(req.Headers[header].ToString()));
 app.MapGet("/status/{code:int}", (int code) => Results.Text(name, statusCode: code));
 app.MapPost("/echo", async (HttpRequest req) =>
 {

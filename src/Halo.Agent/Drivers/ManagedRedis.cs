@@ -9,7 +9,7 @@ namespace Halo.Agent.Drivers;
 /// always comes back fenced — min-replicas-to-write impossibly high from its first instant — and following the current
 /// primary when one is known. A restarted Redis without persistence is empty: it must never resume as primary by itself.
 /// </summary>
-public sealed class ManagedRedis(string serverPath, int port, string directory, TimeProvider? time = null) : IManagedDatabase
+public sealed class ManagedRedis(string serverPath, int port, string directory, TimeProvider? time = null, RedisAuth? auth = null) : IManagedDatabase
 {
     private Process? _process;
     /// <summary>A redis-server a killed predecessor left running, taken over by pid (not our child: Process.HasExited cannot watch it).</summary>
@@ -55,6 +55,25 @@ public sealed class ManagedRedis(string serverPath, int port, string directory, 
 
         Directory.CreateDirectory(directory);
         var info = new ProcessStartInfo(serverPath) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        if (auth is not null)
+        {
+            // The credentials go in a 0600 config file (redis-server takes it as its first argument), not on the command line.
+            var conf = Path.Combine(directory, "halo-auth.conf");
+            File.Delete(conf);
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows())
+            {
+                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+
+            using (var writer = new StreamWriter(conf, options))
+            {
+                writer.Write(auth.ConfigLines);
+            }
+
+            info.ArgumentList.Add(conf);
+        }
+
         foreach (var arg in new[]
                  {
                      "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",

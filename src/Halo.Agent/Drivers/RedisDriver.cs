@@ -13,7 +13,10 @@ namespace Halo.Agent.Drivers;
 /// </summary>
 /// <param name="advertise">host:port replicas and clients use to reach this database, when not <paramref name="host"/>:<paramref name="port"/>
 /// (behind NAT, a container port mapping or a proxy).</param>
-public sealed class RedisDriver(string host, int port, TimeSpan commandTimeout, TimeProvider? time = null, string? advertise = null) : IDatabaseDriver
+/// <param name="auth">Credentials for Redis' AUTH and for replicas' masteruser/masterauth; null when Redis asks for none.</param>
+/// <param name="tls">TLS to Redis (pinned CA, optional client certificate); null for plain TCP.</param>
+public sealed class RedisDriver(string host, int port, TimeSpan commandTimeout, TimeProvider? time = null, string? advertise = null, RedisAuth? auth = null,
+    RedisTls? tls = null) : IDatabaseDriver
 {
     public const int FenceValue = int.MaxValue;
 
@@ -31,7 +34,14 @@ public sealed class RedisDriver(string host, int port, TimeSpan commandTimeout, 
     {
         try
         {
-            var info = await RunAsync(ct, "INFO", "replication").ConfigureAwait(false) as string ?? "";
+            var reply = await RunAsync(ct, "INFO", "replication").ConfigureAwait(false);
+            if (reply is RespError refused)
+            {
+                // NOAUTH, NOPERM (an ACL without INFO): a database that refuses the probe is not one to count as up.
+                return DbProbe.Down("INFO: " + refused.Message);
+            }
+
+            var info = reply as string ?? "";
             var fields = Parse(info);
             var fence = await RunAsync(ct, "CONFIG", "GET", "min-replicas-to-write").ConfigureAwait(false) as object?[];
             var fenced = fence is [_, string v] && long.TryParse(v, CultureInfo.InvariantCulture, out var n) && n >= FenceValue;
@@ -65,6 +75,17 @@ public sealed class RedisDriver(string host, int port, TimeSpan commandTimeout, 
 
     public async Task FollowAsync(string primaryHost, int primaryPort, CancellationToken ct)
     {
+        if (auth is not null)
+        {
+            // A replica authenticates to its primary with the same credentials; set each time, so a replaced password holds.
+            if (auth.User is not null)
+            {
+                await RequireOkAsync(ct, "CONFIG", "SET", "masteruser", auth.User).ConfigureAwait(false);
+            }
+
+            await RequireOkAsync(ct, "CONFIG", "SET", "masterauth", auth.Password).ConfigureAwait(false);
+        }
+
         await RequireOkAsync(ct, "REPLICAOF", primaryHost, primaryPort.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
         // A replica refuses writes anyway; clearing the fence keeps a later promotion from inheriting it.
         await RequireOkAsync(ct, "CONFIG", "SET", "min-replicas-to-write", "0").ConfigureAwait(false);
@@ -79,7 +100,7 @@ public sealed class RedisDriver(string host, int port, TimeSpan commandTimeout, 
         await _fenceGate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            _fenceConnection ??= await RespConnection.ConnectAsync(host, port, commandTimeout, time ?? TimeProvider.System, ct).ConfigureAwait(false);
+            _fenceConnection ??= await RespConnection.ConnectAsync(host, port, commandTimeout, time ?? TimeProvider.System, auth, tls, ct).ConfigureAwait(false);
             if (await _fenceConnection.ExecuteAsync(commandTimeout, ct, "CONFIG", "SET", "min-replicas-to-write", FenceValue.ToString(CultureInfo.InvariantCulture))
                     .ConfigureAwait(false) is RespError error)
             {
@@ -142,7 +163,7 @@ public sealed class RedisDriver(string host, int port, TimeSpan commandTimeout, 
         {
             if (_connection is null)
             {
-                _connection = await RespConnection.ConnectAsync(host, port, commandTimeout, time ?? TimeProvider.System, ct).ConfigureAwait(false);
+                _connection = await RespConnection.ConnectAsync(host, port, commandTimeout, time ?? TimeProvider.System, auth, tls, ct).ConfigureAwait(false);
                 var server = await _connection.ExecuteAsync(commandTimeout, ct, "INFO", "server").ConfigureAwait(false) as string ?? "";
                 _pid = int.TryParse(Parse(server).GetValueOrDefault("process_id"), CultureInfo.InvariantCulture, out var pid) ? pid : null;
             }

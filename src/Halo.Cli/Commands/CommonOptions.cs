@@ -111,7 +111,11 @@ internal static class CommonOptions
         }
         catch (HttpRequestException ex)
         {
-            await Console.Error.WriteLineAsync($"halo: cannot reach the server: {ex.Message}").ConfigureAwait(false);
+            // "The SSL connection could not be established, see inner exception" says nothing; the innermost one says which
+            // check failed (an untrusted chain, a refused client certificate).
+            var innermost = ex.GetBaseException();
+            var reason = innermost == ex || ex.Message.Contains(innermost.Message, StringComparison.Ordinal) ? ex.Message : $"{ex.Message.Split(',')[0].TrimEnd('.')}: {innermost.Message}";
+            await Console.Error.WriteLineAsync($"halo: cannot reach the server: {reason}").ConfigureAwait(false);
             return 1;
         }
         catch (OperationCanceledException)

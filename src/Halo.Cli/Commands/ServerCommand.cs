@@ -23,17 +23,30 @@ internal static class ServerCommand
         var etcd = new Option<string?>("--etcd") { Description = "etcd client URLs, comma-separated: http://a:2379,http://b:2379 (implies --store etcd)" };
         var advertise = new Option<string?>("--advertise") { Description = "host:port other servers and clients reach this server at (default: the listen address)" };
         var security = new SecurityFlags();
+        var tlsFlags = new TlsFlags();
         var command = new Command("server", "Run the control plane: registry, failure detection, events, metrics")
         {
             listen, data, config, webhooks, model, storeKind, etcd, advertise,
         };
         security.AddTo(command);
+        tlsFlags.AddTo(command);
         command.SetAction((parse, ct) => CommonOptions.Run(async () =>
         {
             var options = Options(parse.GetValue(config), parse.GetResult(listen) is { Implicit: false } ? parse.GetValue(listen) : null,
                 parse.GetResult(data) is { Implicit: false } ? parse.GetValue(data) : null,
                 parse.GetValue(storeKind), parse.GetValue(etcd), parse.GetValue(advertise));
             options = security.Apply(parse, WithModel(WithWebhooks(options, parse.GetValue(webhooks)), parse.GetValue(model)));
+            using var loggers = LoggerFactory.Create(l => l.AddSimpleConsole(c => { c.SingleLine = true; c.TimestampFormat = "HH:mm:ss.fff "; c.UseUtcTimestamp = true; }));
+            using var tls = tlsFlags.Load(parse, LoadConfig(parse.GetValue(config)).Server.Tls, "server.tls", TimeProvider.System, loggers.CreateLogger("halo.tls"));
+            if (tls is not null)
+            {
+                options = options with
+                {
+                    Listen = TlsFlags.Https(options.Listen),
+                    Advertise = options.Advertise is { } a ? TlsFlags.Https(a) : null,
+                    Https = tls.Configure,
+                };
+            }
             IStore store;
             try
             {
@@ -64,23 +77,7 @@ internal static class ServerCommand
     /// <summary>Server options from the config file (when given) with command-line flags taking precedence.</summary>
     public static ServerOptions Options(string? configPath, string? listen, string? data, string? store = null, string? etcd = null, string? advertise = null)
     {
-        var config = new HaloConfig();
-        if (configPath is not null)
-        {
-            if (!File.Exists(configPath))
-            {
-                throw new CliException($"--config: no such file '{configPath}'");
-            }
-
-            try
-            {
-                config = HaloConfigLoader.Load(File.ReadAllText(configPath), configPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase)).Config;
-            }
-            catch (InputException ex)
-            {
-                throw new CliException($"{configPath}: {ex.Message}");
-            }
-        }
+        var config = LoadConfig(configPath);
 
         var kind = store switch
         {
@@ -118,6 +115,29 @@ internal static class ServerCommand
             MemberTtl = config.Server.MemberTtl,
             Security = new() { Limits = config.Server.Limits },
         };
+    }
+
+    /// <summary>The config file (--config), or the defaults when none is given; a bad file is one line naming the field.</summary>
+    public static HaloConfig LoadConfig(string? configPath)
+    {
+        if (configPath is null)
+        {
+            return new HaloConfig();
+        }
+
+        if (!File.Exists(configPath))
+        {
+            throw new CliException($"--config: no such file '{configPath}'");
+        }
+
+        try
+        {
+            return HaloConfigLoader.Load(File.ReadAllText(configPath), configPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase)).Config;
+        }
+        catch (InputException ex)
+        {
+            throw new CliException($"{configPath}: {ex.Message}");
+        }
     }
 
     /// <summary>Adds --alert-webhook URLs to the alert options, rejecting a bad one with a message naming the option.</summary>

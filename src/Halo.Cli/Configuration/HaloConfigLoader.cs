@@ -51,6 +51,25 @@ public static class HaloConfigLoader
         return limits;
     }
 
+    /// <summary>server.tls: file paths and the client-certificate mode; the files themselves are read when the server starts.</summary>
+    private static TlsConfig Tls(MappingReader t)
+    {
+        var tls = new TlsConfig
+        {
+            Certificate = t.String("certificate") ?? throw t.Error("certificate", "required: the PEM certificate file"),
+            Key = t.String("key") ?? throw t.Error("key", "required: the PEM private key file"),
+            ClientCertificates = t.String("clientCertificates"),
+            ClientCa = t.String("clientCa"),
+        };
+        if (tls.ClientCertificates is not (null or "none" or "allow" or "require"))
+        {
+            throw t.Error("clientCertificates", $"'{tls.ClientCertificates}' is not a mode (expected require, allow or none)");
+        }
+
+        t.RejectUnknown("certificate, key, clientCertificates, clientCa");
+        return tls;
+    }
+
     public static LoadedConfig Load(string text, bool isJson)
     {
         var lines = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -99,11 +118,12 @@ public static class HaloConfigLoader
 
             var memberTtl = s.Duration("memberTtl", TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(60)) ?? server.MemberTtl;
             var limits = s.Mapping("limits") is { } l ? Limits(l) : server.Limits;
-            s.RejectUnknown("listen, data, detector, store, etcd, advertise, memberTtl, limits");
+            var tls = s.Mapping("tls") is { } t ? Tls(t) : null;
+            s.RejectUnknown("listen, data, detector, store, etcd, advertise, memberTtl, limits, tls");
             server = new ServerConfig
             {
                 Listen = listen, Data = data, Detector = detector, Store = etcd is null ? store : StoreKind.Etcd, Etcd = etcd, Advertise = advertise,
-                MemberTtl = memberTtl, Limits = limits,
+                MemberTtl = memberTtl, Limits = limits, Tls = tls,
             };
         }
 

@@ -48,6 +48,9 @@ public sealed record ServerConfig
 
     /// <summary>Caps on streams, request rates, connections and headers (docs/security.md). Default: <see cref="LimitOptions"/>'s.</summary>
     public LimitOptions Limits { get; init; } = new();
+
+    /// <summary>HTTPS for the API (server.tls; docs/security.md). Default null: plain HTTP.</summary>
+    public TlsConfig? Tls { get; init; }
 }
 
 /// <summary>Which store a control-plane server runs on.</summary>
@@ -102,6 +105,25 @@ public sealed record GroupConfig
 }
 
 /// <summary>The data plane.</summary>
+/// <summary>
+/// HTTPS for a listener, as written in the config file: PEM file paths (read and checked when the listener starts) and
+/// whether callers must present a client certificate.
+/// </summary>
+public sealed record TlsConfig
+{
+    /// <summary>PEM certificate (chain) file. Required.</summary>
+    public string? Certificate { get; init; }
+
+    /// <summary>PEM private key of <see cref="Certificate"/>. Required.</summary>
+    public string? Key { get; init; }
+
+    /// <summary>require, allow or none (the default): whether callers present a certificate chaining to <see cref="ClientCa"/>.</summary>
+    public string? ClientCertificates { get; init; }
+
+    /// <summary>PEM CA bundle client certificates must chain to; required unless client certificates are none.</summary>
+    public string? ClientCa { get; init; }
+}
+
 public sealed record GatewayConfig
 {
     /// <summary>Delay before reconnecting to the change feed after a disconnect. Default 1 s; range 10 ms – 5 min.</summary>

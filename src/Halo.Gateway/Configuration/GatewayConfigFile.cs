@@ -16,11 +16,36 @@ public sealed class GatewayConfigFile
     /// <summary>Path of the Prometheus endpoint served by the gateway itself. Default /metrics.</summary>
     public string? MetricsPath { get; set; }
 
+    /// <summary>Addresses or CIDR networks of proxies in front whose X-Forwarded-* headers are kept. Default none.</summary>
+    public string[]? TrustedProxies { get; set; }
+
+    /// <summary>host:port of a separate listener for /metrics (keeps it off the public port). Default: none, /metrics on the proxy listener.</summary>
+    public string? AdminListen { get; set; }
+
+    /// <summary>HTTPS for the listener (docs/security.md); overridden field by field by --tls-cert, --tls-key, ... Default: plain HTTP.</summary>
+    public TlsFileConfig? Tls { get; set; }
+
     /// <summary>Routes, matched most specific first (exact host before any host, longer path prefix first).</summary>
     public RouteConfig[]? Routes { get; set; }
 
     /// <summary>Clusters by name.</summary>
     public Dictionary<string, ClusterConfig>? Clusters { get; set; }
+}
+
+/// <summary>The listener's TLS as written: PEM files (read when the gateway starts, reloaded on change) and client certificates.</summary>
+public sealed class TlsFileConfig
+{
+    /// <summary>PEM certificate (chain) file.</summary>
+    public string? Certificate { get; set; }
+
+    /// <summary>PEM private key of the certificate.</summary>
+    public string? Key { get; set; }
+
+    /// <summary>require, allow or none (default): whether clients present a certificate chaining to <see cref="ClientCa"/>.</summary>
+    public string? ClientCertificates { get; set; }
+
+    /// <summary>PEM CA bundle client certificates must chain to.</summary>
+    public string? ClientCa { get; set; }
 }
 
 /// <summary>One route: host and path prefix to a cluster.</summary>

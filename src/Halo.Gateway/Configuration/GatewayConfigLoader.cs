@@ -116,10 +116,53 @@ public static partial class GatewayConfigLoader
         return new GatewaySettings(listen, servers, metricsPath, routes, clusters)
         {
             FeedRetry = DurationField(file.FeedRetry, TimeSpan.FromSeconds(1), "feedRetry", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(5)),
+            TrustedProxies = TrustedProxies(file.TrustedProxies),
+            AdminListen = file.AdminListen is { } admin ? AdminEndPoint(admin, listen) : null,
+            Tls = file.Tls is { } tls ? new Halo.Core.Configuration.TlsConfig
+            {
+                Certificate = tls.Certificate,
+                Key = tls.Key,
+                ClientCertificates = tls.ClientCertificates,
+                ClientCa = tls.ClientCa,
+            } : null,
         };
     }
 
     /// <summary>Parses host:port (IPv4, [IPv6] or localhost).</summary>
+    private static IReadOnlyList<IPNetwork> TrustedProxies(string[]? values)
+    {
+        var networks = new List<IPNetwork>();
+        for (var i = 0; i < (values?.Length ?? 0); i++)
+        {
+            var text = values![i]?.Trim() ?? "";
+            if (IPNetwork.TryParse(text, out var network))
+            {
+                networks.Add(network);
+            }
+            else if (IPAddress.TryParse(text, out var address))
+            {
+                networks.Add(new IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128));
+            }
+            else
+            {
+                throw new GatewayConfigException($"trustedProxies[{i}]", $"'{text}' is not an IP address or CIDR network (10.0.0.0/8)");
+            }
+        }
+
+        return networks;
+    }
+
+    private static IPEndPoint AdminEndPoint(string text, IPEndPoint listen)
+    {
+        var admin = ParseEndPoint(text, "adminListen");
+        if (admin.Port != 0 && admin.Port == listen.Port)
+        {
+            throw new GatewayConfigException("adminListen", $"must be another port than listen ({listen.Port})");
+        }
+
+        return admin;
+    }
+
     public static IPEndPoint ParseEndPoint(string text, string field)
     {
         var t = text.Trim();

@@ -20,6 +20,21 @@ public sealed record GatewaySettings(
     /// </summary>
     public Halo.Client.HaloClientOptions? Client { get; init; }
 
+    /// <summary>
+    /// Peers whose X-Forwarded-* headers are kept (appended to) rather than replaced: the load balancers in front of the
+    /// gateway (<c>trustedProxies</c>: addresses or CIDR networks). Default none: every client's are replaced.
+    /// </summary>
+    public IReadOnlyList<IPNetwork> TrustedProxies { get; init; } = [];
+
+    /// <summary>Where /metrics is served instead of the proxy listener (<c>adminListen</c>). Default null: on the proxy listener.</summary>
+    public IPEndPoint? AdminListen { get; init; }
+
+    /// <summary>The file's tls section (paths, unchecked): the CLI turns it and the --tls-* flags into <see cref="Https"/>. Default null.</summary>
+    public Halo.Core.Configuration.TlsConfig? Tls { get; init; }
+
+    /// <summary>HTTPS for the listener (certificate selector, client certificates). Default null: plain HTTP.</summary>
+    public Action<Microsoft.AspNetCore.Server.Kestrel.Https.HttpsConnectionAdapterOptions>? Https { get; init; }
+
     /// <summary>The client options in force: <see cref="Client"/>, or <see cref="Servers"/> with defaults.</summary>
     public Halo.Client.HaloClientOptions ClientOptions => Client ?? new Halo.Client.HaloClientOptions { Servers = Servers };
 

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Halo.Gateway.Proxy;
@@ -6,7 +7,8 @@ namespace Halo.Gateway.Proxy;
 /// <summary>
 /// Copies requests and responses as YARP's base transformer does, except that a retryable status
 /// (502/503/504 by default) is held back when the request may be retried: the response is not
-/// copied, so the client sees nothing of it and the proxy loop tries another destination.
+/// copied, so the client sees nothing of it and the proxy loop tries another destination. Requests carry this
+/// gateway's X-Forwarded-* (<see cref="ForwardedHeaders"/>).
 /// </summary>
 internal sealed class RetryAwareTransformer : HttpTransformer
 {
@@ -14,6 +16,12 @@ internal sealed class RetryAwareTransformer : HttpTransformer
 
     private RetryAwareTransformer()
     {
+    }
+
+    public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
+    {
+        await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
+        httpContext.RequestServices.GetRequiredService<ForwardedHeaders>().Apply(httpContext, proxyRequest);
     }
 
     public override ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)

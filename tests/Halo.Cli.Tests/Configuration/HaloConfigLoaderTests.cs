@@ -127,4 +127,25 @@ public sealed class HaloConfigLoaderTests
 
         Assert.Contains(field, error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Load_ServerTls_ReadsPathsAndMode()
+    {
+        var tls = HaloConfigLoader.Load("server:\n  tls:\n    certificate: s.pem\n    key: s-key.pem\n    clientCertificates: require\n    clientCa: ca.pem\n", isJson: false)
+            .Config.Server.Tls;
+
+        Assert.Equal(new Halo.Core.Configuration.TlsConfig { Certificate = "s.pem", Key = "s-key.pem", ClientCertificates = "require", ClientCa = "ca.pem" }, tls);
+    }
+
+    [Theory]
+    [InlineData("key: k.pem", "server.tls.certificate")]
+    [InlineData("certificate: c.pem", "server.tls.key")]
+    [InlineData("certificate: c.pem\n    key: k.pem\n    clientCertificates: sometimes", "server.tls.clientCertificates")]
+    [InlineData("certificate: c.pem\n    key: k.pem\n    cert: x.pem", "server.tls.cert")]
+    public void Load_BadTls_NamesField(string lines, string field)
+    {
+        var error = Assert.Throws<InputException>(() => HaloConfigLoader.Load($"server:\n  tls:\n    {lines}\n", isJson: false));
+
+        Assert.Contains(field, error.Message, StringComparison.Ordinal);
+    }
 }

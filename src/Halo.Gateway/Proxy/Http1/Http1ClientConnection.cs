@@ -39,6 +39,8 @@ internal sealed partial class Http1ClientConnection
     private volatile bool _closeRequested;
     private Random? _random;
     private string? _clientIp;
+    private byte[]? _clientAddress;  // the peer's address as forwarded in X-Forwarded-For
+    private bool? _peerTrusted;      // a trusted proxy (gateway.trustedProxies), decided once per connection
     private ChunkedScanner _chunked;
     private Memory<byte> _lastPiece;   // where the last body piece was read (client output memory)
 
@@ -234,6 +236,12 @@ internal sealed partial class Http1ClientConnection
             route = table.Match(chars[..hostChars], chars.Slice(hostChars, pathChars));
         }
 
+        // A trusted proxy's forwarded headers are appended to, not replaced: YARP's path does that (ForwardedHeaders.Apply).
+        if (_head.ForwardedSeen && (_peerTrusted ??= _path.Forwarded.IsTrusted((_connection.RemoteEndPoint as IPEndPoint)?.Address)))
+        {
+            return false;
+        }
+
         var method = head[.._head.MethodLength];
         _isHead = method.SequenceEqual("HEAD"u8);
         _clientClose = _head.Close;
@@ -269,18 +277,32 @@ internal sealed partial class Http1ClientConnection
         return true;
     }
 
-    /// <summary>Copies the head to send: the request line and every header but the hop-by-hop ones.</summary>
+    /// <summary>
+    /// Copies the head to send: the request line and every header but the hop-by-hop and forwarded ones, then this
+    /// gateway's X-Forwarded-For/Proto/Host (<see cref="ForwardedHeaders"/>).
+    /// </summary>
     private void BuildRequestHead(ReadOnlySpan<byte> head)
     {
+        _clientAddress ??= System.Text.Encoding.ASCII.GetBytes((_connection.RemoteEndPoint as IPEndPoint)?.Address is { } ip
+            ? (ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip).ToString()
+            : "unknown");
+        var host = head.Slice(_head.HostStart, _head.HostLength);
+        var needed = _head.Length + ForwardedHeaders.FastPathOverhead + _clientAddress.Length + host.Length;
+        if (needed > _request.Length)
+        {
+            ArrayPool<byte>.Shared.Return(_request);
+            _request = ArrayPool<byte>.Shared.Rent(needed);
+        }
+
         var dest = _request.AsSpan();
+        int pos;
         if (!_head.AnySkipped)
         {
-            head[.._head.Length].CopyTo(dest);
-            _requestHeadLength = _head.Length;
+            pos = _head.Length - 2; // all but the blank line
+            head[..pos].CopyTo(dest);
         }
         else
         {
-            var pos = 0;
             var lineEnd = head.IndexOf((byte)'\n') + 1;
             head[..lineEnd].CopyTo(dest);
             pos = lineEnd;
@@ -293,11 +315,11 @@ internal sealed partial class Http1ClientConnection
                     pos += line.Length;
                 }
             }
-
-            "\r\n"u8.CopyTo(dest[pos..]);
-            _requestHeadLength = pos + 2;
         }
 
+        pos += ForwardedHeaders.WriteFastPath(dest[pos..], _clientAddress, host);
+        "\r\n"u8.CopyTo(dest[pos..]);
+        _requestHeadLength = pos + 2;
         _requestLength = _requestHeadLength;
     }
 

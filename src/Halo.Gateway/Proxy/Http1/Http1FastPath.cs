@@ -28,9 +28,10 @@ internal sealed class Http1FastPath : IDisposable
     private readonly ITimer _sweeper;
 
     public Http1FastPath(RoutingTableHolder tables, GatewaySettings settings, GatewayMetrics metrics, IRandomFactory randomFactory,
-        TimeProvider time, IOptions<KestrelServerOptions> kestrel, ILogger<Http1FastPath> logger)
+        TimeProvider time, IOptions<KestrelServerOptions> kestrel, ILogger<Http1FastPath> logger, ForwardedHeaders forwarded)
     {
         Tables = tables;
+        Forwarded = forwarded;
         Metrics = metrics;
         RandomFactory = randomFactory;
         Time = time;
@@ -47,6 +48,8 @@ internal sealed class Http1FastPath : IDisposable
     public bool Enabled { get; set; } = true;
 
     internal RoutingTableHolder Tables { get; }
+
+    internal ForwardedHeaders Forwarded { get; }
 
     internal GatewayMetrics Metrics { get; }
 

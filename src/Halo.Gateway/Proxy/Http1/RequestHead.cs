@@ -55,6 +55,9 @@ internal sealed class RequestHead
     /// <summary>Some header is hop-by-hop and must be dropped when forwarding.</summary>
     public bool AnySkipped { get; private set; }
 
+    /// <summary>The client sent X-Forwarded-* or Forwarded headers (dropped unless it is a trusted proxy).</summary>
+    public bool ForwardedSeen { get; private set; }
+
     /// <summary>Bytes up to and including the blank line.</summary>
     public int Length { get; private set; }
 
@@ -67,6 +70,7 @@ internal sealed class RequestHead
         ContentLength = 0;
         Close = false;
         AnySkipped = false;
+        ForwardedSeen = false;
         HostLength = -1;
         var limit = Math.Min(data.Length, MaxHeadBytes);
         var head = data[..limit];
@@ -152,6 +156,14 @@ internal sealed class RequestHead
                     line.Skip = true;
                     break;
                 default:
+                    if (ForwardedHeaders.IsForwardedHeader(name))
+                    {
+                        // The gateway writes its own (ForwardedHeaders); a client's claim is not passed on.
+                        ForwardedSeen = true;
+                        line.Skip = true;
+                        break;
+                    }
+
                     line.Skip = Http1Syntax.IsHopByHop(name);
                     break;
             }
