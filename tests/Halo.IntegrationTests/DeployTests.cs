@@ -20,7 +20,7 @@ public sealed class DeployTests
     public void KubernetesGatewayConfigMap_Embedded_LoadsWithoutErrors()
     {
         var stream = new YamlStream();
-        stream.Load(new StringReader(File.ReadAllText(Path.Combine(Root, "deploy", "kubernetes", "halo-gateway.yaml"))));
+        stream.Load(new StringReader(File.ReadAllText(Path.Combine(Root, "deploy", "kubernetes", "base", "halo-gateway.yaml"))));
         var configMap = stream.Documents.Select(d => (YamlMappingNode)d.RootNode).Single(d => ((YamlScalarNode)d["kind"]).Value == "ConfigMap");
         var text = ((YamlScalarNode)((YamlMappingNode)configMap["data"])["gateway.yaml"]).Value!;
         var file = Path.Combine(Path.GetTempPath(), $"halo-k8s-gateway-{Guid.NewGuid():N}.yaml");
@@ -38,7 +38,7 @@ public sealed class DeployTests
     [Fact]
     public void Manifests_EveryDocument_HasKindAndName()
     {
-        foreach (var path in Directory.GetFiles(Path.Combine(Root, "deploy", "kubernetes"), "*.yaml").Where(p => !p.EndsWith("kustomization.yaml", StringComparison.Ordinal)))
+        foreach (var path in Directory.GetFiles(Path.Combine(Root, "deploy", "kubernetes"), "*.yaml", SearchOption.AllDirectories).Where(p => !p.EndsWith("kustomization.yaml", StringComparison.Ordinal)))
         {
             var stream = new YamlStream();
             stream.Load(new StringReader(File.ReadAllText(path)));

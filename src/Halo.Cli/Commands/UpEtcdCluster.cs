@@ -11,6 +11,26 @@ namespace Halo.Cli.Commands;
 internal sealed class UpEtcdCluster : IAsyncDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    private static readonly BlockingCollection<(ProcessStartInfo Info, TaskCompletionSource<Process> Started)> Launches = new();
+    private static readonly Lazy<Thread> Launcher = new(() =>
+    {
+        var thread = new Thread(() =>
+        {
+            foreach (var (info, started) in Launches.GetConsumingEnumerable())
+            {
+                try
+                {
+                    started.SetResult(Process.Start(info) ?? throw new CliException($"--ha: could not start {info.FileName}"));
+                }
+                catch (Exception ex)
+                {
+                    started.SetException(ex);
+                }
+            }
+        }) { IsBackground = true, Name = "halo-up-etcd-launcher" };
+        thread.Start();
+        return thread;
+    });
     private readonly List<(Process Process, ConcurrentQueue<string> Output)> _members = [];
 
     private UpEtcdCluster(IReadOnlyList<string> clientUrls) => ClientUrls = clientUrls;
@@ -45,7 +65,7 @@ internal sealed class UpEtcdCluster : IAsyncDisposable
             // All at once: a member of a new cluster is healthy only once a quorum has elected a leader.
             for (var i = 0; i < members; i++)
             {
-                cluster.Launch(binary, [
+                await cluster.LaunchAsync(binary, [
                     "--name", names[i], "--data-dir", Path.Combine(directory, names[i]),
                     "--listen-client-urls", clients[i], "--advertise-client-urls", clients[i],
                     "--listen-peer-urls", peers[i], "--initial-advertise-peer-urls", peers[i],
@@ -83,15 +103,24 @@ internal sealed class UpEtcdCluster : IAsyncDisposable
         }
     }
 
-    private void Launch(string binary, string[] arguments)
+    /// <summary>
+    /// Starts one member so that it dies with this process however this process ends (Ctrl+C, kill -9). etcd is not a halo
+    /// child, so it cannot watch for its parent the way <see cref="ParentWatch"/> children do; the kernel's parent-death
+    /// signal does it instead, through setpriv as Halo.Agent's PostgresProcess does for PostgreSQL. That signal follows the
+    /// *thread* that forked the child, so every member is forked from one thread that lives as long as this process.
+    /// </summary>
+    private async Task LaunchAsync(string binary, string[] arguments)
     {
-        var info = new ProcessStartInfo(binary) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in arguments)
+        var info = new ProcessStartInfo("/usr/bin/setpriv") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in (string[])["--pdeathsig=KILL", "--", binary, .. arguments])
         {
             info.ArgumentList.Add(a);
         }
 
-        var process = Process.Start(info) ?? throw new CliException($"--ha: could not start {binary}");
+        var started = new TaskCompletionSource<Process>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _ = Launcher.Value;
+        Launches.Add((info, started));
+        var process = await started.Task;
         var output = new ConcurrentQueue<string>();
         process.OutputDataReceived += (_, e) => Remember(output, e.Data);
         process.ErrorDataReceived += (_, e) => Remember(output, e.Data);

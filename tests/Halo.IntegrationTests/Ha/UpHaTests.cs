@@ -55,4 +55,27 @@ public sealed class UpHaTests(ITestOutputHelper output)
 
         Directory.Delete(data, recursive: true);
     }
+
+    [Fact]
+    public async Task UpHa_KilledOutright_EtcdMembersServersAndChildrenDieWithIt()
+    {
+        var data = HaloProcess.TempDirectory("up-ha-kill");
+        await using var up = HaloProcess.Start("up", "--ha", "--listen", $"127.0.0.1:{HaloProcess.FreePort()}", "--gateway-listen", "127.0.0.1:0", "--no-redis", "--samples", "1", "--data", data);
+        await up.WaitForLineAsync("Kill a server:", Bound);
+        var etcd = UpTests.ProcessesMentioning(Path.Combine(data, "etcd"));
+        Assert.True(etcd.Count >= 3, $"three etcd members expected: {string.Join("; ", etcd)}");
+
+        // kill -9: no Ctrl+C handler runs. etcd goes at once (parent-death signal); halo children within ParentWatch's
+        // 1 s poll plus their own shutdown.
+        up.KillHard();
+        var clock = Stopwatch.StartNew();
+        while (UpTests.ProcessesMentioning(data).Count > 0)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"left after kill -9 of halo up --ha: {string.Join('\n', UpTests.ProcessesMentioning(data))}");
+            await Task.Delay(200);
+        }
+
+        output.WriteLine($"everything gone {clock.ElapsedMilliseconds} ms after the kill");
+        Directory.Delete(data, recursive: true);
+    }
 }

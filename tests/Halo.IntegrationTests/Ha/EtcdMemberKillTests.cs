@@ -1,0 +1,175 @@
+// Every wait in these tests has its own bound.
+#pragma warning disable xUnit1051
+
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Halo.IntegrationTests.Ha;
+
+/// <summary>
+/// The etcd under three real `halo server`s loses members while instances heartbeat and a client registers: a follower
+/// changes nothing users see; the leader costs at most the writes in flight at its death, each a 503 problem+json; two
+/// members (no quorum) turn control-plane writes into 503 problem+json on every server, none of them crashes, no instance
+/// is marked critical, and writes come back when the members do.
+/// </summary>
+public sealed class EtcdMemberKillTests(ITestOutputHelper output)
+{
+    /// <summary>With a follower gone, a call on its connection moves to another member at once; generous for a loaded machine.</summary>
+    private static readonly TimeSpan FollowerBound = TimeSpan.FromSeconds(2);
+
+    /// <summary>etcd's election timeout (1 s by default) for the survivors to elect a leader, with margin for a loaded machine.</summary>
+    private static readonly TimeSpan LeaderElectionBound = TimeSpan.FromSeconds(3);
+
+    /// <summary>The servers' deadline for one etcd call (EtcdStoreOptions.RequestTimeout default).</summary>
+    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(5);
+
+    private static readonly Stopwatch Clock = Stopwatch.StartNew();
+
+    [Fact]
+    public async Task KillEtcdMembers_OneIsInvisible_TwoGive503AndNoCrash()
+    {
+        await using var etcd = await EtcdCluster.StartAsync();
+        await using var servers = await ServerCluster.StartAsync(etcd);
+        var urls = Enumerable.Range(0, servers.Count).Select(servers.Url).ToList();
+        var instances = Enumerable.Range(0, 60).Select(i => ($"svc-{i % 6}", $"i-{i}", 10_000 + i)).ToList();
+        await using var fleet = new InstanceFleet(urls, instances, servers.Token);
+        await fleet.StartAsync(TimeSpan.FromSeconds(1));
+        using var http = servers.Http(TimeSpan.FromSeconds(10));
+        await ServerCluster.WaitUntilAsync(async () => (await servers.GetJsonAsync(0, "v1/cluster", http)).GetProperty("members").GetArrayLength() == 3,
+            TimeSpan.FromSeconds(30), "three members");
+
+        // One member, a follower: nothing users see changes. Every registration through every server succeeds at once.
+        var leader = await LeaderAsync(etcd);
+        var follower = (leader + 1) % etcd.Count;
+        var results = await RegisterAcrossAsync(servers, "follower", () => etcd.KillAsync(follower));
+        var failed = results.Where(r => r.Status != 201).ToList();
+        output.WriteLine($"follower {follower} killed: {results.Count} registrations, failed {failed.Count}, slowest {results.Max(r => r.Took).TotalMilliseconds:0} ms");
+        Assert.True(failed.Count == 0, $"registrations failed with one etcd follower down: {string.Join(", ", failed.Select(f => $"{f.Status} via {f.Server}"))}\n{servers.Logs()}");
+        Assert.True(results.Max(r => r.Took) < FollowerBound, $"a registration took {results.Max(r => r.Took)} with a follower down");
+        await etcd.RestartAsync(follower);
+
+        // One member, the leader. A write etcd had already forwarded to it is dropped with it, and etcd answers it only
+        // when the request times out: such a write answers a clear 503 problem+json (a client retries it on another
+        // server), never anything else, and only for writes in flight around the kill. Measured, not hidden.
+        leader = await LeaderAsync(etcd);
+        var killedAt = TimeSpan.Zero;
+        results = await RegisterAcrossAsync(servers, "leader", async () => { killedAt = Clock.Elapsed; await etcd.KillAsync(leader); });
+        failed = results.Where(r => r.Status != 201).ToList();
+        output.WriteLine($"leader {leader} killed: {results.Count} registrations, failed {failed.Count} ({string.Join(", ", failed.Select(f => $"{f.Status} after {f.Took.TotalMilliseconds:0} ms"))}), slowest {results.Max(r => r.Took).TotalMilliseconds:0} ms");
+        Assert.All(failed, f => Assert.True(f.Status == 503 && f.Problem, $"a write across the leader change answered {f.Status} (problem+json: {f.Problem})"));
+        Assert.All(failed, f => Assert.True(f.Started > killedAt - RequestTimeout && f.Started < killedAt + LeaderElectionBound,
+            $"a write started {f.Started - killedAt} from the kill failed: only writes in flight around the leader change may"));
+
+        var critical = await CriticalAsync(servers, http);
+        Assert.True(critical.Count == 0, $"instances marked critical because an etcd member died:\n{string.Join('\n', critical)}\n{servers.Logs()}");
+
+        // Two members: no quorum. Writes through every server answer 503 problem+json within a bound; nobody crashes.
+        var second = Enumerable.Range(0, etcd.Count).First(i => etcd.Pid(i) is not null);
+        await etcd.KillAsync(second);
+        output.WriteLine($"killed etcd member {second}; one of three left");
+        for (var i = 0; i < servers.Count; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            using var response = await http.PutAsJsonAsync(new Uri(servers.Url(i), $"v1/services/two/instances/t-{i}"), new { address = "127.0.0.1", port = 30_000 + i });
+            var body = await response.Content.ReadAsStringAsync();
+            output.WriteLine($"server {i}: {(int)response.StatusCode} after {clock.ElapsedMilliseconds} ms: {body}");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            Assert.Equal(503, JsonDocument.Parse(body).RootElement.GetProperty("status").GetInt32());
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.All(Enumerable.Range(0, servers.Count), i => Assert.True(servers.Process(i) is not null, $"server {i} exited without etcd quorum:\n{servers.Logs()}"));
+
+        // The members return: writes succeed again through every server.
+        await Task.WhenAll(etcd.RestartAsync(leader), etcd.RestartAsync(second));
+        for (var i = 0; i < servers.Count; i++)
+        {
+            var index = i;
+            await ServerCluster.WaitUntilAsync(async () => await servers.RegisterAsync(index, "two", $"t-{index}", 30_000 + index, http) == 201,
+                TimeSpan.FromSeconds(30), $"writes through server {i} after quorum returned");
+        }
+    }
+
+    /// <summary>The index of the member etcd reports as leader (POST /v3/maintenance/status on every running member).</summary>
+    private static async Task<int> LeaderAsync(EtcdCluster etcd)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var ids = new List<string>();
+        string? leader = null;
+        for (var i = 0; i < etcd.Count; i++)
+        {
+            if (etcd.Pid(i) is null)
+            {
+                ids.Add("");
+                continue;
+            }
+
+            using var response = await http.PostAsync($"{etcd.ClientUrl(i)}/v3/maintenance/status", new StringContent("{}"));
+            var status = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+            ids.Add(status.GetProperty("header").GetProperty("member_id").GetString()!);
+            leader = status.GetProperty("leader").GetString();
+        }
+
+        var index = ids.IndexOf(leader!);
+        Assert.True(index >= 0, $"leader {leader} is not among {string.Join(", ", ids)}");
+        return index;
+    }
+
+    private static async Task<List<string>> CriticalAsync(ServerCluster servers, HttpClient http) =>
+        (await servers.GetJsonAsync(0, "v1/events?type=health&limit=10000", http)).GetProperty("events").EnumerateArray()
+            .Where(e => e.GetProperty("to").GetString() == "critical")
+            .Select(e => $"{e.GetProperty("service")}/{e.GetProperty("instance")}: {e.GetProperty("cause")}").ToList();
+
+    /// <summary>
+    /// Registers a new instance every 100 ms through each server in turn, recording every answer (no retries): 2 s before
+    /// <paramref name="fault"/>, then 8 s after it (past the membership TTL and the detection bound).
+    /// </summary>
+    private static async Task<List<Registration>> RegisterAcrossAsync(ServerCluster cluster, string service, Func<Task> fault)
+    {
+        using var stop = new CancellationTokenSource();
+        var registrations = Task.Run(async () =>
+        {
+            var results = new List<Registration>();
+            using var http = cluster.Http(TimeSpan.FromSeconds(10));
+            for (var n = 0; !stop.IsCancellationRequested; n++)
+            {
+                var server = n % cluster.Count;
+                var started = Clock.Elapsed;
+                int status;
+                var problem = false;
+                try
+                {
+                    using var r = await http.PutAsJsonAsync(new Uri(cluster.Url(server), $"v1/services/{service}/instances/r-{n}"), new { address = "127.0.0.1", port = 20_000 + n, ttl = "1h" });
+                    status = (int)r.StatusCode;
+                    problem = r.Content.Headers.ContentType?.MediaType == "application/problem+json";
+                }
+                catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+                {
+                    status = 0;
+                }
+
+                results.Add(new(server, status, problem, started, Clock.Elapsed - started));
+                try
+                {
+                    await Task.Delay(100, stop.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+
+            return results;
+        });
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        await fault();
+        await Task.Delay(TimeSpan.FromSeconds(8));
+        await stop.CancelAsync();
+        return await registrations;
+    }
+
+    private sealed record Registration(int Server, int Status, bool Problem, TimeSpan Started, TimeSpan Took);
+}
