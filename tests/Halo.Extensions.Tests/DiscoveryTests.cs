@@ -52,7 +52,7 @@ public sealed class DiscoveryTests
         await heartbeats;
         await Servers.KillAsync(b);
         var killed = TimeProvider.System.GetTimestamp();
-        var failures = 0;
+        var failures = new List<string>();
         var calls = 0;
         TimeSpan? left = null;
         while (TimeProvider.System.GetElapsedTime(killed) < detection + TimeSpan.FromSeconds(2))
@@ -61,11 +61,11 @@ public sealed class DiscoveryTests
             {
                 using var response = await caller.GetAsync("/");
                 calls++;
-                if (!response.IsSuccessStatusCode) failures++;
+                if (!response.IsSuccessStatusCode) failures.Add($"{TimeProvider.System.GetElapsedTime(killed)}: {(int)response.StatusCode}");
             }
-            catch (HttpRequestException)
+            catch (HttpRequestException ex)
             {
-                failures++;
+                failures.Add($"{TimeProvider.System.GetElapsedTime(killed)}: {ex.Message} [{string.Join(", ", catalog.Routable("web").Select(i => $"{i.Id} {i.Health}"))}]");
             }
 
             if (left is null && catalog.Routable("web").All(i => i.Id != "web-b"))
@@ -76,7 +76,7 @@ public sealed class DiscoveryTests
             await Task.Delay(20);
         }
 
-        Assert.Equal(0, failures);
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
         Assert.True(calls > 20, $"{calls} calls");
         Assert.NotNull(left);
         // The detector's bound, plus the feed's propagation on a busy machine.
