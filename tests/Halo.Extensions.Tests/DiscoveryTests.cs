@@ -100,7 +100,8 @@ public sealed class DiscoveryTests
     {
         await using var servers = await Servers.StartAsync();
         var (_, url) = await servers.AddServerAsync();
-        await using var a = await Apps.StartServiceAsync(url, "web", "web-a");
+        // The default heartbeat (1 s), so a starved machine does not make web-a critical by late heartbeats: the test is about reports.
+        await using var a = await Apps.StartServiceAsync(url, "web", "web-a", configure: o => o.HeartbeatInterval = TimeSpan.FromSeconds(1));
         await using var b = await Apps.StartPlainAsync("web-b", status: 500);
         using var halo = new HaloClient(url);
         await halo.RegisterAsync("web", "web-b", new { address = "127.0.0.1", port = Apps.Address(b).Port, ttl = "1s" });
