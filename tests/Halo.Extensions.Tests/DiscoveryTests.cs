@@ -34,8 +34,9 @@ public sealed class DiscoveryTests
             }
         });
         var attemptsOnB = new List<long>(); // timestamps of attempts that went to web-b
-        // peak-ewma: the gateway's default policy, from Halo.Core.
-        var (callerApp, caller) = await Apps.StartCallerAsync(url, "web", retries: 2, balancing: "peak-ewma", sent: uri =>
+        // Round robin (Halo.Core's): web-b keeps getting every other try after the kill, so the test always meets the dead
+        // instance; peak-ewma on a starved machine could steer every try to web-a and leave nothing to show.
+        var (callerApp, caller) = await Apps.StartCallerAsync(url, "web", retries: 2, balancing: "round-robin", sent: uri =>
         {
             if (uri.Port == bPort)
             {
@@ -48,10 +49,12 @@ public sealed class DiscoveryTests
         var bound = (await halo.ServicesAsync()).Services.Single(s => s.Name == "web").DetectionBound;
         Assert.True(Durations.TryParse(bound, out var detection), bound);
 
-        await crash.CancelAsync();
-        await heartbeats;
-        await Servers.KillAsync(b);
+        // Death as kill -9 makes it: heartbeats stop and the port closes at one moment, stamped before either, so a slow
+        // stop on a starved machine cannot let the detector act before the test starts watching.
         var killed = TimeProvider.System.GetTimestamp();
+        await crash.CancelAsync();
+        await Servers.KillAsync(b);
+        await heartbeats;
         var failures = new List<string>();
         var calls = 0;
         TimeSpan? left = null;
