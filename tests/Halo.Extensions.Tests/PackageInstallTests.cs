@@ -6,7 +6,8 @@ namespace Halo.Client.Tests;
 
 /// <summary>
 /// The packages as a user meets them: packed from this repository into a folder, added to a fresh `dotnet new web`
-/// project with `dotnet add package --source`, built and run against a real server, where the app registers itself.
+/// project with `dotnet add package --source`, built and run against a real server, where the app registers itself
+/// and calls itself by name through discovery.
 /// </summary>
 public sealed class PackageInstallTests
 {
@@ -27,12 +28,17 @@ public sealed class PackageInstallTests
             Assert.Contains(Directory.GetFiles(feed), f => f.EndsWith($"Halo.Extensions.Hosting.{version}.nupkg", StringComparison.Ordinal));
             await RunAsync(work, "dotnet", "new", "web", "-o", app, "--no-restore");
             await RunAsync(app, "dotnet", "add", "package", "Halo.Extensions.Hosting", "--version", version, "--source", feed);
+            await RunAsync(app, "dotnet", "add", "package", "Halo.Extensions.ServiceDiscovery", "--version", version, "--source", feed);
+            // Both packages: it registers itself as "fresh" and calls http://fresh through discovery.
             await File.WriteAllTextAsync(Path.Combine(app, "Program.cs"), """
                 var builder = WebApplication.CreateBuilder(args);
                 builder.Services.AddHealthChecks();
                 builder.AddHaloRegistration(o => o.Service = "fresh");
+                builder.Services.AddHaloServiceDiscovery();
+                builder.Services.AddHttpClient("self", c => c.BaseAddress = new Uri("http://fresh")).AddHaloServiceDiscovery();
                 var app = builder.Build();
                 app.MapGet("/", () => "hello from a fresh project");
+                app.MapGet("/by-name", async (IHttpClientFactory clients) => "by name: " + await clients.CreateClient("self").GetStringAsync("/"));
                 app.Run();
                 """);
             await RunAsync(app, "dotnet", "build", "-c", "Release", "-o", Path.Combine(app, "out"));
@@ -60,6 +66,12 @@ public sealed class PackageInstallTests
 
                 using var http = new HttpClient();
                 Assert.Equal("hello from a fresh project", await http.GetStringAsync($"http://{registered!.Address}:{registered.Port}/"));
+                // Its discovery may read the catalog a moment before its own registration lands; the feed brings it.
+                await Apps.UntilAsync(async () =>
+                {
+                    using var byName = await http.GetAsync($"http://{registered.Address}:{registered.Port}/by-name");
+                    return byName.IsSuccessStatusCode && await byName.Content.ReadAsStringAsync() == "by name: hello from a fresh project";
+                }, TimeSpan.FromSeconds(30), "http://fresh to resolve through Halo in the fresh app");
             }
             finally
             {

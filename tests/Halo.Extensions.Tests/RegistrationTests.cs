@@ -105,20 +105,32 @@ public sealed class RegistrationTests
     {
         await using var servers = await Servers.StartAsync();
         var (server, url) = await servers.AddServerAsync();
-        await using var a = await Apps.StartServiceAsync(url, "web", "web-a");
+        // The default heartbeat (1 s): at 300 ms a starved machine (stress-ng) made the only instance critical now and then,
+        // which is the detector doing its job, not the server's absence this test is about.
+        await using var a = await Apps.StartServiceAsync(url, "web", "web-a", configure: o => o.HeartbeatInterval = TimeSpan.FromSeconds(1));
         var (callerApp, caller) = await Apps.StartCallerAsync(url, "web");
         await using var _ = callerApp;
         await Apps.UntilAsync(async () => await Reached(caller, 3) is { Count: 1 } one && one.Contains("web-a"), Bound, "the caller to reach web-a");
         using var stopLoad = new CancellationTokenSource();
-        var (calls, failed) = (0, 0);
+        var calls = 0;
+        var failed = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var catalog = callerApp.Services.GetRequiredService<Halo.Extensions.ServiceDiscovery.HaloServiceCatalog>();
+        var phase = "away";
         // One caller, calling every 50 ms from before the kill until the app is passing on the restarted server.
         var load = Task.Run(async () =>
         {
             while (!stopLoad.IsCancellationRequested)
             {
-                var answer = await Reached(caller, 1);
+                try
+                {
+                    await caller.GetStringAsync("/");
+                }
+                catch (Exception ex) when (ex is HttpRequestException or InvalidOperationException)
+                {
+                    failed.Enqueue($"{Volatile.Read(ref phase)}: {ex.Message} [{string.Join(", ", catalog.Routable("web").Select(i => $"{i.Id} {i.Health}"))}]");
+                }
+
                 Interlocked.Increment(ref calls);
-                if (!answer.Contains("web-a")) Interlocked.Increment(ref failed);
                 await Task.Delay(50);
             }
         });
@@ -127,13 +139,14 @@ public sealed class RegistrationTests
         await Task.Delay(TimeSpan.FromSeconds(5));
         // The same port again, as a restarted server would have.
         var (_, again) = await servers.AddServerAtAsync(url);
+        Volatile.Write(ref phase, "restarted");
         using var halo = new HaloClient(again);
         await Apps.UntilAsync(async () => (await Instances(halo, "web")).Any(i => i.Id == "web-a" && i.Health == HealthStatus.Passing), Bound, "web-a passing after the restart");
         await Task.Delay(500);
         await stopLoad.CancelAsync();
         await load;
 
-        Assert.Equal(0, failed);
+        Assert.True(failed.IsEmpty, string.Join("\n", failed));
         Assert.True(calls > 40, $"{calls} calls");
     }
 
