@@ -74,6 +74,18 @@ internal static class Apps
         return (app, app.Services.GetRequiredService<IHttpClientFactory>().CreateClient("callee"));
     }
 
+    /// <summary>An app that is not Halo-aware (the test registers and heartbeats for it): it answers its name with <paramref name="status"/>.</summary>
+    public static async Task<WebApplication> StartPlainAsync(string name, int status = 200)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0));
+        var app = builder.Build();
+        app.MapGet("/", () => Results.Text(name, statusCode: status));
+        await app.StartAsync();
+        return app;
+    }
+
     /// <summary>Sees where each attempt goes (inside the discovery handler, so after the instance was chosen).</summary>
     private sealed class Observer(Action<Uri> sent) : DelegatingHandler
     {

@@ -20,7 +20,7 @@ public sealed class DiscoveryTests
         var (_, url) = await servers.AddServerAsync();
         await using var a = await Apps.StartServiceAsync(url, "web", "web-a");
         // web-b heartbeats from the test, so it can die without a word, as a process killed with -9 does.
-        var b = await StartPlainAsync("web-b");
+        var b = await Apps.StartPlainAsync("web-b");
         var bPort = Apps.Address(b).Port;
         using var halo = new HaloClient(url);
         await halo.RegisterAsync("web", "web-b", new { address = "127.0.0.1", port = bPort, ttl = "200ms" });
@@ -101,7 +101,7 @@ public sealed class DiscoveryTests
         await using var servers = await Servers.StartAsync();
         var (_, url) = await servers.AddServerAsync();
         await using var a = await Apps.StartServiceAsync(url, "web", "web-a");
-        await using var b = await StartPlainAsync("web-b", status: 500);
+        await using var b = await Apps.StartPlainAsync("web-b", status: 500);
         using var halo = new HaloClient(url);
         await halo.RegisterAsync("web", "web-b", new { address = "127.0.0.1", port = Apps.Address(b).Port, ttl = "1s" });
         using var stop = new CancellationTokenSource();
@@ -195,16 +195,5 @@ public sealed class DiscoveryTests
         var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => app.StartAsync());
 
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
-    }
-
-    private static async Task<WebApplication> StartPlainAsync(string name, int status = 200)
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0));
-        var app = builder.Build();
-        app.MapGet("/", () => Results.Text(name, statusCode: status));
-        await app.StartAsync();
-        return app;
     }
 }

@@ -14,7 +14,9 @@ namespace Halo.Agent.Drivers;
 /// <param name="advertise">host:port replicas and clients use to reach this database, when not <paramref name="host"/>:<paramref name="port"/>
 /// (behind NAT, a container port mapping or a proxy).</param>
 /// <param name="auth">Credentials for Redis' AUTH and for replicas' masteruser/masterauth; null when Redis asks for none.</param>
-public sealed class RedisDriver(string host, int port, TimeSpan commandTimeout, TimeProvider? time = null, string? advertise = null, RedisAuth? auth = null) : IDatabaseDriver
+/// <param name="tls">TLS to Redis (pinned CA, optional client certificate); null for plain TCP.</param>
+public sealed class RedisDriver(string host, int port, TimeSpan commandTimeout, TimeProvider? time = null, string? advertise = null, RedisAuth? auth = null,
+    RedisTls? tls = null) : IDatabaseDriver
 {
     public const int FenceValue = int.MaxValue;
 
@@ -98,7 +100,7 @@ public sealed class RedisDriver(string host, int port, TimeSpan commandTimeout, 
         await _fenceGate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            _fenceConnection ??= await RespConnection.ConnectAsync(host, port, commandTimeout, time ?? TimeProvider.System, auth, ct).ConfigureAwait(false);
+            _fenceConnection ??= await RespConnection.ConnectAsync(host, port, commandTimeout, time ?? TimeProvider.System, auth, tls, ct).ConfigureAwait(false);
             if (await _fenceConnection.ExecuteAsync(commandTimeout, ct, "CONFIG", "SET", "min-replicas-to-write", FenceValue.ToString(CultureInfo.InvariantCulture))
                     .ConfigureAwait(false) is RespError error)
             {
@@ -161,7 +163,7 @@ public sealed class RedisDriver(string host, int port, TimeSpan commandTimeout, 
         {
             if (_connection is null)
             {
-                _connection = await RespConnection.ConnectAsync(host, port, commandTimeout, time ?? TimeProvider.System, auth, ct).ConfigureAwait(false);
+                _connection = await RespConnection.ConnectAsync(host, port, commandTimeout, time ?? TimeProvider.System, auth, tls, ct).ConfigureAwait(false);
                 var server = await _connection.ExecuteAsync(commandTimeout, ct, "INFO", "server").ConfigureAwait(false) as string ?? "";
                 _pid = int.TryParse(Parse(server).GetValueOrDefault("process_id"), CultureInfo.InvariantCulture, out var pid) ? pid : null;
             }

@@ -13,16 +13,16 @@ namespace Halo.Agent.Drivers;
 public sealed class RespConnection : IAsyncDisposable
 {
     private readonly TcpClient _client;
-    private readonly NetworkStream _stream;
+    private readonly Stream _stream;
     private readonly TimeProvider _time;
     private readonly byte[] _buffer = new byte[64 * 1024];
     private int _start;
     private int _end;
 
-    private RespConnection(TcpClient client, TimeProvider time)
+    private RespConnection(TcpClient client, Stream stream, TimeProvider time)
     {
         _client = client;
-        _stream = client.GetStream();
+        _stream = stream;
         _time = time;
     }
 
@@ -31,26 +31,44 @@ public sealed class RespConnection : IAsyncDisposable
 
     /// <summary>Connects within <paramref name="timeout"/> without authenticating; every timeout of this connection runs on <paramref name="time"/>'s clock.</summary>
     public static Task<RespConnection> ConnectAsync(string host, int port, TimeSpan timeout, TimeProvider time, CancellationToken ct = default) =>
-        ConnectAsync(host, port, timeout, time, null, ct);
+        ConnectAsync(host, port, timeout, time, null, null, ct);
 
     /// <summary>
     /// Connects within <paramref name="timeout"/> and, with <paramref name="auth"/>, authenticates (a refusal throws
     /// <see cref="InvalidOperationException"/> with Redis' reason, never the password); every timeout of this connection
     /// runs on <paramref name="time"/>'s clock.
     /// </summary>
-    public static async Task<RespConnection> ConnectAsync(string host, int port, TimeSpan timeout, TimeProvider time, RedisAuth? auth, CancellationToken ct = default)
+    public static async Task<RespConnection> ConnectAsync(string host, int port, TimeSpan timeout, TimeProvider time, RedisAuth? auth, RedisTls? tls = null,
+        CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(time);
         var client = new TcpClient { NoDelay = true };
         RespConnection? connection = null;
         try
         {
+            Stream stream;
             using (var deadline = new Deadline(timeout, time, ct))
             {
                 await client.ConnectAsync(host, port, deadline.Token).ConfigureAwait(false);
+                stream = client.GetStream();
+                if (tls is not null)
+                {
+                    // The handshake shares the connect deadline: a Redis that accepts but never finishes TLS is down, not hung.
+                    var ssl = new System.Net.Security.SslStream(stream, leaveInnerStreamOpen: false);
+                    stream = ssl;
+                    try
+                    {
+                        await ssl.AuthenticateAsClientAsync(tls.ClientOptions(host), deadline.Token).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is System.Security.Authentication.AuthenticationException or System.Security.Cryptography.CryptographicException)
+                    {
+                        // An IOException like any connection failure: the probe reports the member down with this reason.
+                        throw new IOException($"TLS to {host}:{port}: {ex.GetBaseException().Message}", ex);
+                    }
+                }
             }
 
-            connection = new RespConnection(client, time);
+            connection = new RespConnection(client, stream, time);
             if (auth is not null && await connection.ExecuteAsync(timeout, ct, auth.Command).ConfigureAwait(false) is RespError refused)
             {
                 throw new InvalidOperationException($"AUTH as {auth.User ?? "default"}: {refused.Message}");
@@ -187,10 +205,10 @@ public sealed class RespConnection : IAsyncDisposable
         _end += read;
     }
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
+        await _stream.DisposeAsync().ConfigureAwait(false);
         _client.Dispose();
-        return ValueTask.CompletedTask;
     }
 }
 

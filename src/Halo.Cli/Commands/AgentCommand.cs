@@ -20,6 +20,9 @@ internal static class AgentCommand
         var redisServer = new Option<string?>("--redis-server") { Description = "Run and restart redis-server from this path yourself (managed mode)" };
         var redisPort = new Option<int>("--redis-port") { Description = "Port of the managed redis-server", DefaultValueFactory = _ => 6379 };
         var redisDir = new Option<string?>("--redis-dir") { Description = "Working directory of the managed redis-server" };
+        var redisTlsCa = new Option<string?>("--redis-tls-ca") { Description = "TLS to Redis: the PEM CA its certificate must chain to (host name checked)" };
+        var redisTlsCert = new Option<string?>("--redis-tls-cert") { Description = "TLS to Redis: PEM client certificate (for tls-auth-clients)" };
+        var redisTlsKey = new Option<string?>("--redis-tls-key") { Description = "TLS to Redis: PEM key of --redis-tls-cert" };
         var redisAuth = new Option<string?>("--redis-auth-file")
         {
             Description = "File with 'user password' (an ACL user) or 'password' (requirepass) for Redis AUTH and replication; managed Redis starts with it",
@@ -40,7 +43,7 @@ internal static class AgentCommand
         var interval = new Option<string>("--interval") { Description = "Probe and report interval", DefaultValueFactory = _ => "100ms" };
         var command = new Command("agent", "Run beside a database: report its health and position, promote, follow and fence it")
         {
-            group, member, driver, redis, redisServer, redisPort, redisDir, redisAuth, advertise, address, health, position, promote, follow, fence, kill, interval,
+            group, member, driver, redis, redisServer, redisPort, redisDir, redisAuth, redisTlsCa, redisTlsCert, redisTlsKey, advertise, address, health, position, promote, follow, fence, kill, interval,
             pg, pgBin, pgData, pgPort, pgSecrets,
         };
         command.SetAction((parse, ct) => CommonOptions.Run(async () =>
@@ -64,6 +67,11 @@ internal static class AgentCommand
                         loggers.CreateLogger("halo.agent"));
                     break;
                 case "redis" when parse.GetValue(redisServer) is { } path:
+                    if (parse.GetValue(redisTlsCa) is not null)
+                    {
+                        throw new CliException("--redis-tls-ca: managed Redis (--redis-server) does not start TLS yet; run Redis yourself with tls-port and use --redis");
+                    }
+
                     var port = parse.GetValue(redisPort);
                     var managedAuth = Auth(parse.GetValue(redisAuth));
                     managed = new ManagedRedis(path, port, parse.GetValue(redisDir) ?? Path.Combine(".halo", "redis-" + m), auth: managedAuth);
@@ -71,7 +79,8 @@ internal static class AgentCommand
                     break;
                 case "redis":
                     var (host, p) = CommonOptions.Endpoint(parse.GetValue(redis) ?? "127.0.0.1:6379", "--redis");
-                    db = new RedisDriver(host, p, TimeSpan.FromMilliseconds(250), advertise: Advertised(parse.GetValue(advertise)), auth: Auth(parse.GetValue(redisAuth)));
+                    db = new RedisDriver(host, p, TimeSpan.FromMilliseconds(250), advertise: Advertised(parse.GetValue(advertise)), auth: Auth(parse.GetValue(redisAuth)),
+                        tls: Tls(parse.GetValue(redisTlsCa), parse.GetValue(redisTlsCert), parse.GetValue(redisTlsKey)));
                     break;
                 case "exec":
                     db = new ExecDriver(parse.GetValue(address) ?? throw new CliException("--address: required with --driver exec"), new ExecCommands
@@ -114,6 +123,40 @@ internal static class AgentCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>TLS to Redis from the --redis-tls-* flags, or null; each file is checked now, failing with one line naming its flag.</summary>
+    private static RedisTls? Tls(string? ca, string? cert, string? key)
+    {
+        if (ca is null)
+        {
+            return (cert ?? key) is null ? null : throw new CliException($"{(cert is not null ? "--redis-tls-cert" : "--redis-tls-key")}: needs --redis-tls-ca");
+        }
+
+        if (key is not null && cert is null)
+        {
+            throw new CliException("--redis-tls-key: needs --redis-tls-cert");
+        }
+
+        var tls = new RedisTls(ca, cert, key);
+        foreach (var (flag, file) in new[] { ("--redis-tls-ca", ca), ("--redis-tls-cert", cert), ("--redis-tls-key", key) })
+        {
+            if (file is not null && !File.Exists(file))
+            {
+                throw new CliException($"{flag}: no such file '{file}'");
+            }
+        }
+
+        try
+        {
+            _ = tls.ClientOptions("check");
+        }
+        catch (System.Security.Cryptography.CryptographicException ex)
+        {
+            throw new CliException($"{(cert is null ? "--redis-tls-ca" : "--redis-tls-cert")}: cannot load: {ex.Message}");
+        }
+
+        return tls;
     }
 
     /// <summary>Redis credentials from --redis-auth-file, or null; a missing or malformed file is one line naming the flag.</summary>

@@ -44,7 +44,7 @@ internal sealed class TlsFlags
         {
             if ((mode ?? clientCa) is { } stray)
             {
-                throw new CliException($"{(mode is not null ? mode.Name : clientCa!.Name)}: client certificates need HTTPS (--tls-cert and --tls-key)");
+                throw new CliException($"{stray.Name}: client certificates need HTTPS (--tls-cert and --tls-key)");
             }
 
             return null;

@@ -79,9 +79,10 @@ public static class HaloHttp
 
     /// <summary>
     /// Accepts the server's certificate only when it chains to one of <paramref name="roots"/> (not the machine's store) and
-    /// names the host; a pinned CA replaces the system trust rather than adding to it.
+    /// names the host; a pinned CA replaces the system trust rather than adding to it. Public so every TLS client in Halo
+    /// (the agent's Redis connection too) pins the same way.
     /// </summary>
-    internal static bool TrustedByPinnedCa(X509Certificate? certificate, X509Chain? presented, SslPolicyErrors errors, X509Certificate2Collection roots)
+    public static bool TrustedByPinnedCa(X509Certificate? certificate, X509Chain? presented, SslPolicyErrors errors, X509Certificate2Collection roots)
     {
         if (certificate is null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != SslPolicyErrors.None)
         {

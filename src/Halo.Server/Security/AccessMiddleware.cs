@@ -92,7 +92,10 @@ internal sealed class AccessMiddleware(
                 $"this call needs the {HaloRoles.Name(required)} role; token '{caller.Name}' has {HaloRoles.Name(caller.Role)}", "Authorization");
         }
 
-        if ((caller.IsScoped || access.Member is not null) && OutOfScope(context, access, caller, required) is { } scope)
+        // Scope limits what a token may change, not what it may read: the global reads (catalog, events) already show every
+        // service, so refusing a scoped token the watch or another service's instances hid nothing, and it kept an app that
+        // registers itself and discovers others from doing both with its own scoped token.
+        if (required > HaloRole.Read && (caller.IsScoped || access.Member is not null) && OutOfScope(context, access, caller) is { } scope)
         {
             metrics.Refused("scope");
             return Refuse(context, StatusCodes.Status403Forbidden, "Forbidden", scope, "Authorization");
@@ -198,7 +201,7 @@ internal sealed class AccessMiddleware(
         MediaTypeHeaderValue.TryParse(type, out var media) && media.MediaType.Value is { } value
         && (value.Equals("application/json", StringComparison.OrdinalIgnoreCase) || value.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
 
-    private static string? OutOfScope(HttpContext context, RouteAccess access, Caller caller, HaloRole required)
+    private static string? OutOfScope(HttpContext context, RouteAccess access, Caller caller)
     {
         if (access.Service is { } serviceValue && serviceValue != RouteAccess.CheckedByHandler)
         {
@@ -225,7 +228,7 @@ internal sealed class AccessMiddleware(
             }
         }
 
-        if (access.Service is null && access.Group is null && required > HaloRole.Read)
+        if (access.Service is null && access.Group is null)
         {
             return $"token '{caller.Name}' is scoped; this call is not about one service or group";
         }

@@ -52,7 +52,7 @@ public sealed class GatewayForwardedTests(ITestOutputHelper output) : IAsyncDisp
         await _scenario.StartBackendsAsync("b1");
         var (proxy, admin) = await StartGatewayAsync("admin", "adminListen: 127.0.0.1:0\n");
         Assert.NotNull(admin);
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         using (var ok = await http.GetAsync(proxy + "/"))
         {
             Assert.True(ok.IsSuccessStatusCode);
@@ -74,7 +74,9 @@ public sealed class GatewayForwardedTests(ITestOutputHelper output) : IAsyncDisp
     private async Task<(string Proxy, string? Admin)> StartGatewayAsync(string name, string extra)
     {
         var config = Path.Combine(_dir, name + ".yaml");
-        await File.WriteAllTextAsync(config, $"routes: [{{cluster: web}}]\n{extra}clusters:\n  web:\n    destinations: [{{url: '{_scenario.Url("b1")}'}}]\n");
+        // A generous per-try timeout: under stress-ng a cold backend's first answer can take seconds; timing is not the subject.
+        await File.WriteAllTextAsync(config,
+            $"routes: [{{cluster: web}}]\n{extra}clusters:\n  web:\n    destinations: [{{url: '{_scenario.Url("b1")}'}}]\n    retry: {{ perTryTimeout: 20s }}\n");
         var gateway = HaloProcess.Start("gateway", "--config", config, "--listen", "127.0.0.1:0");
         _gateways.Add(gateway);
         var proxy = (await gateway.WaitForLineAsync("halo gateway listening on ", Bound)).Split(' ')[^1].TrimEnd('/');
@@ -86,7 +88,7 @@ public sealed class GatewayForwardedTests(ITestOutputHelper output) : IAsyncDisp
 
     private static async Task<string> HeaderAsync(string gateway, string header, Version version, Dictionary<string, string> sent)
     {
-        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(10) };
+        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(30) };
         using var request = new HttpRequestMessage(HttpMethod.Get, $"{gateway}/header/{header}") { Version = version, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
         foreach (var (name, value) in sent)
         {

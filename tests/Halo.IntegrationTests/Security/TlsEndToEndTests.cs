@@ -52,6 +52,8 @@ public sealed class TlsEndToEndTests(ITestOutputHelper output) : IAsyncDisposabl
         {
             Servers = [new Uri(url)], Token = HaloProcess.Token,
             CaCertificateFile = Pem("ca.pem"), ClientCertificateFile = Pem("client.pem"), ClientKeyFile = Pem("client-key.pem"),
+            // The connect timeout covers the TLS handshake; a cold server under stress-ng takes seconds over its first ones.
+            ConnectTimeout = TimeSpan.FromSeconds(15),
         };
 
         // A Redis group run by real agents that reach the server over mTLS.
@@ -90,7 +92,7 @@ public sealed class TlsEndToEndTests(ITestOutputHelper output) : IAsyncDisposabl
 
         // What must fail: the system trust store does not know the dev CA; without a client certificate, or with one of
         // another CA, the handshake is refused; the gateway's listener refuses the same.
-        using (var systemTrust = new HttpClient { Timeout = TimeSpan.FromSeconds(10) })
+        using (var systemTrust = new HttpClient { Timeout = TimeSpan.FromSeconds(20) })
         {
             var refused = await Assert.ThrowsAsync<HttpRequestException>(() => systemTrust.GetAsync(url + "/healthz"));
             output.WriteLine($"no CA pin: {refused.InnerException?.Message ?? refused.Message}");
@@ -123,7 +125,9 @@ public sealed class TlsEndToEndTests(ITestOutputHelper output) : IAsyncDisposabl
         await server.WaitForLineAsync("TLS certificate reloaded", Bound);
 
         // The agents keep working through the new certificate: a switchover needs both to report and act.
-        var target = status.Primary == "r1" ? "r2" : "r1";
+        // Read again: under load the group may have failed over since (the controller's business, not this test's).
+        var current = await WaitForGroupAsync(groups, s => s.PrimaryConfirmed && s.Members.Count(m => m.Role == MemberRole.Replica && m.Healthy) == 1);
+        var target = current.Primary == "r1" ? "r2" : "r1";
         await groups.SwitchoverAsync("cache", target);
         await WaitForGroupAsync(groups, s => s.Primary == target && s.PrimaryConfirmed);
         Assert.Equal("master", (await _redis[int.Parse(target.AsSpan(1)) - 1].RoleAsync())?.Role);
@@ -149,6 +153,14 @@ public sealed class TlsEndToEndTests(ITestOutputHelper output) : IAsyncDisposabl
             (["server", "--listen", "127.0.0.1:0", "--data", data, "--config", config], "halo: server.tls.certificate: no such file"),
             (["server", "--listen", "127.0.0.1:0", "--data", data, "--tls-cert", Path.Combine(certs, "server.pem"), "--tls-key", Path.Combine(certs, "server-key.pem"),
                 "--tls-client-certs", "require"], "halo: --tls-client-certs: "),
+            (["server", "--listen", "127.0.0.1:0", "--data", data, "--tls-client-certs", "require", "--tls-client-ca", Path.Combine(certs, "ca.pem")],
+                "halo: --tls-client-certs: client certificates need HTTPS"),
+            (["agent", "--group", "g", "--member", "m", "--redis", "127.0.0.1:1", "--redis-tls-ca", Path.Combine(certs, "missing.pem")],
+                "halo: --redis-tls-ca: no such file"),
+            (["agent", "--group", "g", "--member", "m", "--redis", "127.0.0.1:1", "--redis-tls-ca", Path.Combine(certs, "ca-key.pem")],
+                "halo: --redis-tls-ca: cannot load"),
+            (["agent", "--group", "g", "--member", "m", "--redis", "127.0.0.1:1", "--redis-auth-file", Path.Combine(certs, "missing")],
+                "halo: --redis-auth-file: cannot read"),
             (["gateway", "--config", gatewayConfig, "--listen", "127.0.0.1:0", "--tls-cert", Path.Combine(certs, "ca-key.pem"), "--tls-key", Path.Combine(certs, "server-key.pem")],
                 "halo: --tls-cert: "),
         };
@@ -175,8 +187,9 @@ public sealed class TlsEndToEndTests(ITestOutputHelper output) : IAsyncDisposabl
         var options = new HaloClientOptions
         {
             Servers = [new Uri("https://127.0.0.1:1")], CaCertificateFile = ca, ClientCertificateFile = client?.Cert, ClientKeyFile = client?.Key,
+            ConnectTimeout = TimeSpan.FromSeconds(15),
         };
-        return new HttpClient(HaloHttp.CreateTransport(options)) { Timeout = TimeSpan.FromSeconds(10) };
+        return new HttpClient(HaloHttp.CreateTransport(options)) { Timeout = TimeSpan.FromSeconds(20) };
     }
 
     /// <summary>The status code, or null when the connection or handshake failed.</summary>
@@ -197,13 +210,13 @@ public sealed class TlsEndToEndTests(ITestOutputHelper output) : IAsyncDisposabl
     private static async Task<string?> ServedThumbprintAsync(string url)
     {
         string? seen = null;
-        using var handler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.Zero };
+        using var handler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.Zero, ConnectTimeout = TimeSpan.FromSeconds(15) };
         handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, _) =>
         {
             seen = certificate is null ? null : new X509Certificate2(certificate).Thumbprint;
             return false; // only looking
         };
-        using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(10) };
+        using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(20) };
         try
         {
             using var _ = await http.GetAsync(url);

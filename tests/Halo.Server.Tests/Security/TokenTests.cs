@@ -174,6 +174,29 @@ public sealed class TokenTests
     }
 
     [Fact]
+    public async Task ScopedToken_ReadsEveryService_WritesOnlyItsOwn()
+    {
+        // An application that registers as "orders" and discovers "web" through the change feed, with one scoped token.
+        await using var server = await ServerFixture.StartAsync();
+        await server.RegisterAsync("web", "w1");
+        var secret = await server.CreateTokenAsync("orders-app", "register", services: ["orders"]);
+        using var client = server.Client(secret);
+
+        using var feed = await client.SendAsync(new HttpRequestMessage(HttpMethod.Get, "/v1/watch?from=0"), HttpCompletionOption.ResponseHeadersRead);
+        using var instances = await client.GetAsync("/v1/services/web/instances");
+        using var catalog = await client.GetAsync("/v1/catalog");
+        using var register = await client.PutAsync("/v1/services/web/instances/w2", RouteAccessTests.Json("""{"address":"127.0.0.1","port":8080}"""));
+        using var heartbeat = await client.PostAsync("/v1/services/web/instances/w1/heartbeat", null);
+
+        Assert.Equal(HttpStatusCode.OK, feed.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, instances.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, catalog.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, register.StatusCode);
+        Assert.Contains("does not cover service web", await register.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, heartbeat.StatusCode);
+    }
+
+    [Fact]
     public async Task FailedAuthentications_PastTheLimit_RateLimitedAndCounted()
     {
         await using var server = await ServerFixture.StartAsync(new ServerOptions { Security = new() { AuthFailuresPerSource = 5 } });
