@@ -110,7 +110,7 @@ echo "registered: $(owned_instances) instances in $(( ($(now_ms) - registered_at
 sleep 10 # every instance has heartbeated since its registration
 # Halo.Bench registers a client's instances before it starts heartbeating, so the first registered ones can go critical
 # before their first heartbeat (lastHeartbeat null); the count below starts here, with the fleet heartbeating.
-from_revision=$(curl -fsS -H "Authorization: Bearer $(cat "$WORK/token")" "http://${servers[0]}/v1/catalog" | python3 -c 'import json,sys; print(json.load(sys.stdin)["revision"])')
+from_revision=$(curl -fsS -X POST -d '{}' "${etcd_clients[0]}/v3/maintenance/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')
 
 # etcd writes during steady heartbeating, from etcd's own counters (any member: committed proposals are the cluster's).
 p0=$(metric "${etcd_clients[0]}/metrics" etcd_server_proposals_committed_total)
