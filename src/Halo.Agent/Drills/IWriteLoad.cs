@@ -10,6 +10,9 @@ public interface IWriteLoad
     /// <summary>Time from the failure (a timestamp of the load's TimeProvider) to the first acknowledged write after it; null if none yet.</summary>
     TimeSpan? RecoveryAfter(long failedAt);
 
+    /// <summary>Waits at most <paramref name="limit"/> for <see cref="RecoveryAfter"/> to have an answer; null if none came.</summary>
+    Task<TimeSpan?> WaitRecoveryAsync(long failedAt, TimeSpan limit, CancellationToken ct);
+
     Task RunAsync(CancellationToken ct);
 
     Task<long> CountLostAsync(CancellationToken ct);

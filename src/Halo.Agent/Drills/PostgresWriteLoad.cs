@@ -1,31 +1,18 @@
-using System.Collections.Concurrent;
 using Halo.Core;
 using Npgsql;
 
 namespace Halo.Agent.Drills;
 
 /// <summary>
-/// A closed loop of numbered single-row commits (autocommit INSERTs) through one address — a TCP proxy, or a libpq multi-host
-/// connection string for peers — counting commits attempted, acknowledged (COMMIT returned) and failed, and afterwards which
-/// acknowledged commits are missing on the current primary. Used by drills, tests and the failover bench.
+/// Numbered single-row commits (autocommit INSERTs) through one address — a TCP proxy, or a libpq multi-host connection string
+/// for peers; acknowledged means COMMIT returned. See <see cref="WriteLoad{TConnection}"/>. Used by drills, tests and the
+/// failover bench.
 /// </summary>
-public sealed class PostgresWriteLoad(Func<CancellationToken, Task<string>> connectionString, string run, TimeProvider? time = null) : IWriteLoad
+public sealed class PostgresWriteLoad(Func<CancellationToken, Task<string>> connectionString, string run, TimeProvider? time = null)
+    : WriteLoad<NpgsqlConnection>(time)
 {
-    private readonly TimeProvider _time = time ?? TimeProvider.System;
     /// <summary>The table every load writes to: (run, id) is the primary key, so several loads can share it.</summary>
     public const string Table = "halo_commits";
-
-    private readonly ConcurrentDictionary<long, byte> _acked = new();
-    private readonly WriteHistory _history = new(time ?? TimeProvider.System);
-    private long _attempted;
-    private long _failed;
-
-    public long Attempted => Interlocked.Read(ref _attempted);
-    public long Acked => _acked.Count;
-    public long Failed => Interlocked.Read(ref _failed);
-
-    /// <summary>Time from the failure (a timestamp of the load's clock, TimeProvider.GetTimestamp) to the first acknowledged commit after it.</summary>
-    public TimeSpan? RecoveryAfter(long failedAt) => _history.RecoveryAfter(failedAt);
 
     /// <summary>Creates the table through <paramref name="connection"/> (the primary); idempotent.</summary>
     public static async Task CreateTableAsync(string connection, CancellationToken ct)
@@ -36,71 +23,33 @@ public sealed class PostgresWriteLoad(Func<CancellationToken, Task<string>> conn
         await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 
-    public async Task RunAsync(CancellationToken ct)
+    protected override async Task<NpgsqlConnection> ConnectAsync(CancellationToken ct)
     {
-        NpgsqlConnection? conn = null;
-        long n = 0;
-        while (!ct.IsCancellationRequested)
+        var conn = new NpgsqlConnection(await connectionString(ct).ConfigureAwait(false));
+        try
         {
-            var started = _time.GetTimestamp();
-            var id = ++n;
-            Interlocked.Increment(ref _attempted);
-            var ok = false;
-            try
-            {
-                if (conn is null)
-                {
-                    conn = new NpgsqlConnection(await connectionString(ct).ConfigureAwait(false));
-                    using var open = new Deadline(TimeSpan.FromSeconds(2), _time, ct);
-                    await conn.OpenAsync(open.Token).ConfigureAwait(false);
-                }
-
-                using var cts = new Deadline(TimeSpan.FromSeconds(5), _time, ct);
-                await using var cmd = new NpgsqlCommand($"INSERT INTO {Table} (run, id) VALUES ($1, $2)", conn) { Parameters = { new() { Value = run }, new() { Value = id } } };
-                ok = await cmd.ExecuteNonQueryAsync(cts.Token).ConfigureAwait(false) == 1;
-            }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (Exception ex) when (ex is NpgsqlException or IOException or OperationCanceledException or InvalidOperationException or TimeoutException)
-            {
-                if (conn is not null)
-                {
-                    await conn.DisposeAsync().ConfigureAwait(false);
-                    conn = null;
-                }
-            }
-
-            _history.Add(started, _time.GetTimestamp(), ok);
-            if (ok)
-            {
-                _acked[id] = 0;
-            }
-            else
-            {
-                Interlocked.Increment(ref _failed);
-                try
-                {
-                    await Task.Delay(TimeSpan.FromMilliseconds(5), TimeProvider.System, ct).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
-            }
+            using var open = new Deadline(TimeSpan.FromSeconds(2), Time, ct);
+            await conn.OpenAsync(open.Token).ConfigureAwait(false);
+            return conn;
         }
-
-        if (conn is not null)
+        catch
         {
             await conn.DisposeAsync().ConfigureAwait(false);
+            throw;
         }
     }
 
-    public async Task<long> CountLostAsync(CancellationToken ct) => (await LostAsync(ct).ConfigureAwait(false)).Count;
+    protected override async Task<bool> WriteAsync(NpgsqlConnection connection, long id, CancellationToken ct)
+    {
+        using var deadline = new Deadline(TimeSpan.FromSeconds(5), Time, ct);
+        await using var cmd = new NpgsqlCommand($"INSERT INTO {Table} (run, id) VALUES ($1, $2)", connection) { Parameters = { new() { Value = run }, new() { Value = id } } };
+        return await cmd.ExecuteNonQueryAsync(deadline.Token).ConfigureAwait(false) == 1;
+    }
 
-    /// <summary>The ids of acknowledged commits that are missing now (read from the current primary).</summary>
-    public async Task<IReadOnlyList<long>> LostAsync(CancellationToken ct)
+    protected override bool IsWriteFailure(Exception ex) =>
+        ex is NpgsqlException or IOException or OperationCanceledException or InvalidOperationException or TimeoutException;
+
+    protected override async Task<IReadOnlyList<long>> MissingAsync(IReadOnlyList<long> acked, CancellationToken ct)
     {
         await using var conn = new NpgsqlConnection(await connectionString(ct).ConfigureAwait(false));
         await conn.OpenAsync(ct).ConfigureAwait(false);
@@ -114,6 +63,6 @@ public sealed class PostgresWriteLoad(Func<CancellationToken, Task<string>> conn
             }
         }
 
-        return _acked.Keys.Where(id => !present.Contains(id)).Order().ToList();
+        return acked.Where(id => !present.Contains(id)).ToList();
     }
 }

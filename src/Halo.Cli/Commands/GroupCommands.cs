@@ -199,12 +199,7 @@ internal static class GroupCommands
             }
 
             var promotedAt = time.GetElapsedTime(requestedAt);
-            TimeSpan? rerouted = null;
-            while (load is not null && rerouted is null && time.GetElapsedTime(requestedAt) < limit)
-            {
-                rerouted = load.RecoveryAfter(requestedAt);
-                await Task.Delay(TimeSpan.FromMilliseconds(5), TimeProvider.System, ct);
-            }
+            var rerouted = load is null ? null : await load.WaitRecoveryAsync(requestedAt, limit - time.GetElapsedTime(requestedAt), ct);
 
             long lost = 0;
             if (load is not null)

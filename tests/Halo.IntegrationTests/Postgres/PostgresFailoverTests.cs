@@ -39,21 +39,9 @@ public sealed class PostgresFailoverTests(PostgresGroupFixture fixture) : IClass
 
     private PostgresWriteLoad Load(string run) => new(_ => Task.FromResult(C.ProxyConnection), run);
 
-    private static async Task<TimeSpan> RecoveryAsync(PostgresWriteLoad load, long killedAt)
-    {
-        var sw = Stopwatch.StartNew();
-        while (sw.Elapsed < Bound)
-        {
-            if (load.RecoveryAfter(killedAt) is { } recovered)
-            {
-                return recovered;
-            }
-
-            await Task.Delay(5);
-        }
-
-        throw new TimeoutException("no committed write after the kill");
-    }
+    /// <summary>Time from the kill to the first acknowledged write that started after it (bounded wait).</summary>
+    private static async Task<TimeSpan> RecoveryAsync(PostgresWriteLoad load, long killedAt) =>
+        await load.WaitRecoveryAsync(killedAt, Bound, CancellationToken.None) ?? throw new TimeoutException("no committed write after the kill");
 
     [Fact]
     public async Task KillPostmaster_UnderCommitLoad_ReplicaPromotedAndOldPrimaryRewoundAndStreaming()

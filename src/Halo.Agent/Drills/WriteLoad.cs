@@ -1,0 +1,140 @@
+using System.Collections.Concurrent;
+
+namespace Halo.Agent.Drills;
+
+/// <summary>
+/// The closed loop every write load shares: numbered writes one at a time over one connection, opened again after a write that threw, a short pause after any failed write,
+/// each outcome counted and kept in a <see cref="WriteHistory"/>, and afterwards the acknowledged ids read back to find the
+/// missing ones. A subclass says only how to connect, how to write id N, which exceptions are failed writes, and which ids are
+/// present now.
+/// </summary>
+public abstract class WriteLoad<TConnection> : IWriteLoad
+    where TConnection : class, IAsyncDisposable
+{
+    private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(5);
+    private readonly ConcurrentDictionary<long, byte> _acked = new();
+    private readonly WriteHistory _history;
+    private long _attempted;
+    private long _failed;
+    private long _lastFailureTicks;
+
+    protected WriteLoad(TimeProvider? time)
+    {
+        Time = time ?? TimeProvider.System;
+        _history = new WriteHistory(Time);
+    }
+
+    protected TimeProvider Time { get; }
+
+    public long Attempted => Interlocked.Read(ref _attempted);
+
+    public long Acked => _acked.Count;
+
+    public long Failed => Interlocked.Read(ref _failed);
+
+    /// <summary>Timestamp (<see cref="TimeProvider.GetTimestamp"/> of the load's clock) of the last failed write.</summary>
+    public long LastFailure => Interlocked.Read(ref _lastFailureTicks);
+
+    /// <summary>Time from the failure (a timestamp of the load's clock) to the first acknowledged write after it; see <see cref="WriteHistory.RecoveryAfter"/>.</summary>
+    public TimeSpan? RecoveryAfter(long failedAt) => _history.RecoveryAfter(failedAt);
+
+    /// <summary>
+    /// Waits (at most <paramref name="limit"/>, polling on the load's clock) until <see cref="RecoveryAfter"/> has an answer for
+    /// <paramref name="failedAt"/>; null when none came in time.
+    /// </summary>
+    public async Task<TimeSpan?> WaitRecoveryAsync(long failedAt, TimeSpan limit, CancellationToken ct)
+    {
+        var waitingSince = Time.GetTimestamp();
+        while (true)
+        {
+            if (RecoveryAfter(failedAt) is { } recovered)
+            {
+                return recovered;
+            }
+
+            if (Time.GetElapsedTime(waitingSince) >= limit)
+            {
+                return null;
+            }
+
+            await Task.Delay(RetryPause, Time, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Opens a connection to where writes go now.</summary>
+    protected abstract Task<TConnection> ConnectAsync(CancellationToken ct);
+
+    /// <summary>Writes id <paramref name="id"/>; true when the system acknowledged it (as the load defines acknowledged).</summary>
+    protected abstract Task<bool> WriteAsync(TConnection connection, long id, CancellationToken ct);
+
+    /// <summary>True for the exceptions that mean "this write failed" (the connection is then dropped and opened again).</summary>
+    protected abstract bool IsWriteFailure(Exception ex);
+
+    /// <summary>Which of <paramref name="acked"/> (ascending) are absent from the current primary.</summary>
+    protected abstract Task<IReadOnlyList<long>> MissingAsync(IReadOnlyList<long> acked, CancellationToken ct);
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        TConnection? connection = null;
+        long n = 0;
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                var started = Time.GetTimestamp();
+                var id = ++n;
+                Interlocked.Increment(ref _attempted);
+                var ok = false;
+                try
+                {
+                    connection ??= await ConnectAsync(ct).ConfigureAwait(false);
+                    ok = await WriteAsync(connection, id, ct).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                {
+                    break;
+                }
+                catch (Exception ex) when (IsWriteFailure(ex))
+                {
+                    // The connection may be half-dead or pointing at a fenced primary: the next write opens a new one.
+                    if (connection is not null)
+                    {
+                        await connection.DisposeAsync().ConfigureAwait(false);
+                        connection = null;
+                    }
+                }
+
+                _history.Add(started, Time.GetTimestamp(), ok);
+                if (ok)
+                {
+                    _acked[id] = 0;
+                    continue;
+                }
+
+                Interlocked.Increment(ref _failed);
+                Interlocked.Exchange(ref _lastFailureTicks, Time.GetTimestamp());
+                try
+                {
+                    await Task.Delay(RetryPause, Time, ct).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            if (connection is not null)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Reads every acknowledged write back (from the current primary) and returns how many are missing.</summary>
+    public async Task<long> CountLostAsync(CancellationToken ct) => (await LostAsync(ct).ConfigureAwait(false)).Count;
+
+    /// <summary>The ids of acknowledged writes that are missing now.</summary>
+    public Task<IReadOnlyList<long>> LostAsync(CancellationToken ct) => MissingAsync(_acked.Keys.Order().ToList(), ct);
+}
