@@ -20,6 +20,9 @@ public sealed partial class EtcdStore : IStore
     private readonly TimeProvider _time;
     private readonly TimeSpan _timeout;
 
+    /// <summary>The largest etcd response read (a whole prefix in one range): 512 MB, far above any control plane's state.</summary>
+    private const int MaxResponseBytes = 512 * 1024 * 1024;
+
     public EtcdStore(EtcdStoreOptions options, TimeProvider timeProvider)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -48,8 +51,16 @@ public sealed partial class EtcdStore : IStore
         }
 
         return options.Username is { Length: > 0 } user
-            ? new EtcdClient(endpoints, user, options.Password!, configureChannelOptions: o => o.Credentials = ChannelCredentials.Insecure)
-            : new EtcdClient(endpoints, configureChannelOptions: o => o.Credentials = ChannelCredentials.Insecure);
+            ? new EtcdClient(endpoints, user, options.Password!, configureChannelOptions: Plain)
+            : new EtcdClient(endpoints, configureChannelOptions: Plain);
+
+        // gRPC's default 4 MB receive limit fails a list of ~20,000 instances (a server's start-up load, the catalog, a
+        // snapshot) with ResourceExhausted; etcd itself caps requests, not responses.
+        static void Plain(Grpc.Net.Client.GrpcChannelOptions o)
+        {
+            o.Credentials = ChannelCredentials.Insecure;
+            o.MaxReceiveMessageSize = MaxResponseBytes;
+        }
     }
 
     public Task<GetResult> GetAsync(string key, CancellationToken cancellationToken = default) =>

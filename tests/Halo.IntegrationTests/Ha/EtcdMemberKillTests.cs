@@ -19,8 +19,11 @@ public sealed class EtcdMemberKillTests(ITestOutputHelper output)
     /// <summary>With a follower gone, a call on its connection moves to another member at once; generous for a loaded machine.</summary>
     private static readonly TimeSpan FollowerBound = TimeSpan.FromSeconds(2);
 
-    /// <summary>etcd's election timeout (1 s by default) for the survivors to elect a leader, with margin for a loaded machine.</summary>
-    private static readonly TimeSpan LeaderElectionBound = TimeSpan.FromSeconds(3);
+    /// <summary>
+    /// etcd's election timeout (1 s by default) for the survivors to elect a leader, with margin for a starved machine:
+    /// under stress-ng a write 7.6 s after the kill still met a leader change (a 503 in 180 ms), so 10 s.
+    /// </summary>
+    private static readonly TimeSpan LeaderElectionBound = TimeSpan.FromSeconds(10);
 
     /// <summary>The servers' deadline for one etcd call (EtcdStoreOptions.RequestTimeout default).</summary>
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(5);
@@ -88,7 +91,8 @@ public sealed class EtcdMemberKillTests(ITestOutputHelper output)
         for (var i = 0; i < servers.Count; i++)
         {
             var index = i;
-            await ServerCluster.WaitUntilAsync(async () => await servers.RegisterAsync(index, "two", $"t-{index}", 30_000 + index, http) == 201,
+            // 200 as well as 201: a write that timed out without quorum may still commit once the members return.
+            await ServerCluster.WaitUntilAsync(async () => await servers.RegisterAsync(index, "two", $"t-{index}", 30_000 + index, http) is 200 or 201,
                 TimeSpan.FromSeconds(30), $"writes through server {i} after quorum returned");
         }
     }
