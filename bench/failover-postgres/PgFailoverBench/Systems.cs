@@ -8,11 +8,11 @@ using Halo.Core.Failover;
 namespace PgFailoverBench;
 
 /// <summary>One HA system under test, over three PostgreSQL 15 servers on 127.0.0.1.</summary>
-internal abstract class SystemUnderTest(Processes procs, string work)
+internal abstract class SystemUnderTest(Procs procs, string work)
 {
-    protected Processes P { get; } = procs;
+    protected Procs P { get; } = procs;
     protected string Work { get; } = work;
-    public int[] PgPorts { get; } = [Processes.FreePort(), Processes.FreePort(), Processes.FreePort()];
+    public int[] PgPorts { get; } = [Procs.FreePort(), Procs.FreePort(), Procs.FreePort()];
     public abstract string Name { get; }
     public abstract Task StartAsync();
     /// <summary>The client's connection string (its own client path).</summary>
@@ -29,17 +29,17 @@ internal abstract class SystemUnderTest(Processes procs, string work)
     public int PostmasterPid(int i) => int.Parse(File.ReadLines(Path.Combine(DataDir(i), "postmaster.pid")).First(), CultureInfo.InvariantCulture);
     public string DataDir(int i) => Path.Combine(Work, $"n{i + 1}");
 
-    public void KillPostmaster(int i) => Processes.Kill9(PostmasterPid(i));
+    public void KillPostmaster(int i) => Procs.Kill9(PostmasterPid(i));
 
     protected string MultiHost(string user, string password) =>
         $"Host={string.Join(',', PgPorts.Select(p => $"127.0.0.1:{p}"))};Username={user};Password={password};Database=postgres;Target Session Attributes=read-write;" +
         "Host Recheck Seconds=1;Timeout=2;Cancellation Timeout=-1;Pooling=false";
 }
 
-internal sealed class HaloSystem(Processes procs, string work, string haloDll) : SystemUnderTest(procs, work)
+internal sealed class HaloSystem(Procs procs, string work, string haloDll) : SystemUnderTest(procs, work)
 {
-    private readonly int _server = Processes.FreePort();
-    private readonly int _proxy = Processes.FreePort();
+    private readonly int _server = Procs.FreePort();
+    private readonly int _proxy = Procs.FreePort();
     private readonly Process?[] _agents = new Process?[3];
     private GroupClient _client = null!;
     public override string Name => "halo";
@@ -53,9 +53,9 @@ internal sealed class HaloSystem(Processes procs, string work, string haloDll) :
         // Auth is on: every halo child and this client use the server's bootstrap token.
         var tokenFile = Path.Combine(Work, "server", "bootstrap.token");
         Environment.SetEnvironmentVariable("HALO_TOKEN_FILE", tokenFile);
-        await Processes.WaitAsync(() => Task.FromResult(File.Exists(tokenFile)), TimeSpan.FromSeconds(60), "the bootstrap token");
+        await Procs.WaitAsync(() => Task.FromResult(File.Exists(tokenFile)), TimeSpan.FromSeconds(60), "the bootstrap token");
         _client = new GroupClient(new HaloClientOptions { Servers = [new Uri(server)], Token = (await File.ReadAllTextAsync(tokenFile)).Trim() });
-        await Processes.WaitAsync(async () => await _client.ListAsync() is not null, TimeSpan.FromSeconds(60), "halo server");
+        await Procs.WaitAsync(async () => await _client.ListAsync() is not null, TimeSpan.FromSeconds(60), "halo server");
         await _client.PutAsync("pg", new GroupPolicy { AntiFlapWindow = TimeSpan.Zero, Synchronous = SynchronousMode.Strict });
         for (var i = 0; i < 3; i++)
         {
@@ -72,8 +72,8 @@ internal sealed class HaloSystem(Processes procs, string work, string haloDll) :
     public override void KillNode(int i)
     {
         var postmaster = PostmasterPid(i);
-        Processes.Kill9(_agents[i]!.Id);
-        Processes.Kill9(postmaster);
+        Procs.Kill9(_agents[i]!.Id);
+        Procs.Kill9(postmaster);
     }
 
     public override async Task<bool> SettledAsync()
@@ -89,11 +89,11 @@ internal sealed class HaloSystem(Processes procs, string work, string haloDll) :
         (await _client.GetAsync("pg")).Members.Single(m => m.Name == $"n{i + 1}").Detail?.StartsWith("streaming", StringComparison.Ordinal) == true;
 }
 
-internal sealed class PatroniSystem(Processes procs, string work) : SystemUnderTest(procs, work)
+internal sealed class PatroniSystem(Procs procs, string work) : SystemUnderTest(procs, work)
 {
-    private readonly int[] _rest = [Processes.FreePort(), Processes.FreePort(), Processes.FreePort()];
-    private readonly int _etcd = Processes.FreePort();
-    private readonly int _etcdPeer = Processes.FreePort();
+    private readonly int[] _rest = [Procs.FreePort(), Procs.FreePort(), Procs.FreePort()];
+    private readonly int _etcd = Procs.FreePort();
+    private readonly int _etcdPeer = Procs.FreePort();
     private readonly Process?[] _patroni = new Process?[3];
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(2) };
     public override string Name => "patroni";
@@ -104,8 +104,8 @@ internal sealed class PatroniSystem(Processes procs, string work) : SystemUnderT
         P.Start("/usr/bin/etcd", "--name", "bench", "--data-dir", Path.Combine(Work, "etcd"), "--listen-client-urls", $"http://127.0.0.1:{_etcd}",
             "--advertise-client-urls", $"http://127.0.0.1:{_etcd}", "--listen-peer-urls", $"http://127.0.0.1:{_etcdPeer}",
             "--initial-advertise-peer-urls", $"http://127.0.0.1:{_etcdPeer}", "--initial-cluster", $"bench=http://127.0.0.1:{_etcdPeer}");
-        await Processes.WaitAsync(async () => (await _http.GetAsync($"http://127.0.0.1:{_etcd}/health")).IsSuccessStatusCode, TimeSpan.FromSeconds(30), "etcd");
-        await Processes.RunAsync("/usr/bin/chown", "postgres:postgres", Work);
+        await Procs.WaitAsync(async () => (await _http.GetAsync($"http://127.0.0.1:{_etcd}/health")).IsSuccessStatusCode, TimeSpan.FromSeconds(30), "etcd");
+        await Procs.RunAsync("/usr/bin/chown", "postgres:postgres", Work);
         for (var i = 0; i < 3; i++)
         {
             await File.WriteAllTextAsync(Path.Combine(Work, $"n{i + 1}.yml"), $$"""
@@ -144,7 +144,7 @@ internal sealed class PatroniSystem(Processes procs, string work) : SystemUnderT
             RestartNode(i);
             if (i == 0)
             {
-                await Processes.WaitAsync(async () => (await _http.GetAsync($"http://127.0.0.1:{_rest[0]}/primary")).IsSuccessStatusCode, TimeSpan.FromSeconds(90), "patroni bootstrap");
+                await Procs.WaitAsync(async () => (await _http.GetAsync($"http://127.0.0.1:{_rest[0]}/primary")).IsSuccessStatusCode, TimeSpan.FromSeconds(90), "patroni bootstrap");
             }
         }
     }
@@ -155,8 +155,8 @@ internal sealed class PatroniSystem(Processes procs, string work) : SystemUnderT
     public override void KillNode(int i)
     {
         var postmaster = PostmasterPid(i);
-        Processes.Kill9(_patroni[i]!.Id);
-        Processes.Kill9(postmaster);
+        Procs.Kill9(_patroni[i]!.Id);
+        Procs.Kill9(postmaster);
     }
 
     private async Task<JsonElement[]> MembersAsync()

@@ -87,7 +87,7 @@ else
         {
             try
             {
-                if (await Resp.RedisAsync(sp, "SENTINEL", "get-master-addr-by-name", "mymaster") is object?[] { Length: 2 } reply &&
+                if (await Processes.RedisAsync(sp, "SENTINEL", "get-master-addr-by-name", "mymaster") is object?[] { Length: 2 } reply &&
                     reply[0] is string host && reply[1] is string port)
                 {
                     answers.Add((host, int.Parse(port, CultureInfo.InvariantCulture)));
@@ -108,8 +108,8 @@ else
     settled = async () =>
     {
         var master = (await Resolve(default)).Item2;
-        var info = await Resp.RedisAsync(master, "INFO", "replication") as string ?? "";
-        var replicas = await Resp.RedisAsync(sentinelPorts[0], "SENTINEL", "replicas", "mymaster") as object?[] ?? [];
+        var info = await Processes.RedisAsync(master, "INFO", "replication") as string ?? "";
+        var replicas = await Processes.RedisAsync(sentinelPorts[0], "SENTINEL", "replicas", "mymaster") as object?[] ?? [];
         return info.Contains("role:master", StringComparison.Ordinal) && info.Contains("connected_slaves:2", StringComparison.Ordinal) &&
                !info.Contains("state=wait_bgsave", StringComparison.Ordinal) && !info.Contains("state=send_bulk", StringComparison.Ordinal) &&
                replicas.Length == 2 && replicas.All(r => r is object?[] fields && !string.Join(',', fields).Contains("s_down", StringComparison.Ordinal));
@@ -132,7 +132,7 @@ for (var trial = 0; trial < trials; trial++)
     await Processes.WaitAsync(settled, TimeSpan.FromSeconds(90), $"trial {trial}: a settled group");
     await Task.Delay(TimeSpan.FromMilliseconds(500), TimeProvider.System);
     var port = await primaryPort();
-    var pid = await Resp.PidAsync(port);
+    var pid = await Processes.PidAsync(port);
     long killedAt;
     using (var victim = Process.GetProcessById(pid))
     {

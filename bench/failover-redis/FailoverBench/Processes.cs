@@ -1,11 +1,9 @@
 using System.Diagnostics;
+using Halo.Agent.Drivers;
 
-namespace BenchTools;
+namespace FailoverBench;
 
-/// <summary>
-/// Child processes a failover bench starts and stops by pid (with their process trees); nothing else is touched.
-/// One file linked into bench/failover-redis and bench/failover-postgres so both start, wait and clean up the same way.
-/// </summary>
+/// <summary>Child processes started by the bench and stopped by pid; nothing else is touched.</summary>
 internal sealed class Processes : IAsyncDisposable
 {
     private readonly List<Process> _started = [];
@@ -20,29 +18,11 @@ internal sealed class Processes : IAsyncDisposable
 
         var p = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {file}");
         p.OutputDataReceived += (_, _) => { };
-        p.ErrorDataReceived += (_, e) => { if (Environment.GetEnvironmentVariable("BENCH_VERBOSE") == "1" && e.Data is { } l) Console.Error.WriteLine($"[{Path.GetFileName(file)}] {l}"); };
+        p.ErrorDataReceived += (_, _) => { };
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
         _started.Add(p);
         return p;
-    }
-
-    public static async Task RunAsync(string file, params string[] args)
-    {
-        using var p = Process.Start(new ProcessStartInfo(file, args) { UseShellExecute = false })!;
-        await p.WaitForExitAsync();
-    }
-
-    public static void Kill9(int pid)
-    {
-        try
-        {
-            using var p = Process.GetProcessById(pid);
-            p.Kill();
-        }
-        catch (ArgumentException)
-        {
-        }
     }
 
     public static int FreePort()
@@ -54,7 +34,19 @@ internal sealed class Processes : IAsyncDisposable
         return port;
     }
 
-    /// <summary>Polls <paramref name="condition"/> every 50 ms on the system clock; transient connection and API errors count as "not yet".</summary>
+    public static async Task<object?> RedisAsync(int port, params string[] args)
+    {
+        await using var c = await RespConnection.ConnectAsync("127.0.0.1", port, TimeSpan.FromMilliseconds(300));
+        return await c.ExecuteAsync(TimeSpan.FromSeconds(2), default, args);
+    }
+
+    public static async Task<int> PidAsync(int port)
+    {
+        var info = await RedisAsync(port, "INFO", "server") as string ?? "";
+        var line = info.Split('\n').First(l => l.StartsWith("process_id:", StringComparison.Ordinal));
+        return int.Parse(line[11..].Trim());
+    }
+
     public static async Task WaitAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
     {
         var start = TimeProvider.System.GetTimestamp();
@@ -67,8 +59,7 @@ internal sealed class Processes : IAsyncDisposable
                     return;
                 }
             }
-            catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or OperationCanceledException or HttpRequestException or
-                                           InvalidOperationException or FormatException or Halo.Client.HaloApiException or Npgsql.NpgsqlException)
+            catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or OperationCanceledException or HttpRequestException)
             {
             }
 
@@ -80,14 +71,14 @@ internal sealed class Processes : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var p in Enumerable.Reverse(_started))
+        foreach (var p in _started)
         {
             try
             {
                 if (!p.HasExited)
                 {
                     p.Kill(entireProcessTree: true);
-                    using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10), TimeProvider.System);
+                    using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5), TimeProvider.System);
                     await p.WaitForExitAsync(wait.Token);
                 }
             }
