@@ -68,6 +68,27 @@ public abstract partial class StoreContractTests
     }
 
     [Fact]
+    public async Task WatchAsync_SeveralWatchesOnOnePrefix_EachGetsEveryChangeAndOneLeavingKeepsTheOthers()
+    {
+        var start = await Store.GetRevisionAsync(Ct);
+        using var cts = Timeout();
+        await using var first = Store.WatchAsync(P + "x/", start, cts.Token).GetAsyncEnumerator(cts.Token);
+        await using var second = Store.WatchAsync(P + "x/", start, cts.Token).GetAsyncEnumerator(cts.Token);
+        await using var other = Store.WatchAsync(P + "y/", start, cts.Token).GetAsyncEnumerator(cts.Token);
+        var leaving = Store.WatchAsync(P + "x/", start, cts.Token).GetAsyncEnumerator(cts.Token);
+
+        await Store.PutAsync(P + "x/1", B("1"), cancellationToken: Ct);
+        Assert.Equal(P + "x/1", Assert.Single(await TestWait.TakeAsync(leaving, 1)).Item.Key);
+        await leaving.DisposeAsync();
+        await Store.PutAsync(P + "y/1", B("2"), cancellationToken: Ct);
+        await Store.PutAsync(P + "x/2", B("3"), cancellationToken: Ct);
+
+        Assert.Equal([P + "x/1", P + "x/2"], (await TestWait.TakeAsync(first, 2)).Select(e => e.Item.Key));
+        Assert.Equal([P + "x/1", P + "x/2"], (await TestWait.TakeAsync(second, 2)).Select(e => e.Item.Key));
+        Assert.Equal(P + "y/1", Assert.Single(await TestWait.TakeAsync(other, 1)).Item.Key);
+    }
+
+    [Fact]
     public async Task WatchAsync_TransactionAndPrefixDelete_DeliverEveryChangeAtOneRevisionEach()
     {
         var start = await Store.GetRevisionAsync(Ct);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Halo.Bench.Shared;
 using Npgsql;
 
 namespace PgFailoverBench;
@@ -11,9 +12,9 @@ namespace PgFailoverBench;
 /// primary waits for ANY 1 of its two standbys: no committed write lost). The client uses a multi-host string with
 /// target_session_attrs=read-write, as `pg_autoctl show uri` gives.
 /// </summary>
-internal sealed class PgAutoFailoverSystem(Procs procs, string work) : SystemUnderTest(procs, work)
+internal sealed class PgAutoFailoverSystem(BenchProcesses procs, string work) : SystemUnderTest(procs, work)
 {
-    private readonly int _monitor = Procs.FreePort();
+    private readonly int _monitor = BenchProcesses.FreePort();
     private readonly Process?[] _keepers = new Process?[3];
     private readonly bool[] _created = new bool[3];
     public override string Name => "pg_auto_failover";
@@ -22,16 +23,16 @@ internal sealed class PgAutoFailoverSystem(Procs procs, string work) : SystemUnd
 
     public override async Task StartAsync()
     {
-        await Procs.RunAsync("/usr/bin/chown", "postgres:postgres", Work);
+        await BenchProcesses.RunAsync("/usr/bin/chown", "postgres:postgres", Work);
         PgAutoCtl("create", "monitor", "--pgdata", Path.Combine(Work, "monitor"), "--pgport", Port(_monitor), "--hostname", "127.0.0.1",
             "--auth", "trust", "--no-ssl", "--pgctl", "/usr/lib/postgresql/15/bin/pg_ctl", "--run");
-        await Procs.WaitAsync(async () => (await NodesAsync()) is not null, TimeSpan.FromSeconds(90), "the pg_auto_failover monitor");
+        await BenchProcesses.WaitAsync(async () => (await NodesAsync()) is not null, TimeSpan.FromSeconds(90), "the pg_auto_failover monitor");
         for (var i = 0; i < 3; i++)
         {
             RestartNode(i);
             var name = $"n{i + 1}";
             // One node registers at a time: the first becomes single, each next one a secondary.
-            await Procs.WaitAsync(async () => (await NodesAsync()).Any(n => n.Name == name && n.Reported == n.Assigned && n.Reported is "single" or "secondary"),
+            await BenchProcesses.WaitAsync(async () => (await NodesAsync()).Any(n => n.Name == name && n.Reported == n.Assigned && n.Reported is "single" or "secondary"),
                 TimeSpan.FromSeconds(120), $"pg_auto_failover node {name}");
         }
     }
@@ -50,7 +51,7 @@ internal sealed class PgAutoFailoverSystem(Procs procs, string work) : SystemUnd
     public override void KillNode(int i)
     {
         var postmaster = PostmasterPid(i);
-        Procs.Kill9(postmaster);
+        BenchProcesses.Kill9(postmaster);
         // The keeper is a supervisor with service children (node-active, the postgres controller): all die with the node.
         _keepers[i]!.Kill(entireProcessTree: true);
     }

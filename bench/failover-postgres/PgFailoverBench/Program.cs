@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Halo.Agent.Drills;
+using Halo.Bench.Shared;
 using PgFailoverBench;
 
 // Usage: PgFailoverBench halo|patroni|pg_auto_failover node|postmaster <trials> <halo.dll> <workdir>
@@ -11,7 +12,7 @@ using PgFailoverBench;
 // (kill, or restart of the dead node, to the old primary streaming again).
 var (system, scenario, trials, haloDll, work) = (args[0], args[1], int.Parse(args[2], CultureInfo.InvariantCulture), args[3], args[4]);
 Directory.CreateDirectory(work);
-await using var procs = new Procs();
+await using var procs = new BenchProcesses();
 SystemUnderTest sut = system switch
 {
     "halo" => new HaloSystem(procs, work, haloDll),
@@ -20,8 +21,8 @@ SystemUnderTest sut = system switch
     _ => throw new ArgumentException($"unknown system {system}"),
 };
 await sut.StartAsync();
-await Procs.WaitAsync(sut.SettledAsync, TimeSpan.FromSeconds(180), "a settled group");
-await Procs.WaitAsync(async () =>
+await BenchProcesses.WaitAsync(sut.SettledAsync, TimeSpan.FromSeconds(180), "a settled group");
+await BenchProcesses.WaitAsync(async () =>
 {
     await PostgresWriteLoad.CreateTableAsync(sut.Connection, default);
     return true;
@@ -33,9 +34,9 @@ var firsts = new List<double>();
 var rejoins = new List<double>();
 for (var trial = 0; trial < trials; trial++)
 {
-    await Procs.WaitAsync(sut.SettledAsync, TimeSpan.FromSeconds(180), $"trial {trial}: a settled group");
+    await BenchProcesses.WaitAsync(sut.SettledAsync, TimeSpan.FromSeconds(180), $"trial {trial}: a settled group");
     var acked = load.Acked;
-    await Procs.WaitAsync(() => Task.FromResult(load.Acked > acked + 50), TimeSpan.FromSeconds(30), "commits before the kill");
+    await BenchProcesses.WaitAsync(() => Task.FromResult(load.Acked > acked + 50), TimeSpan.FromSeconds(30), "commits before the kill");
     var victim = await sut.PrimaryAsync();
     var killedAt = TimeProvider.System.GetTimestamp();
     if (scenario == "node")
@@ -59,7 +60,7 @@ for (var trial = 0; trial < trials; trial++)
     var rejoinFrom = TimeProvider.System.GetTimestamp();
     if (scenario == "node")
     {
-        await Procs.WaitAsync(async () => await sut.PrimaryAsync() != victim, TimeSpan.FromSeconds(120), "the primary role to move");
+        await BenchProcesses.WaitAsync(async () => await sut.PrimaryAsync() != victim, TimeSpan.FromSeconds(120), "the primary role to move");
         rejoinFrom = TimeProvider.System.GetTimestamp();
         sut.RestartNode(victim);
     }
@@ -68,7 +69,7 @@ for (var trial = 0; trial < trials; trial++)
         rejoinFrom = killedAt;
     }
 
-    await Procs.WaitAsync(() => sut.StreamingAsync(victim), TimeSpan.FromSeconds(180), "the old primary to stream again");
+    await BenchProcesses.WaitAsync(() => sut.StreamingAsync(victim), TimeSpan.FromSeconds(180), "the old primary to stream again");
     rejoins.Add(TimeProvider.System.GetElapsedTime(rejoinFrom).TotalMilliseconds);
     Console.Error.WriteLine($"{system} {scenario} trial {trial}: killed n{victim + 1}; first commit after {first?.TotalMilliseconds:0} ms; rejoined after {rejoins[^1]:0} ms");
 }

@@ -2,17 +2,18 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Halo.Bench.Shared;
 using Halo.Client;
 using Halo.Core.Failover;
 
 namespace PgFailoverBench;
 
 /// <summary>One HA system under test, over three PostgreSQL 15 servers on 127.0.0.1.</summary>
-internal abstract class SystemUnderTest(Procs procs, string work)
+internal abstract class SystemUnderTest(BenchProcesses procs, string work)
 {
-    protected Procs P { get; } = procs;
+    protected BenchProcesses P { get; } = procs;
     protected string Work { get; } = work;
-    public int[] PgPorts { get; } = [Procs.FreePort(), Procs.FreePort(), Procs.FreePort()];
+    public int[] PgPorts { get; } = [BenchProcesses.FreePort(), BenchProcesses.FreePort(), BenchProcesses.FreePort()];
     public abstract string Name { get; }
     public abstract Task StartAsync();
     /// <summary>The client's connection string (its own client path).</summary>
@@ -29,17 +30,17 @@ internal abstract class SystemUnderTest(Procs procs, string work)
     public int PostmasterPid(int i) => int.Parse(File.ReadLines(Path.Combine(DataDir(i), "postmaster.pid")).First(), CultureInfo.InvariantCulture);
     public string DataDir(int i) => Path.Combine(Work, $"n{i + 1}");
 
-    public void KillPostmaster(int i) => Procs.Kill9(PostmasterPid(i));
+    public void KillPostmaster(int i) => BenchProcesses.Kill9(PostmasterPid(i));
 
     protected string MultiHost(string user, string password) =>
         $"Host={string.Join(',', PgPorts.Select(p => $"127.0.0.1:{p}"))};Username={user};Password={password};Database=postgres;Target Session Attributes=read-write;" +
         "Host Recheck Seconds=1;Timeout=2;Cancellation Timeout=-1;Pooling=false";
 }
 
-internal sealed class HaloSystem(Procs procs, string work, string haloDll) : SystemUnderTest(procs, work)
+internal sealed class HaloSystem(BenchProcesses procs, string work, string haloDll) : SystemUnderTest(procs, work)
 {
-    private readonly int _server = Procs.FreePort();
-    private readonly int _proxy = Procs.FreePort();
+    private readonly int _server = BenchProcesses.FreePort();
+    private readonly int _proxy = BenchProcesses.FreePort();
     private readonly Process?[] _agents = new Process?[3];
     private GroupClient _client = null!;
     public override string Name => "halo";
@@ -53,9 +54,9 @@ internal sealed class HaloSystem(Procs procs, string work, string haloDll) : Sys
         // Auth is on: every halo child and this client use the server's bootstrap token.
         var tokenFile = Path.Combine(Work, "server", "bootstrap.token");
         Environment.SetEnvironmentVariable("HALO_TOKEN_FILE", tokenFile);
-        await Procs.WaitAsync(() => Task.FromResult(File.Exists(tokenFile)), TimeSpan.FromSeconds(60), "the bootstrap token");
+        await BenchProcesses.WaitAsync(() => Task.FromResult(File.Exists(tokenFile)), TimeSpan.FromSeconds(60), "the bootstrap token");
         _client = new GroupClient(new HaloClientOptions { Servers = [new Uri(server)], Token = (await File.ReadAllTextAsync(tokenFile)).Trim() });
-        await Procs.WaitAsync(async () => await _client.ListAsync() is not null, TimeSpan.FromSeconds(60), "halo server");
+        await BenchProcesses.WaitAsync(async () => await _client.ListAsync() is not null, TimeSpan.FromSeconds(60), "halo server");
         await _client.PutAsync("pg", new GroupPolicy { AntiFlapWindow = TimeSpan.Zero, Synchronous = SynchronousMode.Strict });
         for (var i = 0; i < 3; i++)
         {
@@ -72,8 +73,8 @@ internal sealed class HaloSystem(Procs procs, string work, string haloDll) : Sys
     public override void KillNode(int i)
     {
         var postmaster = PostmasterPid(i);
-        Procs.Kill9(_agents[i]!.Id);
-        Procs.Kill9(postmaster);
+        BenchProcesses.Kill9(_agents[i]!.Id);
+        BenchProcesses.Kill9(postmaster);
     }
 
     public override async Task<bool> SettledAsync()
@@ -89,11 +90,11 @@ internal sealed class HaloSystem(Procs procs, string work, string haloDll) : Sys
         (await _client.GetAsync("pg")).Members.Single(m => m.Name == $"n{i + 1}").Detail?.StartsWith("streaming", StringComparison.Ordinal) == true;
 }
 
-internal sealed class PatroniSystem(Procs procs, string work) : SystemUnderTest(procs, work)
+internal sealed class PatroniSystem(BenchProcesses procs, string work) : SystemUnderTest(procs, work)
 {
-    private readonly int[] _rest = [Procs.FreePort(), Procs.FreePort(), Procs.FreePort()];
-    private readonly int _etcd = Procs.FreePort();
-    private readonly int _etcdPeer = Procs.FreePort();
+    private readonly int[] _rest = [BenchProcesses.FreePort(), BenchProcesses.FreePort(), BenchProcesses.FreePort()];
+    private readonly int _etcd = BenchProcesses.FreePort();
+    private readonly int _etcdPeer = BenchProcesses.FreePort();
     private readonly Process?[] _patroni = new Process?[3];
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(2) };
     public override string Name => "patroni";
@@ -104,8 +105,8 @@ internal sealed class PatroniSystem(Procs procs, string work) : SystemUnderTest(
         P.Start("/usr/bin/etcd", "--name", "bench", "--data-dir", Path.Combine(Work, "etcd"), "--listen-client-urls", $"http://127.0.0.1:{_etcd}",
             "--advertise-client-urls", $"http://127.0.0.1:{_etcd}", "--listen-peer-urls", $"http://127.0.0.1:{_etcdPeer}",
             "--initial-advertise-peer-urls", $"http://127.0.0.1:{_etcdPeer}", "--initial-cluster", $"bench=http://127.0.0.1:{_etcdPeer}");
-        await Procs.WaitAsync(async () => (await _http.GetAsync($"http://127.0.0.1:{_etcd}/health")).IsSuccessStatusCode, TimeSpan.FromSeconds(30), "etcd");
-        await Procs.RunAsync("/usr/bin/chown", "postgres:postgres", Work);
+        await BenchProcesses.WaitAsync(async () => (await _http.GetAsync($"http://127.0.0.1:{_etcd}/health")).IsSuccessStatusCode, TimeSpan.FromSeconds(30), "etcd");
+        await BenchProcesses.RunAsync("/usr/bin/chown", "postgres:postgres", Work);
         for (var i = 0; i < 3; i++)
         {
             await File.WriteAllTextAsync(Path.Combine(Work, $"n{i + 1}.yml"), $$"""
@@ -144,7 +145,7 @@ internal sealed class PatroniSystem(Procs procs, string work) : SystemUnderTest(
             RestartNode(i);
             if (i == 0)
             {
-                await Procs.WaitAsync(async () => (await _http.GetAsync($"http://127.0.0.1:{_rest[0]}/primary")).IsSuccessStatusCode, TimeSpan.FromSeconds(90), "patroni bootstrap");
+                await BenchProcesses.WaitAsync(async () => (await _http.GetAsync($"http://127.0.0.1:{_rest[0]}/primary")).IsSuccessStatusCode, TimeSpan.FromSeconds(90), "patroni bootstrap");
             }
         }
     }
@@ -155,8 +156,8 @@ internal sealed class PatroniSystem(Procs procs, string work) : SystemUnderTest(
     public override void KillNode(int i)
     {
         var postmaster = PostmasterPid(i);
-        Procs.Kill9(_patroni[i]!.Id);
-        Procs.Kill9(postmaster);
+        BenchProcesses.Kill9(_patroni[i]!.Id);
+        BenchProcesses.Kill9(postmaster);
     }
 
     private async Task<JsonElement[]> MembersAsync()

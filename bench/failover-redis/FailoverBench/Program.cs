@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using FailoverBench;
 using Halo.Agent.Drills;
+using Halo.Bench.Shared;
 using Halo.Client;
 using Halo.Core.Failover;
 
@@ -15,8 +16,8 @@ var trials = int.Parse(args[1], CultureInfo.InvariantCulture);
 var haloDll = args[2];
 var work = args[3];
 Directory.CreateDirectory(work);
-await using var processes = new Processes();
-var ports = Enumerable.Range(0, 3).Select(_ => Processes.FreePort()).ToArray();
+await using var processes = new BenchProcesses();
+var ports = Enumerable.Range(0, 3).Select(_ => BenchProcesses.FreePort()).ToArray();
 Func<CancellationToken, Task<(string, int)>> resolve;
 Func<Task<int>> primaryPort;
 Func<Task<bool>> settled;
@@ -24,12 +25,12 @@ Action<int> restartIfNeeded = _ => { };
 
 if (mode == "halo")
 {
-    var serverPort = Processes.FreePort();
-    var proxyPort = Processes.FreePort();
+    var serverPort = BenchProcesses.FreePort();
+    var proxyPort = BenchProcesses.FreePort();
     var server = $"http://127.0.0.1:{serverPort}/";
     processes.Start("dotnet", haloDll, "server", "--listen", $"127.0.0.1:{serverPort}", "--data", Path.Combine(work, "data"));
     using var client = new GroupClient(new Uri(server));
-    await Processes.WaitAsync(async () => (await client.ListAsync()) is not null, TimeSpan.FromSeconds(30), "halo server");
+    await BenchProcesses.WaitAsync(async () => (await client.ListAsync()) is not null, TimeSpan.FromSeconds(30), "halo server");
     await client.PutAsync("cache", new GroupPolicy { AntiFlapWindow = TimeSpan.Zero });
     for (var i = 0; i < 3; i++)
     {
@@ -63,7 +64,7 @@ else
         procs[ports[i]] = processes.Start("/usr/bin/redis-server", RedisArgs(ports[i], i == 0 ? null : ports[0]));
     }
 
-    var sentinelPorts = Enumerable.Range(0, 3).Select(_ => Processes.FreePort()).ToArray();
+    var sentinelPorts = Enumerable.Range(0, 3).Select(_ => BenchProcesses.FreePort()).ToArray();
     foreach (var sp in sentinelPorts)
     {
         var conf = Path.Combine(work, $"sentinel-{sp}.conf");
@@ -87,7 +88,7 @@ else
         {
             try
             {
-                if (await Processes.RedisAsync(sp, "SENTINEL", "get-master-addr-by-name", "mymaster") is object?[] { Length: 2 } reply &&
+                if (await Redis.CommandAsync(sp, "SENTINEL", "get-master-addr-by-name", "mymaster") is object?[] { Length: 2 } reply &&
                     reply[0] is string host && reply[1] is string port)
                 {
                     answers.Add((host, int.Parse(port, CultureInfo.InvariantCulture)));
@@ -108,8 +109,8 @@ else
     settled = async () =>
     {
         var master = (await Resolve(default)).Item2;
-        var info = await Processes.RedisAsync(master, "INFO", "replication") as string ?? "";
-        var replicas = await Processes.RedisAsync(sentinelPorts[0], "SENTINEL", "replicas", "mymaster") as object?[] ?? [];
+        var info = await Redis.CommandAsync(master, "INFO", "replication") as string ?? "";
+        var replicas = await Redis.CommandAsync(sentinelPorts[0], "SENTINEL", "replicas", "mymaster") as object?[] ?? [];
         return info.Contains("role:master", StringComparison.Ordinal) && info.Contains("connected_slaves:2", StringComparison.Ordinal) &&
                !info.Contains("state=wait_bgsave", StringComparison.Ordinal) && !info.Contains("state=send_bulk", StringComparison.Ordinal) &&
                replicas.Length == 2 && replicas.All(r => r is object?[] fields && !string.Join(',', fields).Contains("s_down", StringComparison.Ordinal));
@@ -121,7 +122,7 @@ else
     };
 }
 
-await Processes.WaitAsync(settled, TimeSpan.FromSeconds(60), "a settled group");
+await BenchProcesses.WaitAsync(settled, TimeSpan.FromSeconds(60), "a settled group");
 var load = new RedisWriteLoad(resolve, waitReplicas: 1, prefix: $"bench:{mode}:");
 using var stop = new CancellationTokenSource();
 var running = load.RunAsync(stop.Token);
@@ -129,10 +130,10 @@ await Task.Delay(TimeSpan.FromSeconds(1), TimeProvider.System);
 var results = new List<double>();
 for (var trial = 0; trial < trials; trial++)
 {
-    await Processes.WaitAsync(settled, TimeSpan.FromSeconds(90), $"trial {trial}: a settled group");
+    await BenchProcesses.WaitAsync(settled, TimeSpan.FromSeconds(90), $"trial {trial}: a settled group");
     await Task.Delay(TimeSpan.FromMilliseconds(500), TimeProvider.System);
     var port = await primaryPort();
-    var pid = await Processes.PidAsync(port);
+    var pid = await Redis.PidAsync(port);
     long killedAt;
     using (var victim = Process.GetProcessById(pid))
     {
@@ -152,7 +153,7 @@ for (var trial = 0; trial < trials; trial++)
     Console.Error.WriteLine($"{mode} trial {trial}: killed pid {pid} on port {port}; first acknowledged write after {first?.TotalMilliseconds:0} ms");
     // Restart the killed node only once its role has moved (Halo's agent does the same by itself): a Redis without
     // persistence restarted as the master before the failover would be empty, and its replicas would copy that.
-    await Processes.WaitAsync(async () => await primaryPort() != port, TimeSpan.FromSeconds(60), "the primary role to move");
+    await BenchProcesses.WaitAsync(async () => await primaryPort() != port, TimeSpan.FromSeconds(60), "the primary role to move");
     restartIfNeeded(port);
 }
 

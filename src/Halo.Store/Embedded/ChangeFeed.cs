@@ -9,7 +9,11 @@ namespace Halo.Store.Embedded;
 internal sealed class ChangeFeed(int bufferSize)
 {
     private readonly Lock _gate = new();
-    private Subscription[] _subscriptions = [];
+
+    // Watches grouped by prefix: the writer matches each change against each distinct prefix once, not once per
+    // watcher, and subscribing or leaving copies only that prefix's (usually short) list. Copy-on-write; the writer
+    // reads the arrays without the lock.
+    private PrefixGroup[] _groups = [];
     private Exception? _completed;
 
     public Subscription Subscribe(string prefix)
@@ -23,7 +27,17 @@ internal sealed class ChangeFeed(int bufferSize)
             }
             else
             {
-                _subscriptions = [.. _subscriptions, subscription];
+                var index = Array.FindIndex(_groups, g => g.Prefix == prefix);
+                if (index < 0)
+                {
+                    _groups = [.. _groups, new PrefixGroup(prefix, [subscription])];
+                }
+                else
+                {
+                    var groups = (PrefixGroup[])_groups.Clone();
+                    groups[index] = groups[index] with { Subscriptions = [.. groups[index].Subscriptions, subscription] };
+                    _groups = groups;
+                }
             }
         }
 
@@ -33,27 +47,35 @@ internal sealed class ChangeFeed(int bufferSize)
     /// <summary>Called by the writer loop only, after commit, in log order.</summary>
     public void Publish(List<ChangeRecord> changes)
     {
-        var subscriptions = Volatile.Read(ref _subscriptions);
-        foreach (var subscription in subscriptions)
+        var groups = Volatile.Read(ref _groups);
+        foreach (var group in groups)
         {
             foreach (var change in changes)
             {
-                subscription.Offer(change);
+                if (!change.Event.Item.Key.StartsWith(group.Prefix, StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                foreach (var subscription in group.Subscriptions)
+                {
+                    subscription.Offer(change);
+                }
             }
         }
     }
 
     public void Complete(Exception reason)
     {
-        Subscription[] subscriptions;
+        PrefixGroup[] groups;
         lock (_gate)
         {
             _completed = reason;
-            subscriptions = _subscriptions;
-            _subscriptions = [];
+            groups = _groups;
+            _groups = [];
         }
 
-        foreach (var subscription in subscriptions)
+        foreach (var subscription in groups.SelectMany(g => g.Subscriptions))
         {
             subscription.Complete(reason);
         }
@@ -63,9 +85,27 @@ internal sealed class ChangeFeed(int bufferSize)
     {
         lock (_gate)
         {
-            _subscriptions = Array.FindAll(_subscriptions, s => !ReferenceEquals(s, subscription));
+            var index = Array.FindIndex(_groups, g => g.Prefix == subscription.Prefix);
+            if (index < 0)
+            {
+                return;
+            }
+
+            var remaining = Array.FindAll(_groups[index].Subscriptions, s => !ReferenceEquals(s, subscription));
+            _groups = remaining.Length == 0
+                ? Array.FindAll(_groups, g => g.Prefix != subscription.Prefix)
+                : ReplaceAt(_groups, index, _groups[index] with { Subscriptions = remaining });
         }
     }
+
+    private static PrefixGroup[] ReplaceAt(PrefixGroup[] groups, int index, PrefixGroup group)
+    {
+        var copy = (PrefixGroup[])groups.Clone();
+        copy[index] = group;
+        return copy;
+    }
+
+    private sealed record PrefixGroup(string Prefix, Subscription[] Subscriptions);
 
     /// <summary>One live watch's buffer.</summary>
     internal sealed class Subscription(ChangeFeed feed, string prefix, int capacity) : IDisposable
@@ -79,6 +119,8 @@ internal sealed class ChangeFeed(int bufferSize)
 
         public ChannelReader<ChangeRecord> Reader => _channel.Reader;
 
+        public string Prefix => prefix;
+
         /// <summary>
         /// Clears the overflow mark. The caller then re-reads the log: every change dropped so far was
         /// committed before it was dropped, so the log holds it; later changes arrive here again.
@@ -87,8 +129,9 @@ internal sealed class ChangeFeed(int bufferSize)
 
         public void Offer(in ChangeRecord change)
         {
-            // After a drop, stop buffering: anything kept after a gap would be delivered out of order.
-            if (_overflowed || !change.Event.Item.Key.StartsWith(prefix, StringComparison.Ordinal))
+            // The feed offers only changes under this watch's prefix. After a drop, stop buffering: anything kept
+            // after a gap would be delivered out of order.
+            if (_overflowed)
             {
                 return;
             }
