@@ -56,7 +56,7 @@ public sealed class FailoverCluster : IAsyncDisposable
         cluster.Proxy = TcpProxyHost.Start(new TcpProxyOptions { Server = cluster.Server, Group = Group });
         await cluster.WaitAsync(s => s.PrimaryConfirmed && s.Members.Count(m => m.Role == MemberRole.Replica && m.Healthy && m.Fresh) == members - 1,
             TimeSpan.FromSeconds(20), "a confirmed primary and healthy replicas");
-        await WaitUntilAsync(() => cluster.Proxy.Route.Confirmed, TimeSpan.FromSeconds(5), "the proxy to route");
+        await Eventually.UntilAsync(() => cluster.Proxy.Route.Confirmed, TimeSpan.FromSeconds(5), "the proxy to route");
         return cluster;
     }
 
@@ -91,20 +91,6 @@ public sealed class FailoverCluster : IAsyncDisposable
         }
 
         return status;
-    }
-
-    public static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, string what)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (sw.Elapsed > timeout)
-            {
-                throw new TimeoutException($"waited {timeout} for {what}");
-            }
-
-            await Task.Delay(10);
-        }
     }
 
     /// <summary>

@@ -37,7 +37,7 @@ public sealed class RedisFailoverTests
         var load = LoadThroughProxy(c, waitReplicas: 1, "kill:");
         using var stop = new CancellationTokenSource();
         var running = load.RunAsync(stop.Token);
-        await FailoverCluster.WaitUntilAsync(() => load.Acked > 200, Bound, "writes before the kill");
+        await Eventually.UntilAsync(() => load.Acked > 200, Bound, "writes before the kill");
 
         var old = c.IndexOf(before.Primary!);
         var killedAt = Stopwatch.GetTimestamp();
@@ -51,7 +51,7 @@ public sealed class RedisFailoverTests
         await c.WaitAsync(s => s.Members.Single(m => m.Name == before.Primary).Role == MemberRole.Replica &&
                                s.Members.Single(m => m.Name == before.Primary).Healthy, Bound, "the old primary to rejoin as a replica");
         var acked = load.Acked;
-        await FailoverCluster.WaitUntilAsync(() => load.Acked > acked + 100, Bound, "writes after the rejoin");
+        await Eventually.UntilAsync(() => load.Acked > acked + 100, Bound, "writes after the rejoin");
         await stop.CancelAsync();
         await running;
 
@@ -101,7 +101,7 @@ public sealed class RedisFailoverTests
         var after = await c.WaitAsync(s => s.Epoch > before.Epoch && s.PrimaryConfirmed, Bound, "the holder to be promoted");
         Assert.Equal(FailoverCluster.Name(holder), after.Primary);
         Assert.Null(after.Blocked);
-        await FailoverCluster.WaitUntilAsync(() => c.Proxy.Route.Epoch == after.Epoch, Bound, "the proxy to follow");
+        await Eventually.UntilAsync(() => c.Proxy.Route.Epoch == after.Epoch, Bound, "the proxy to follow");
         await using var check = await Halo.Agent.Drivers.RespConnection.ConnectAsync("127.0.0.1", c.Proxy.LocalEndpoint.Port, TimeSpan.FromSeconds(1));
         Assert.Equal("1", await check.ExecuteAsync(TimeSpan.FromSeconds(2), default, "GET", "only-on-holder"));
     }
@@ -153,13 +153,13 @@ public sealed class RedisFailoverTests
         var load = LoadThroughProxy(c, waitReplicas: 0, "switch:");
         using var stop = new CancellationTokenSource();
         var running = load.RunAsync(stop.Token);
-        await FailoverCluster.WaitUntilAsync(() => load.Acked > 500, Bound, "writes before the switchover");
+        await Eventually.UntilAsync(() => load.Acked > 500, Bound, "writes before the switchover");
 
         var after = await c.Client.SwitchoverAsync(FailoverCluster.Group, target);
         Assert.Equal(target, after.Primary);
         await c.WaitAsync(s => s.PrimaryConfirmed && s.Primary == target, Bound, "the new primary to confirm");
         var acked = load.Acked;
-        await FailoverCluster.WaitUntilAsync(() => load.Acked > acked + 200, Bound, "writes after the switchover");
+        await Eventually.UntilAsync(() => load.Acked > acked + 200, Bound, "writes after the switchover");
         await stop.CancelAsync();
         await running;
 
@@ -202,11 +202,11 @@ public sealed class RedisFailoverTests
             // Each trial is a single failure: every replica is back, following the primary, linked and nearly caught up.
             var before = await c.WaitAsync(s => s.PrimaryConfirmed && s.Members.All(m => m.Fresh && m.Healthy && m.DbUp &&
                 (m.Name == s.Primary || (m.Following == s.PrimaryAddress && m.Detail == "link up" && m.Lag < 64 * 1024))), Bound, "a healthy group");
-            await FailoverCluster.WaitUntilAsync(() => c.Proxy.Route.Epoch == before.Epoch && c.Proxy.Route.Confirmed, Bound, "the proxy to route");
+            await Eventually.UntilAsync(() => c.Proxy.Route.Epoch == before.Epoch && c.Proxy.Route.Confirmed, Bound, "the proxy to route");
             // The kill must land under load: a write acknowledged by this primary first. Otherwise (trial 0 on a starved machine) the
             // load may make its first connection only after the failover, see no failure, and leave nothing to measure.
             var ackedBefore = load.Acked;
-            await FailoverCluster.WaitUntilAsync(() => load.Acked > ackedBefore, Bound, "a write acknowledged before the kill");
+            await Eventually.UntilAsync(() => load.Acked > ackedBefore, Bound, "a write acknowledged before the kill");
             var victim = c.IndexOf(before.Primary!);
             c.Log.Enqueue($"{DateTimeOffset.UtcNow:HH:mm:ss.fff} test: trial {trial} kill {before.Primary} at write {load.Attempted}");
             marks.Add($"trial {trial}: kill {before.Primary} (epoch {before.Epoch}) at write {load.Attempted}; offsets " +

@@ -131,10 +131,10 @@ public sealed class GatewayProcessTests(ITestOutputHelper output)
         // Each phase starts once the gateway's probes have called the killed primary down (fall 2 at the fast
         // interval, well under a second when idle); a fixed sleep was too short on a machine at load 30.
         s.Backend("p1").KillHard();
-        await FailoverCluster.WaitUntilAsync(() => s.Gateway.Output.Contains("Destination p1 in cluster web is now unhealthy", StringComparison.Ordinal), TimeSpan.FromSeconds(20), "the probes to call p1 down");
+        await Eventually.UntilAsync(() => s.Gateway.Output.Contains("Destination p1 in cluster web is now unhealthy", StringComparison.Ordinal), TimeSpan.FromSeconds(20), "the probes to call p1 down");
         var half = await LoadRun.RunAsync(s.GatewayUrl, 8, TimeSpan.FromSeconds(3));
         s.Backend("p2").KillHard();
-        await FailoverCluster.WaitUntilAsync(() => s.Gateway.Output.Contains("Destination p2 in cluster web is now unhealthy", StringComparison.Ordinal), TimeSpan.FromSeconds(20), "the probes to call p2 down");
+        await Eventually.UntilAsync(() => s.Gateway.Output.Contains("Destination p2 in cluster web is now unhealthy", StringComparison.Ordinal), TimeSpan.FromSeconds(20), "the probes to call p2 down");
         var none = await LoadRun.RunAsync(s.GatewayUrl, 8, TimeSpan.FromSeconds(2));
 
         output.WriteLine($"healthy: {healthy}\nhalf: {half}\nnone: {none}");

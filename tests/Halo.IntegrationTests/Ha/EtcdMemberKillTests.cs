@@ -40,7 +40,7 @@ public sealed class EtcdMemberKillTests(ITestOutputHelper output)
         await using var fleet = new InstanceFleet(urls, instances, servers.Token);
         await fleet.StartAsync(TimeSpan.FromSeconds(1));
         using var http = servers.Http(TimeSpan.FromSeconds(10));
-        await ServerCluster.WaitUntilAsync(async () => (await servers.GetJsonAsync(0, "v1/cluster", http)).GetProperty("members").GetArrayLength() == 3,
+        await Eventually.UntilAsync(async () => (await servers.GetJsonAsync(0, "v1/cluster", http)).GetProperty("members").GetArrayLength() == 3,
             TimeSpan.FromSeconds(30), "three members");
 
         // One member, a follower: nothing users see changes. Every registration through every server succeeds at once.
@@ -92,7 +92,7 @@ public sealed class EtcdMemberKillTests(ITestOutputHelper output)
         {
             var index = i;
             // 200 as well as 201: a write that timed out without quorum may still commit once the members return.
-            await ServerCluster.WaitUntilAsync(async () => await servers.RegisterAsync(index, "two", $"t-{index}", 30_000 + index, http) is 200 or 201,
+            await Eventually.UntilAsync(async () => await servers.RegisterAsync(index, "two", $"t-{index}", 30_000 + index, http) is 200 or 201,
                 TimeSpan.FromSeconds(30), $"writes through server {i} after quorum returned");
         }
     }

@@ -112,21 +112,6 @@ public sealed class ServerCluster : IAsyncDisposable
     public string Logs(int lines = 40) => string.Join('\n', Enumerable.Range(0, Count).Select(i =>
         $"--- server {i} ({Url(i)}):\n" + string.Join('\n', (_processes[i]?.Output ?? []).TakeLast(lines))));
 
-    /// <summary>Polls <paramref name="condition"/> every 200 ms until it holds; throws naming <paramref name="what"/> after <paramref name="timeout"/>.</summary>
-    public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (clock.Elapsed > timeout)
-            {
-                throw new TimeoutException($"waited {timeout} for {what}");
-            }
-
-            await Task.Delay(200);
-        }
-    }
-
     public async ValueTask DisposeAsync()
     {
         foreach (var p in _processes)

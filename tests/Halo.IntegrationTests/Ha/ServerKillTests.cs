@@ -33,7 +33,7 @@ public sealed class ServerKillTests(ITestOutputHelper output)
             .Concat(scenario.Backends.Select(b => ("web", b.Name, b.Url.Port))).ToList();
         await using var fleet = new InstanceFleet(urls, instances, servers.Token);
         await fleet.StartAsync(TimeSpan.FromSeconds(1));
-        await ServerCluster.WaitUntilAsync(async () => (await servers.GetJsonAsync(1, "v1/cluster")).GetProperty("members").GetArrayLength() == 3,
+        await Eventually.UntilAsync(async () => (await servers.GetJsonAsync(1, "v1/cluster")).GetProperty("members").GetArrayLength() == 3,
             TimeSpan.FromSeconds(30), "three members");
 
         // The victim owns the most services (ownership follows random server ids), and is the server the gateway and the
@@ -52,7 +52,7 @@ public sealed class ServerKillTests(ITestOutputHelper output)
                 policy: round-robin
                 retry: { perTryTimeout: 500ms }
             """, servers.Url(victim).ToString().TrimEnd('/'));
-        await ServerCluster.WaitUntilAsync(async () => (await LoadRun.RunAsync(scenario.GatewayUrl, 2, TimeSpan.FromMilliseconds(300))).ByBackend.Count == 3,
+        await Eventually.UntilAsync(async () => (await LoadRun.RunAsync(scenario.GatewayUrl, 2, TimeSpan.FromMilliseconds(300))).ByBackend.Count == 3,
             TimeSpan.FromSeconds(30), "the gateway to route to every backend");
 
         var from = (await servers.GetJsonAsync(1, "v1/catalog")).GetProperty("revision").GetInt64();
@@ -86,7 +86,7 @@ public sealed class ServerKillTests(ITestOutputHelper output)
         Assert.True(gap < TimeSpan.FromSeconds(2), $"no registration succeeded within 2 s of the kill (first after {gap})");
 
         // The feed: what the resuming client saw is exactly what one uninterrupted stream from the same revision shows.
-        await ServerCluster.WaitUntilAsync(() => Task.FromResult(feed.Last >= registered.Max(r => r.Revision)), TimeSpan.FromSeconds(10), "the feed to catch up");
+        await Eventually.UntilAsync(() => Task.FromResult(feed.Last >= registered.Max(r => r.Revision)), TimeSpan.FromSeconds(10), "the feed to catch up");
         var seen = feed.Seen.ToList();
         var expected = await FeedWatcher.ReplayAsync(servers.Url(survivor), from, seen[^1].Revision, TimeSpan.FromSeconds(30), servers.Token);
         Assert.NotEmpty(feed.Resumes);
@@ -94,7 +94,7 @@ public sealed class ServerKillTests(ITestOutputHelper output)
 
         // The killed server comes back, takes its share again, and still nothing is marked critical.
         await servers.RestartAsync(victim);
-        await ServerCluster.WaitUntilAsync(async () => (await servers.GetJsonAsync(survivor, "v1/cluster")).GetProperty("members").GetArrayLength() == 3,
+        await Eventually.UntilAsync(async () => (await servers.GetJsonAsync(survivor, "v1/cluster")).GetProperty("members").GetArrayLength() == 3,
             TimeSpan.FromSeconds(30), "the restarted server to rejoin");
         await Task.Delay(TimeSpan.FromSeconds(6));
         var afterRejoin = (await servers.GetJsonAsync(victim, "v1/events?type=health&limit=10000")).GetProperty("events").EnumerateArray()

@@ -58,11 +58,11 @@ public sealed class PrometheusScrapeTests(ITestOutputHelper output)
             var promPort = HaloProcess.FreePort();
             prometheus = StartPrometheus(data, haloPort, gatewayPort, promPort, scrapeToken);
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{promPort}"), Timeout = TimeSpan.FromSeconds(10) };
-            await WaitForAsync(async () => (await TryGetAsync(http, "/-/ready")) is not null, TimeSpan.FromSeconds(60), "prometheus ready");
+            await Eventually.UntilAsync(async () => (await TryGetAsync(http, "/-/ready")) is not null, TimeSpan.FromSeconds(60), "prometheus ready");
 
             const string critical = "sum(halo_registry_instances{job=\"halo-server\",service=\"web\",health=\"critical\"})";
             const string passing = "sum(halo_registry_instances{job=\"halo-server\",service=\"web\",health=\"passing\"})";
-            await WaitForAsync(async () => await QueryAsync(http, passing) == 2, TimeSpan.FromSeconds(60), "two passing instances scraped");
+            await Eventually.UntilAsync(async () => await QueryAsync(http, passing) == 2, TimeSpan.FromSeconds(60), "two passing instances scraped");
             Assert.Equal(0, await QueryAsync(http, critical));
             Assert.Equal(1, await QueryAsync(http, "up{job=\"halo-server\"}"));
 
@@ -70,8 +70,8 @@ public sealed class PrometheusScrapeTests(ITestOutputHelper output)
             double? revisionBefore = null;
             if (gatewayPort is not null)
             {
-                await WaitForAsync(async () => await QueryAsync(http, "up{job=\"halo-gateway\"}") == 1, TimeSpan.FromSeconds(30), "gateway scraped");
-                await WaitForAsync(async () => await QueryAsync(http, tableRevision) > 0, TimeSpan.FromSeconds(30), "gateway routing table scraped");
+                await Eventually.UntilAsync(async () => await QueryAsync(http, "up{job=\"halo-gateway\"}") == 1, TimeSpan.FromSeconds(30), "gateway scraped");
+                await Eventually.UntilAsync(async () => await QueryAsync(http, tableRevision) > 0, TimeSpan.FromSeconds(30), "gateway routing table scraped");
                 revisionBefore = await QueryAsync(http, tableRevision);
 
                 // Traffic the test sends through the gateway shows up in Prometheus as the gateway's request counter.
@@ -82,23 +82,23 @@ public sealed class PrometheusScrapeTests(ITestOutputHelper output)
                     Assert.True(response.IsSuccessStatusCode, $"through the gateway: {(int)response.StatusCode}");
                 }
 
-                await WaitForAsync(async () => await QueryAsync(http, "sum(halo_gateway_requests_total{job=\"halo-gateway\",cluster=\"web\",status_class=\"2xx\"})") >= 5,
+                await Eventually.UntilAsync(async () => await QueryAsync(http, "sum(halo_gateway_requests_total{job=\"halo-gateway\",cluster=\"web\",status_class=\"2xx\"})") >= 5,
                     TimeSpan.FromSeconds(30), "gateway request counter scraped");
             }
 
             var clock = Stopwatch.StartNew();
             samples[1].KillHard();
-            await WaitForAsync(async () => await QueryAsync(http, critical) == 1, TimeSpan.FromSeconds(60), "critical count 1 in Prometheus");
+            await Eventually.UntilAsync(async () => await QueryAsync(http, critical) == 1, TimeSpan.FromSeconds(60), "critical count 1 in Prometheus");
             output.WriteLine($"kill -9 -> halo_registry_instances{{health=\"critical\"}} = 1 in Prometheus after {clock.Elapsed.TotalSeconds:0.0} s");
 
             // The transition counter the detector published is there too, labelled with the change.
-            await WaitForAsync(async () => await QueryAsync(http, "sum(halo_detector_transitions_total{service=\"web\",to=\"critical\"})") >= 1,
+            await Eventually.UntilAsync(async () => await QueryAsync(http, "sum(halo_detector_transitions_total{service=\"web\",to=\"critical\"})") >= 1,
                 TimeSpan.FromSeconds(15), "transition counter scraped");
 
             if (revisionBefore is { } before)
             {
                 // The gateway followed the health change on its feed: its routing table moved past the revision it had.
-                await WaitForAsync(async () => await QueryAsync(http, tableRevision) > before, TimeSpan.FromSeconds(30), "gateway routing table revision rises");
+                await Eventually.UntilAsync(async () => await QueryAsync(http, tableRevision) > before, TimeSpan.FromSeconds(30), "gateway routing table revision rises");
                 output.WriteLine($"gateway routing table revision {before} -> {await QueryAsync(http, tableRevision)}");
             }
 
@@ -292,20 +292,6 @@ public sealed class PrometheusScrapeTests(ITestOutputHelper output)
         catch (HttpRequestException)
         {
             return null;
-        }
-    }
-
-    private static async Task WaitForAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (clock.Elapsed > timeout)
-            {
-                throw new TimeoutException($"{what}: not within {timeout}");
-            }
-
-            await Task.Delay(250);
         }
     }
 }

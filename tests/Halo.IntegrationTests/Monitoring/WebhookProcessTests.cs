@@ -59,7 +59,7 @@ public sealed class WebhookProcessTests(ITestOutputHelper output)
             // 503 first, then the retry after the 1 s back-off is accepted.
             try
             {
-                await WaitAsync(() => received.Any(r => r.Status == 200 && ForWeb2(r.Body)), TimeSpan.FromSeconds(60), "a successful delivery");
+                await Eventually.UntilAsync(() => received.Any(r => r.Status == 200 && ForWeb2(r.Body)), TimeSpan.FromSeconds(60), "a successful delivery");
             }
             catch (TimeoutException)
             {
@@ -125,20 +125,6 @@ public sealed class WebhookProcessTests(ITestOutputHelper output)
             if (clock.Elapsed > TimeSpan.FromSeconds(30))
             {
                 throw new TimeoutException($"{count} passing instances: not within 30 s");
-            }
-
-            await Task.Delay(100);
-        }
-    }
-
-    private static async Task WaitAsync(Func<bool> condition, TimeSpan timeout, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (clock.Elapsed > timeout)
-            {
-                throw new TimeoutException($"{what}: not within {timeout}");
             }
 
             await Task.Delay(100);

@@ -50,7 +50,7 @@ public sealed class PostgresFailoverTests(PostgresGroupFixture fixture) : IClass
         var load = Load($"kill-{before.Epoch}");
         using var stop = new CancellationTokenSource();
         var running = load.RunAsync(stop.Token);
-        await FailoverCluster.WaitUntilAsync(() => load.Acked > 100, Bound, "commits before the kill");
+        await Eventually.UntilAsync(() => load.Acked > 100, Bound, "commits before the kill");
 
         var victim = C[before.Primary!];
         var killedAt = Stopwatch.GetTimestamp();
@@ -103,7 +103,7 @@ public sealed class PostgresFailoverTests(PostgresGroupFixture fixture) : IClass
         {
             var before = await C.WaitSettledAsync(TimeSpan.FromSeconds(60));
             var acked = load.Acked;
-            await FailoverCluster.WaitUntilAsync(() => load.Acked > acked + 50, Bound, "commits before the kill");
+            await Eventually.UntilAsync(() => load.Acked > acked + 50, Bound, "commits before the kill");
             var victim = C[before.Primary!];
             marks.Add($"trial {trial}: kill {victim.Name} (epoch {before.Epoch}) at commit {load.Attempted}; sync {string.Join("+", before.Synchronous?.Members ?? [])}; " +
                 string.Join(" ", before.Members.Select(m => $"{m.Name}={m.Offset}")));
@@ -144,13 +144,13 @@ public sealed class PostgresFailoverTests(PostgresGroupFixture fixture) : IClass
         var load = Load($"switch-{Guid.NewGuid():N}");
         using var stop = new CancellationTokenSource();
         var running = load.RunAsync(stop.Token);
-        await FailoverCluster.WaitUntilAsync(() => load.Acked > 200, Bound, "commits before the switchover");
+        await Eventually.UntilAsync(() => load.Acked > 200, Bound, "commits before the switchover");
 
         var after = await C.Client.SwitchoverAsync(PostgresCluster.Group, target);
         Assert.Equal(target, after.Primary);
         Assert.Equal("switchover", after.LastFailover!.Cause);
         var acked = load.Acked;
-        await FailoverCluster.WaitUntilAsync(() => load.Acked > acked + 100, Bound, "commits after the switchover");
+        await Eventually.UntilAsync(() => load.Acked > acked + 100, Bound, "commits after the switchover");
         await C.WaitSettledAsync(Bound); // the former primary rejoins as a standby (rewound if it wrote WAL after the fence)
         await stop.CancelAsync();
         await running;

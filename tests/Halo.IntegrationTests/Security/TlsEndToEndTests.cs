@@ -87,7 +87,7 @@ public sealed class TlsEndToEndTests(ITestOutputHelper output) : IAsyncDisposabl
         var gatewayUrl = (await gateway.WaitForLineAsync("halo gateway listening on https://", Bound)).Split(' ')[^1];
         using (var viaGateway = Https(Pem("ca.pem"), (Pem("client.pem"), Pem("client-key.pem"))))
         {
-            await WaitUntilAsync(async () => (await TryGetAsync(viaGateway, gatewayUrl + "/")) == 200, "the gateway to route to b1 over HTTPS");
+            await Eventually.UntilAsync(async () => (await TryGetAsync(viaGateway, gatewayUrl + "/")) == 200, Bound, "the gateway to route to b1 over HTTPS");
         }
 
         // What must fail: the system trust store does not know the dev CA; without a client certificate, or with one of
@@ -120,8 +120,8 @@ public sealed class TlsEndToEndTests(ITestOutputHelper output) : IAsyncDisposabl
         var before = await ServedThumbprintAsync(url);
         var rotated = RotateServerCertificate(Pem("ca.pem"), Pem("ca-key.pem"), liveCert, liveKey);
         Assert.NotEqual(rotated, before);
-        await WaitUntilAsync(async () => await ServedThumbprintAsync(url) == rotated, "the server to serve the rotated certificate");
-        await WaitUntilAsync(async () => await ServedThumbprintAsync(gatewayUrl) == rotated, "the gateway to serve the rotated certificate");
+        await Eventually.UntilAsync(async () => await ServedThumbprintAsync(url) == rotated, Bound, "the server to serve the rotated certificate");
+        await Eventually.UntilAsync(async () => await ServedThumbprintAsync(gatewayUrl) == rotated, Bound, "the gateway to serve the rotated certificate");
         await server.WaitForLineAsync("TLS certificate reloaded", Bound);
 
         // The agents keep working through the new certificate: a switchover needs both to report and act.
@@ -267,20 +267,6 @@ public sealed class TlsEndToEndTests(ITestOutputHelper output) : IAsyncDisposabl
         }
 
         return status;
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (sw.Elapsed > Bound)
-            {
-                throw new TimeoutException($"waited {Bound} for {what}");
-            }
-
-            await Task.Delay(200);
-        }
     }
 
     public async ValueTask DisposeAsync()
