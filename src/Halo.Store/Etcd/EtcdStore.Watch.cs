@@ -26,11 +26,11 @@ public sealed partial class EtcdStore
             var create = new WatchCreateRequest { Key = key, RangeEnd = end, StartRevision = afterRevision + 1 };
             await call.RequestStream.WriteAsync(new WatchRequest { CreateRequest = create }, cancellationToken);
             return true;
-        });
+        }, cancellationToken);
 
         while (true)
         {
-            var response = await Call(async () => await call.ResponseStream.MoveNext(cancellationToken) ? call.ResponseStream.Current : null);
+            var response = await Call(async () => await call.ResponseStream.MoveNext(cancellationToken) ? call.ResponseStream.Current : null, cancellationToken);
             if (response is null)
             {
                 throw new StoreUnavailableException("etcd closed the watch stream");

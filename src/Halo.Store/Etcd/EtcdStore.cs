@@ -68,7 +68,7 @@ public sealed partial class EtcdStore : IStore
         {
             var response = await _kv.RangeAsync(new RangeRequest { Key = EtcdMapping.Key(key) }, Options(cancellationToken));
             return new GetResult(response.Kvs.Count > 0 ? EtcdMapping.ToKeyValue(response.Kvs[0]) : null, response.Header.Revision);
-        });
+        }, cancellationToken);
 
     public Task<RangeResult> ListAsync(string prefix, CancellationToken cancellationToken = default) =>
         Call(async () =>
@@ -77,7 +77,7 @@ public sealed partial class EtcdStore : IStore
             var request = new RangeRequest { Key = key, RangeEnd = end, SortOrder = RangeRequest.Types.SortOrder.Ascend, SortTarget = RangeRequest.Types.SortTarget.Key };
             var response = await _kv.RangeAsync(request, Options(cancellationToken));
             return new RangeResult(response.Kvs.Select(EtcdMapping.ToKeyValue).ToList(), response.Header.Revision);
-        });
+        }, cancellationToken);
 
     public Task<long> PutAsync(string key, ReadOnlyMemory<byte> value, long leaseId = 0, CancellationToken cancellationToken = default)
     {
@@ -88,7 +88,7 @@ public sealed partial class EtcdStore : IStore
                 var request = new PutRequest { Key = EtcdMapping.Key(key), Value = ByteString.CopyFrom(value.Span), Lease = leaseId };
                 return (await _kv.PutAsync(request, Options(cancellationToken))).Header.Revision;
             },
-            leaseId);
+            leaseId, cancellationToken);
     }
 
     public Task<DeleteResult> DeleteAsync(string key, bool prefix = false, CancellationToken cancellationToken = default)
@@ -109,7 +109,7 @@ public sealed partial class EtcdStore : IStore
 
             var response = await _kv.DeleteRangeAsync(request, Options(cancellationToken));
             return new DeleteResult(response.Deleted, response.Header.Revision);
-        });
+        }, cancellationToken);
     }
 
     public Task<TxnResult> TxnAsync(Halo.Store.TxnRequest request, CancellationToken cancellationToken = default)
@@ -130,7 +130,7 @@ public sealed partial class EtcdStore : IStore
                     .ToList();
                 return new TxnResult(response.Succeeded, response.Header.Revision, gets);
             },
-            leaseId);
+            leaseId, cancellationToken);
     }
 
     public Task<Halo.Store.Lease> GrantLeaseAsync(TimeSpan ttl, CancellationToken cancellationToken = default)
@@ -147,7 +147,7 @@ public sealed partial class EtcdStore : IStore
 
             // etcd may grant more than asked (its minimum TTL is about 1.5 election timeouts).
             return new Halo.Store.Lease(response.ID, TimeSpan.FromSeconds(response.TTL));
-        });
+        }, cancellationToken);
     }
 
     /// <summary>One keep-alive round trip on a short-lived stream; false when etcd no longer knows the lease.</summary>
@@ -158,7 +158,7 @@ public sealed partial class EtcdStore : IStore
             await call.RequestStream.WriteAsync(new LeaseKeepAliveRequest { ID = leaseId }, cancellationToken);
             await call.RequestStream.CompleteAsync();
             return await call.ResponseStream.MoveNext(cancellationToken) && call.ResponseStream.Current.TTL > 0;
-        });
+        }, cancellationToken);
 
     /// <summary>Revokes a lease and deletes its keys. Revoking an unknown lease does nothing.</summary>
     public Task RevokeLeaseAsync(long leaseId, CancellationToken cancellationToken = default) =>
@@ -174,14 +174,14 @@ public sealed partial class EtcdStore : IStore
             }
 
             return true;
-        });
+        }, cancellationToken);
 
     public Task<long> GetRevisionAsync(CancellationToken cancellationToken = default) =>
-        Call(async () => (await _kv.RangeAsync(new RangeRequest { Key = ByteString.CopyFrom(0), CountOnly = true }, Options(cancellationToken))).Header.Revision);
+        Call(async () => (await _kv.RangeAsync(new RangeRequest { Key = ByteString.CopyFrom(0), CountOnly = true }, Options(cancellationToken))).Header.Revision, cancellationToken);
 
     /// <summary>etcd's Compact: history before <paramref name="revision"/> goes; the revision itself stays watchable.</summary>
     public Task CompactAsync(long revision, CancellationToken cancellationToken = default) =>
-        Call(async () => await _kv.CompactAsync(new CompactionRequest { Revision = revision, Physical = true }, Options(cancellationToken)));
+        Call(async () => await _kv.CompactAsync(new CompactionRequest { Revision = revision, Physical = true }, Options(cancellationToken)), cancellationToken);
 
     public ValueTask DisposeAsync()
     {
@@ -192,11 +192,19 @@ public sealed partial class EtcdStore : IStore
     private CallOptions Options(CancellationToken cancellationToken) =>
         new(deadline: _time.GetUtcNow().UtcDateTime + _timeout, cancellationToken: cancellationToken);
 
-    private static async Task<T> Call<T>(Func<Task<T>> call, long leaseId = 0)
+    private static Task<T> Call<T>(Func<Task<T>> call, CancellationToken cancellationToken) => Call(call, 0, cancellationToken);
+
+    private static async Task<T> Call<T>(Func<Task<T>> call, long leaseId, CancellationToken cancellationToken)
     {
         try
         {
             return await call();
+        }
+        catch (OperationCanceledException error) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The caller did not cancel, so the call's deadline ended it: a retrying gRPC call has surfaced a passed deadline this way
+            // instead of as DeadlineExceeded (EtcdStoreContractTests with etcd killed, on a loaded machine).
+            throw new StoreUnavailableException("etcd did not answer in time", error);
         }
         catch (RpcException error)
         {
