@@ -86,20 +86,7 @@ internal sealed class UpEtcdCluster : IAsyncDisposable
     {
         foreach (var (process, _) in _members)
         {
-            try
-            {
-                if (!process.HasExited)
-                {
-                    process.Kill(entireProcessTree: true);
-                    using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5), TimeProvider.System);
-                    await process.WaitForExitAsync(wait.Token);
-                }
-            }
-            catch (Exception ex) when (ex is InvalidOperationException or OperationCanceledException or System.ComponentModel.Win32Exception)
-            {
-            }
-
-            process.Dispose();
+            await ChildProcess.StopAsync(process);
         }
     }
 
