@@ -86,7 +86,8 @@ public sealed class PostgresFailoverTests(PostgresGroupFixture fixture) : IClass
         C.StartAgent(victim); // the node comes back: same data directory, same port
         var settled = await C.WaitSettledAsync(Bound);
         Assert.Equal(MemberRole.Replica, settled.Members.Single(m => m.Name == victim.Name).Role);
-        Assert.True(C.Log.Any(l => l.Contains($"{victim.Name}: rejoined", StringComparison.Ordinal)), string.Join("\n", C.Log.TakeLast(40)));
+        Assert.True(C.Log.Any(l => l.Contains($"{victim.Name}: rejoined", StringComparison.Ordinal) && l.Contains("pg_rewind", StringComparison.Ordinal)),
+            string.Join("\n", C.Log.TakeLast(40)));
     }
 
     [Fact]
