@@ -38,19 +38,29 @@ if (mode == "halo")
     var serverPort = BenchProcesses.FreePort();
     var proxyPort = BenchProcesses.FreePort();
     var server = $"http://127.0.0.1:{serverPort}/";
-    processes.Start("dotnet", haloDll, "server", "--listen", $"127.0.0.1:{serverPort}", "--data", Path.Combine(work, "data"));
-    using var client = new GroupClient(new Uri(server));
+    // The server is closed by default: bootstrap it with an admin token of the bench's own, which every child and the bench present.
+    var token = "halo_" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+    var tokenFile = Path.Combine(work, "admin.token");
+    await File.WriteAllTextAsync(tokenFile, token + "\n");
+    if (!OperatingSystem.IsWindows())
+    {
+        File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite); // a secret: readable by its owner only
+    }
+
+    var options = new HaloClientOptions { Servers = [new Uri(server)], Token = token };
+    processes.Start("dotnet", haloDll, "server", "--listen", $"127.0.0.1:{serverPort}", "--data", Path.Combine(work, "data"), "--bootstrap-token-file", tokenFile);
+    using var client = new GroupClient(options);
     await BenchProcesses.WaitAsync(async () => (await client.ListAsync()) is not null, TimeSpan.FromSeconds(30), "halo server");
     await client.PutAsync("cache", new GroupPolicy { AntiFlapWindow = TimeSpan.Zero });
     for (var i = 0; i < 3; i++)
     {
         processes.Start("dotnet", haloDll, "agent", "--server", server, "--group", "cache", "--member", $"r{i + 1}",
-            "--redis-server", "/usr/bin/redis-server", "--redis-port", ports[i].ToString(CultureInfo.InvariantCulture), "--redis-dir", Path.Combine(work, $"r{i + 1}"));
+            "--redis-server", "/usr/bin/redis-server", "--redis-port", ports[i].ToString(CultureInfo.InvariantCulture), "--redis-dir", Path.Combine(work, $"r{i + 1}"), "--token-file", tokenFile);
     }
 
-    processes.Start("dotnet", haloDll, "tcp-proxy", "--server", server, "--group", "cache", "--listen", $"127.0.0.1:{proxyPort}");
+    processes.Start("dotnet", haloDll, "tcp-proxy", "--server", server, "--group", "cache", "--listen", $"127.0.0.1:{proxyPort}", "--token-file", tokenFile);
     resolve = _ => Task.FromResult(("127.0.0.1", proxyPort));
-    var statusClient = new GroupClient(new Uri(server));
+    var statusClient = new GroupClient(options);
     primaryPort = async () => int.Parse((await statusClient.GetAsync("cache")).PrimaryAddress!.Split(':')[1], CultureInfo.InvariantCulture);
     settled = async () =>
     {
