@@ -228,7 +228,10 @@ public sealed class ManagedPostgres(ManagedPostgresOptions options, TimeProvider
             }
 
             failure = PostgresProcess.Last(output);
-            if (failure.Contains("could not connect", StringComparison.Ordinal) || failure.Contains("connection to server", StringComparison.Ordinal))
+            // The source going away during the rewind is not an impossible rewind either. Seen under stress: the new primary's
+            // postmaster was killed by its fence mid-rewind, libpq's last line was "before or while processing the request.",
+            // the directory was replaced and the copy failed too, leaving an empty member that blocked the next failover.
+            if (LostSource(output) || !await ReachableAsync(source, ct).ConfigureAwait(false))
             {
                 throw Unreachable(host, port, failure);
             }
@@ -252,6 +255,27 @@ public sealed class ManagedPostgres(ManagedPostgresOptions options, TimeProvider
     /// stays as it is and the rejoin is tried again after the start's growing pause. (Replacing it then, as was done, left a
     /// former primary with an empty directory when the copy failed too — seen under stress after a second failover.)
     /// </summary>
+    private static bool LostSource(string output) =>
+        output.Contains("could not connect", StringComparison.Ordinal) || output.Contains("connection to server", StringComparison.Ordinal) ||
+        output.Contains("server closed the connection", StringComparison.Ordinal) || output.Contains("terminated abnormally", StringComparison.Ordinal);
+
+    /// <summary>Whether the rewind's source answers a query now (one attempt, the connection's 2 s timeout).</summary>
+    private static async Task<bool> ReachableAsync(string source, CancellationToken ct)
+    {
+        try
+        {
+            await using var conn = new NpgsqlConnection(source);
+            await conn.OpenAsync(ct).ConfigureAwait(false);
+            await using var ping = new NpgsqlCommand("SELECT 1", conn);
+            await ping.ExecuteScalarAsync(ct).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or IOException || (ex is OperationCanceledException && !ct.IsCancellationRequested))
+        {
+            return false;
+        }
+    }
+
     private static InvalidOperationException Unreachable(string host, int port, string reason) =>
         new($"rejoin {host}:{port} postponed, data directory kept: cannot reach it ({reason})");
 
