@@ -70,6 +70,29 @@ public static class HaloConfigLoader
         return tls;
     }
 
+    /// <summary>server.checks: allowedNetworks as a list (or comma-separated string) of CIDR networks or addresses.</summary>
+    private static IReadOnlyList<string>? CheckNetworks(MappingReader c)
+    {
+        IReadOnlyList<string>? networks = null;
+        if (c.Has("allowedNetworks"))
+        {
+            networks = c.Value("allowedNetworks") switch
+            {
+                YamlDotNet.RepresentationModel.YamlSequenceNode list => list.Children
+                    .Select(n => n is YamlDotNet.RepresentationModel.YamlScalarNode { Value: { } v } ? v.Trim() : throw c.Error("allowedNetworks", "expected a list of networks"))
+                    .ToArray(),
+                _ => (c.String("allowedNetworks") ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+            };
+            if (networks.FirstOrDefault(n => !Halo.Core.Networking.Networks.TryParse(n, out _)) is { } bad)
+            {
+                throw c.Error("allowedNetworks", $"'{bad}' is not a network (expected CIDR such as 10.0.0.0/8 or fd00::/8, or one address)");
+            }
+        }
+
+        c.RejectUnknown("allowedNetworks");
+        return networks;
+    }
+
     public static LoadedConfig Load(string text, bool isJson)
     {
         var lines = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -119,11 +142,12 @@ public static class HaloConfigLoader
             var memberTtl = s.Duration("memberTtl", TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(60)) ?? server.MemberTtl;
             var limits = s.Mapping("limits") is { } l ? Limits(l) : server.Limits;
             var tls = s.Mapping("tls") is { } t ? Tls(t) : null;
-            s.RejectUnknown("listen, data, detector, store, etcd, advertise, memberTtl, limits, tls");
+            var checkNetworks = s.Mapping("checks") is { } c ? CheckNetworks(c) : null;
+            s.RejectUnknown("listen, data, detector, store, etcd, advertise, memberTtl, limits, tls, checks");
             server = new ServerConfig
             {
                 Listen = listen, Data = data, Detector = detector, Store = etcd is null ? store : StoreKind.Etcd, Etcd = etcd, Advertise = advertise,
-                MemberTtl = memberTtl, Limits = limits, Tls = tls,
+                MemberTtl = memberTtl, Limits = limits, Tls = tls, CheckNetworks = checkNetworks,
             };
         }
 

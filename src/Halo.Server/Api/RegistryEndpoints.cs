@@ -32,7 +32,8 @@ internal static class RegistryEndpoints
         v1.MapGet("/watch", WatchAsync).RequireRole(HaloRole.Read, service: "service").HoldsStream();
     }
 
-    private static async Task<IResult> RegisterAsync(string service, string id, HttpContext context, InstanceRegistry registry, ServerOptions options)
+    private static async Task<IResult> RegisterAsync(
+        string service, string id, HttpContext context, InstanceRegistry registry, ServerOptions options, CheckNetworkPolicy checkNetworks)
     {
         var (request, error) = await JsonBody.ReadAsync<RegistrationRequest>(context, options.MaxRequestBodyBytes);
         if (error is not null)
@@ -44,6 +45,12 @@ internal static class RegistryEndpoints
         if (errors.Count > 0)
         {
             return Problems.Invalid(errors);
+        }
+
+        // A server-run check dials the address: refuse one outside the allowed networks before anything is stored.
+        if (record!.Check is not null && await checkNetworks.RefusalAsync(record.Address, context.RequestAborted) is { } refusal)
+        {
+            return Problems.Invalid("address", refusal);
         }
 
         var (stored, created) = await registry.RegisterAsync(record!, context.RequestAborted);

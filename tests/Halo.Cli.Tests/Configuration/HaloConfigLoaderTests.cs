@@ -128,6 +128,29 @@ public sealed class HaloConfigLoaderTests
         Assert.Contains(field, error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("allowedNetworks: [10.0.0.0/8, 'fd00::/8', 192.168.1.7]")]
+    [InlineData("allowedNetworks: 10.0.0.0/8, fd00::/8, 192.168.1.7")]
+    public void Load_CheckNetworks_Read(string line)
+    {
+        var networks = HaloConfigLoader.Load($"server:\n  checks:\n    {line}\n", isJson: false).Config.Server.CheckNetworks;
+
+        Assert.Equal(["10.0.0.0/8", "fd00::/8", "192.168.1.7"], networks);
+        Assert.Null(HaloConfigLoader.Load("server:\n  listen: 127.0.0.1:7400\n", isJson: false).Config.Server.CheckNetworks);
+    }
+
+    [Theory]
+    [InlineData("allowedNetworks: [10.0.0.0/8, 10.0.0.0/40]", "server.checks.allowedNetworks")]
+    [InlineData("allowedNetworks: metadata.internal", "server.checks.allowedNetworks")]
+    [InlineData("allowedNetworks: [[10.0.0.0/8]]", "server.checks.allowedNetworks")]
+    [InlineData("allowed: 10.0.0.0/8", "server.checks.allowed")]
+    public void Load_BadCheckNetworks_NamesField(string line, string field)
+    {
+        var error = Assert.Throws<InputException>(() => HaloConfigLoader.Load($"server:\n  checks:\n    {line}\n", isJson: false));
+
+        Assert.Contains(field, error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Load_ServerTls_ReadsPathsAndMode()
     {
