@@ -40,9 +40,11 @@ public static class HaloConfigLoader
             MaxRequestHeadersBytes = l.Integer("maxRequestHeadersBytes", int.MinValue, int.MaxValue) ?? d.MaxRequestHeadersBytes,
             RequestHeadersTimeout = l.Duration("requestHeadersTimeout", TimeSpan.Zero, TimeSpan.MaxValue) ?? d.RequestHeadersTimeout,
             KeepAliveTimeout = l.Duration("keepAliveTimeout", TimeSpan.Zero, TimeSpan.MaxValue) ?? d.KeepAliveTimeout,
+            MaxServices = l.Integer("maxServices", int.MinValue, int.MaxValue) ?? d.MaxServices,
+            MaxInstancesPerService = l.Integer("maxInstancesPerService", int.MinValue, int.MaxValue) ?? d.MaxInstancesPerService,
         };
         l.RejectUnknown("maxStreamsPerToken, maxStreams, requestsPerSecondPerToken, requestsPerSecondPerSource, maxConnections, "
-            + "maxRequestHeaderCount, maxRequestHeadersBytes, requestHeadersTimeout, keepAliveTimeout");
+            + "maxRequestHeaderCount, maxRequestHeadersBytes, requestHeadersTimeout, keepAliveTimeout, maxServices, maxInstancesPerService");
         if (limits.Validate() is [var (field, message), ..])
         {
             throw l.Error(field, message);

@@ -10,6 +10,11 @@ internal static class Problems
 
     public static IResult Invalid(string field, string message) => Invalid(new Dictionary<string, string[]> { [field] = [message] });
 
+    /// <summary>A server.limits cap on what is stored (not a rate): 409, since retrying changes nothing until something is removed.</summary>
+    public static IResult OverLimit(string key, string detail) => TypedResults.Problem(
+        title: "Limit reached", detail: detail, statusCode: StatusCodes.Status409Conflict,
+        extensions: new Dictionary<string, object?> { ["errors"] = new Dictionary<string, string[]> { [key] = [detail] } });
+
     public static IResult NotFound(string what) => TypedResults.Problem(title: "Not found", detail: what, statusCode: StatusCodes.Status404NotFound);
 
     public static IResult TooLarge(int limit) => TypedResults.Problem(

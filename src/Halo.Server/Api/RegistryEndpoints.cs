@@ -53,6 +53,11 @@ internal static class RegistryEndpoints
             return Problems.Invalid("address", refusal);
         }
 
+        if (registry.CapacityRefusal(service, id, options.Security.Limits) is var (key, detail))
+        {
+            return Problems.OverLimit(key, detail);
+        }
+
         var (stored, created) = await registry.RegisterAsync(record!, context.RequestAborted);
         var view = registry.View(stored);
         return created ? TypedResults.Created($"/v1/services/{service}/instances/{id}", view) : TypedResults.Ok(view);

@@ -99,12 +99,14 @@ public sealed class HaloConfigLoaderTests
     [Fact]
     public void Load_ServerLimits_Read()
     {
-        var limits = HaloConfigLoader.Load("server:\n  limits:\n    maxStreamsPerToken: 50\n    requestsPerSecondPerToken: 2000\n    requestHeadersTimeout: 5s\n", isJson: false)
+        var limits = HaloConfigLoader.Load("server:\n  limits:\n    maxStreamsPerToken: 50\n    requestsPerSecondPerToken: 2000\n    requestHeadersTimeout: 5s\n    maxServices: 300\n    maxInstancesPerService: 700\n", isJson: false)
             .Config.Server.Limits;
 
         Assert.Equal(50, limits.MaxStreamsPerToken);
         Assert.Equal(2000, limits.RequestsPerSecondPerToken);
         Assert.Equal(TimeSpan.FromSeconds(5), limits.RequestHeadersTimeout);
+        Assert.Equal(300, limits.MaxServices);
+        Assert.Equal(700, limits.MaxInstancesPerService);
         Assert.Equal(new Halo.Core.Configuration.LimitOptions().MaxStreams, limits.MaxStreams);
     }
 
@@ -120,6 +122,8 @@ public sealed class HaloConfigLoaderTests
     [InlineData("maxRequestHeadersBytes: 100", "server.limits.maxRequestHeadersBytes")]
     [InlineData("requestHeadersTimeout: 0s", "server.limits.requestHeadersTimeout")]
     [InlineData("keepAliveTimeout: 2h", "server.limits.keepAliveTimeout")]
+    [InlineData("maxServices: 0", "server.limits.maxServices")]
+    [InlineData("maxInstancesPerService: 5000000", "server.limits.maxInstancesPerService")]
     [InlineData("maxWatches: 5", "server.limits.maxWatches")]
     public void Load_BadLimit_NamesField(string line, string field)
     {
