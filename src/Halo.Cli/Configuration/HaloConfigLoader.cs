@@ -95,6 +95,19 @@ public static class HaloConfigLoader
         return networks;
     }
 
+    /// <summary>server.registrations: ownAddressOnly, true or false.</summary>
+    private static bool OwnAddressOnly(MappingReader r)
+    {
+        var own = r.String("ownAddressOnly") switch
+        {
+            null or "false" => false,
+            "true" => true,
+            var other => throw r.Error("ownAddressOnly", $"'{other}' is not true or false"),
+        };
+        r.RejectUnknown("ownAddressOnly");
+        return own;
+    }
+
     public static LoadedConfig Load(string text, bool isJson)
     {
         var lines = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -145,11 +158,13 @@ public static class HaloConfigLoader
             var limits = s.Mapping("limits") is { } l ? Limits(l) : server.Limits;
             var tls = s.Mapping("tls") is { } t ? Tls(t) : null;
             var checkNetworks = s.Mapping("checks") is { } c ? CheckNetworks(c) : null;
-            s.RejectUnknown("listen, data, detector, store, etcd, advertise, memberTtl, limits, tls, checks");
+            var ownAddressOnly = s.Mapping("registrations") is { } r && OwnAddressOnly(r);
+            s.RejectUnknown("listen, data, detector, store, etcd, advertise, memberTtl, limits, tls, checks, registrations");
             server = new ServerConfig
             {
                 Listen = listen, Data = data, Detector = detector, Store = etcd is null ? store : StoreKind.Etcd, Etcd = etcd, Advertise = advertise,
                 MemberTtl = memberTtl, Limits = limits, Tls = tls, CheckNetworks = checkNetworks,
+                OwnAddressOnly = ownAddressOnly,
             };
         }
 

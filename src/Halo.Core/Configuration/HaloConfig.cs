@@ -55,6 +55,12 @@ public sealed record ServerConfig
     /// </summary>
     public IReadOnlyList<string>? CheckNetworks { get; init; }
 
+    /// <summary>
+    /// server.registrations.ownAddressOnly: a register token may register only its connection's own address
+    /// (docs/security.md). Default false.
+    /// </summary>
+    public bool OwnAddressOnly { get; init; }
+
     /// <summary>HTTPS for the API (server.tls; docs/security.md). Default null: plain HTTP.</summary>
     public TlsConfig? Tls { get; init; }
 }

@@ -39,6 +39,12 @@ public sealed record SecurityOptions
     /// </summary>
     public IReadOnlyList<string>? AllowedCheckNetworks { get; init; }
 
+    /// <summary>
+    /// <c>server.registrations.ownAddressOnly</c>: a <c>register</c> token may register only instances whose address is the
+    /// IP address its connection comes from (<c>operate</c> and <c>admin</c> may register any). Default false.
+    /// </summary>
+    public bool OwnAddressOnly { get; init; }
+
     /// <summary>True when <paramref name="listenUrl"/> binds loopback only (127.0.0.0/8, ::1 or localhost).</summary>
     public static bool IsLoopback(string listenUrl)
     {

@@ -156,6 +156,25 @@ public sealed class HaloConfigLoaderTests
     }
 
     [Fact]
+    public void Load_OwnAddressOnly_Read()
+    {
+        Assert.True(HaloConfigLoader.Load("server:\n  registrations:\n    ownAddressOnly: true\n", isJson: false).Config.Server.OwnAddressOnly);
+        Assert.False(HaloConfigLoader.Load("server:\n  registrations:\n    ownAddressOnly: false\n", isJson: false).Config.Server.OwnAddressOnly);
+        Assert.False(HaloConfigLoader.Load("server:\n  listen: 127.0.0.1:7400\n", isJson: false).Config.Server.OwnAddressOnly);
+    }
+
+    [Theory]
+    [InlineData("ownAddressOnly: maybe", "server.registrations.ownAddressOnly")]
+    [InlineData("ownAddressOnly: [true]", "server.registrations.ownAddressOnly")]
+    [InlineData("ownAddress: true", "server.registrations.ownAddress")]
+    public void Load_BadOwnAddressOnly_NamesField(string line, string field)
+    {
+        var error = Assert.Throws<InputException>(() => HaloConfigLoader.Load($"server:\n  registrations:\n    {line}\n", isJson: false));
+
+        Assert.Contains(field, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Load_ServerTls_ReadsPathsAndMode()
     {
         var tls = HaloConfigLoader.Load("server:\n  tls:\n    certificate: s.pem\n    key: s-key.pem\n    clientCertificates: require\n    clientCa: ca.pem\n", isJson: false)
