@@ -56,6 +56,14 @@ internal sealed class ProxyMiddleware
             return;
         }
 
+        if (HttpMethods.IsConnect(context.Request.Method))
+        {
+            // A reverse proxy does not tunnel. YARP cannot build a CONNECT request (RequestCreation) and answered 502, blaming
+            // a healthy destination: a few such requests ejected it (found by GatewayFuzzTests).
+            context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+            return;
+        }
+
         var cluster = route.Cluster;
         var retry = cluster.Settings.Retry;
         var started = _time.GetTimestamp();
@@ -145,7 +153,7 @@ internal sealed class ProxyMiddleware
 
         // Only failures before any response byte: connecting, sending, or waiting for headers.
         if (context.Response.HasStarted
-            || error is not (ForwarderError.Request or ForwarderError.RequestCreation or ForwarderError.RequestTimedOut or ForwarderError.ResponseHeaders))
+            || error is not (ForwarderError.Request or ForwarderError.RequestTimedOut or ForwarderError.ResponseHeaders))
         {
             return false;
         }
@@ -165,9 +173,10 @@ internal sealed class ProxyMiddleware
         _ when intercepted => FailureKind.ServerError,
         ForwarderError.None => status >= 500 ? FailureKind.ServerError : FailureKind.None,
         ForwarderError.RequestTimedOut => FailureKind.Timeout,
-        ForwarderError.Request or ForwarderError.RequestCreation or ForwarderError.ResponseHeaders
+        ForwarderError.Request or ForwarderError.ResponseHeaders
             or ForwarderError.ResponseBodyDestination or ForwarderError.RequestBodyDestination => FailureKind.Connect,
-        // The client went away or sent a bad body: not the destination's fault.
+        // The client went away, sent a bad body, or a request that cannot be forwarded (RequestCreation: nothing reached the
+        // destination): not the destination's fault.
         _ => FailureKind.None,
     };
 
