@@ -72,4 +72,17 @@ public class FuzzFindingTests
         Assert.Equal(200, response.Status);
         Assert.Equal($"127.0.0.1:{a.Port}", response.Text);
     }
+
+    [Fact]
+    public async Task UnreadableChunkedBody_OfARetryableRequest_Answered400()
+    {
+        await using var a = await InProcessBackend.StartAsync("a");
+        await using var gw = await InProcessGateway.StartAsync(Yaml(a));
+
+        // A PUT's body is buffered for a retry; a chunk size that overflows made Kestrel throw an IOException there, unhandled: 500.
+        await using var c = await RawHttpConnection.OpenAsync(gw.EndPoint);
+        await c.SendAsync("PUT /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n123456789012345\r\n");
+        Assert.Equal(400, (await c.ReadResponseAsync()).Status);
+        Assert.Equal("a", await gw.GetBackendAsync());
+    }
 }

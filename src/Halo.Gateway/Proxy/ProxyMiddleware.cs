@@ -71,7 +71,19 @@ internal sealed class ProxyMiddleware
         byte[]? body = null;
         if (retryable && RequestHasBody(context.Request))
         {
-            body = await ReplayableBody.TryBufferAsync(context.Request, retry.MaxReplayBodyBytes, context.RequestAborted);
+            try
+            {
+                body = await ReplayableBody.TryBufferAsync(context.Request, retry.MaxReplayBodyBytes, context.RequestAborted);
+            }
+            catch (IOException) when (!context.Response.HasStarted)
+            {
+                // The client's body cannot be read (a chunk size Kestrel cannot parse, a reset mid-body): the client's fault, a
+                // 400. Unhandled, it was a 500 from the gateway itself (found by GatewayFuzzTests).
+                context.Response.StatusCode = StatusCodes.Status400BadRequest;
+                _metrics.RequestCompleted(cluster.Name, null, context.Response.StatusCode, _time.GetElapsedTime(started).TotalSeconds);
+                return;
+            }
+
             retryable = body is not null;
         }
 
