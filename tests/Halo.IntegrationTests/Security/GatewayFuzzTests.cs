@@ -264,6 +264,7 @@ public sealed class GatewayFuzzTests(ITestOutputHelper output) : IAsyncDisposabl
 
         public async Task<Answer> NextAsync(CancellationToken ct)
         {
+            var ended = false;
             while (true)
             {
                 var text = Encoding.Latin1.GetString(_buffer, 0, _filled);
@@ -284,21 +285,21 @@ public sealed class GatewayFuzzTests(ITestOutputHelper output) : IAsyncDisposabl
                     continue;
                 }
 
-                int read;
+                if (ended || _filled == _buffer.Length)
+                {
+                    Assert.True(_filled == 0, $"a broken answer head: {Shorten(text)}");
+                    return new Answer(null, false, false);
+                }
+
                 try
                 {
-                    read = await socket.ReceiveAsync(_buffer.AsMemory(_filled), SocketFlags.None, ct);
+                    var read = await socket.ReceiveAsync(_buffer.AsMemory(_filled), SocketFlags.None, ct);
+                    _filled += read;
+                    ended = read == 0;
                 }
                 catch (SocketException)
                 {
-                    read = 0;
-                }
-
-                _filled += read;
-                if (read == 0 || _filled == _buffer.Length)
-                {
-                    Assert.True(_filled == 0, $"a broken answer head: {Shorten(Encoding.Latin1.GetString(_buffer, 0, _filled))}");
-                    return new Answer(null, false, false);
+                    ended = true;
                 }
             }
         }
