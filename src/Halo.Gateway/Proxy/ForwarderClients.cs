@@ -27,6 +27,10 @@ internal sealed class ForwarderClients : IDisposable
             ConnectTimeout = cluster.Settings.ConnectTimeout,
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
             ActivityHeadersPropagator = DistributedContextPropagator.CreateNoOutputPropagator(),
+            // Kestrel reads header values as ASCII or else UTF-8; send them back out the same way. HttpClient's default refuses
+            // non-ASCII values, which answered a client's UTF-8 header with 502 and counted it against the destination (found by
+            // GatewayFuzzTests).
+            RequestHeaderEncodingSelector = static (_, _) => System.Text.Encoding.UTF8,
         };
 
         var config = new ForwarderRequestConfig
