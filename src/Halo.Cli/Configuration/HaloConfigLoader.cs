@@ -119,10 +119,12 @@ public static class HaloConfigLoader
             var memberTtl = s.Duration("memberTtl", TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(60)) ?? server.MemberTtl;
             var limits = s.Mapping("limits") is { } l ? Limits(l) : server.Limits;
             var tls = s.Mapping("tls") is { } t ? Tls(t) : null;
-            s.RejectUnknown("listen, data, detector, store, etcd, advertise, memberTtl, limits, tls");
+            var (etcdCa, etcdCert, etcdKey) = (s.String("etcdCa"), s.String("etcdCert"), s.String("etcdKey"));
+            s.RejectUnknown("listen, data, detector, store, etcd, etcdCa, etcdCert, etcdKey, advertise, memberTtl, limits, tls");
             server = new ServerConfig
             {
                 Listen = listen, Data = data, Detector = detector, Store = etcd is null ? store : StoreKind.Etcd, Etcd = etcd, Advertise = advertise,
+                EtcdCa = etcdCa, EtcdCert = etcdCert, EtcdKey = etcdKey,
                 MemberTtl = memberTtl, Limits = limits, Tls = tls,
             };
         }
