@@ -10,13 +10,13 @@ namespace Halo.IntegrationTests.Security;
 public sealed class EtcdTlsTests(ITestOutputHelper output) : IDisposable
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
-    private readonly string _dir = HaloProcess.TempDirectory("etcd-tls");
+    private readonly DevCertificateDirectory _certificates = new("etcd-tls");
 
     [Fact]
     public async Task Servers_OverMutualTlsEtcd_RegisterAndList_AndStrangersAreRefusedNamingTheEndpoint()
     {
-        var certs = await DevCertificatesAsync("certs");
-        var other = await DevCertificatesAsync("other");
+        var certs = await _certificates.CreateAsync("certs");
+        var other = await _certificates.CreateAsync("other");
         string Pem(string name) => Path.Combine(certs, name);
         var tls = new EtcdCluster.EtcdTlsFiles(Pem("ca.pem"), Pem("server.pem"), Pem("server-key.pem"), Pem("client.pem"), Pem("client-key.pem"));
         await using var etcd = await EtcdCluster.StartAsync(members: 1, tls);
@@ -41,7 +41,7 @@ public sealed class EtcdTlsTests(ITestOutputHelper output) : IDisposable
         foreach (var (why, args) in refusals)
         {
             var (code, printed) = await HaloProcess.RunAsync(
-                Bound, ["server", "--etcd", etcd.Endpoints, "--listen", "127.0.0.1:0", "--data", Path.Combine(_dir, "data"), .. args]);
+                Bound, ["server", "--etcd", etcd.Endpoints, "--listen", "127.0.0.1:0", "--data", Path.Combine(_certificates.Root, "data"), .. args]);
             output.WriteLine($"{why} -> {code}: {printed}");
             Assert.Equal(1, code);
             var line = Assert.Single(printed.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -52,10 +52,10 @@ public sealed class EtcdTlsTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task BadEtcdTlsInput_ExitsTwoNamingTheFlagOrKey()
     {
-        var certs = await DevCertificatesAsync("certs");
+        var certs = await _certificates.CreateAsync("certs");
         string Pem(string name) => Path.Combine(certs, name);
         var https = $"https://127.0.0.1:{HaloProcess.FreePort()}";
-        var config = Path.Combine(_dir, "server.yaml");
+        var config = Path.Combine(_certificates.Root, "server.yaml");
         await File.WriteAllTextAsync(config, $"server:\n  store: etcd\n  etcd: {https}\n  etcdCa: {Pem("missing.pem")}\n");
         var cases = new (string[] Args, string Expected)[]
         {
@@ -72,7 +72,7 @@ public sealed class EtcdTlsTests(ITestOutputHelper output) : IDisposable
         };
         foreach (var (args, expected) in cases)
         {
-            var (code, printed) = await HaloProcess.RunAsync(Bound, ["server", "--listen", "127.0.0.1:0", "--data", Path.Combine(_dir, "data"), .. args]);
+            var (code, printed) = await HaloProcess.RunAsync(Bound, ["server", "--listen", "127.0.0.1:0", "--data", Path.Combine(_certificates.Root, "data"), .. args]);
             output.WriteLine($"{string.Join(' ', args)} -> {code}: {printed}");
             Assert.Equal(2, code);
             var line = Assert.Single(printed.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -80,22 +80,5 @@ public sealed class EtcdTlsTests(ITestOutputHelper output) : IDisposable
         }
     }
 
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
-
-    private async Task<string> DevCertificatesAsync(string name)
-    {
-        var directory = Path.Combine(_dir, name);
-        var (code, printed) = await HaloProcess.RunAsync(Bound, "cert", "dev", "--out", directory);
-        Assert.True(code == 0, printed);
-        return directory;
-    }
+    public void Dispose() => _certificates.Dispose();
 }
