@@ -97,7 +97,13 @@ internal static class ServerCommand
         {
             try
             {
-                endpoints = string.Join(',', EtcdStoreOptions.ParseEndpoints(endpoints).Select(e => e.GetLeftPart(UriPartial.Authority)));
+                var parsed = EtcdStoreOptions.ParseEndpoints(endpoints);
+                if (parsed.Select(e => e.Scheme).Distinct().Count() > 1)
+                {
+                    throw new FormatException("endpoints must all be http:// or all https://");
+                }
+
+                endpoints = string.Join(',', parsed.Select(e => e.GetLeftPart(UriPartial.Authority)));
             }
             catch (FormatException ex)
             {
@@ -144,35 +150,31 @@ internal static class ServerCommand
             return given is { } plain ? throw new CliException($"{plain.Name}: the etcd endpoints are http://; use https:// endpoints for TLS") : null;
         }
 
+        return ClientTls(ca, cert, key, "--etcd-cert");
+
+        static (string Path, string Name)? Pick(string? flag, string flagName, string? key, string keyName) =>
+            flag is not null ? (flag, flagName) : key is not null ? (key, keyName) : null;
+    }
+
+    // The files are read now, so a missing or unreadable one stops the start naming the flag or key (exit 2).
+    private static Action<System.Net.Security.SslClientAuthenticationOptions> ClientTls(
+        (string Path, string Name)? ca, (string Path, string Name)? cert, (string Path, string Name)? key, string certificateFlag)
+    {
         if (key is not null && cert is null)
         {
-            throw new CliException($"{key.Value.Name}: needs --etcd-cert");
+            throw new CliException($"{key.Value.Name}: needs {certificateFlag}");
         }
 
         try
         {
             var roots = ca is { } c ? Halo.Client.HaloHttp.LoadPinnedCa(Existing(c), c.Name) : null;
             var certificate = cert is { } p ? Halo.Client.HaloHttp.LoadClientCertificate(Existing(p), key is { } k ? Existing(k) : null, p.Name) : null;
-            return ssl =>
-            {
-                if (roots is not null)
-                {
-                    ssl.RemoteCertificateValidationCallback = Halo.Client.HaloHttp.PinnedCaValidator(roots);
-                }
-
-                if (certificate is not null)
-                {
-                    ssl.ClientCertificates = [certificate];
-                }
-            };
+            return Halo.Client.HaloHttp.PinnedTls(roots, certificate);
         }
         catch (Halo.Client.HaloOptionsException ex)
         {
             throw new CliException(ex.Message);
         }
-
-        static (string Path, string Name)? Pick(string? flag, string flagName, string? key, string keyName) =>
-            flag is not null ? (flag, flagName) : key is not null ? (key, keyName) : null;
 
         static string Existing((string Path, string Name) file) =>
             File.Exists(file.Path) ? file.Path : throw new CliException($"{file.Name}: no such file '{file.Path}'");

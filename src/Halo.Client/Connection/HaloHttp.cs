@@ -99,6 +99,20 @@ public static class HaloHttp
         }
     }
 
+    /// <summary>TLS client settings that pin <paramref name="roots"/> (when given; else the system trust store) and present <paramref name="certificate"/> (when given).</summary>
+    public static Action<SslClientAuthenticationOptions> PinnedTls(X509Certificate2Collection? roots, X509Certificate2? certificate) => ssl =>
+    {
+        if (roots is not null)
+        {
+            ssl.RemoteCertificateValidationCallback = PinnedCaValidator(roots);
+        }
+
+        if (certificate is not null)
+        {
+            ssl.ClientCertificates = [certificate];
+        }
+    };
+
     /// <summary>The validation callback of a TLS client that trusts only <paramref name="roots"/> (see <see cref="TrustedByPinnedCa"/>).</summary>
     public static RemoteCertificateValidationCallback PinnedCaValidator(X509Certificate2Collection roots) =>
         (_, certificate, chain, errors) => TrustedByPinnedCa(certificate, chain, errors, roots);

@@ -87,11 +87,7 @@ public sealed record BackendTls(System.Security.Cryptography.X509Certificates.X5
     public void Apply(System.Net.Security.SslClientAuthenticationOptions ssl)
     {
         ArgumentNullException.ThrowIfNull(ssl);
-        ssl.RemoteCertificateValidationCallback = Halo.Client.HaloHttp.PinnedCaValidator(Roots);
-        if (ClientCertificate is not null)
-        {
-            ssl.ClientCertificates = [ClientCertificate];
-        }
+        Halo.Client.HaloHttp.PinnedTls(Roots, ClientCertificate)(ssl);
     }
 }
 

@@ -67,6 +67,7 @@ public sealed class EtcdTlsTests(ITestOutputHelper output) : IDisposable
             (["--etcd", https, "--etcd-key", Pem("client-key.pem")], "halo: --etcd-key: needs --etcd-cert"),
             (["--etcd", "http://127.0.0.1:2379", "--etcd-ca", Pem("ca.pem")], "halo: --etcd-ca: the etcd endpoints are http://"),
             (["--etcd-ca", Pem("ca.pem")], "halo: --etcd-ca: needs the etcd store"),
+            (["--etcd", $"{https},http://127.0.0.1:2379", "--etcd-ca", Pem("ca.pem")], "halo: --etcd: endpoints must all be http:// or all https://"),
             (["--config", config], "halo: server.etcdCa: no such file"),
             (["--config", config, "--etcd-ca", Pem("nope.pem")], "halo: --etcd-ca: no such file"), // the flag overrides the key
         };
