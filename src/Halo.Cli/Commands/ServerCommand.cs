@@ -125,7 +125,7 @@ internal static class ServerCommand
             EtcdTls = EtcdTls(kind == StoreKind.Etcd ? endpoints : null, etcdTls ?? new EtcdTlsFiles(null, null, null), config.Server),
             Advertise = (advertise ?? config.Server.Advertise) is { } a ? ListenUrl(a, "--advertise") : null,
             MemberTtl = config.Server.MemberTtl,
-            Security = new() { Limits = config.Server.Limits },
+            Security = new() { Limits = config.Server.Limits, AllowedCheckNetworks = config.Server.CheckNetworks, OwnAddressOnly = config.Server.OwnAddressOnly },
         };
     }
 
