@@ -7,7 +7,7 @@ using Yarp.ReverseProxy.Forwarder;
 namespace Halo.Gateway.Proxy;
 
 /// <summary>One pooled HTTP client and request config per cluster (connect and per-try timeouts differ by cluster).</summary>
-internal sealed class ForwarderClients : IDisposable
+public sealed class ForwarderClients : IDisposable
 {
     private readonly ConcurrentDictionary<string, (HttpMessageInvoker Client, ForwarderRequestConfig Config)> _byCluster = new(StringComparer.Ordinal);
 
@@ -32,6 +32,7 @@ internal sealed class ForwarderClients : IDisposable
             // GatewayFuzzTests).
             RequestHeaderEncodingSelector = static (_, _) => System.Text.Encoding.UTF8,
         };
+        cluster.Settings.Tls?.Apply(handler.SslOptions);
 
         var config = new ForwarderRequestConfig
         {
