@@ -250,11 +250,7 @@ public sealed class ManagedPostgres(ManagedPostgresOptions options, TimeProvider
         Diverged = false;
     }
 
-    /// <summary>
-    /// The new primary cannot be reached (down, restarting, starved): nothing says a rewind is impossible, so the data directory
-    /// stays as it is and the rejoin is tried again after the start's growing pause. (Replacing it then, as was done, left a
-    /// former primary with an empty directory when the copy failed too — seen under stress after a second failover.)
-    /// </summary>
+    /// <summary>Whether pg_rewind's output says it lost (or never had) its connection to the source.</summary>
     private static bool LostSource(string output) =>
         output.Contains("could not connect", StringComparison.Ordinal) || output.Contains("connection to server", StringComparison.Ordinal) ||
         output.Contains("server closed the connection", StringComparison.Ordinal) || output.Contains("terminated abnormally", StringComparison.Ordinal);
@@ -276,6 +272,11 @@ public sealed class ManagedPostgres(ManagedPostgresOptions options, TimeProvider
         }
     }
 
+    /// <summary>
+    /// The new primary cannot be reached (down, restarting, starved): nothing says a rewind is impossible, so the data directory
+    /// stays as it is and the rejoin is tried again after the start's growing pause. (Replacing it then, as was done, left a
+    /// former primary with an empty directory when the copy failed too — seen under stress after a second failover.)
+    /// </summary>
     private static InvalidOperationException Unreachable(string host, int port, string reason) =>
         new($"rejoin {host}:{port} postponed, data directory kept: cannot reach it ({reason})");
 

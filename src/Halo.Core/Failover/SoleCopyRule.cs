@@ -1,7 +1,7 @@
 namespace Halo.Core.Failover;
 
 /// <summary>
-/// The position round of a group whose only data is the failed primary's (docs/postgres.md, "Bootstrap"). A member that answers
+/// The position round of a group whose only data is the failed primary's (docs/failover.md, "The only copy"). A member that answers
 /// the round as <see cref="MemberState.Bootstrappable"/> has an empty data directory: it holds no write, acknowledged or not.
 /// When every other member answered so, every acknowledged write of the group is on the failed primary alone, and promoting
 /// anyone else would lose them all; the failed primary itself, once its database is up, holds every one of them. That is the
