@@ -27,6 +27,9 @@ internal sealed partial class InstanceRegistry(
     private const int MaxConflictRetries = 8;
     private readonly ConcurrentDictionary<string, ServiceShard> _shards = new(StringComparer.Ordinal);
 
+    // Services with at least one instance, kept by the shards: counting them walked (and locked) every shard on each registration.
+    private int _occupied;
+
     public TimeProvider Time => time;
 
     public async Task<long> LoadAsync(CancellationToken cancellationToken)
@@ -103,7 +106,7 @@ internal sealed partial class InstanceRegistry(
                 $"service {service} already holds {limits.MaxInstancesPerService} instances (server.limits.maxInstancesPerService); deregister one first");
         }
 
-        return _shards.Values.Count(s => !s.IsEmpty) < limits.MaxServices
+        return Volatile.Read(ref _occupied) < limits.MaxServices
             ? null
             : ("limits.maxServices", $"the registry already holds {limits.MaxServices} services (server.limits.maxServices); {service} would be one more");
     }
@@ -325,10 +328,12 @@ internal sealed partial class InstanceRegistry(
 
     private ServiceShard Shard(string service)
     {
-        var shard = _shards.GetOrAdd(service, name => new ServiceShard(name, DetectorFor, options.CallerEvidence, options.Brake));
+        var shard = _shards.GetOrAdd(service, name => new ServiceShard(name, DetectorFor, options.CallerEvidence, options.Brake, Occupy));
         EnsureSynced(shard, time.GetUtcNow());
         return shard;
     }
+
+    private void Occupy(int delta) => Interlocked.Add(ref _occupied, delta);
 
     private MembershipView EnsureSynced(ServiceShard shard, DateTimeOffset now)
     {
