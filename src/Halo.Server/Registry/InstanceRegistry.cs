@@ -306,6 +306,11 @@ internal sealed partial class InstanceRegistry(
                 s.Remove(id, change.Item.ModRevision);
             }
         }
+        else if (TryGet(service, id, out var held) && held.Record.Revision >= change.Item.ModRevision)
+        {
+            // This server's own write coming back on the feed (every registration does): already applied, nothing to parse.
+            return;
+        }
         else if (ReadRecord(change.Item) is { } record)
         {
             Shard(service).Apply(record, time.GetUtcNow());
