@@ -30,7 +30,6 @@ public static class GatewayHost
     public static async Task<int> RunAsync(GatewayCommandLine opts, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(opts);
-        UseInlineSocketCompletions();
         GatewaySettings settings;
         try
         {
@@ -100,24 +99,6 @@ public static class GatewayHost
         return 0;
     }
 
-    private const string InlineCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
-
-    /// <summary>
-    /// The gateway process runs socket continuations on the socket event threads (one per CPU) instead of
-    /// queueing each to the thread pool: a proxied request is then read, forwarded and answered on the thread
-    /// that saw its bytes arrive, without a thread switch per socket event, the way an event-loop proxy
-    /// (HAProxy, nginx) works. Set by the binary so users need no environment variable; the runtime reads it
-    /// once, when the first socket is created, hence here, before any. A value the user set is kept ("0" turns
-    /// it off). Safe because nothing on the gateway's socket paths blocks a thread (no sync-over-async).
-    /// </summary>
-    internal static void UseInlineSocketCompletions()
-    {
-        if (Environment.GetEnvironmentVariable(InlineCompletionsVariable) is null)
-        {
-            Environment.SetEnvironmentVariable(InlineCompletionsVariable, "1");
-        }
-    }
-
     /// <summary>Builds the gateway web application; <paramref name="configure"/> may replace services (tests inject time and randomness).</summary>
     public static WebApplication Build(GatewaySettings settings, Action<IServiceCollection>? configure = null)
     {
@@ -128,9 +109,6 @@ public static class GatewayHost
         builder.Logging.AddFilter("System.Net.Http", LogLevel.Warning);
         // YARP logs every failed attempt; the proxy loop handles (retries) those and logs ejections itself.
         builder.Logging.AddFilter("Yarp", LogLevel.Warning);
-        // With inline socket completions (set by RunAsync), Kestrel's transport and pipes run their continuations
-        // inline too, so the fast path's reads and writes never wait in a queue for a thread-pool thread.
-        builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = Environment.GetEnvironmentVariable(InlineCompletionsVariable) == "1");
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
