@@ -5,6 +5,7 @@ PIDS=()
 BACKEND="$ROOT/tests/Halo.TestBackend/bin/Release/net10.0/Halo.TestBackend.dll"
 GATEWAY="$ROOT/tests/Halo.GatewayRunner/bin/Release/net10.0/Halo.GatewayRunner.dll"   # --bare: plain YARP floor
 HALO=${HALO_DLL:-"$ROOT/src/Halo.Cli/bin/Release/net10.0/halo.dll"}   # HALO_DLL: another build (before/after profiles)
+HALO_BASE=${HALO_BASE_DLL:-}   # proxy "halo-base": an earlier build beside the current one, for before/after in one run
 
 build_all() {
   echo "building Release backend, gateway runner and halo..." >&2
@@ -44,6 +45,10 @@ start_backends() {
     BPID[$i]=$!; PIDS+=("${BPID[$i]}")
   done
   for i in 1 2 3; do wait_http "http://127.0.0.1:${BPORT[$i]}/healthz"; done
+  # The backends are .NET too: warm them (JIT tiering) so the first proxy measured does not pay for it.
+  local warmers=()
+  for i in 1 2 3; do pin "${LOAD_CPUS-}" wrk -t1 -c8 -d"${BACKEND_WARMUP:-3}s" "http://127.0.0.1:${BPORT[$i]}/" >/dev/null & warmers+=($!); done
+  wait "${warmers[@]}"
 }
 
 stop_backends() {
@@ -62,9 +67,11 @@ start_proxy() { # name [extra env for profiling...]
   local name=$1; shift
   PPORT=$(free_port)
   case $name in
-    halo)
+    halo|halo-base)
+      local dll=$HALO
+      if [ "$name" = halo-base ]; then dll=${HALO_BASE:?set HALO_BASE_DLL to an earlier halo.dll}; fi
       render "$ROOT/bench/peers/halo.yaml.template" "$RUN/halo.yaml"
-      spawn "${PROXY_CPUS-}" env "$@" dotnet "$HALO" gateway --config "$RUN/halo.yaml" --listen "127.0.0.1:$PPORT" >"$RUN/halo.log" 2>&1 & ;;
+      spawn "${PROXY_CPUS-}" env "$@" dotnet "$dll" gateway --config "$RUN/halo.yaml" --listen "127.0.0.1:$PPORT" >"$RUN/$name.log" 2>&1 & ;;
     yarp) # plain YARP forwarder, none of Halo's logic: the floor Halo's gateway used to build on
       spawn "${PROXY_CPUS-}" env "$@" dotnet "$GATEWAY" --bare "http://127.0.0.1:${BPORT[1]},http://127.0.0.1:${BPORT[2]},http://127.0.0.1:${BPORT[3]}" --listen "127.0.0.1:$PPORT" >"$RUN/yarp.log" 2>&1 & ;;
     haproxy)

@@ -25,13 +25,27 @@ pin "$LOAD_CPUS" wrk -t1 -c"$CONN" -d"$((SECS + 2))s" --latency "http://127.0.0.
 wrkpid=$!
 sleep 1
 t0=$(cpu_ticks "$PPID_")
+# Syscalls and context switches over the same window (counted, not sampled), to put per request beside the CPU time.
+perf stat -x, -e raw_syscalls:sys_enter,context-switches -p "$PPID_" -o "$RUN/stat.csv" -- sleep "$SECS" >/dev/null 2>&1 &
+statpid=$!
 perf record -F "${FREQ:-2999}" -g -p "$PPID_" -o "$RUN/perf.data" -- sleep "$SECS" 2>"$RUN/perf.log" >/dev/null
 t1=$(cpu_ticks "$PPID_")
+wait "$statpid" || true
 wait "$wrkpid"
 perf script -i "$RUN/perf.data" 2>/dev/null | python3 "$ROOT/bench/tools/flamegraph.py" --title "$PROXY, wrk -c$CONN, $(date -u +%F)" \
   --svg "$OUT.svg" --folded "$OUT.folded" --top 30 | tee "$OUT.top.txt"
 rps=$(awk '/Requests\/sec/ {print $2}' "$RUN/wrk.txt")
 echo "wrk: $rps req/s; proxy CPU during the profile: $(( (t1 - t0) * 10 )) ms over ${SECS}s" | tee -a "$OUT.top.txt"
+python3 - "$RUN/stat.csv" "$rps" "$SECS" <<'PY' | tee -a "$OUT.top.txt" || true
+import sys
+counts = {}
+for line in open(sys.argv[1]):
+    f = line.strip().split(",")
+    if len(f) > 2 and f[0].replace(".", "").isdigit():
+        counts[f[2]] = float(f[0])
+reqs = float(sys.argv[2]) * float(sys.argv[3])
+print("per request (approx., wrk's rate x window): " + ", ".join(f"{k} {v / reqs:.1f}" for k, v in counts.items()))
+PY
 grep -E "Latency|Req/Sec|requests in" "$RUN/wrk.txt" || true
 stop_proxy
 stop_backends

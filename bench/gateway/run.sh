@@ -12,7 +12,7 @@
 # the slowest request, and throughput before/after the fault.
 #
 # Usage: bench/gateway/run.sh [rounds=3] [seconds=10]
-#   env: MODES='1core 2core unpinned' CONNECTIONS=32 PROXIES='halo haproxy nginx' FAULT_PROXIES='halo haproxy nginx'
+#   env: MODES='1core 2core unpinned' CONNECTIONS=32 WARMUP=5 (seconds of unmeasured load before each measurement) PROXIES='halo haproxy nginx' FAULT_PROXIES='halo haproxy nginx'
 #        FAULTS_ONLY=1 (skip throughput) THROUGHPUT_ONLY=1 (skip failure runs) KEEP_RESULTS=dir (copy the .tsv files there)
 # No Halo environment variables are set: what is measured is what `halo gateway` does out of the box.
 set -euo pipefail
@@ -20,6 +20,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 ROUNDS=${1:-3}
 DUR=${2:-10}
 CONN=${CONNECTIONS:-32}
+WARMUP=${WARMUP:-5}
 FAULT_DUR=12
 FAULT_AT=4
 RUN=$(mktemp -d /tmp/halo-bench.XXXXXX)
@@ -53,7 +54,7 @@ for mode in "${MODE_LIST[@]}"; do
     order=("${PROXIES[@]:$shift_by}" "${PROXIES[@]:0:$shift_by}")
     for p in "${order[@]}"; do
       start_proxy "$p"
-      pin "$LOAD_CPUS" wrk -t1 -c"$CONN" -d5s "http://127.0.0.1:$PPORT/" >/dev/null
+      pin "$LOAD_CPUS" wrk -t1 -c"$CONN" -d"${WARMUP}s" "http://127.0.0.1:$PPORT/" >/dev/null
       t0=$(cpu_ticks "$PPID_")
       out=$(pin "$LOAD_CPUS" wrk -t1 -c"$CONN" -d"${DUR}s" --latency "http://127.0.0.1:$PPORT/")
       t1=$(cpu_ticks "$PPID_")
@@ -110,10 +111,10 @@ PY
 done
 
 [ -n "${KEEP_RESULTS:-}" ] && cp "$RUN/throughput.tsv" "$RUN/faults.tsv" "$KEEP_RESULTS/"
-python3 - "$RUN/throughput.tsv" "$RUN/faults.tsv" "$ROUNDS" "$DUR" "$CONN" <<'PY'
+python3 - "$RUN/throughput.tsv" "$RUN/faults.tsv" "$ROUNDS" "$DUR" "$CONN" "$WARMUP" <<'PY'
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
-print(f"Throughput: wrk -t1 -c{sys.argv[5]} -d{sys.argv[4]}s --latency after a 5 s warm-up, {sys.argv[3]} alternated rounds per mode, medians\n")
+print(f"Throughput: wrk -t1 -c{sys.argv[5]} -d{sys.argv[4]}s --latency after a {sys.argv[6]} s warm-up, {sys.argv[3]} alternated rounds per mode, medians\n")
 for mode in dict.fromkeys(x["mode"] for x in rows):
     med = {}
     for p in dict.fromkeys(x["proxy"] for x in rows if x["mode"] == mode):

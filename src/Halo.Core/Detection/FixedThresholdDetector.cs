@@ -39,4 +39,16 @@ public sealed class FixedThresholdDetector : IFailureDetector
             : HealthStatus.Passing;
         return new DetectorVerdict(status, evidence);
     }
+
+    /// <inheritdoc />
+    public DateTimeOffset WorsensAt(HeartbeatHistory history, HealthStatus current)
+    {
+        ArgumentNullException.ThrowIfNull(history);
+        return current switch
+        {
+            HealthStatus.Passing => FailureDetector.After(history, SuspectAfter),
+            HealthStatus.Suspect => FailureDetector.After(history, CriticalAfter),
+            _ => DateTimeOffset.MaxValue,
+        };
+    }
 }

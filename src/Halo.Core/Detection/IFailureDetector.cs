@@ -8,6 +8,13 @@ public interface IFailureDetector
 {
     /// <summary>Raw judgement of <paramref name="history"/> at <paramref name="now"/>, before any hysteresis.</summary>
     DetectorVerdict Judge(HeartbeatHistory history, DateTimeOffset now);
+
+    /// <summary>
+    /// The earliest time the raw verdict, now <paramref name="current"/>, turns worse if no heartbeat arrives meanwhile, or
+    /// <see cref="DateTimeOffset.MaxValue"/> when it cannot (Critical). Both detectors worsen only with silence, so an
+    /// evaluator can leave a quiet instance alone until then instead of judging it on every tick.
+    /// </summary>
+    DateTimeOffset WorsensAt(HeartbeatHistory history, HealthStatus current);
 }
 
 /// <summary>Builds the detector an options record asks for.</summary>
@@ -31,6 +38,9 @@ public static class FailureDetector
         var silence = now - history.Reference;
         return silence < TimeSpan.Zero ? TimeSpan.Zero : silence;
     }
+
+    internal static DateTimeOffset After(HeartbeatHistory history, TimeSpan silence) =>
+        silence >= DateTimeOffset.MaxValue - history.Reference ? DateTimeOffset.MaxValue : history.Reference + silence;
 
     internal static int Missed(TimeSpan silence, TimeSpan interval) =>
         (int)Math.Min(int.MaxValue, Math.Floor(silence / interval));

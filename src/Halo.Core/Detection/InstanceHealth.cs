@@ -94,6 +94,35 @@ public sealed class InstanceHealth
         }
     }
 
+    /// <summary>
+    /// The raw verdict at <paramref name="now"/> and the earliest time it turns worse without a heartbeat
+    /// (<see cref="IFailureDetector.WorsensAt"/>), without changing any state.
+    /// </summary>
+    public (HealthStatus Raw, DateTimeOffset WorsensAt) Outlook(DateTimeOffset now)
+    {
+        lock (_gate)
+        {
+            var status = _detector.Judge(_history, now).Status;
+            return (status, _detector.WorsensAt(_history, status));
+        }
+    }
+
+    /// <summary>
+    /// True when an evaluation with a Passing raw verdict would change nothing: Passing, no critical observation counted
+    /// towards <see cref="DetectorOptions.DownAfter"/>, no heartbeat awaited. An evaluator may skip such an instance until
+    /// its verdict can worsen.
+    /// </summary>
+    public bool IsQuiet
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _status == HealthStatus.Passing && _criticalObservations == 0 && !_awaitingHeartbeat;
+            }
+        }
+    }
+
     /// <summary>Evaluates at <paramref name="now"/>; returns the transition, or null when the status did not change.</summary>
     public HealthTransition? Evaluate(DateTimeOffset now) => Evaluate(now, holdCritical: false);
 

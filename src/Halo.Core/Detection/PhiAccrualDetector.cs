@@ -26,30 +26,35 @@ public sealed class PhiAccrualDetector : IFailureDetector
     {
         ArgumentNullException.ThrowIfNull(history);
         var silence = FailureDetector.Silence(history, now);
-        var minStd = _options.MinStdDeviation.TotalMilliseconds;
-
-        // Bootstrap: until two real inter-arrival samples exist, assume a steady sender at the configured
-        // interval with the minimum deviation — exactly the history DetectionBound is computed for, so the
-        // bound holds from registration onwards.
-        double mean, std;
-        if (history.SampleCount < 2)
-        {
-            mean = _options.HeartbeatInterval.TotalMilliseconds;
-            std = minStd;
-        }
-        else
-        {
-            mean = history.MeanMilliseconds;
-            std = Math.Max(history.StdDeviationMilliseconds, minStd);
-        }
-
-        var phi = Phi(silence.TotalMilliseconds, mean + _options.AcceptablePause.TotalMilliseconds, std);
+        var (mean, std) = Distribution(history);
+        var phi = Phi(silence.TotalMilliseconds, mean, std);
         var evidence = new HealthEvidence(
             history.LastHeartbeat, silence, phi, FailureDetector.Missed(silence, _options.HeartbeatInterval));
         var status = phi >= _options.PhiThreshold ? HealthStatus.Critical
             : phi >= _options.SuspectPhi ? HealthStatus.Suspect
             : HealthStatus.Passing;
         return new DetectorVerdict(status, evidence);
+    }
+
+    /// <inheritdoc />
+    public DateTimeOffset WorsensAt(HeartbeatHistory history, HealthStatus current)
+    {
+        ArgumentNullException.ThrowIfNull(history);
+        var phi = current switch
+        {
+            HealthStatus.Passing => _options.SuspectPhi,
+            HealthStatus.Suspect => _options.PhiThreshold,
+            _ => double.NaN,
+        };
+        if (double.IsNaN(phi))
+        {
+            return DateTimeOffset.MaxValue;
+        }
+
+        var (mean, std) = Distribution(history);
+        // The closed-form inverse can land a hair past the real crossing; a millisecond early only costs one extra look.
+        var milliseconds = Math.Max(0, SilenceAt(phi, mean, std) - 1);
+        return FailureDetector.After(history, milliseconds >= TimeSpan.MaxValue.TotalMilliseconds ? TimeSpan.MaxValue : TimeSpan.FromMilliseconds(milliseconds));
     }
 
     /// <summary>
@@ -81,5 +86,17 @@ public sealed class PhiAccrualDetector : IFailureDetector
         var root = Math.Sqrt((q * q / 4) + (p * p * p / 27));
         var y = Math.Cbrt((-q / 2) + root) + Math.Cbrt((-q / 2) - root);
         return mean + (y * stdDeviation);
+    }
+
+    // The expected inter-arrival mean (with the acceptable pause) and deviation, in milliseconds. Bootstrap: until two real
+    // inter-arrival samples exist, assume a steady sender at the configured interval with the minimum deviation — exactly
+    // the history DetectionBound is computed for, so the bound holds from registration onwards.
+    private (double Mean, double Std) Distribution(HeartbeatHistory history)
+    {
+        var minStd = _options.MinStdDeviation.TotalMilliseconds;
+        var pause = _options.AcceptablePause.TotalMilliseconds;
+        return history.SampleCount < 2
+            ? (_options.HeartbeatInterval.TotalMilliseconds + pause, minStd)
+            : (history.MeanMilliseconds + pause, Math.Max(history.StdDeviationMilliseconds, minStd));
     }
 }

@@ -28,7 +28,9 @@ public sealed record ServiceEvaluation<TKey>(BrakeDecision Brake, IReadOnlyList<
 /// One service's evaluation tick, in the order the brake needs: count raw Critical verdicts over every instance, ask the
 /// brake, then advance each due instance with the brake's decision, and let callers' evidence override a detector that
 /// still sees heartbeats (an instance that heartbeats but fails nearly every real request is not healthy). Pure: the
-/// server's detector loop supplies the observations and carries out the decisions.
+/// server's detector loop supplies the observations and carries out the decisions. A caller that keeps the raw Critical
+/// count itself (the server does, so a tick visits only the instances whose evaluation is due) asks the brake and calls
+/// <see cref="Decide"/> for the instances it visits.
 /// </summary>
 public static class ServiceHealthEvaluator
 {
@@ -51,29 +53,42 @@ public static class ServiceHealthEvaluator
         List<InstanceDecision<TKey>>? decisions = null;
         foreach (var o in instances)
         {
-            var transition = o.Due ? o.Health.Evaluate(now, decision.WithholdCritical) : null;
-            var detector = o.Health.Status;
-            var desired = detector;
-            string? cause = null;
-            if (o.Callers.Failing && detector != HealthStatus.Critical)
+            if (Decide(o, decision, now) is { } d)
             {
-                // Heartbeats say alive, callers say every request fails: callers win, held at suspect while the brake is on.
-                desired = decision.WithholdCritical ? HealthStatus.Suspect : HealthStatus.Critical;
-                cause = o.Callers.Describe();
-            }
-            else if (o.HeldByCallers && detector != o.Published)
-            {
-                cause = "caller reports no longer show failures; detector says " + detector.ToString().ToLowerInvariant();
-            }
-
-            var held = cause is not null && desired != detector;
-            var remove = desired == o.Published && !decision.SuspendRemoval && o.Health.ShouldRemove(now);
-            if (transition is not null || desired != o.Published || held != o.HeldByCallers || remove)
-            {
-                (decisions ??= []).Add(new InstanceDecision<TKey>(o.Key, transition, desired, cause, held, remove));
+                (decisions ??= []).Add(d);
             }
         }
 
         return new ServiceEvaluation<TKey>(decision, decisions ?? []);
+    }
+
+    /// <summary>
+    /// One instance's part of a tick, after the brake decided: advances its detector when due and says what to publish or
+    /// remove; null when there is nothing to do or remember.
+    /// </summary>
+    public static InstanceDecision<TKey>? Decide<TKey>(InstanceObservation<TKey> o, BrakeDecision brake, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        ArgumentNullException.ThrowIfNull(brake);
+        var transition = o.Due ? o.Health.Evaluate(now, brake.WithholdCritical) : null;
+        var detector = o.Health.Status;
+        var desired = detector;
+        string? cause = null;
+        if (o.Callers.Failing && detector != HealthStatus.Critical)
+        {
+            // Heartbeats say alive, callers say every request fails: callers win, held at suspect while the brake is on.
+            desired = brake.WithholdCritical ? HealthStatus.Suspect : HealthStatus.Critical;
+            cause = o.Callers.Describe();
+        }
+        else if (o.HeldByCallers && detector != o.Published)
+        {
+            cause = "caller reports no longer show failures; detector says " + detector.ToString().ToLowerInvariant();
+        }
+
+        var held = cause is not null && desired != detector;
+        var remove = desired == o.Published && !brake.SuspendRemoval && o.Health.ShouldRemove(now);
+        return transition is not null || desired != o.Published || held != o.HeldByCallers || remove
+            ? new InstanceDecision<TKey>(o.Key, transition, desired, cause, held, remove)
+            : null;
     }
 }

@@ -10,7 +10,8 @@ namespace Halo.Server.Detection;
 
 /// <summary>
 /// Every <see cref="ServerOptions.DetectorTick"/>, evaluates each service this server owns (its shard decides; see
-/// <see cref="ServiceShard.Evaluate"/>) and writes what changed: health transitions, removals and the brake's events.
+/// <see cref="ServiceShard.Evaluate"/>, which looks only at the instances that need it) and writes what changed: health
+/// transitions, removals and the brake's events.
 /// Services other servers own are left to them. A tick that fails (store unreachable) is logged and the next one tries again.
 /// </summary>
 internal sealed partial class DetectorLoop(

@@ -29,7 +29,15 @@ internal sealed class EventLog(IStore store, ServerOptions options, TimeProvider
     private readonly Dictionary<string, long> _revisionByKey = new(StringComparer.Ordinal);
     private long _counter;
 
-    private sealed record Stored(long Revision, string Key, string Kind, RegistryEvent Event);
+    // Pruned events stay in _history marked Removed until they are half of it: retention deletes the oldest events, and
+    // taking each out of the front of the list moved the whole history every time (profiled: 3% of the server's CPU
+    // under registration load, in List.RemoveAt).
+    private int _removed;
+
+    private sealed record Stored(long Revision, string Key, string Kind, RegistryEvent Event)
+    {
+        public bool Removed { get; set; }
+    }
 
     /// <summary>The kinds retention counts separately (the second segment of an event key).</summary>
     public static class Kinds
@@ -69,6 +77,7 @@ internal sealed class EventLog(IStore store, ServerOptions options, TimeProvider
         lock (_gate)
         {
             _history.Clear();
+            _removed = 0;
             _revisionByKey.Clear();
             foreach (var s in loaded)
             {
@@ -91,9 +100,15 @@ internal sealed class EventLog(IStore store, ServerOptions options, TimeProvider
                     // A transaction may record several events at one revision: find this key among them.
                     for (var i = FirstAfter(revision - 1); i < _history.Count && _history[i].Revision == revision; i++)
                     {
-                        if (_history[i].Key == key)
+                        if (_history[i].Key == key && !_history[i].Removed)
                         {
-                            _history.RemoveAt(i);
+                            _history[i].Removed = true;
+                            if (++_removed > 1024 && _removed > _history.Count / 2)
+                            {
+                                _history.RemoveAll(h => h.Removed);
+                                _removed = 0;
+                            }
+
                             break;
                         }
                     }
@@ -128,7 +143,7 @@ internal sealed class EventLog(IStore store, ServerOptions options, TimeProvider
                     break;
                 }
 
-                if ((service is null || s.Event.Service == service) && (type is null || s.Event.Type == type))
+                if (!s.Removed && (service is null || s.Event.Service == service) && (type is null || s.Event.Type == type))
                 {
                     result.Add(s.Event);
                 }
@@ -144,7 +159,7 @@ internal sealed class EventLog(IStore store, ServerOptions options, TimeProvider
     {
         lock (_gate)
         {
-            return _history.Where(s => service is null || s.Event.Service == service).Select(s => s.Event).ToList();
+            return _history.Where(s => !s.Removed && (service is null || s.Event.Service == service)).Select(s => s.Event).ToList();
         }
     }
 
@@ -169,7 +184,7 @@ internal sealed class EventLog(IStore store, ServerOptions options, TimeProvider
         List<string> doomed;
         lock (_gate)
         {
-            doomed = _history.GroupBy(s => s.Kind)
+            doomed = _history.Where(s => !s.Removed).GroupBy(s => s.Kind)
                 .SelectMany(kind => kind.SkipLast(options.EventRetention))
                 .Select(s => s.Key)
                 .ToList();

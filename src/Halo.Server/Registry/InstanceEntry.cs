@@ -52,4 +52,31 @@ internal sealed class Liveness(DetectorOptions detector, InstanceHealth health, 
     public DateTimeOffset NextCheckAt { get; set; }
 
     public int CheckRunning;
+
+    // The detector loop's bookkeeping (DueSchedule). Queued and Retired are written by other threads, RawCritical is read
+    // by heartbeats; the rest belongs to the loop alone.
+
+    /// <summary>1 while waiting in the schedule's hand-in queue.</summary>
+    public int Queued;
+
+    /// <summary>Set (under the shard's lock) when this detector state is dropped: the instance left, or its detector changed.</summary>
+    public volatile bool Retired;
+
+    /// <summary>The raw verdict at the last look is Critical (counted for the brake); a heartbeat then hands the instance in.</summary>
+    public volatile bool RawCritical;
+
+    /// <summary>The raw verdict at the last look.</summary>
+    public HealthStatus Raw { get; set; }
+
+    /// <summary>When, without a heartbeat, the raw verdict seen at the last look turns worse.</summary>
+    public DateTimeOffset WorsensAt { get; set; }
+
+    /// <summary>UTC ticks of the next scheduled look (older queued looks are stale).</summary>
+    public long DueAt { get; set; }
+
+    /// <summary>Counted in the schedule's total.</summary>
+    public bool Tracked { get; set; }
+
+    /// <summary>The last tick that visited it (so a tick visits it once).</summary>
+    public long VisitTick { get; set; }
 }

@@ -27,6 +27,9 @@ internal sealed partial class InstanceRegistry(
     private const int MaxConflictRetries = 8;
     private readonly ConcurrentDictionary<string, ServiceShard> _shards = new(StringComparer.Ordinal);
 
+    // Services with at least one instance, kept by the shards: counting them walked (and locked) every shard on each registration.
+    private int _occupied;
+
     public TimeProvider Time => time;
 
     public async Task<long> LoadAsync(CancellationToken cancellationToken)
@@ -103,7 +106,7 @@ internal sealed partial class InstanceRegistry(
                 $"service {service} already holds {limits.MaxInstancesPerService} instances (server.limits.maxInstancesPerService); deregister one first");
         }
 
-        return _shards.Values.Count(s => !s.IsEmpty) < limits.MaxServices
+        return Volatile.Read(ref _occupied) < limits.MaxServices
             ? null
             : ("limits.maxServices", $"the registry already holds {limits.MaxServices} services (server.limits.maxServices); {service} would be one more");
     }
@@ -303,6 +306,11 @@ internal sealed partial class InstanceRegistry(
                 s.Remove(id, change.Item.ModRevision);
             }
         }
+        else if (TryGet(service, id, out var held) && held.Record.Revision >= change.Item.ModRevision)
+        {
+            // This server's own write coming back on the feed (every registration does): already applied, nothing to parse.
+            return;
+        }
         else if (ReadRecord(change.Item) is { } record)
         {
             Shard(service).Apply(record, time.GetUtcNow());
@@ -325,10 +333,12 @@ internal sealed partial class InstanceRegistry(
 
     private ServiceShard Shard(string service)
     {
-        var shard = _shards.GetOrAdd(service, name => new ServiceShard(name, DetectorFor, options.CallerEvidence, options.Brake));
+        var shard = _shards.GetOrAdd(service, name => new ServiceShard(name, DetectorFor, options.CallerEvidence, options.Brake, Occupy));
         EnsureSynced(shard, time.GetUtcNow());
         return shard;
     }
+
+    private void Occupy(int delta) => Interlocked.Add(ref _occupied, delta);
 
     private MembershipView EnsureSynced(ServiceShard shard, DateTimeOffset now)
     {

@@ -17,12 +17,19 @@ internal sealed record ShardVerdicts(BrakeDecision Brake, IReadOnlyList<HealthCh
 /// the shard's lock and only forward in revision; heartbeats and reports are lock-free lookups into detectors that
 /// lock themselves; <see cref="Evaluate"/> runs on the detector loop alone.
 /// </summary>
-internal sealed class ServiceShard(string name, Func<InstanceRecord, DetectorOptions> detectorFor, CallerEvidenceOptions callers, MassFailureBrakeOptions brakeOptions)
+/// <param name="occupancy">Told +1 when the shard gains its first instance and -1 when it loses its last (under its lock).</param>
+internal sealed class ServiceShard(
+    string name, Func<InstanceRecord, DetectorOptions> detectorFor, CallerEvidenceOptions callers, MassFailureBrakeOptions brakeOptions,
+    Action<int> occupancy)
 {
     private readonly Lock _gate = new();
     private readonly ConcurrentDictionary<string, InstanceEntry> _entries = new(StringComparer.Ordinal);
-    private MassFailureBrake? _brake;
+    private DueSchedule? _judging;
     private object? _syncedWith;
+
+    // Kept beside the dictionary: ConcurrentDictionary.Count takes every bucket lock, and registrations ask on each call.
+    private int _count;
+    private long _visits;
 
     // Instances with an active check: the check loop's scan every tick is skipped for services without any (profiled:
     // scanning 80,000 check-less instances every 100 ms was 8% of the server's CPU in bench/registry/profile.sh).
@@ -31,15 +38,18 @@ internal sealed class ServiceShard(string name, Func<InstanceRecord, DetectorOpt
     public string Name { get; } = name;
 
     /// <summary>True while this server judges the service.</summary>
-    public bool Owned => Volatile.Read(ref _brake) is not null;
+    public bool Owned => Volatile.Read(ref _judging) is not null;
 
-    public bool IsBrakeEngaged => Volatile.Read(ref _brake)?.IsEngaged == true;
+    public bool IsBrakeEngaged => Volatile.Read(ref _judging)?.Brake.IsEngaged == true;
 
-    public bool IsEmpty => _entries.IsEmpty;
+    public bool IsEmpty => Volatile.Read(ref _count) == 0;
 
-    public int Count => _entries.Count;
+    public int Count => Volatile.Read(ref _count);
 
     public ICollection<InstanceEntry> Entries => _entries.Values;
+
+    /// <summary>How many instance looks the evaluations have taken in all (tests: a tick's cost follows the instances that need it).</summary>
+    public long Visits => Volatile.Read(ref _visits);
 
     /// <summary>The membership view ownership was last decided from (compared by reference on the hot path).</summary>
     public object? SyncedWith => Volatile.Read(ref _syncedWith);
@@ -57,12 +67,14 @@ internal sealed class ServiceShard(string name, Func<InstanceRecord, DetectorOpt
         {
             if (owned != Owned)
             {
+                var judging = owned ? new DueSchedule(brakeOptions) : null;
                 foreach (var entry in _entries.Values)
                 {
                     entry.Liveness = owned ? Resume(entry.Record, now) : null;
+                    Judge(judging, entry);
                 }
 
-                Volatile.Write(ref _brake, owned ? new MassFailureBrake(brakeOptions) : null);
+                Volatile.Write(ref _judging, judging);
             }
 
             Volatile.Write(ref _syncedWith, view);
@@ -89,6 +101,7 @@ internal sealed class ServiceShard(string name, Func<InstanceRecord, DetectorOpt
                 entry.Record = record;
                 if (Owned && entry.Liveness is { } live && live.Detector != detectorFor(record))
                 {
+                    Retire(entry);
                     entry.Liveness = Resume(record, now);
                 }
 
@@ -97,12 +110,21 @@ internal sealed class ServiceShard(string name, Func<InstanceRecord, DetectorOpt
                     entry.Liveness?.Health.RecordHeartbeat(now);
                 }
 
+                // Its published status (or its detector) changed: the next tick looks at it.
+                Judge(_judging, entry);
                 return;
             }
 
             // A new instance is judged from now (its registration, or this server's start), keeping its published status.
-            _entries[record.Id] = new InstanceEntry(record) { Liveness = Owned ? Resume(record, now) : null };
+            var added = new InstanceEntry(record) { Liveness = Owned ? Resume(record, now) : null };
+            _entries[record.Id] = added;
             _withChecks += record.Check is null ? 0 : 1;
+            if (++_count == 1)
+            {
+                occupancy(1);
+            }
+
+            Judge(_judging, added);
         }
     }
 
@@ -115,6 +137,11 @@ internal sealed class ServiceShard(string name, Func<InstanceRecord, DetectorOpt
             {
                 _entries.TryRemove(id, out _);
                 _withChecks -= entry.Record.Check is null ? 0 : 1;
+                Retire(entry);
+                if (--_count == 0)
+                {
+                    occupancy(-1);
+                }
             }
         }
     }
@@ -128,6 +155,13 @@ internal sealed class ServiceShard(string name, Func<InstanceRecord, DetectorOpt
         }
 
         live.Health.RecordHeartbeat(at);
+        if (live.RawCritical && Volatile.Read(ref _judging) is { } judging)
+        {
+            // Quiet instances need nothing (their scheduled look finds the heartbeat); a Critical raw verdict is counted by
+            // the brake, and the count must drop on the next tick as it did when every tick judged every instance.
+            judging.Enqueue(entry, live);
+        }
+
         return true;
     }
 
@@ -140,67 +174,64 @@ internal sealed class ServiceShard(string name, Func<InstanceRecord, DetectorOpt
         }
 
         live.Callers.Add(reporter, at, requests, failures);
+        Judge(Volatile.Read(ref _judging), entry);
         return live.Callers.Judge(at);
     }
 
     /// <summary>
-    /// One evaluation tick (<see cref="ServiceHealthEvaluator"/>): the brake's decision over every instance, then each due
-    /// instance's detector; returns what to publish and remove. Only the detector loop calls it; null when not owned.
+    /// One evaluation tick (<see cref="ServiceHealthEvaluator"/>): the brake's decision over every instance (from the count
+    /// <see cref="DueSchedule"/> keeps), then each instance that needs a look; returns what to publish and remove. Only the
+    /// detector loop calls it; null when not owned.
     /// </summary>
     public ShardVerdicts? Evaluate(DateTimeOffset now)
     {
-        if (Volatile.Read(ref _brake) is not { } brake)
+        if (Volatile.Read(ref _judging) is not { } judging)
         {
             return null;
         }
 
-        // Enumerating the dictionary itself is lock-free; .Values would take every lock and copy every entry, each tick.
-        var count = _entries.Count;
-        var judged = new List<(InstanceEntry Entry, Liveness Live)>(count);
-        var observations = new List<InstanceObservation<int>>(count);
-        foreach (var (_, entry) in _entries)
+        var (brake, visits) = judging.Collect(now);
+        Volatile.Write(ref _visits, _visits + visits.Count);
+        List<HealthChange>? changes = null;
+        List<InstanceRecord>? removals = null;
+        foreach (var (entry, live) in visits)
         {
-            if (entry.Liveness is not { } live)
-            {
-                continue;
-            }
-
             var due = now - live.LastEvaluated >= live.Detector.EvaluationInterval;
             if (due)
             {
                 live.LastEvaluated = now;
             }
 
-            observations.Add(new InstanceObservation<int>(judged.Count, live.Health, entry.Record.Health, due, live.Callers.Judge(now), live.HeldByCallers));
-            judged.Add((entry, live));
-        }
-
-        var result = ServiceHealthEvaluator.Evaluate(observations, brake, now);
-        List<HealthChange>? changes = null;
-        List<InstanceRecord>? removals = null;
-        foreach (var d in result.Decisions)
-        {
-            var (entry, live) = judged[d.Key];
-            if (d.Transition is { } transition)
-            {
-                live.LastTransition = transition;
-            }
-
-            live.HeldByCallers = d.HeldByCallers;
             var record = entry.Record;
-            if (d.Desired != record.Health)
+            var callerVerdict = live.Callers.Judge(now);
+            var pending = false;
+            var observation = new InstanceObservation<InstanceEntry>(entry, live.Health, record.Health, due, callerVerdict, live.HeldByCallers);
+            if (ServiceHealthEvaluator.Decide(observation, brake, now) is { } d)
             {
-                var last = live.LastTransition;
-                var cause = d.Cause ?? (last?.To == d.Desired ? last.Cause : $"detector says {d.Desired.ToString().ToLowerInvariant()}");
-                (changes ??= []).Add(new HealthChange(record, d.Desired, cause, Evidence(live, now)));
+                if (d.Transition is { } transition)
+                {
+                    live.LastTransition = transition;
+                }
+
+                live.HeldByCallers = d.HeldByCallers;
+                if (d.Desired != record.Health)
+                {
+                    var last = live.LastTransition;
+                    var cause = d.Cause ?? (last?.To == d.Desired ? last.Cause : $"detector says {d.Desired.ToString().ToLowerInvariant()}");
+                    (changes ??= []).Add(new HealthChange(record, d.Desired, cause, Evidence(live, now)));
+                    pending = true;
+                }
+                else if (d.Remove)
+                {
+                    (removals ??= []).Add(record);
+                    pending = true;
+                }
             }
-            else if (d.Remove)
-            {
-                (removals ??= []).Add(record);
-            }
+
+            judging.Next(entry, live, NextLook(live, callerVerdict, pending, now));
         }
 
-        return new ShardVerdicts(result.Brake, changes ?? [], removals ?? []);
+        return new ShardVerdicts(brake, changes ?? [], removals ?? []);
     }
 
     /// <summary>Instances with an active check that is due now and not already running; marks them running.</summary>
@@ -223,6 +254,63 @@ internal sealed class ServiceShard(string name, Func<InstanceRecord, DetectorOpt
             {
                 yield return (entry, live, check);
             }
+        }
+    }
+
+    /// <summary>
+    /// When an instance needs its next look, so that no tick which would have changed something is skipped: the raw verdict
+    /// worsening (the brake counts it), the next evaluation while a transition is in progress, removal, or every tick while
+    /// a write is pending or callers' evidence (which expires with time) is in play. Heartbeats, reports and record changes
+    /// hand an instance in sooner.
+    /// </summary>
+    private static DateTimeOffset NextLook(Liveness live, CallerVerdict callerVerdict, bool pending, DateTimeOffset now)
+    {
+        var health = live.Health;
+        if (pending || live.HeldByCallers || callerVerdict.Reporters.Count > 0 || health.ShouldRemove(now))
+        {
+            return now;
+        }
+
+        var next = live.WorsensAt;
+        if (health.Status == HealthStatus.Critical)
+        {
+            // Critical and silent changes nothing until a heartbeat (which hands it in while its raw verdict is Critical).
+            if (live.Raw != HealthStatus.Critical)
+            {
+                next = Earliest(next, live.LastEvaluated + live.Detector.EvaluationInterval);
+            }
+
+            if (live.Detector.RemoveAfter is { } removeAfter && health.CriticalSince is { } since)
+            {
+                next = Earliest(next, since + removeAfter);
+            }
+        }
+        else if (live.Raw != HealthStatus.Passing || !health.IsQuiet)
+        {
+            next = Earliest(next, live.LastEvaluated + live.Detector.EvaluationInterval);
+        }
+
+        return next;
+    }
+
+    private static DateTimeOffset Earliest(DateTimeOffset a, DateTimeOffset b) => a <= b ? a : b;
+
+    // Under the lock: hands an instance's detector state to the schedule of the ownership it belongs to.
+    private static void Judge(DueSchedule? judging, InstanceEntry entry)
+    {
+        if (judging is not null && entry.Liveness is { } live)
+        {
+            judging.Enqueue(entry, live);
+        }
+    }
+
+    // Under the lock: the instance's detector state is dropped; the schedule stops counting it on its next tick.
+    private void Retire(InstanceEntry entry)
+    {
+        if (entry.Liveness is { } old)
+        {
+            old.Retired = true;
+            _judging?.Enqueue(entry, old);
         }
     }
 
