@@ -64,6 +64,26 @@ public sealed class EventHistoryTests
         Assert.Equal(100, registered.GetProperty("events").GetArrayLength());
     }
 
+    [Fact]
+    public async Task Prune_MoreThanAThousandPruned_HistoryCompactedAndCountsStayRight()
+    {
+        // Pruned events are marked and compacted away in bulk (past 1,024 marked and half the history), not removed one by one.
+        await using var server = await ServerFixture.StartAsync(new ServerOptions { EventRetention = 100 });
+        for (var i = 0; i < 1_300; i++)
+        {
+            (await server.RegisterAsync("web", $"web-{i}")).EnsureSuccessStatusCode();
+        }
+
+        var log = server.App.Services.GetRequiredService<EventLog>();
+        Assert.Equal(1_200, await log.PruneAsync(CancellationToken.None));
+
+        var registered = await server.GetJsonAsync("/v1/events?type=registered&limit=10000");
+        var kept = registered.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("instance").GetString()).ToList();
+        Assert.Equal(Enumerable.Range(1_200, 100).Select(i => $"web-{i}"), kept);
+        Assert.Equal(100, log.History("web").Count);
+        Assert.Equal(0, await log.PruneAsync(CancellationToken.None));
+    }
+
     private sealed record Seen(long Revision, string Instance);
 
     private static async Task<List<Seen>> RegisteredAsync(ServerFixture server, long after = 0)
