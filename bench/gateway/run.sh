@@ -67,6 +67,7 @@ for mode in "${MODE_LIST[@]}"; do
       p99=$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")
       errs=$(grep -E "Non-2xx|Socket errors" <<<"$out" || true)
       echo "$mode	$p	$round	$rps	$p50	$p99	$cpu_us" >>"$RUN/throughput.tsv"
+      [ -z "${KEEP_RESULTS:-}" ] || cp "$RUN/throughput.tsv" "$KEEP_RESULTS/"   # kept as it grows: a cut-short run still leaves its rounds
       echo "$mode round $round $p: $rps req/s p50 ${p50}ms p99 ${p99}ms cpu ${cpu_us}us/req $errs" >&2
     done
   done
@@ -107,6 +108,7 @@ mean = lambda xs: sum(xs) / len(xs) if xs else 0
 print(f"{p}\t{fault}\t{vals['FAILED']}\t{vals['REQUESTS']}\t{vals['MAX_MS']}\t{mean(before):.0f}\t{mean(after):.0f}")
 PY
     tail -1 "$RUN/faults.tsv" >&2
+    [ -z "${KEEP_RESULTS:-}" ] || cp "$RUN/faults.tsv" "$KEEP_RESULTS/"
   done
 done
 
