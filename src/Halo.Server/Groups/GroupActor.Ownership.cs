@@ -1,0 +1,72 @@
+using System.Globalization;
+using System.Text;
+using Halo.Store;
+
+namespace Halo.Server.Groups;
+
+/// <summary>
+/// Which server decides the group (docs/ha.md, "One decider per group"). With several servers each group is owned by one
+/// live server, like a service; only the owner's actor takes reports and decides, the others forward to it. An actor that
+/// becomes owner starts from the store (its copy may be stale) and decides nothing for <see cref="GroupsOptions.HandoffGrace"/>,
+/// so the members' agents reach it before it judges them: a control-plane failover does not cause a database failover.
+/// </summary>
+internal sealed partial class GroupActor
+{
+    private long _decideAfter;
+    private volatile bool _owned;
+
+    /// <summary>True while this server decides the group and its state is the one that counts.</summary>
+    public bool Owned => _owned;
+
+    /// <summary>Marks the group decided here from the state it holds (a single server, or a group this server just created).</summary>
+    public void Own() => _owned = true;
+
+    /// <summary>
+    /// Takes the group over from the store's copy: <paramref name="fresh"/> replaces the state (keeping version numbers above any
+    /// the previous owner handed out), and no decision is made before <paramref name="decideAfter"/>.
+    /// </summary>
+    public Task AcquireAsync(GroupState fresh, DateTimeOffset decideAfter, CancellationToken ct) => TurnAsync(s =>
+    {
+        Interlocked.Exchange(ref _decideAfter, decideAfter.UtcTicks);
+        Publish(fresh with { Version = Math.Max(s.Version, fresh.Version) });
+        _owned = true;
+        return Task.FromResult(0);
+    }, ct);
+
+    /// <summary>Another server decides the group now: stop deciding, and answer long polls held here so they ask again.</summary>
+    public Task ReleaseAsync(CancellationToken ct) => TurnAsync(s =>
+    {
+        if (_owned)
+        {
+            _owned = false;
+            Publish(s);
+        }
+
+        return Task.FromResult(0);
+    }, ct);
+
+    /// <summary>True while a server that just took the group over waits for the members' agents to reach it.</summary>
+    private bool InHandoffGrace => Now.UtcTicks < Interlocked.Read(ref _decideAfter);
+
+    /// <summary>
+    /// Records that the primary of <paramref name="epoch"/> confirmed, once per epoch, only while the leader record is still
+    /// the one at <paramref name="leaderRevision"/>. Best effort: without it a later owner waits for the next report to confirm.
+    /// </summary>
+    private async Task PersistConfirmationAsync(long leaderRevision, long epoch, CancellationToken ct)
+    {
+        try
+        {
+            await Store.TxnAsync(new TxnRequest(
+                [Compare.ModRevisionIs(GroupKeys.Leader(Name), leaderRevision)],
+                [TxnOp.Put(GroupKeys.Confirmed(Name), Encoding.UTF8.GetBytes(epoch.ToString(CultureInfo.InvariantCulture)))],
+                []), ct).ConfigureAwait(false);
+        }
+        catch (StoreUnavailableException)
+        {
+        }
+    }
+
+    /// <summary>The epoch a confirmed-key holds, or -1.</summary>
+    public static long ParseConfirmed(KeyValue kv) =>
+        long.TryParse(Encoding.UTF8.GetString(kv.Value.Span), NumberStyles.None, CultureInfo.InvariantCulture, out var epoch) ? epoch : -1;
+}

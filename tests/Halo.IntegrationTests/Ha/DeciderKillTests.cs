@@ -1,0 +1,215 @@
+// Every wait in these tests has its own bound.
+#pragma warning disable xUnit1051
+
+using System.Diagnostics;
+using Halo.Agent;
+using Halo.Agent.Drills;
+using Halo.Agent.Drivers;
+using Halo.Client;
+using Halo.Core.Failover;
+using Halo.Gateway.Tcp;
+using Halo.IntegrationTests.Failover;
+
+namespace Halo.IntegrationTests.Ha;
+
+/// <summary>
+/// One decider per group (docs/ha.md): a Redis group of three real Redis servers and their agents, writes through the TCP
+/// proxy, three real `halo server`s over a real three-member etcd; then kill -9 of the server that decides the group.
+/// </summary>
+[Collection("redis-failover")]
+public sealed class DeciderKillTests(ITestOutputHelper output)
+{
+    private const string Group = "cache";
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task KillTheDecider_UnderWritesThroughTheProxy_NoWriteRefusedNoFailover()
+    {
+        await using var etcd = await EtcdCluster.StartAsync();
+        await using var servers = await ServerCluster.StartAsync(etcd);
+        await using var group = await RedisGroup.StartAsync(servers, output);
+        var before = await group.StatusAsync();
+        var load = new RedisWriteLoad(_ => Task.FromResult(("127.0.0.1", group.Proxy.LocalEndpoint.Port)), 0, "decider:");
+        using var stop = new CancellationTokenSource();
+        var running = load.RunAsync(stop.Token);
+        await Eventually.UntilAsync(() => Task.FromResult(load.Acked > 200), Bound, "writes before the kill");
+
+        servers.Kill(group.Decider);
+        var failedBefore = load.Failed;
+        output.WriteLine($"killed the decider, server {group.Decider}; primary {before.Primary} epoch {before.Epoch}");
+        // Membership TTL (5 s) + handoff grace (2 s) + margin: long enough that a failover caused by the handoff would show.
+        await Task.Delay(TimeSpan.FromSeconds(12));
+        var survivor = (group.Decider + 1) % servers.Count;
+        var decider = await RedisGroup.DeciderAsync(servers, survivor);
+        await Eventually.UntilAsync(async () => (await group.TryStatusAsync())?.PrimaryConfirmed == true, Bound, "a confirmed primary at the new decider");
+        var acked = load.Acked;
+        await Eventually.UntilAsync(() => Task.FromResult(load.Acked > acked + 100), Bound, "writes after the handoff");
+        await stop.CancelAsync();
+        await running;
+
+        var after = await group.StatusAsync();
+        output.WriteLine($"writes acked {load.Acked}, failed {load.Failed}; new decider server {decider}; after: epoch {after.Epoch} primary {after.Primary}");
+        Assert.True(load.Failed == failedBefore && failedBefore == 0, $"refused writes: {load.Failed}\n{group.Logs()}\n{servers.Logs()}");
+        Assert.NotEqual(group.Decider, decider);
+        Assert.Equal(before.Epoch, after.Epoch);
+        Assert.Equal(before.Primary, after.Primary);
+        Assert.Equal(0, await load.CountLostAsync(default));
+    }
+
+    [Fact]
+    public async Task KillThePrimaryAndItsDecider_ExactlyOneNewPrimary_NoAcknowledgedWriteLost()
+    {
+        await using var etcd = await EtcdCluster.StartAsync();
+        await using var servers = await ServerCluster.StartAsync(etcd);
+        await using var group = await RedisGroup.StartAsync(servers, output);
+        var before = await group.StatusAsync();
+        var load = new RedisWriteLoad(_ => Task.FromResult(("127.0.0.1", group.Proxy.LocalEndpoint.Port)), 1, "both:");
+        using var stop = new CancellationTokenSource();
+        var running = load.RunAsync(stop.Token);
+        var samples = FailoverCluster.SplitBrainSamplesAsync(group.Redis, stop.Token);
+        await Eventually.UntilAsync(() => Task.FromResult(load.Acked > 200), Bound, "writes before the kill");
+
+        var old = int.Parse(before.Primary!.AsSpan(1)) - 1;
+        var killedAt = Stopwatch.GetTimestamp();
+        group.Redis[old].Kill9();
+        servers.Kill(group.Decider);
+        output.WriteLine($"killed primary {before.Primary} and its decider, server {group.Decider}");
+
+        await Eventually.UntilAsync(async () => await group.TryStatusAsync() is { PrimaryConfirmed: true } s && s.Epoch > before.Epoch, Bound, "a new confirmed primary");
+        var recovered = await load.WaitRecoveryAsync(killedAt, Bound, CancellationToken.None) ?? throw new TimeoutException("no acknowledged write after the kill");
+        var acked = load.Acked;
+        await Eventually.UntilAsync(() => Task.FromResult(load.Acked > acked + 100), Bound, "writes on the new primary");
+        await stop.CancelAsync();
+        await running;
+        var violations = await samples;
+
+        var after = await group.StatusAsync();
+        var writable = new List<string>();
+        for (var i = 0; i < group.Redis.Count; i++)
+        {
+            if (i != old && await group.Redis[i].RoleAsync() is { Writable: true })
+            {
+                writable.Add(RedisGroup.Name(i));
+            }
+        }
+
+        output.WriteLine($"new primary {after.Primary} epoch {after.Epoch} after {recovered.TotalSeconds:0.00} s; acked {load.Acked}");
+        Assert.Empty(violations);
+        Assert.Equal([after.Primary!], writable);
+        Assert.NotEqual(before.Primary, after.Primary);
+        Assert.Equal(0, await load.CountLostAsync(default));
+    }
+
+    /// <summary>Three Redis servers with in-process agents and a TCP proxy, all taking the three servers, the decider's first.</summary>
+    private sealed class RedisGroup : IAsyncDisposable
+    {
+        private readonly List<(CancellationTokenSource Stop, Task Run)> _agents = [];
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _log = new();
+
+        public List<RedisProcess> Redis { get; } = [];
+        public TcpProxyHost Proxy { get; private set; } = null!;
+        public GroupClient Client { get; private set; } = null!;
+        public int Decider { get; private set; }
+
+        public static string Name(int i) => $"r{i + 1}";
+
+        public static async Task<int> DeciderAsync(ServerCluster servers, int ask)
+        {
+            var members = (await servers.GetJsonAsync(ask, "v1/cluster")).GetProperty("members").EnumerateArray().ToList();
+            var url = members.Single(m => m.GetProperty("groups").EnumerateArray().Any(g => g.GetString() == Group)).GetProperty("url").GetString();
+            return Enumerable.Range(0, servers.Count).Single(i => servers.Url(i).ToString() == url);
+        }
+
+        public static async Task<RedisGroup> StartAsync(ServerCluster servers, ITestOutputHelper output)
+        {
+            var g = new RedisGroup();
+            try
+            {
+                await Eventually.UntilAsync(async () => (await servers.GetJsonAsync(0, "v1/cluster")).GetProperty("members").GetArrayLength() == 3, Bound, "three members");
+                g.Client = new GroupClient(Options(servers, Enumerable.Range(0, servers.Count)));
+                await g.Client.PutAsync(Group, new GroupPolicy { AntiFlapWindow = TimeSpan.Zero });
+                await Eventually.UntilAsync(async () =>
+                {
+                    try
+                    {
+                        g.Decider = await DeciderAsync(servers, 0);
+                        return true;
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        return false;
+                    }
+                }, Bound, "a decider for the group");
+                output.WriteLine($"group {Group} decided by server {g.Decider}");
+                // Every client talks to the decider first, so its death forces each to move to another server.
+                var order = Enumerable.Range(0, servers.Count).Select(i => (g.Decider + i) % servers.Count).ToList();
+                for (var i = 0; i < 3; i++)
+                {
+                    g.Redis.Add(await RedisProcess.StartAsync());
+                    var driver = new RedisDriver("127.0.0.1", g.Redis[i].Port, TimeSpan.FromMilliseconds(250));
+                    var agent = new GroupAgent(new AgentOptions { Server = servers.Url(g.Decider), Group = Group, Member = Name(i) }, driver,
+                        new GroupClient(Options(servers, order)), TimeProvider.System, new RecordingLogger(Name(i), g._log));
+                    var stop = new CancellationTokenSource();
+                    g._agents.Add((stop, Task.Run(() => agent.RunAsync(stop.Token))));
+                }
+
+                g.Proxy = TcpProxyHost.Start(new TcpProxyOptions { Client = Options(servers, order), Group = Group });
+                await Eventually.UntilAsync(async () => await g.StatusAsync() is { PrimaryConfirmed: true } s &&
+                    s.Members.Count(m => m.Role == MemberRole.Replica && m.Healthy && m.Fresh) == 2, Bound, "a confirmed primary and healthy replicas");
+                await Eventually.UntilAsync(() => Task.FromResult(g.Proxy.Route.Confirmed), Bound, "the proxy to route");
+                return g;
+            }
+            catch
+            {
+                await g.DisposeAsync();
+                throw;
+            }
+        }
+
+        private static HaloClientOptions Options(ServerCluster servers, IEnumerable<int> order) =>
+            new() { Servers = order.Select(servers.Url).ToList(), Token = servers.Token };
+
+        public Task<GroupStatus> StatusAsync() => Client.GetAsync(Group);
+
+        /// <summary>The status, or null while no server can answer for the group (its dead decider has not left the membership yet: 503).</summary>
+        public async Task<GroupStatus?> TryStatusAsync()
+        {
+            try
+            {
+                return await Client.GetAsync(Group);
+            }
+            catch (Exception ex) when (ex is HttpRequestException or HaloApiException)
+            {
+                return null;
+            }
+        }
+
+        public string Logs() => string.Join('\n', _log.TakeLast(60));
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Proxy is not null)
+            {
+                await Proxy.DisposeAsync();
+            }
+
+            foreach (var (stop, run) in _agents)
+            {
+                await stop.CancelAsync();
+                try
+                {
+                    await run.WaitAsync(TimeSpan.FromSeconds(5));
+                }
+                catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+                {
+                }
+            }
+
+            Client?.Dispose();
+            foreach (var r in Redis)
+            {
+                await r.DisposeAsync();
+            }
+        }
+    }
+}
