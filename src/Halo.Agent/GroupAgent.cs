@@ -29,6 +29,9 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
     private long _round;
     private long _answeredRound;
     private long? _slowSince;
+    // The epoch this agent promoted the running database in, and that database's pid: reported while the same process runs.
+    private long _primaryOfEpoch;
+    private int? _primaryPid;
 
     /// <summary>Test hook: while it returns true the agent cannot reach the server (a network partition).</summary>
     public Func<bool> Partitioned { get; set; } = () => false;
@@ -88,6 +91,7 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
             {
                 _writable = false;
                 _lostInEpoch = Interlocked.Read(ref _knownEpoch);
+                _primaryOfEpoch = 0;
                 AgentLog.Restarted(logger, options.Member, managed.Restarts);
             }
         }
@@ -112,6 +116,7 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
             _writable = false;
             // Whatever comes back may have lost its data (Redis without persistence restarts empty): not a primary of this epoch.
             _lostInEpoch = Interlocked.Read(ref _knownEpoch);
+            _primaryOfEpoch = 0;
             AgentLog.DatabaseDown(logger, options.Member, probe.Detail);
         }
 
@@ -145,6 +150,7 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
             Offset = probe.Offset, Fenced = probe.Fenced, DrillDone = _drillDone, Detail = probe.Detail, Round = round,
             Following = probe.FollowingAddress, Kind = driver.Kind, Timeline = probe.Timeline, SynchronousStandbys = probe.SynchronousStandbys,
             StreamingStandbys = probe.StreamingStandbys, Bootstrappable = probe.Bootstrappable,
+            PrimaryOfEpoch = probe.Up && probe.Pid is { } pid && pid == _primaryPid ? _primaryOfEpoch : 0,
         };
         try
         {
@@ -222,6 +228,8 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
                     }
 
                     await driver.PromoteAsync(a.MinReplicasToWrite, ct).ConfigureAwait(false);
+                    // A database restarted in its epoch (restart in place) may have lost writes: it never vouches for the epoch.
+                    (_primaryOfEpoch, _primaryPid) = _lostInEpoch == a.Epoch ? (0, null) : (a.Epoch, probe.Pid);
                     AgentLog.Promoted(logger, options.Member, a.Epoch);
                     _again = true;
                 }
@@ -238,6 +246,7 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
                 _writable = false;
                 if (probe.Role != MemberRole.Replica || probe.FollowingAddress != primary || probe.Fenced)
                 {
+                    _primaryOfEpoch = 0; // a replica's data is its new primary's from now on
                     await driver.FollowAsync(host, port, ct).ConfigureAwait(false);
                     AgentLog.Following(logger, options.Member, primary, a.Epoch);
                     _again = true;

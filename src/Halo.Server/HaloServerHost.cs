@@ -51,6 +51,8 @@ public static class HaloServerHost
         });
         // Per-request framework logs would cost more than a heartbeat itself; Halo logs what matters with its own event ids.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // The same for HttpClientFactory's per-request lines: servers forward heartbeat batches to each other every 50 ms.
+        builder.Logging.AddFilter("System.Net.Http.HttpClient", LogLevel.Warning);
         builder.Logging.AddSimpleConsole(c => { c.SingleLine = true; c.TimestampFormat = "HH:mm:ss.fff "; c.UseUtcTimestamp = true; });
         if (logging is not null)
         {

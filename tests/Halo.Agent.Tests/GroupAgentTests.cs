@@ -113,6 +113,39 @@ public sealed class GroupAgentTests
         Assert.Equal((true, 77L), (_server.Last!.DbUp, _server.Last.Round));
     }
 
+    [Fact]
+    public async Task TickAsync_PromotedDatabaseFencedWhenTheLeaseLapsed_VouchesForItsEpochUntilItRestarts()
+    {
+        var agent = Agent();
+        _server.Next = Primary(4);
+        await agent.TickAsync(default);
+        await agent.TickAsync(default);
+        Assert.Equal(4L, _server.Last!.PrimaryOfEpoch);
+
+        // Renewals stop (the server answers, the lapsed lease is not renewed): fenced, and the same process still holds epoch 4.
+        _server.Next = Primary(4, renewed: false);
+        _time.Advance(FencingTiming.RenewDeadline(TimeSpan.FromSeconds(2)) + TimeSpan.FromMilliseconds(10));
+        await agent.TickAsync(default);
+        await agent.TickAsync(default);
+        Assert.Equal((true, 4L), (_server.Last!.Fenced, _server.Last.PrimaryOfEpoch));
+
+        _db.Pid = 2; // restarted between two probes (Redis without persistence would be empty): it vouches for nothing
+        await agent.TickAsync(default);
+        Assert.Equal(0L, _server.Last!.PrimaryOfEpoch);
+    }
+
+    [Fact]
+    public async Task TickAsync_FormerPrimaryToldToFollow_NoLongerVouchesForItsEpoch()
+    {
+        var agent = Agent();
+        _server.Next = Primary(4);
+        await agent.TickAsync(default);
+        _server.Next = new Assignment { Epoch = 5, Role = MemberRole.Replica, Primary = "r2", PrimaryAddress = "127.0.0.1:7002", LeaseTtl = TimeSpan.FromSeconds(2) };
+        await agent.TickAsync(default);
+        await agent.TickAsync(default);
+        Assert.Equal(0L, _server.Last!.PrimaryOfEpoch);
+    }
+
     private sealed class FakeDriver : IDatabaseDriver
     {
         public bool Slow { get; set; }
@@ -122,11 +155,12 @@ public sealed class GroupAgentTests
         public bool Fenced { get; set; }
         public long Offset { get; set; }
         public string? Following { get; set; }
+        public int Pid { get; set; } = 1;
 
         public string Address => "127.0.0.1:7001";
 
         public Task<DbProbe> ProbeAsync(CancellationToken ct) =>
-            Task.FromResult(Slow ? DbProbe.Down("slow") with { TimedOut = true } : Up ? new DbProbe(true, true, Role, Offset, Fenced, Following, 1, null) : DbProbe.Down("down"));
+            Task.FromResult(Slow ? DbProbe.Down("slow") with { TimedOut = true } : Up ? new DbProbe(true, true, Role, Offset, Fenced, Following, Pid, null) : DbProbe.Down("down"));
 
         public Task PromoteAsync(int minReplicasToWrite, CancellationToken ct)
         {

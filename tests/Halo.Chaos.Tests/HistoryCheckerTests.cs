@@ -1,4 +1,5 @@
 using Halo.Chaos;
+using Halo.Core.Availability;
 
 namespace Halo.Chaos.Tests;
 

@@ -134,7 +134,7 @@ public sealed class HaloProcess : IAsyncDisposable
 
     public static string TempDirectory(string name)
     {
-        var dir = Path.Combine(Path.GetTempPath(), $"halo-it-{name}-{Guid.NewGuid():N}");
+        var dir = Path.Combine(ScratchRoot.Directory, $"{name}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(dir);
         return dir;
     }

@@ -1,43 +1,12 @@
 using System.Globalization;
+using Halo.Core.Availability;
 
 namespace Halo.Chaos;
-
-/// <summary>The faults the runner injects, one per trial (issue 10, "bench/chaos").</summary>
-public enum FaultKind
-{
-    /// <summary>kill -9 of the primary's redis-server (its agent restarts it after the failover).</summary>
-    KillPrimary,
-    /// <summary>SIGSTOP of the primary's redis-server for 1–5 s, then SIGCONT: it must not take writes once a successor exists.</summary>
-    PausePrimary,
-    /// <summary>kill -9 of one agent alone (its database keeps running), restarted 1–3 s later.</summary>
-    KillAgent,
-    /// <summary>kill -9 of `halo server`, restarted 1–3 s later.</summary>
-    RestartServer,
-    /// <summary>stress-ng --cpu 4 for 2–6 s: nothing else failing, nothing may happen.</summary>
-    CpuStarvation,
-    /// <summary>kill -9 of the primary's redis-server 1 s into 3–6 s of stress-ng --cpu 4 (decisions under starvation).</summary>
-    KillPrimaryStarved,
-    /// <summary>The link between an agent and the server cut one way or both ways for 1–5 s.</summary>
-    CutAgentServer,
-    /// <summary>The link to a database (from the proxy and from the replicas) cut one way or both ways for 1–5 s.</summary>
-    CutProxyDatabase,
-}
 
 /// <summary>One trial's fault, drawn from the seed.</summary>
 public sealed record FaultPlan(FaultKind Kind, bool OnPrimary, Cut Cut, TimeSpan Duration)
 {
-    public static string Name(FaultKind kind) => kind switch
-    {
-        FaultKind.KillPrimary => "kill-primary",
-        FaultKind.PausePrimary => "pause-primary",
-        FaultKind.KillAgent => "kill-agent",
-        FaultKind.RestartServer => "restart-server",
-        FaultKind.CpuStarvation => "cpu-starvation",
-        FaultKind.KillPrimaryStarved => "kill-primary-starved",
-        FaultKind.CutAgentServer => "cut-agent-server",
-        FaultKind.CutProxyDatabase => "cut-proxy-db",
-        _ => kind.ToString(),
-    };
+    public static string Name(FaultKind kind) => FaultPrediction.Name(kind);
 
     public static bool TryParse(string name, out FaultKind kind)
     {
@@ -71,6 +40,9 @@ public sealed record FaultPlan(FaultKind Kind, bool OnPrimary, Cut Cut, TimeSpan
             _ => new(kind, true, Cut.None, TimeSpan.Zero),
         };
     }
+
+    /// <summary>The fault as the model sees it (<see cref="FaultPrediction"/>).</summary>
+    public FaultShape Shape => new(Kind, OnPrimary, Duration, AnswersOnly: Kind == FaultKind.CutAgentServer && Cut == Cut.FromTarget);
 
     public override string ToString() => Name(Kind) + (Kind is FaultKind.KillAgent or FaultKind.CutAgentServer or FaultKind.CutProxyDatabase ? $" of a {(OnPrimary ? "primary" : "replica")}" : "") +
         (Cut == Cut.None ? "" : $" cut {Cut}") + (Duration > TimeSpan.Zero ? $" for {Duration.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s" : "");

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Halo.Core.Failover;
+using Halo.Core.Availability;
 
 namespace Halo.Chaos;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Halo.Chaos;
+using Halo.Core.Availability;
 
 // bench/chaos/run.sh --trials N --seed S [--kinds a,b] [--work DIR] [--halo halo.dll]
 // Prints the seed first (replay a failure with the same seed), one line per trial, a table per fault kind, then one summary

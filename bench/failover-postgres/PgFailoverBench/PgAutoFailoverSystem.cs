@@ -72,6 +72,25 @@ internal sealed class PgAutoFailoverSystem(BenchProcesses procs, string work) : 
     public override async Task<bool> StreamingAsync(int i) =>
         (await NodesAsync()).Any(n => n.Name == $"n{i + 1}" && n.Reported == "secondary" && n.Assigned == "secondary");
 
+    /// <summary>
+    /// Its keeper restarts a crashed postmaster in place (postgresql_restart_failure_timeout 20 s) and the node usually stays the
+    /// primary, so "streaming as a standby" is not the end condition here: the killed node is back when it serves again in the role
+    /// the monitor gives it (reported = assigned, primary or secondary) and the server agrees (pg_is_in_recovery).
+    /// </summary>
+    public override async Task<bool> BackAfterPostmasterCrashAsync(int i)
+    {
+        var node = (await NodesAsync()).Single(n => n.Name == $"n{i + 1}");
+        if (node.Reported != node.Assigned || node.Reported is not ("primary" or "secondary"))
+        {
+            return false;
+        }
+
+        await using var conn = new NpgsqlConnection($"Host=127.0.0.1;Port={PgPorts[i]};Username=postgres;Database=postgres;Timeout=2;Pooling=false");
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand("SELECT pg_is_in_recovery()", conn);
+        return (bool)(await cmd.ExecuteScalarAsync())! == (node.Reported == "secondary");
+    }
+
     private async Task<List<(string Name, string Reported, string Assigned)>> NodesAsync()
     {
         await using var conn = new NpgsqlConnection($"Host=127.0.0.1;Port={_monitor};Username=autoctl_node;Database=pg_auto_failover;Timeout=2;Pooling=false");

@@ -27,6 +27,12 @@ internal abstract class SystemUnderTest(BenchProcesses procs, string work)
     public abstract void RestartNode(int i);
     public abstract Task<bool> StreamingAsync(int i);
 
+    /// <summary>
+    /// Member i is back after a postmaster-only crash (the harness also requires a new postmaster): by default, streaming from the
+    /// new primary — the end condition for a system that fails over on such a crash.
+    /// </summary>
+    public virtual Task<bool> BackAfterPostmasterCrashAsync(int i) => StreamingAsync(i);
+
     public int PostmasterPid(int i) => int.Parse(File.ReadLines(Path.Combine(DataDir(i), "postmaster.pid")).First(), CultureInfo.InvariantCulture);
     public string DataDir(int i) => Path.Combine(Work, $"n{i + 1}");
 

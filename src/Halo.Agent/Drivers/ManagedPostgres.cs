@@ -290,8 +290,11 @@ public sealed class ManagedPostgres(ManagedPostgresOptions options, TimeProvider
             if (process.HasExited)
             {
                 var reason = LastError ?? _log.LastOrDefault() ?? $"exited with code {process.ExitCode}";
-                throw reason.Contains("Address already in use", StringComparison.Ordinal)
-                    ? new DatabaseSetupException($"--postgres-port {options.Port}: already in use ({reason})")
+                // The bind error is a LOG line; the FATAL that follows only says "could not create any TCP/IP sockets". A taken port
+                // is not something a restart fixes, so it ends the agent with one line instead of being retried forever.
+                var bind = _log.LastOrDefault(l => l.Contains("Address already in use", StringComparison.Ordinal));
+                throw bind is not null
+                    ? new DatabaseSetupException($"--postgres-port {options.Port}: already in use ({Message(bind)})")
                     : new InvalidOperationException($"postgres exited during start: {reason}");
             }
 
@@ -370,7 +373,7 @@ public sealed class ManagedPostgres(ManagedPostgresOptions options, TimeProvider
 
         if (line.Contains("FATAL:", StringComparison.Ordinal) || line.Contains("PANIC:", StringComparison.Ordinal))
         {
-            LastError = line[(line.IndexOf("  ", StringComparison.Ordinal) is var i and >= 0 ? i + 2 : 0)..];
+            LastError = Message(line);
         }
         else if (line.Contains("started streaming WAL", StringComparison.Ordinal) || line.Contains("ready to accept", StringComparison.Ordinal))
         {
@@ -385,6 +388,9 @@ public sealed class ManagedPostgres(ManagedPostgresOptions options, TimeProvider
             Diverged = true;
         }
     }
+
+    /// <summary>A server log line without its prefix (timestamp, pid, level): what follows the first double space.</summary>
+    private static string Message(string line) => line[(line.IndexOf("  ", StringComparison.Ordinal) is var i and >= 0 ? i + 2 : 0)..];
 
     /// <summary>A superuser connection string to host:port (the agent's own, and pg_rewind's source).</summary>
     public string Connection(string host, int port) => new NpgsqlConnectionStringBuilder

@@ -1,5 +1,5 @@
 using Halo.Core;
-using System.Collections.Concurrent;
+using Halo.Core.Processes;
 using System.Diagnostics;
 using System.Text;
 
@@ -9,32 +9,10 @@ namespace Halo.Agent.Drivers;
 /// Runs PostgreSQL's programs. As root they run as the <c>postgres</c> user through setpriv (PostgreSQL refuses to run as root;
 /// setpriv keeps the environment, so passwords travel in PGPASSWORD, never on a command line). The server itself is started
 /// from one long-lived thread with a parent-death signal, so it dies with the agent: a primary whose agent is gone cannot keep
-/// accepting writes that no lease protects.
+/// accepting writes that no lease protects (<see cref="ParentDeathLauncher"/>).
 /// </summary>
 internal static class PostgresProcess
 {
-    private static readonly BlockingCollection<(ProcessStartInfo Info, TaskCompletionSource<Process> Started)> Launches = new();
-    private static readonly Lazy<Thread> Launcher = new(() =>
-    {
-        // The parent-death signal fires when the *thread* that forked the child exits; this one lives as long as the process.
-        var thread = new Thread(() =>
-        {
-            foreach (var (info, started) in Launches.GetConsumingEnumerable())
-            {
-                try
-                {
-                    started.SetResult(Process.Start(info) ?? throw new InvalidOperationException($"could not start {info.FileName}"));
-                }
-                catch (Exception ex)
-                {
-                    started.SetException(ex);
-                }
-            }
-        }) { IsBackground = true, Name = "halo-postgres-launcher" };
-        thread.Start();
-        return thread;
-    });
-
     /// <summary>The user PostgreSQL runs as: postgres when this process is root, otherwise the current user (null).</summary>
     public static string? RunAs => Environment.IsPrivilegedProcess ? "postgres" : null;
 
@@ -109,14 +87,8 @@ internal static class PostgresProcess
         }
     }
 
-    /// <summary>Starts a long-running server that is killed when this process dies.</summary>
-    public static Task<Process> StartServerAsync(ProcessStartInfo info)
-    {
-        _ = Launcher.Value;
-        var started = new TaskCompletionSource<Process>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Launches.Add((info, started));
-        return started.Task;
-    }
+    /// <summary>Starts a long-running server that is killed when this process dies (a <see cref="Command"/> with dieWithAgent).</summary>
+    public static Task<Process> StartServerAsync(ProcessStartInfo info) => ParentDeathLauncher.StartAsync(info);
 
     /// <summary>Sends <paramref name="signal"/> (INT, QUIT, KILL) to a pid, or to a process group when <paramref name="pid"/> is negative.</summary>
     public static Task SignalAsync(int pid, string signal, CancellationToken ct) =>

@@ -4,6 +4,8 @@ using Halo.Agent.Drills;
 using Halo.Agent.Drivers;
 using Halo.Client;
 using Halo.Core;
+using Halo.Core.Availability;
+using Halo.Core.Configuration;
 using Halo.Core.Failover;
 using Halo.Core.Serialization;
 using Spectre.Console;
@@ -211,6 +213,10 @@ internal static class GroupCommands
             }
 
             var f = after.LastFailover;
+            // The model's time to the first acknowledged write for this drill (docs/failover.md, "Predicted vs measured"): kill is the
+            // database crash path; isolate cuts the agent off until a successor exists, the lease path.
+            var fault = drill.Mode == "kill" ? new FaultShape(FaultKind.KillPrimary) : new FaultShape(FaultKind.CutAgentServer, Duration: limit);
+            var predicted = FaultPrediction.Predict(group, new GroupConfig { LeaseTtl = before.Policy.LeaseTtl }, fault);
             var report = new
             {
                 group, mode = drill.Mode, from = before.Primary, to = after.Epoch > before.Epoch ? after.Primary : null, epoch = after.Epoch,
@@ -219,6 +225,7 @@ internal static class GroupCommands
                 promotionMs = f?.PromotedAt is { } p ? (p - f.DecidedAt).TotalMilliseconds : (double?)null,
                 confirmedMs = promotedAt.TotalMilliseconds,
                 firstWriteMs = rerouted?.TotalMilliseconds,
+                predictedFirstWriteMs = predicted?.Total.TotalMilliseconds,
                 writes = load is null ? null : new { attempted = load.Attempted, acknowledged = load.Acked, failed = load.Failed, lost },
             };
             if (parse.GetValue(CommonOptions.Json))
@@ -231,7 +238,7 @@ internal static class GroupCommands
                 Console.WriteLine($"  detection  {report.detectionMs:0} ms   decision {report.decisionMs:0} ms   promotion {report.promotionMs:0} ms   confirmed after {report.confirmedMs:0} ms");
                 if (report.writes is { } w)
                 {
-                    Console.WriteLine($"  re-routing: first write through {parse.GetValue(through)} {report.firstWriteMs:0} ms after the drill");
+                    Console.WriteLine($"  re-routing: first write through {parse.GetValue(through)} {report.firstWriteMs:0} ms after the drill (predicted {report.predictedFirstWriteMs:0} ms)");
                     Console.WriteLine($"  writes: {w.attempted} attempted, {w.acknowledged} acknowledged, {w.failed} failed, {w.lost} acknowledged writes lost");
                 }
             }

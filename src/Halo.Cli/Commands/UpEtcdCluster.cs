@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
+using Halo.Core.Processes;
 
 namespace Halo.Cli.Commands;
 
@@ -11,26 +12,6 @@ namespace Halo.Cli.Commands;
 internal sealed class UpEtcdCluster : IAsyncDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
-    private static readonly BlockingCollection<(ProcessStartInfo Info, TaskCompletionSource<Process> Started)> Launches = new();
-    private static readonly Lazy<Thread> Launcher = new(() =>
-    {
-        var thread = new Thread(() =>
-        {
-            foreach (var (info, started) in Launches.GetConsumingEnumerable())
-            {
-                try
-                {
-                    started.SetResult(Process.Start(info) ?? throw new CliException($"--ha: could not start {info.FileName}"));
-                }
-                catch (Exception ex)
-                {
-                    started.SetException(ex);
-                }
-            }
-        }) { IsBackground = true, Name = "halo-up-etcd-launcher" };
-        thread.Start();
-        return thread;
-    });
     private readonly List<(Process Process, ConcurrentQueue<string> Output)> _members = [];
 
     private UpEtcdCluster(IReadOnlyList<string> clientUrls) => ClientUrls = clientUrls;
@@ -91,23 +72,21 @@ internal sealed class UpEtcdCluster : IAsyncDisposable
     }
 
     /// <summary>
-    /// Starts one member so that it dies with this process however this process ends (Ctrl+C, kill -9). etcd is not a halo
-    /// child, so it cannot watch for its parent the way <see cref="ParentWatch"/> children do; the kernel's parent-death
-    /// signal does it instead, through setpriv as Halo.Agent's PostgresProcess does for PostgreSQL. That signal follows the
-    /// *thread* that forked the child, so every member is forked from one thread that lives as long as this process.
+    /// Starts one member so that it dies with this process however this process ends (Ctrl+C, kill -9): etcd is not a halo
+    /// child, so it cannot watch for its parent the way <see cref="ParentWatch"/> children do (<see cref="ParentDeathLauncher"/>).
     /// </summary>
     private async Task LaunchAsync(string binary, string[] arguments)
     {
-        var info = new ProcessStartInfo("/usr/bin/setpriv") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in (string[])["--pdeathsig=KILL", "--", binary, .. arguments])
+        Process process;
+        try
         {
-            info.ArgumentList.Add(a);
+            process = await ParentDeathLauncher.StartAsync(ParentDeathLauncher.Command(binary, arguments));
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            throw new CliException($"--ha: could not start {binary}: {ex.Message}");
         }
 
-        var started = new TaskCompletionSource<Process>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _ = Launcher.Value;
-        Launches.Add((info, started));
-        var process = await started.Task;
         var output = new ConcurrentQueue<string>();
         process.OutputDataReceived += (_, e) => Remember(output, e.Data);
         process.ErrorDataReceived += (_, e) => Remember(output, e.Data);

@@ -11,8 +11,11 @@ internal sealed record SourcedTerm(string Phase, string Name, TimeSpan Value, st
 /// <summary>Detection bound of one detector: worst case until Critical, and the pause it tolerates.</summary>
 internal sealed record DetectionPrediction(string Scope, string Kind, TimeSpan Bound, TimeSpan PauseBudget, IReadOnlyList<SourcedTerm> Terms);
 
-/// <summary>Failover budget of one group.</summary>
-internal sealed record FailoverPrediction(string Group, TimeSpan Total, IReadOnlyList<SourcedTerm> Terms);
+/// <summary>
+/// Failover budget of one group (worst case), or with <paramref name="Fault"/> the typical time from that fault to the first
+/// acknowledged write (zero with no terms: no write refused).
+/// </summary>
+internal sealed record FailoverPrediction(string Group, TimeSpan Total, IReadOnlyList<SourcedTerm> Terms, string? Fault = null);
 
 /// <summary>What <c>halo model --from-config</c> prints. The arithmetic is Halo.Core's; this adds config sources.</summary>
 internal sealed record ConfigPrediction(IReadOnlyList<DetectionPrediction> Detection, IReadOnlyList<FailoverPrediction> Failover, IReadOnlyList<string> Notes)
@@ -42,8 +45,8 @@ internal sealed record ConfigPrediction(IReadOnlyList<DetectionPrediction> Detec
             detection.Add(Handoff(loaded, config.Server.Detector, config.Server.MemberTtl));
         }
 
-        FailoverPrediction Predict(string name, FailoverBudget budget) =>
-            new(name, budget.Total, [.. budget.Terms.Select(t => new SourcedTerm(t.Phase, t.Name, t.Value, t.Reason, loaded.Describe(t.Source)))]);
+        FailoverPrediction Predict(string name, FailoverBudget budget, string? fault = null) =>
+            new(name, budget.Total, [.. budget.Terms.Select(t => new SourcedTerm(t.Phase, t.Name, t.Value, t.Reason, t.Source.Length == 0 ? "built in" : loaded.Describe(t.Source)))], fault);
         var failover = config.Groups.SelectMany(g => g.Value.Driver == "postgres"
             ? new[]
             {
@@ -51,6 +54,15 @@ internal sealed record ConfigPrediction(IReadOnlyList<DetectionPrediction> Detec
                 Predict($"{g.Key} (postgres crash, agent alive)", FailoverBudget.ComputeCrash(g.Key, g.Value)),
             }
             : [Predict(g.Key, FailoverBudget.Compute(g.Key, g.Value))]).ToList();
+        // Typical time to the first acknowledged write per fault kind (docs/failover.md, "Predicted vs measured"), for faults of
+        // RepresentativeFault; bench/chaos prints the same model beside what it measures.
+        failover.AddRange(config.Groups.Where(g => g.Value.Driver == "redis").SelectMany(g => Enum.GetValues<FaultKind>().Select(kind =>
+        {
+            var fault = FaultPrediction.Name(kind) + (Lasting(kind) ? $" for {Durations.Format(RepresentativeFault)}" : "");
+            return FaultPrediction.Predict(g.Key, g.Value, new FaultShape(kind, Duration: RepresentativeFault)) is { } budget
+                ? Predict(g.Key, budget, fault)
+                : new FailoverPrediction(g.Key, TimeSpan.Zero, [], fault);
+        })));
 
         List<string> notes =
         [
@@ -63,6 +75,11 @@ internal sealed record ConfigPrediction(IReadOnlyList<DetectionPrediction> Detec
         ];
         return new ConfigPrediction(detection, failover, notes);
     }
+
+    /// <summary>How long a fault that lasts (a pause, a cut, a restart) is assumed to last in the per-kind predictions.</summary>
+    private static readonly TimeSpan RepresentativeFault = TimeSpan.FromSeconds(3);
+
+    private static bool Lasting(FaultKind kind) => kind is not (FaultKind.KillPrimary or FaultKind.KillPrimaryStarved);
 
     private static DetectionPrediction Detect(LoadedConfig loaded, string scope, DetectorOptions options, string? service)
     {

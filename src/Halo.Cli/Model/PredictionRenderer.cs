@@ -28,7 +28,11 @@ internal static class PredictionRenderer
                 PauseBudgetMs = d.PauseBudget.TotalMilliseconds,
                 Terms = d.Terms.Select(Term),
             }),
-            Failover = prediction.Failover.Select(f => new { f.Group, TotalMs = f.Total.TotalMilliseconds, Terms = f.Terms.Select(Term) }),
+            Failover = prediction.Failover.Where(f => f.Fault is null).Select(f => new { f.Group, TotalMs = f.Total.TotalMilliseconds, Terms = f.Terms.Select(Term) }),
+            Faults = prediction.Failover.Where(f => f.Fault is not null).Select(f => new
+            {
+                f.Group, f.Fault, FirstWriteMs = f.Terms.Count == 0 ? (double?)null : f.Total.TotalMilliseconds, Terms = f.Terms.Select(Term),
+            }),
             prediction.Notes,
         };
         output.WriteLine(JsonSerializer.Serialize(document, Json));
@@ -45,6 +49,19 @@ internal static class PredictionRenderer
 
         foreach (var f in prediction.Failover)
         {
+            if (f.Fault is not null)
+            {
+                console.WriteLine(f.Terms.Count == 0
+                    ? $"Fault {f.Fault}, group {f.Group}: no write refused"
+                    : $"Fault {f.Fault}, group {f.Group}: {Durations.Format(f.Total)} to the first acknowledged write (typical, not worst case)");
+                if (f.Terms.Count > 0)
+                {
+                    console.Write(Terms(f.Terms, withPhase: true));
+                }
+
+                continue;
+            }
+
             console.WriteLine($"Failover budget, group {f.Group}: {Durations.Format(f.Total)} = detection + decision + promotion + re-routing");
             console.Write(Terms(f.Terms, withPhase: true));
         }

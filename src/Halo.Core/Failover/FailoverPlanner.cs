@@ -5,12 +5,13 @@ namespace Halo.Core.Failover;
 /// history branch (PostgreSQL timeline; 0 when the driver has none). <paramref name="PositionFinal"/> says the offset was read after
 /// the failure was detected (it answered the open position round). <paramref name="Bootstrappable"/>: no database yet, ready to be
 /// initialised if elected first primary. <paramref name="Round"/> is the newest position round its last report answered
-/// (see <see cref="PositionRound"/>).
+/// (see <see cref="PositionRound"/>). <paramref name="PrimaryOfEpoch"/>: the epoch whose primary this member's database has been, without
+/// a restart since (see <see cref="MemberReport.PrimaryOfEpoch"/>); <paramref name="Following"/>: the address a replica replicates from.
 /// </summary>
 public sealed record MemberState(
     string Name, string Address, DateTimeOffset LastReport, MemberRole Role, long Epoch, bool DbUp, bool Healthy, long Offset,
     DateTimeOffset? DbDownSince = null, DateTimeOffset? DemotedAt = null, long Timeline = 0, bool PositionFinal = true, bool Bootstrappable = false,
-    long Round = 0, DateTimeOffset? FencedSince = null);
+    long Round = 0, DateTimeOffset? FencedSince = null, long PrimaryOfEpoch = 0, string? Following = null);
 
 /// <summary>
 /// Everything one controller decision looks at; <paramref name="Sync"/> is the group's synchronous-standby record, if any;

@@ -42,6 +42,12 @@ public sealed record MemberReport
     public IReadOnlyList<string>? StreamingStandbys { get; init; }
     /// <summary>No database yet, ready to initialise one if elected the group's first primary.</summary>
     public bool Bootstrappable { get; init; }
+    /// <summary>
+    /// The epoch in which this agent promoted the database process now running, when that same process (same pid) has been up
+    /// and has not followed anyone since; 0 otherwise. Such a database holds every write acknowledged up to its epoch, so a
+    /// fenced former primary that answers a position round with it bounds the round by itself (docs/failover.md).
+    /// </summary>
+    public long PrimaryOfEpoch { get; init; }
 }
 
 /// <summary>The server's answer to a report, and what the group watch tells agents: what this member should be.</summary>

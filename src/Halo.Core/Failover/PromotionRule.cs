@@ -47,6 +47,11 @@ public static class PromotionRule
             return Elect(view, round);
         }
 
+        if (FormerPrimaryRule.Evaluate(view, round) is { } former)
+        {
+            return former; // the fenced former primary answered: its own position bounds the round
+        }
+
         var replicas = view.Members.Where(m => m.Name != round.Failed).ToList();
         var fresh = replicas.Where(m => m.Round >= round.Id && view.Now - m.LastReport <= policy.MemberTimeout).ToList();
         // A replica that is down, loading or has never synced has no position it could have acknowledged a write from.

@@ -1,12 +1,21 @@
+using Halo.Server.Cluster;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Halo.Server.Events;
 
-/// <summary>Keeps the stored event history within its retention, every 30 s.</summary>
-internal sealed partial class EventPruner(EventLog events, TimeProvider time, ILogger<EventPruner> logger) : BackgroundService
+/// <summary>
+/// Keeps the stored event history within its retention, every 30 s. Of several servers over one store, only the owner of
+/// <see cref="OwnerKey"/> prunes (rendezvous on the membership, like a service): every server sees the same history, and
+/// three pruners deleting the same keys tripled the store's proposals. While ownership moves two may prune at once, which
+/// is harmless (deletes are idempotent).
+/// </summary>
+internal sealed partial class EventPruner(EventLog events, ServerMembership membership, TimeProvider time, ILogger<EventPruner> logger) : BackgroundService
 {
     private static readonly TimeSpan PruneEvery = TimeSpan.FromSeconds(30);
+
+    /// <summary>The name ownership of the pruning is hashed on; a slash keeps it apart from every valid service name.</summary>
+    internal const string OwnerKey = "events/pruner";
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -15,6 +24,11 @@ internal sealed partial class EventPruner(EventLog events, TimeProvider time, IL
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
+                if (!membership.Current.Owns(OwnerKey))
+                {
+                    continue;
+                }
+
                 try
                 {
                     await events.PruneAsync(stoppingToken).ConfigureAwait(false);

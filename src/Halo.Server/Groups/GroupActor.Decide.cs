@@ -148,7 +148,7 @@ internal sealed partial class GroupActor
             return false;
         }
 
-        var members = previous is not null && s.Members.TryGetValue(previous.Member, out var old)
+        var members = previous is not null && previous.Member != taken.Member && s.Members.TryGetValue(previous.Member, out var old)
             ? s.Members.SetItem(previous.Member, old with { DemotedAt = now })
             : s.Members;
         Publish(SynchronousTookOver(s, taken, records.LastRevision) with

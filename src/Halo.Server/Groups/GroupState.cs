@@ -21,7 +21,8 @@ internal sealed record MemberRuntime(
 
     public MemberState State() => new(Name, Address, LastReport, Report?.Role ?? MemberRole.Unknown, Report?.Epoch ?? 0,
         Report?.DbUp ?? false, Report?.Healthy ?? false, Report is { DbUp: true } up ? up.Offset : LastUpOffset, DbDownSince, DemotedAt, Report?.Timeline ?? 0,
-        Bootstrappable: Report?.Bootstrappable ?? false, Round: Report?.Round ?? 0, FencedSince: FencedSince);
+        Bootstrappable: Report?.Bootstrappable ?? false, Round: Report?.Round ?? 0, FencedSince: FencedSince,
+        PrimaryOfEpoch: Report is { DbUp: true } held ? held.PrimaryOfEpoch : 0, Following: Report?.Following);
 }
 
 /// <summary>

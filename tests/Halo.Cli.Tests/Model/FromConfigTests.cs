@@ -34,6 +34,19 @@ public sealed class FromConfigTests
     }
 
     [Fact]
+    public void Invoke_ExampleConfigJson_PredictsFirstAcknowledgedWritePerFaultKind()
+    {
+        var (exit, output, _) = CommandRunner.Run("--from-config", CommandRunner.Example("halo-config.yaml"), "--json");
+        Assert.Equal(0, exit);
+        var faults = JsonDocument.Parse(output).RootElement.GetProperty("faults").EnumerateArray().ToDictionary(f => f.GetProperty("fault").GetString()!);
+        Assert.Equal(8, faults.Count);
+        // Half the 100 ms agent interval to notice the crash + the measured 300 ms takeover.
+        Assert.Equal(350, faults["kill-primary"].GetProperty("firstWriteMs").GetDouble());
+        Assert.False(faults["cpu-starvation for 3s"].TryGetProperty("firstWriteMs", out _));
+        Assert.Contains(faults["cut-agent-server for 3s"].GetProperty("terms").EnumerateArray(), t => t.GetProperty("sources").GetString() == "groups.cache.leaseTtl (line 10)");
+    }
+
+    [Fact]
     public void Invoke_ServiceWithoutOverride_InheritsServerDetectorSources()
     {
         var yaml = "server:\n  detector: { missedHeartbeats: 5 }\nservices:\n  api: { detector: { downAfter: 3 } }\n";

@@ -132,4 +132,43 @@ public sealed class PromotionRuleTests
             return members.Single(m => m.Name == o.To).Offset >= acknowledged;
         }, iter: 20_000);
     }
+    /// <summary>The failed primary "a" answering round 50 fenced, its database up since it was promoted in <paramref name="primaryOf"/>.</summary>
+    private static MemberState Former(long offset, long primaryOf = 3, bool fenced = true) =>
+        new("a", "127.0.0.1:9", Now.AddMilliseconds(-20), MemberRole.Primary, 3, true, true, offset, Round: 50, PrimaryOfEpoch: primaryOf,
+            FencedSince: fenced ? Now.AddSeconds(-1) : null);
+
+    private static PromotionOutcome LeaseLapsed(MemberState former, GroupPolicy policy, bool leaseAlive = false, params MemberState[] replicas) =>
+        PromotionRule.Evaluate(new GroupView(policy, new LeaderRecord("a", 3, 1, Now.AddMinutes(-1)), leaseAlive, [former, .. replicas], Now), Late);
+
+    [Fact]
+    public void Evaluate_FencedFormerPrimaryAnsweredAndAReplicaCannot_PromotesTheFormerPrimaryAgain()
+    {
+        // The blocked two-way cut (seed 20261128, trial 4): b is the crashed primary of the epoch before, held down, so with
+        // ackReplicas 1 the replicas' count can never be met; a itself holds every write it acknowledged. c follows someone else.
+        var b = M("b", 0, dbUp: false, healthy: false);
+        var c = M("c", 1500) with { Following = "127.0.0.1:7" };
+        var o = LeaseLapsed(Former(1000), new GroupPolicy { AckReplicas = 1 }, false, b, c);
+        Assert.Equal((PromotionVerdict.Promote, "a"), (o.Verdict, o.To));
+        Assert.Equal("not following the former primary a", o.Skipped["c"]);
+    }
+
+    [Fact]
+    public void Evaluate_FencedFormerPrimaryAnswered_PromotesAReplicaFollowingItAtOrAboveItsPosition()
+    {
+        var b = M("b", 990) with { Following = "127.0.0.1:9" };
+        var c = M("c", 1000) with { Following = "127.0.0.1:9" };
+        var o = LeaseLapsed(Former(1000), new GroupPolicy { AckReplicas = 1 }, false, b, c);
+        Assert.Equal((PromotionVerdict.Promote, "c"), (o.Verdict, o.To));
+        Assert.Equal("behind the former primary a (990 < 1000)", o.Skipped["b"]);
+    }
+
+    [Theory]
+    [InlineData(2L, true, false)] // promoted in an earlier epoch (or restarted since): it does not vouch for epoch 3
+    [InlineData(3L, false, false)] // not fenced: it might still take writes
+    [InlineData(3L, true, true)] // the lease is still alive: it could be renewed and the primary unfenced
+    public void Evaluate_FormerPrimaryNotProvablyTheWholeEpoch_FallsBackToTheReplicasCount(long primaryOf, bool fenced, bool leaseAlive)
+    {
+        var o = LeaseLapsed(Former(1000, primaryOf, fenced), new GroupPolicy { AckReplicas = 1 }, leaseAlive, M("b", 0, dbUp: false, healthy: false), M("c", 1500));
+        Assert.Equal(PromotionVerdict.Blocked, o.Verdict);
+    }
 }

@@ -47,11 +47,15 @@ public sealed class GroupControllerTests : IAsyncLifetime
     /// <summary>The newest position round the test's "agents" have seen; every report answers it, as an agent's would.</summary>
     private long _round;
 
-    private async Task<Assignment> ReportAsync(string member, long offset, bool dbUp = true, MemberRole role = MemberRole.Replica, long epoch = 0)
+    private Task<Assignment> ReportAsync(string member, long offset, bool dbUp = true, MemberRole role = MemberRole.Replica, long epoch = 0) =>
+        ReportAsync(member, new MemberReport { Address = AddressOf(member), Role = role, DbUp = dbUp, Healthy = dbUp, Offset = offset, Epoch = epoch });
+
+    private static string AddressOf(string member) => $"127.0.0.1:{6000 + member[^1]}";
+
+    /// <summary>Sends <paramref name="report"/> answering the newest round seen, as an agent would.</summary>
+    private async Task<Assignment> ReportAsync(string member, MemberReport report)
     {
-        using var response = await _http.PostAsJsonAsync($"/v1/groups/cache/members/{member}/report",
-            new MemberReport { Address = $"127.0.0.1:{6000 + member[^1]}", Role = role, DbUp = dbUp, Healthy = dbUp, Offset = offset, Epoch = epoch, Round = _round },
-            HaloJson.Options);
+        using var response = await _http.PostAsJsonAsync($"/v1/groups/cache/members/{member}/report", report with { Round = _round }, HaloJson.Options);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var a = (await response.Content.ReadFromJsonAsync<Assignment>(HaloJson.Options))!;
         _round = Math.Max(_round, a.Round);
@@ -240,6 +244,62 @@ public sealed class GroupControllerTests : IAsyncLifetime
         Assert.Equal(("r3", 2L, (string?)null, (PositionRound?)null), (after.Primary, after.Epoch, after.Blocked, after.Round));
         Assert.Contains("\"to\":\"resolved\"", await _http.GetStringAsync("/v1/events?type=failover-blocked"), StringComparison.Ordinal);
         Assert.Equal("0", await GaugeAsync("halo_group_failover_blocked"));
+    }
+
+    /// <summary>
+    /// The two-way agent-server cut of seed 20261128, trial 4 (docs/failover.md, "Limits"), on the fake clock. r1, primary of
+    /// epoch 1, is cut off and its database dies; r2 is promoted in epoch 2, promotes its database, and its reports are lost
+    /// before it confirms, so its lease lapses and it fences. With ackReplicas 1 the round for epoch 3 needs both r1 and r3, but
+    /// r1's agent holds its crashed database down while no primary is confirmed: blocked for good, until r2 (fenced, the same
+    /// database process it promoted in epoch 2) answers the round itself. Its answer bounds the round: r3, still following r1,
+    /// is not a candidate, so r2 is promoted again in epoch 3, confirms, and r1 is told whom to restart behind.
+    /// </summary>
+    [Fact]
+    public async Task Tick_PromotedPrimaryLapsesFencedWhileTheOldPrimaryIsHeldDown_PromotesItAgainInsteadOfStayingBlocked()
+    {
+        await ElectAsync(new GroupPolicy { AckReplicas = 1 });
+        await ReportAsync("r1", 100, role: MemberRole.Primary, epoch: 1);
+        var replica = new MemberReport { Address = "", Role = MemberRole.Replica, DbUp = true, Healthy = true, Following = AddressOf("r1") };
+        for (var i = 0; i < 100 && (await StatusAsync()).Epoch == 1; i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(100));
+            await ReportAsync("r2", replica with { Address = AddressOf("r2"), Offset = 100 });
+            await ReportAsync("r3", replica with { Address = AddressOf("r3"), Offset = 98 });
+            await TickAsync();
+            await Task.Delay(5);
+        }
+
+        Assert.Equal(("r2", 2L), ((await StatusAsync()).Primary, (await StatusAsync()).Epoch));
+        Assert.True((await ReportAsync("r2", replica with { Address = AddressOf("r2"), Offset = 100, Epoch = 2 })).LeaseRenewed);
+
+        // r2 promoted its database, then went silent; r1 is back with its database held down; r3 still follows r1.
+        for (var i = 0; i < 100 && (await StatusAsync()).Blocked is null; i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(100));
+            await ReportAsync("r1", 0, dbUp: false, epoch: 1);
+            await ReportAsync("r3", replica with { Address = AddressOf("r3"), Offset = 98 });
+            await TickAsync();
+            await Task.Delay(5);
+        }
+
+        var blocked = await StatusAsync();
+        Assert.Equal((2L, "r2"), (blocked.Epoch, blocked.Round?.Failed));
+        Assert.Contains("(r1)", blocked.Blocked, StringComparison.Ordinal);
+
+        // r2's reports get through again: fenced primary, the database it promoted in epoch 2.
+        await SeeRoundAsync();
+        var fenced = new MemberReport { Address = AddressOf("r2"), Role = MemberRole.Primary, DbUp = true, Healthy = true, Fenced = true, Offset = 100, Epoch = 2, PrimaryOfEpoch = 2 };
+        await ReportAsync("r2", fenced);
+        await TickAsync();
+        var after = await StatusAsync();
+        Assert.Equal(("r2", 3L, (string?)null, (PositionRound?)null), (after.Primary, after.Epoch, after.Blocked, after.Round));
+        Assert.Contains("fenced primary of epoch 2", after.LastFailover!.Evidence, StringComparison.Ordinal);
+        Assert.Contains("\"to\":\"resolved\"", await _http.GetStringAsync("/v1/events?type=failover-blocked"), StringComparison.Ordinal);
+
+        // Its agent renews epoch 3's lease, lifts the fence and confirms; now the held-down r1 learns whom to follow.
+        Assert.True((await ReportAsync("r2", fenced with { Epoch = 3 })).LeaseRenewed);
+        await ReportAsync("r2", fenced with { Epoch = 3, Fenced = false, PrimaryOfEpoch = 3 });
+        Assert.Equal(AddressOf("r2"), (await ReportAsync("r1", 0, dbUp: false, epoch: 1)).PrimaryAddress);
     }
 
     [Fact]

@@ -86,7 +86,8 @@ public sealed class PostgresFailoverTests(PostgresGroupFixture fixture) : IClass
         C.StartAgent(victim); // the node comes back: same data directory, same port
         var settled = await C.WaitSettledAsync(Bound);
         Assert.Equal(MemberRole.Replica, settled.Members.Single(m => m.Name == victim.Name).Role);
-        Assert.True(C.Log.Any(l => l.Contains($"{victim.Name}: rejoined", StringComparison.Ordinal)), string.Join("\n", C.Log.TakeLast(40)));
+        Assert.True(C.Log.Any(l => l.Contains($"{victim.Name}: rejoined", StringComparison.Ordinal) && l.Contains("pg_rewind", StringComparison.Ordinal)),
+            string.Join("\n", C.Log.TakeLast(40)));
     }
 
     [Fact]
@@ -155,6 +156,45 @@ public sealed class PostgresFailoverTests(PostgresGroupFixture fixture) : IClass
         await stop.CancelAsync();
         await running;
         Assert.Empty(await load.LostAsync(default));
+    }
+
+    /// <summary>
+    /// A former primary whose history pg_rewind cannot join (here: a database from another initdb, a different system) is replaced
+    /// by a fresh pg_basebackup — its old directory moved aside, never deleted, and the log line says what it replaces and where
+    /// the old contents are.
+    /// </summary>
+    [Fact]
+    public async Task Rejoin_RewindImpossible_OldDirectoryMovedAsideNamedInTheLogAndReplacedByACopy()
+    {
+        var status = await UsePolicyAsync(PostgresGroupFixture.Async);
+        var (host, port) = (status.PrimaryAddress!.Split(':')[0], int.Parse(status.PrimaryAddress.Split(':')[1]));
+        var dir = HaloProcess.TempDirectory("pg-replace");
+        var options = new ManagedPostgresOptions
+        {
+            BinDirectory = PostgresCluster.Bin, DataDirectory = Path.Combine(dir, "data"), Port = HaloProcess.FreePort(), Member = "stranger", SecretsFile = C.SecretsFile,
+        };
+        var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        await using (var own = new ManagedPostgres(options, TimeProvider.System, new RecordingLogger("stranger", log)))
+        {
+            await Eventually.UntilAsync(() => own.EnsureRunningAsync(MemberRole.Primary, null, null, default), TimeSpan.FromSeconds(120), "its own initdb'd primary");
+        }
+
+        await File.WriteAllTextAsync(Path.Combine(options.DataDirectory, "kept.txt"), "the old contents");
+        await using (var rejoining = new ManagedPostgres(options, TimeProvider.System, new RecordingLogger("stranger", log)))
+        {
+            await Eventually.UntilAsync(() => rejoining.EnsureRunningAsync(MemberRole.Replica, host, port, default), TimeSpan.FromSeconds(120), "a rejoin");
+            await using var conn = new Npgsql.NpgsqlConnection(C.Connection(options.Port));
+            await conn.OpenAsync();
+            await using var cmd = new Npgsql.NpgsqlCommand("SELECT pg_is_in_recovery()", conn);
+            Assert.True((bool)(await cmd.ExecuteScalarAsync())!, "the replacement is not a standby");
+        }
+
+        var line = Assert.Single(log, l => l.Contains("rejoin: pg_rewind failed", StringComparison.Ordinal));
+        var aside = Assert.Single(Directory.GetDirectories(dir, "data.replaced-*"));
+        Assert.Contains($"replacing {options.DataDirectory} with a fresh pg_basebackup from {status.PrimaryAddress}; the old contents are kept in {aside}", line, StringComparison.Ordinal);
+        Assert.Equal("the old contents", await File.ReadAllTextAsync(Path.Combine(aside, "kept.txt")));
+        Assert.False(File.Exists(Path.Combine(options.DataDirectory, "kept.txt")));
+        Directory.Delete(dir, recursive: true);
     }
 
     [Fact]
