@@ -27,6 +27,11 @@ internal sealed partial class GroupActor
     /// </summary>
     public Task AcquireAsync(GroupState fresh, DateTimeOffset decideAfter, CancellationToken ct) => TurnAsync(s =>
     {
+        if (_owned)
+        {
+            return Task.FromResult(0); // taken over meanwhile (the controller and a request both saw it new): keep what it learned since
+        }
+
         Interlocked.Exchange(ref _decideAfter, decideAfter.UtcTicks);
         Publish(fresh with { Version = Math.Max(s.Version, fresh.Version) });
         _owned = true;
