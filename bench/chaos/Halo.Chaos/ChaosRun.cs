@@ -21,7 +21,12 @@ public sealed record ChaosOptions
 }
 
 /// <summary>One trial: its fault, when it was injected, and how long writes were refused because of it.</summary>
-public sealed record TrialResult(int Index, FaultPlan Fault, DateTimeOffset InjectedAt, TimeSpan? Outage, bool Settled, long EpochBefore, long EpochAfter);
+public sealed record TrialResult(
+    int Index, FaultPlan Fault, DateTimeOffset InjectedAt, TimeSpan? Outage, bool Settled, long EpochBefore, long EpochAfter, FaultShape? Shape = null)
+{
+    /// <summary>The model's time to the first acknowledged write for this trial (zero when it predicts no refusal).</summary>
+    public TimeSpan Predicted => ChaosRun.Predicted(Shape ?? Fault.Shape);
+}
 
 public sealed record ChaosResult(
     int Seed, IReadOnlyList<TrialResult> Trials, CheckResult Check, int Stuck, double Availability, long Writes, long Acked, TimeSpan Duration)
@@ -62,7 +67,7 @@ public static class ChaosRun
                 var plan = FaultPlan.Draw(rng, [schedule[i]]);
                 var before = await status.GetAsync(Cluster.Group, ct: ct).ConfigureAwait(false);
                 var injectedAt = time.GetUtcNow();
-                await Faults.InjectAsync(plan, cluster, before, time, ct).ConfigureAwait(false);
+                var shape = await Faults.InjectAsync(plan, cluster, before, time, ct).ConfigureAwait(false);
                 var settled = true;
                 try
                 {
@@ -76,10 +81,11 @@ public static class ChaosRun
                 }
 
                 var after = await TryStatusAsync(status, ct).ConfigureAwait(false);
-                var trial = new TrialResult(i, plan, injectedAt, Outage(workload.Records, injectedAt), settled, before.Epoch, after?.Epoch ?? -1);
+                var trial = new TrialResult(i, plan, injectedAt, Outage(workload.Records, injectedAt), settled, before.Epoch, after?.Epoch ?? -1, shape);
                 trials.Add(trial);
                 options.Log($"  trial {i}: {plan}: epoch {before.Epoch} -> {trial.EpochAfter}, " +
-                            (trial.Outage is { } o ? $"writes refused for {o.TotalMilliseconds:0} ms" : "no write refused") + $" (predicted {Predicted(plan).TotalMilliseconds:0} ms)");
+                            (trial.Outage is { } o ? $"writes refused for {o.TotalMilliseconds:0} ms" : "no write refused") + $" (predicted {trial.Predicted.TotalMilliseconds:0} ms" +
+                            (shape.ServerStart is { } start ? $", server start {start.TotalMilliseconds:0} ms)" : ")"));
                 if (!settled)
                 {
                     break; // a group that does not settle is a defect; later trials would only measure its wreckage
@@ -190,8 +196,8 @@ public static class ChaosRun
     /// <summary>The configuration the runner's group has (Cluster sets leaseTtl 2 s; agents run at their defaults), for the model.</summary>
     public static readonly Halo.Core.Configuration.GroupConfig Config = new() { LeaseTtl = TimeSpan.FromSeconds(2) };
 
-    /// <summary>The model's time to the first acknowledged write for a trial's fault (zero when it predicts no refusal).</summary>
-    public static TimeSpan Predicted(FaultPlan plan) => FaultPrediction.Predict("chaos", Config, plan.Shape)?.Total ?? TimeSpan.Zero;
+    /// <summary>The model's time to the first acknowledged write for a fault (zero when it predicts no refusal).</summary>
+    public static TimeSpan Predicted(FaultShape shape) => FaultPrediction.Predict("chaos", Config, shape)?.Total ?? TimeSpan.Zero;
 
     /// <summary>
     /// Per fault kind: trials, how many refused writes, median / 90th percentile / max time to the first acknowledged write after a
@@ -201,18 +207,21 @@ public static class ChaosRun
     public static IEnumerable<string> Table(ChaosResult result)
     {
         ArgumentNullException.ThrowIfNull(result);
-        yield return "kind                  trials  refused  median ms  p90 ms   max ms  | all: measured  predicted  ratio";
-        foreach (var kind in result.Trials.GroupBy(t => t.Fault.Kind).OrderBy(g => g.Key))
+        yield return "kind                          trials  refused  median ms  p90 ms   max ms  | all: measured  predicted  ratio";
+        // A fault on a replica's member and on the primary's are different faults: the model predicts nothing refused for the first.
+        foreach (var kind in result.Trials.GroupBy(t => (t.Fault.Kind, Target: Targeted(t.Fault.Kind) ? t.Fault.OnPrimary ? " (primary)" : " (replica)" : "")).OrderBy(g => g.Key))
         {
             var outages = kind.Where(t => t.Outage is not null).Select(t => t.Outage!.Value.TotalMilliseconds).Order().ToList();
             string At(double q) => outages.Count == 0 ? "-" : outages[(int)Math.Min(outages.Count - 1, Math.Floor(q * outages.Count))].ToString("0", CultureInfo.InvariantCulture);
             var measured = Median(kind.Select(t => t.Outage?.TotalMilliseconds ?? 0));
-            var predicted = Median(kind.Select(t => Predicted(t.Fault).TotalMilliseconds));
+            var predicted = Median(kind.Select(t => t.Predicted.TotalMilliseconds));
             var ratio = predicted == 0 ? (measured == 0 ? "1.00" : "-") : (measured / predicted).ToString("0.00", CultureInfo.InvariantCulture);
-            yield return $"{FaultPlan.Name(kind.Key),-22}{kind.Count(),6}{outages.Count,9}{At(0.5),11}{At(0.9),8}{(outages.Count == 0 ? "-" : outages[^1].ToString("0", CultureInfo.InvariantCulture)),9}  |" +
+            yield return $"{FaultPlan.Name(kind.Key.Kind) + kind.Key.Target,-30}{kind.Count(),6}{outages.Count,9}{At(0.5),11}{At(0.9),8}{(outages.Count == 0 ? "-" : outages[^1].ToString("0", CultureInfo.InvariantCulture)),9}  |" +
                          $"{measured.ToString("0", CultureInfo.InvariantCulture),14}{predicted.ToString("0", CultureInfo.InvariantCulture),11}{ratio,7}";
         }
     }
+
+    private static bool Targeted(FaultKind kind) => kind is FaultKind.KillAgent or FaultKind.CutAgentServer or FaultKind.CutProxyDatabase;
 
     private static double Median(IEnumerable<double> values)
     {

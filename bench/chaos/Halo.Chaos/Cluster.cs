@@ -93,10 +93,19 @@ public sealed class Cluster : IAsyncDisposable
 
     public async Task KillServerAsync() => await _server!.Kill9Async().ConfigureAwait(false);
 
-    public async Task RestartServerAsync()
+    /// <summary>Starts the server again and waits until it answers; returns how long that took (the model's serverStart).</summary>
+    public async Task<TimeSpan> RestartServerAsync(CancellationToken ct)
     {
         await _server!.DisposeAsync().ConfigureAwait(false);
+        var started = _time.GetTimestamp();
         StartServer();
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        await Wait.UntilAsync(async () =>
+        {
+            using var response = await http.GetAsync(new Uri(Server, "healthz"), ct).ConfigureAwait(false);
+            return response.IsSuccessStatusCode;
+        }, TimeSpan.FromSeconds(90), "the restarted server to answer /healthz", _time, ct).ConfigureAwait(false);
+        return _time.GetElapsedTime(started);
     }
 
     /// <summary>The member the status names as primary, or null.</summary>

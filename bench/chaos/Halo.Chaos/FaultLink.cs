@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using Halo.Gateway.Tcp;
 
 namespace Halo.Chaos;
 
@@ -100,33 +101,19 @@ public sealed class FaultLink : IAsyncDisposable
         }
     }
 
-    private async Task CopyAsync(Pair pair, Socket from, Socket to, Cut direction, CancellationToken ct)
-    {
-        var buffer = new byte[16 * 1024];
-        try
+    /// <summary>Relays one direction, dropping its bytes while that direction is cut (and remembering that the pair lost some).</summary>
+    private Task CopyAsync(Pair pair, Socket from, Socket to, Cut direction, CancellationToken ct) =>
+        SocketCopy.RunAsync(from, to, ct, () =>
         {
-            while (true)
+            var cut = _cut;
+            if (cut != direction && cut != Cut.Both)
             {
-                var read = await from.ReceiveAsync(buffer, SocketFlags.None, ct).ConfigureAwait(false);
-                if (read == 0)
-                {
-                    return;
-                }
-
-                var cut = _cut;
-                if (cut == direction || cut == Cut.Both)
-                {
-                    pair.Dropped = true;
-                    continue;
-                }
-
-                await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None, ct).ConfigureAwait(false);
+                return false;
             }
-        }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
-        {
-        }
-    }
+
+            pair.Dropped = true;
+            return true;
+        });
 
     public async ValueTask DisposeAsync()
     {

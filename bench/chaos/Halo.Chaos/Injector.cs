@@ -8,7 +8,8 @@ namespace Halo.Chaos;
 /// <summary>Carries out one <see cref="FaultPlan"/> and undoes it (resume, heal, restart) before returning.</summary>
 public static class Faults
 {
-    public static async Task InjectAsync(FaultPlan plan, Cluster cluster, GroupStatus before, TimeProvider time, CancellationToken ct)
+    /// <summary>Injects and undoes the fault; returns the fault as the model sees it, with what was measured on the way (a restarted server's start time).</summary>
+    public static async Task<FaultShape> InjectAsync(FaultPlan plan, Cluster cluster, GroupStatus before, TimeProvider time, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(cluster);
@@ -16,6 +17,7 @@ public static class Faults
         var primary = cluster.ByName(before.Primary) ?? throw new InvalidOperationException("no primary to inject a fault on");
         var replicas = cluster.Members.Where(m => m != primary).ToList();
         var target = plan.OnPrimary ? primary : replicas[(int)(plan.Duration.Ticks % replicas.Count)];
+        var shape = plan.Shape;
         switch (plan.Kind)
         {
             case FaultKind.KillPrimary:
@@ -43,7 +45,7 @@ public static class Faults
             case FaultKind.RestartServer:
                 await cluster.KillServerAsync().ConfigureAwait(false);
                 await Task.Delay(plan.Duration, time, ct).ConfigureAwait(false);
-                await cluster.RestartServerAsync().ConfigureAwait(false);
+                shape = shape with { ServerStart = await cluster.RestartServerAsync(ct).ConfigureAwait(false) };
                 break;
             case FaultKind.CpuStarvation:
                 await StressAsync(plan.Duration, ct).ConfigureAwait(false);
@@ -68,6 +70,8 @@ public static class Faults
 
                 break;
         }
+
+        return shape;
     }
 
     private static async Task<int> PidAsync(Cluster cluster, Cluster.Member m, CancellationToken ct) =>

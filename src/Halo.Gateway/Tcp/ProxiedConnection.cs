@@ -12,33 +12,12 @@ internal sealed class ProxiedConnection(long epoch, Socket downstream, Socket up
     public async Task PumpAsync(CancellationToken ct)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var a = CopyAsync(downstream, upstream, cts.Token);
-        var b = CopyAsync(upstream, downstream, cts.Token);
+        var a = SocketCopy.RunAsync(downstream, upstream, cts.Token);
+        var b = SocketCopy.RunAsync(upstream, downstream, cts.Token);
         await Task.WhenAny(a, b).ConfigureAwait(false);
         await cts.CancelAsync().ConfigureAwait(false);
         Close();
         await Task.WhenAll(a, b).ConfigureAwait(false);
-    }
-
-    private static async Task CopyAsync(Socket from, Socket to, CancellationToken ct)
-    {
-        var buffer = new byte[16 * 1024];
-        try
-        {
-            while (true)
-            {
-                var read = await from.ReceiveAsync(buffer, SocketFlags.None, ct).ConfigureAwait(false);
-                if (read == 0)
-                {
-                    return;
-                }
-
-                await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None, ct).ConfigureAwait(false);
-            }
-        }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
-        {
-        }
     }
 
     public void Close()

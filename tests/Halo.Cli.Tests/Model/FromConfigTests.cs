@@ -40,8 +40,8 @@ public sealed class FromConfigTests
         Assert.Equal(0, exit);
         var faults = JsonDocument.Parse(output).RootElement.GetProperty("faults").EnumerateArray().ToDictionary(f => f.GetProperty("fault").GetString()!);
         Assert.Equal(8, faults.Count);
-        // Half the 100 ms agent interval to notice the crash + the measured 300 ms takeover.
-        Assert.Equal(350, faults["kill-primary"].GetProperty("firstWriteMs").GetDouble());
+        // Half the 100 ms agent interval to notice the crash + the measured 400 ms takeover.
+        Assert.Equal(450, faults["kill-primary"].GetProperty("firstWriteMs").GetDouble());
         Assert.False(faults["cpu-starvation for 3s"].TryGetProperty("firstWriteMs", out _));
         Assert.Contains(faults["cut-agent-server for 3s"].GetProperty("terms").EnumerateArray(), t => t.GetProperty("sources").GetString() == "groups.cache.leaseTtl (line 10)");
     }

@@ -23,9 +23,9 @@ public sealed class FaultPredictionTests
     [Fact]
     public void Predict_PauseShorterThanDetection_TheWritesWaitOutThePause()
     {
-        // Detection of a stopped database: 50 ms + 250 ms probe timeout + 1 s grace, then the takeover: 1.6 s.
+        // Detection of a stopped database: 50 ms + 250 ms probe timeout + 1 s grace, then the takeover.
         Assert.Equal(TimeSpan.FromSeconds(1.2), Predict(FaultKind.PausePrimary, 1.2));
-        Assert.Equal(TimeSpan.FromSeconds(1.6), Predict(FaultKind.PausePrimary, 4));
+        Assert.Equal(TimeSpan.FromSeconds(1.3) + FaultPrediction.Takeover, Predict(FaultKind.PausePrimary, 4));
     }
 
     [Fact]
@@ -36,6 +36,14 @@ public sealed class FaultPredictionTests
         Assert.Equal(TimeSpan.FromSeconds(1.8), Predict(FaultKind.CutAgentServer, 1.7)); // heals, the next report renews
         Assert.Equal(TimeSpan.FromSeconds(1.95) + FaultPrediction.Takeover, Predict(FaultKind.CutAgentServer, 4)); // the lease lapses
         Assert.Equal(TimeSpan.FromSeconds(1.45 + 0.3) + FaultPrediction.Takeover, Predict(FaultKind.CutAgentServer, 4, answersOnly: true));
+    }
+
+    [Fact]
+    public void Predict_RestartServer_UsesTheMeasuredStartWhenGiven()
+    {
+        var measured = FaultPrediction.Predict("g", Config, new FaultShape(FaultKind.RestartServer, Duration: TimeSpan.FromSeconds(2), ServerStart: TimeSpan.FromSeconds(12)))!;
+        Assert.Equal(TimeSpan.FromSeconds(2 + 12) + FaultPrediction.AfterServerStart + FaultPrediction.Takeover, measured.Total);
+        Assert.Equal(TimeSpan.FromSeconds(2) + FaultPrediction.ServerStart + FaultPrediction.AfterServerStart + FaultPrediction.Takeover, Predict(FaultKind.RestartServer, 2));
     }
 
     [Fact]

@@ -136,13 +136,22 @@ public sealed class PostgresCluster : IAsyncDisposable
                 throw new TimeoutException($"waited {timeout} for {what}; last status: epoch {status.Epoch}, primary {status.Primary}, confirmed {status.PrimaryConfirmed}, " +
                     $"sync {status.Synchronous?.Epoch}:{string.Join("+", status.Synchronous?.Members ?? [])}; " +
                     string.Join("; ", status.Members.Select(m => $"{m.Name} {m.Role} e{m.Epoch} up={m.DbUp} fresh={m.Fresh} lsn={m.Offset} tli={m.Timeline} lag={m.Lag} following={m.Following} {m.Detail}")) +
-                    "\n" + string.Join("\n", Log.TakeLast(60)));
+                    "\nagents: " + string.Join("; ", _members.Select(AgentView)) + "\n" + string.Join("\n", Log.TakeLast(60)));
             }
 
             status = await Client.GetAsync(Group, status.Version, TimeSpan.FromMilliseconds(250));
         }
 
         return status;
+    }
+
+    /// <summary>What a member's agent itself believes (a failed wait shows why a primary did not confirm or a replica did not follow).</summary>
+    private static string AgentView(Member m)
+    {
+        var (a, p) = (m.Agent.Assignment, m.Agent.LastProbe);
+        return $"{m.Name} assigned {a?.Role} e{a?.Epoch} renewed={a?.LeaseRenewed} fence={a?.Fence} last renewal sent {m.Agent.LastRenewalSentAt:HH:mm:ss.fff}, " +
+            $"watchdog fenced {m.Agent.WatchdogFencedAt:HH:mm:ss.fff}; probe up={p?.Up} {p?.Role} fenced={p?.Fenced} timedOut={p?.TimedOut}; " +
+            $"managed running={m.Managed.Running} busy={m.Managed.Busy} {m.Managed.Activity} {m.Managed.LastError}";
     }
 
     /// <summary>Samples every member every 20 ms; records each sample in which more than one was a writable primary.</summary>

@@ -147,7 +147,23 @@ public sealed class PostgresFailoverTests(PostgresGroupFixture fixture) : IClass
         var running = load.RunAsync(stop.Token);
         await Eventually.UntilAsync(() => load.Acked > 200, Bound, "commits before the switchover");
 
-        var after = await C.Client.SwitchoverAsync(PostgresCluster.Group, target);
+        GroupStatus after;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                after = await C.Client.SwitchoverAsync(PostgresCluster.Group, target);
+                break;
+            }
+            catch (Halo.Client.HaloApiException ex) when (attempt < 3 && ex.Message.Contains("did not catch up", StringComparison.Ordinal))
+            {
+                // On a starved machine (load 50-70 seen) the candidate may not replay up to the held primary's last position within
+                // the server's 10 s; the switchover then gives the primary back and changes nothing — checked here — and is asked again.
+                var unchanged = await C.StatusAsync();
+                Assert.True(unchanged.Epoch == before.Epoch && unchanged.Primary == before.Primary, $"after an aborted switchover: epoch {unchanged.Epoch}, primary {unchanged.Primary}");
+            }
+        }
+
         Assert.Equal(target, after.Primary);
         Assert.Equal("switchover", after.LastFailover!.Cause);
         var acked = load.Acked;
