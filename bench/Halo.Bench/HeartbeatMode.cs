@@ -91,6 +91,50 @@ internal static class HeartbeatMode
         return failures == 0 && unknown == 0 ? 0 : 1;
     }
 
+    /// <summary>
+    /// `heartbeat-max --server URL --instances N --seconds S --concurrency C`: the heartbeat rate a server sustains, closed
+    /// loop (C workers, one POST .../heartbeat each, no schedule): the same standard as etcd-put's puts/s at concurrency C.
+    /// </summary>
+    public static async Task<int> RunMaxAsync(Args args)
+    {
+        var server = args.Require("--server").TrimEnd('/');
+        var instances = args.Int("--instances", 2000);
+        var seconds = args.Double("--seconds", 10);
+        var concurrency = args.Int("--concurrency", 32);
+        using var http = HttpModes.Client(concurrency);
+        var service = "bench-hbmax-" + Guid.NewGuid().ToString("N")[..8];
+        var registered = await HttpModes.RegisterInstancesAsync(http, server, service, instances, concurrency, args.Get("--ttl"));
+        if (registered.Failures > 0)
+        {
+            Console.Error.WriteLine($"{registered.Failures} of {instances} registrations failed");
+            return 1;
+        }
+
+        var latencies = new Latencies();
+        long failures = 0, next = -1;
+        var clock = new RunClock();
+        var end = TimeSpan.FromSeconds(seconds);
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
+        {
+            while (clock.Elapsed < end)
+            {
+                var started = clock.Elapsed;
+                var (ok, _) = await SendSingle(http, server, service, (int)(Interlocked.Increment(ref next) % instances));
+                if (ok == 1)
+                {
+                    latencies.Add((clock.Elapsed - started).TotalMilliseconds);
+                }
+                else
+                {
+                    Interlocked.Increment(ref failures);
+                }
+            }
+        })));
+        var elapsed = clock.Elapsed.TotalSeconds;
+        Report.Result("heartbeat-max", $"instances={instances} concurrency={concurrency} seconds={elapsed:F1} ok={latencies.Count} rate={latencies.Count / elapsed:F0}/s {latencies.Summary()} errors={failures}");
+        return failures == 0 ? 0 : 1;
+    }
+
     private static async Task<(long Accepted, long Unknown)> SendSingle(HttpClient http, string server, string service, int instance)
     {
         using var response = await HttpModes.Send(http, HttpMethod.Post, $"{server}/v1/services/{service}/instances/{HttpModes.InstanceId(instance)}/heartbeat");

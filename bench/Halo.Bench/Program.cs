@@ -11,6 +11,7 @@ try
         "etcd-put" => await PutModes.EtcdAsync(options),
         "register" => await HttpModes.RegisterAsync(options),
         "heartbeat" => await HeartbeatMode.RunAsync(options),
+        "heartbeat-max" => await HeartbeatMode.RunMaxAsync(options),
         "crash-writer" => await CrashWriterMode.RunAsync(options),
         _ => Usage(),
     };
@@ -29,6 +30,7 @@ static int Usage()
           etcd-put     --endpoints URL --concurrency C --seconds S
           register     --server URL --count N --concurrency C
           heartbeat    --server URL --instances N --rate-hz R --seconds S [--single] [--batch-size B] [--concurrency C]
+          heartbeat-max --server URL --instances N --seconds S --concurrency C   (closed loop: the sustained rate)
           crash-writer --dir D --prefix P --count N --concurrency C   (test helper: prints "ack KEY" per durable put)
         """);
     return 2;

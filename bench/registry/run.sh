@@ -7,7 +7,9 @@
 # Store level (always):   embedded-put  vs  etcd-put            (durable puts/s; both fsync every ack)
 # Registry level (when src/Halo.Cli/bin/Release/net10.0/halo.dll exists):
 #                         register      vs  etcd-put            (durable registrations/s vs raw durable puts/s)
+#                         heartbeat-max vs  etcd-put            (closed-loop heartbeats/s at the same concurrency)
 #                         heartbeat     batch and single        (achieved/target rate, latency from due time)
+# The server runs as a user gets it: auth on, the load generator sends the bootstrap token.
 # Every run is bounded (RUN_SECONDS, default 10, and a hard `timeout`). Servers are started here and killed by pid.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -19,7 +21,7 @@ REGISTER_COUNT=${REGISTER_COUNT:-20000}
 INSTANCES=${INSTANCES:-10000}
 RATE_HZ=${RATE_HZ:-1}
 WORK=${BENCH_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/halo-bench.XXXXXX")}
-HALO_DLL=src/Halo.Cli/bin/Release/net10.0/halo.dll
+HALO_DLL=${HALO_DLL:-src/Halo.Cli/bin/Release/net10.0/halo.dll}   # HALO_DLL: another build (before/after)
 BENCH_DLL=bench/Halo.Bench/bin/Release/net10.0/Halo.Bench.dll
 limit=$((RUN_SECONDS + 60))
 pids=()
@@ -89,11 +91,16 @@ dotnet "$HALO_DLL" server --listen "127.0.0.1:$port" --data "$WORK/halo" >"$WORK
 pids+=($!)
 wait_http "http://127.0.0.1:$port/healthz" "halo server"
 server="http://127.0.0.1:$port"
+export HALO_TOKEN_FILE=$WORK/halo/bootstrap.token
 
 # A long TTL: these instances never heartbeat, and their health transitions would be writes of their own.
 register=$(timeout "$limit" dotnet "$BENCH_DLL" register --server "$server" --count "$REGISTER_COUNT" --concurrency "$CONCURRENCY" --ttl 1h || true)
 echo "$register"
 echo "ratio register / etcd-put = $(ratio "$(rate_of "$register")" "$etcd_median")"
+heartbeat_max=$(timeout "$limit" dotnet "$BENCH_DLL" heartbeat-max --server "$server" --instances 2000 --seconds "$RUN_SECONDS" \
+  --concurrency "$CONCURRENCY" --ttl 1h || true)
+echo "$heartbeat_max"
+echo "ratio heartbeat-max / etcd-put = $(ratio "$(rate_of "$heartbeat_max")" "$etcd_median")"
 for style in "" "--single"; do
   heartbeat=$(timeout "$((limit + 60))" dotnet "$BENCH_DLL" heartbeat --server "$server" --instances "$INSTANCES" \
     --rate-hz "$RATE_HZ" --seconds "$RUN_SECONDS" --concurrency "$CONCURRENCY" $style || true)

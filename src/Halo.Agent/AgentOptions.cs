@@ -1,3 +1,5 @@
+using Halo.Core.Failover;
+
 namespace Halo.Agent;
 
 /// <summary>How a `halo agent` runs beside one database.</summary>
@@ -18,7 +20,7 @@ public sealed record AgentOptions
     /// reports it down. A CPU-starved or briefly busy database is slow, not gone; until then the agent reports its last answer
     /// (and does not answer a position round with it). Default 1 s; a crash (connection refused) is reported at once.
     /// </summary>
-    public TimeSpan ProbeTimeoutGrace { get; init; } = TimeSpan.FromSeconds(1);
+    public TimeSpan ProbeTimeoutGrace { get; init; } = AgentDefaults.ProbeTimeoutGrace;
 
     /// <summary>How often the fencing watchdog checks the renew deadline. Default 20 ms.</summary>
     public TimeSpan WatchdogInterval { get; init; } = TimeSpan.FromMilliseconds(20);

@@ -26,6 +26,12 @@ public abstract class WriteLoad<TConnection> : IWriteLoad
 
     protected TimeProvider Time { get; }
 
+    /// <summary>
+    /// The least time from the start of one acknowledged write to the start of the next (default zero: a closed loop as fast as the
+    /// path allows). A bench sets it so that two systems are compared at the same write rate.
+    /// </summary>
+    public TimeSpan Interval { get; init; }
+
     public long Attempted => Interlocked.Read(ref _attempted);
 
     public long Acked => _acked.Count;
@@ -108,6 +114,19 @@ public abstract class WriteLoad<TConnection> : IWriteLoad
                 if (ok)
                 {
                     _acked[id] = 0;
+                    var idle = Interval - Time.GetElapsedTime(started);
+                    if (idle > TimeSpan.Zero)
+                    {
+                        try
+                        {
+                            await Task.Delay(idle, Time, ct).ConfigureAwait(false);
+                        }
+                        catch (OperationCanceledException)
+                        {
+                            break;
+                        }
+                    }
+
                     continue;
                 }
 

@@ -228,10 +228,14 @@ public sealed class ManagedPostgres(ManagedPostgresOptions options, TimeProvider
             }
 
             failure = PostgresProcess.Last(output);
+            if (failure.Contains("could not connect", StringComparison.Ordinal) || failure.Contains("connection to server", StringComparison.Ordinal))
+            {
+                throw Unreachable(host, port, failure);
+            }
         }
         catch (NpgsqlException ex)
         {
-            failure = "cannot reach the new primary: " + ex.Message;
+            throw Unreachable(host, port, ex.Message);
         }
 
         // Rewind is impossible (WAL gone, cluster replaced...): replace the directory with a fresh copy, keeping the old one.
@@ -242,6 +246,14 @@ public sealed class ManagedPostgres(ManagedPostgresOptions options, TimeProvider
         await BaseBackupAsync(host, port, ct).ConfigureAwait(false);
         Diverged = false;
     }
+
+    /// <summary>
+    /// The new primary cannot be reached (down, restarting, starved): nothing says a rewind is impossible, so the data directory
+    /// stays as it is and the rejoin is tried again after the start's growing pause. (Replacing it then, as was done, left a
+    /// former primary with an empty directory when the copy failed too — seen under stress after a second failover.)
+    /// </summary>
+    private static InvalidOperationException Unreachable(string host, int port, string reason) =>
+        new($"rejoin {host}:{port} postponed, data directory kept: cannot reach it ({reason})");
 
     private void PrepareStandby(string host, int port)
     {

@@ -3,6 +3,7 @@ using Halo.Agent;
 using Halo.Agent.Drivers;
 using Halo.Client;
 using Halo.Core;
+using Halo.Core.Failover;
 using Halo.Core.Registry;
 using Microsoft.Extensions.Logging;
 
@@ -75,11 +76,11 @@ internal static class AgentCommand
                     var port = parse.GetValue(redisPort);
                     var managedAuth = Auth(parse.GetValue(redisAuth));
                     managed = new ManagedRedis(path, port, parse.GetValue(redisDir) ?? Path.Combine(".halo", "redis-" + m), auth: managedAuth);
-                    db = new RedisDriver("127.0.0.1", port, TimeSpan.FromMilliseconds(250), advertise: Advertised(parse.GetValue(advertise)), auth: managedAuth);
+                    db = new RedisDriver("127.0.0.1", port, AgentDefaults.RedisProbeTimeout, advertise: Advertised(parse.GetValue(advertise)), auth: managedAuth);
                     break;
                 case "redis":
                     var (host, p) = CommonOptions.Endpoint(parse.GetValue(redis) ?? "127.0.0.1:6379", "--redis");
-                    db = new RedisDriver(host, p, TimeSpan.FromMilliseconds(250), advertise: Advertised(parse.GetValue(advertise)), auth: Auth(parse.GetValue(redisAuth)),
+                    db = new RedisDriver(host, p, AgentDefaults.RedisProbeTimeout, advertise: Advertised(parse.GetValue(advertise)), auth: Auth(parse.GetValue(redisAuth)),
                         tls: Tls(parse.GetValue(redisTlsCa), parse.GetValue(redisTlsCert), parse.GetValue(redisTlsKey)));
                     break;
                 case "exec":

@@ -40,10 +40,10 @@ public sealed record FaultShape(FaultKind Kind, bool OnPrimary = true, TimeSpan 
 public static class FaultPrediction
 {
     /// <summary>The agent's Redis command timeout (built in, `halo agent`): a stopped database is first noticed after it.</summary>
-    public static readonly TimeSpan ProbeTimeout = TimeSpan.FromMilliseconds(250);
+    public static readonly TimeSpan ProbeTimeout = AgentDefaults.RedisProbeTimeout;
 
     /// <summary>The agent's probe-timeout grace (AgentOptions.ProbeTimeoutGrace default): slow is reported down only after it.</summary>
-    public static readonly TimeSpan ProbeTimeoutGrace = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan ProbeTimeoutGrace = AgentDefaults.ProbeTimeoutGrace;
 
     /// <summary>
     /// Measured: from the controller seeing a trigger to the first acknowledged write — the position round's answers, the epoch

@@ -91,6 +91,44 @@ public sealed class PostgresBadInputTests : IDisposable
     }
 
     /// <summary>
+    /// A former primary told to follow a new primary that cannot be reached (down, restarting) keeps its data directory: the
+    /// rejoin is postponed, not turned into a replacement (which, when the copy failed too, once left a member empty).
+    /// </summary>
+    [Fact]
+    public async Task Rejoin_NewPrimaryUnreachable_PostponedAndDataDirectoryKept()
+    {
+        var options = new ManagedPostgresOptions
+        {
+            BinDirectory = PostgresCluster.Bin, DataDirectory = Path.Combine(_dir, "data"), Port = HaloProcess.FreePort(), Member = "m1", SecretsFile = Secrets,
+        };
+        var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        await using (var primary = new ManagedPostgres(options, TimeProvider.System, new RecordingLogger("m1", log)))
+        {
+            await Eventually.UntilAsync(() => primary.EnsureRunningAsync(MemberRole.Primary, null, null, default), Bound, "its own primary");
+        }
+
+        using var closed = new TcpListener(IPAddress.Loopback, 0);
+        closed.Start();
+        var nobody = ((IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop(); // a port nothing listens on
+        await using var rejoining = new ManagedPostgres(options, TimeProvider.System, new RecordingLogger("m1", log));
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(async () =>
+        {
+            var sw = Stopwatch.StartNew();
+            while (sw.Elapsed < Bound)
+            {
+                await rejoining.EnsureRunningAsync(MemberRole.Replica, "127.0.0.1", nobody, default);
+                await Task.Delay(50);
+            }
+        });
+
+        Assert.Contains("postponed, data directory kept", error.Message, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(options.DataDirectory, "PG_VERSION")));
+        Assert.Empty(Directory.GetDirectories(_dir, "data.replaced-*"));
+        Assert.DoesNotContain(log, l => l.Contains("replacing", StringComparison.Ordinal));
+    }
+
+    /// <summary>
     /// The port is free when the agent checks it and taken by the time postgres binds it: the start fails with one line naming
     /// the port, a setup failure (the agent exits on it) rather than a restart repeated every few seconds; the new database stays.
     /// </summary>

@@ -134,6 +134,7 @@ public sealed class PostgresCluster : IAsyncDisposable
             if (sw.Elapsed > timeout)
             {
                 throw new TimeoutException($"waited {timeout} for {what}; last status: epoch {status.Epoch}, primary {status.Primary}, confirmed {status.PrimaryConfirmed}, " +
+                    $"blocked {status.Blocked}, pending {status.Pending}, last failover {status.LastFailover?.Cause} e{status.LastFailover?.Epoch}, " +
                     $"sync {status.Synchronous?.Epoch}:{string.Join("+", status.Synchronous?.Members ?? [])}; " +
                     string.Join("; ", status.Members.Select(m => $"{m.Name} {m.Role} e{m.Epoch} up={m.DbUp} fresh={m.Fresh} lsn={m.Offset} tli={m.Timeline} lag={m.Lag} following={m.Following} {m.Detail}")) +
                     "\nagents: " + string.Join("; ", _members.Select(AgentView)) + "\n" + string.Join("\n", Log.TakeLast(60)));
