@@ -33,6 +33,20 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
     private long _primaryOfEpoch;
     private int? _primaryPid;
 
+    /// <summary>
+    /// The client options an agent's <see cref="GroupClient"/> should use: with somewhere else to go, a server that holds a report
+    /// (hung, or a process still being torn down after kill -9) for most of the report's budget is left within the same report,
+    /// and the next reports go to the server that answered. Without this a report cancelled by the agent's own timeout never
+    /// moves the client, and a primary's renewals keep going to a server that cannot answer until its renew deadline passes.
+    /// </summary>
+    public static HaloClientOptions ClientOptions(HaloClientOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.Servers.Count > 1
+            ? options with { ConnectTimeout = TimeSpan.FromMilliseconds(250), AttemptTimeout = TimeSpan.FromMilliseconds(250) }
+            : options;
+    }
+
     /// <summary>Test hook: while it returns true the agent cannot reach the server (a network partition).</summary>
     public Func<bool> Partitioned { get; set; } = () => false;
 
@@ -186,6 +200,9 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
         {
             if (!_serverDown)
             {
+                // Once, right away rather than an interval later: the client has moved to the next server, and a primary's
+                // renewal is worth the time (its renew deadline runs from the last renewal sent, not from this failure).
+                _again = true;
                 _serverDown = true;
                 AgentLog.ServerUnreachable(logger, options.Member, ex.Message);
             }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Halo.Core.Failover;
 using Halo.Store;
 
 namespace Halo.Server.Groups;
@@ -52,6 +53,59 @@ internal sealed partial class GroupActor
 
     /// <summary>True while a server that just took the group over waits for the members' agents to reach it.</summary>
     private bool InHandoffGrace => Now.UtcTicks < Interlocked.Read(ref _decideAfter);
+
+    /// <summary>
+    /// True during the new owner's own detection window: the handoff grace, then one lease TTL. The lease may have lapsed while
+    /// no server could decide (the dead decider still a member, the primary's renewals answered by whichever server they
+    /// reached); a lapse this owner did not watch is not evidence that the primary is dead.
+    /// </summary>
+    private bool InOwnDetectionWindow(GroupState s) => Now.UtcTicks < Interlocked.Read(ref _decideAfter) + s.Policy.LeaseTtl.Ticks;
+
+    /// <summary>
+    /// In the new owner's own detection window, a primary whose lease lapsed during the handoff is not failed over. If its agent
+    /// has reported to this owner since the takeover, as the primary of the recorded epoch whose database has run as that
+    /// primary without a restart, the lease is restored: the same member in the same epoch under a new lease, by compare-and-set
+    /// on the record this owner read (nobody else can have been primary in that epoch; the replicas still follow it). Until
+    /// it reports, the owner waits. Returns true when the lease had lapsed (restored, or waiting for the primary's agent), false
+    /// when it is alive or the rule does not apply (then the usual rules decide, after the grace).
+    /// </summary>
+    private async Task<bool> RestoreLapsedLeaseAsync(GroupState s, CancellationToken ct)
+    {
+        if (!InOwnDetectionWindow(s) || s.Pending is not null || s.Leader is not { } leader)
+        {
+            return false;
+        }
+
+        if ((await Store.GetAsync(GroupKeys.LeaseMarker(Name), ct).ConfigureAwait(false)).Item?.LeaseId == leader.LeaseId)
+        {
+            return false;
+        }
+
+        if (!s.Members.TryGetValue(leader.Member, out var primary) || !primary.Fresh(Now, s.Policy))
+        {
+            return true; // not heard from yet: wait for it until the window ends, then the usual rules apply
+        }
+
+        if (primary.Report is not { DbUp: true, Role: MemberRole.Primary } report || report.Epoch != leader.Epoch || report.PrimaryOfEpoch != leader.Epoch)
+        {
+            return false; // heard from, and not an intact primary of its epoch (its database died or restarted): the usual rules
+        }
+
+        var lease = await Store.GrantLeaseAsync(s.Policy.LeaseTtl, ct).ConfigureAwait(false);
+        var restored = leader with { LeaseId = lease.Id };
+        var records = new StoreLeaderRecords(Store, Name, _ => [TxnOp.Put(GroupKeys.LeaseMarker(Name), Encoding.UTF8.GetBytes(leader.Member), lease.Id)], _ctx.Fence());
+        if (!await records.TryReplaceAsync(s.LeaderRevision, restored, ct).ConfigureAwait(false))
+        {
+            await RevokeQuietlyAsync(lease.Id, ct).ConfigureAwait(false);
+            var current = await records.ReadAsync(ct).ConfigureAwait(false);
+            Publish(s with { Leader = current.Record, LeaderRevision = current.Revision, Confirmed = s.Confirmed && current.Record == leader });
+            return true;
+        }
+
+        Publish(s with { Leader = restored, LeaderRevision = records.LastRevision });
+        GroupLog.LeaseRestored(_ctx.Logger, Name, leader.Member, leader.Epoch);
+        return true;
+    }
 
     /// <summary>
     /// Records that the primary of <paramref name="epoch"/> confirmed, once per epoch, only while the leader record is still

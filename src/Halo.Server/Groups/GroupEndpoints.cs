@@ -228,7 +228,8 @@ public static class GroupEndpoints
             return TypedResults.Ok(await g!.ReportAsync(member, report, c.RequestAborted));
         }
 
-        if (route == GroupRouter.Route.Owner && await router.ForwardAsync(owner!, c, report, GroupRouter.ReportForwardTimeout) is { } answered)
+        if (route == GroupRouter.Route.Owner && !router.RecentlyUnreachable(owner!) &&
+            await router.ForwardAsync(owner!, c, report, GroupRouter.ReportForwardTimeout) is { } answered)
         {
             return answered;
         }

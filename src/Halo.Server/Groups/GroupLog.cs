@@ -49,4 +49,7 @@ internal static partial class GroupLog
 
     [LoggerMessage(EventId = 3022, Level = LogLevel.Warning, Message = "Group {Group}: its decider {Owner} did not answer ({Reason}); reports are answered from the store until it does or another server takes over")]
     public static partial void DeciderUnreachable(ILogger logger, string group, string owner, string reason);
+
+    [LoggerMessage(EventId = 3023, Level = LogLevel.Warning, Message = "Group {Group}: the lease of {Member} (epoch {Epoch}) lapsed during the handoff; restored under a new lease in the same epoch, no failover")]
+    public static partial void LeaseRestored(ILogger logger, string group, string member, long epoch);
 }

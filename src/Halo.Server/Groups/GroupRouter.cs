@@ -29,7 +29,16 @@ internal sealed class GroupRouter(
     /// <summary>How long a report waits for the owner before it is answered from the store: short against the renew deadline.</summary>
     public static readonly TimeSpan ReportForwardTimeout = TimeSpan.FromMilliseconds(300);
 
+    /// <summary>
+    /// How long after an owner failed to answer a report the next reports for its groups go straight to the store: a dead owner
+    /// stays a member until its lease expires, and trying it again on every report spends the primary's renewal budget on it.
+    /// </summary>
+    public static readonly TimeSpan SkipUnreachableOwner = TimeSpan.FromSeconds(1);
+
     private long _lastUnreachableLog;
+    private Unreachable? _unreachable;
+
+    private sealed record Unreachable(string OwnerId, long At);
 
     /// <summary>Where a group's calls are answered.</summary>
     public enum Route
@@ -115,6 +124,7 @@ internal sealed class GroupRouter(
         }
         catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !context.RequestAborted.IsCancellationRequested)
         {
+            Volatile.Write(ref _unreachable, new Unreachable(owner.Id, time.GetTimestamp()));
             var last = Interlocked.Read(ref _lastUnreachableLog);
             if (time.GetElapsedTime(last) >= TimeSpan.FromSeconds(1) && Interlocked.CompareExchange(ref _lastUnreachableLog, time.GetTimestamp(), last) == last)
             {
@@ -124,6 +134,10 @@ internal sealed class GroupRouter(
             return null;
         }
     }
+
+    /// <summary>True when <paramref name="owner"/> failed to answer within the last <see cref="SkipUnreachableOwner"/>.</summary>
+    public bool RecentlyUnreachable(Member owner) =>
+        Volatile.Read(ref _unreachable) is { } u && u.OwnerId == owner.Id && time.GetElapsedTime(u.At) < SkipUnreachableOwner;
 
     /// <summary>How long a forwarded call may take at the owner: a long poll's wait, a switchover's timeout, or a moment.</summary>
     public TimeSpan TimeoutFor(HttpContext context) =>

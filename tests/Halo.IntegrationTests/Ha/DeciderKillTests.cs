@@ -218,7 +218,7 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
                     g.Redis.Add(await RedisProcess.StartAsync());
                     var driver = new RedisDriver("127.0.0.1", g.Redis[i].Port, TimeSpan.FromMilliseconds(250));
                     var agent = new GroupAgent(new AgentOptions { Server = servers.Url(g.Decider), Group = Group, Member = Name(i) }, driver,
-                        new GroupClient(Options(servers, order)), TimeProvider.System, new RecordingLogger(Name(i), g._log));
+                        new GroupClient(GroupAgent.ClientOptions(Options(servers, order))), TimeProvider.System, new RecordingLogger(Name(i), g._log));
                     var stop = new CancellationTokenSource();
                     g._agents.Add((stop, Task.Run(() => agent.RunAsync(stop.Token))));
                 }
