@@ -13,6 +13,10 @@
 #   kill        KILLS times: kill -9 of server 1 or 2 (alternately; both own services), then a client that tries the killed
 #               server first and moves on at once; ms from the kill to the next 201 registration; median and max.
 #               The server is restarted and rejoins before the next kill.
+#   group       GROUP_KILLS times (default 10): kill -9 of the server that decides group cp-bench (GET /v1/cluster lists
+#               each member's groups), then pause/resume of the group (a change only its decider makes) tried on the
+#               other servers in turn; ms from the kill to the first one accepted (200); median and max. The server is
+#               restarted and rejoins before the next kill.
 #   critical    health events to "critical" from the steady window on, counted while the fleet still heartbeats
 #               (the claim: none because a server died)
 set -euo pipefail
@@ -20,6 +24,7 @@ cd "$(dirname "$0")/../.."
 
 INSTANCES=${INSTANCES:-20000}
 KILLS=${KILLS:-10}
+GROUP_KILLS=${GROUP_KILLS:-10}
 STEADY_SECONDS=${STEADY_SECONDS:-30}
 BENCH_CLIENTS=${BENCH_CLIENTS:-4}
 WORK=${BENCH_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/halo-cp-bench.XXXXXX")}
@@ -88,7 +93,7 @@ wait_members
 
 # The heartbeating fleet (each client registers its instances first, then heartbeats for beat_seconds): long enough
 # for the steady window, every kill and the critical count, so no instance stops heartbeating before it.
-beat_seconds=$((STEADY_SECONDS + KILLS * 20 + 240)) # + settling (up to 180 s) and one prune tick
+beat_seconds=$((STEADY_SECONDS + (KILLS + GROUP_KILLS) * 20 + 240)) # + settling (up to 180 s) and one prune tick
 per_client=$((INSTANCES / BENCH_CLIENTS))
 for c in $(seq 1 "$BENCH_CLIENTS"); do
   timeout $((beat_seconds + 600)) dotnet "$BENCH_DLL" heartbeat --server "http://${servers[0]}" --instances "$per_client" --rate-hz 1 \
@@ -161,6 +166,44 @@ for k in $(seq 1 "$KILLS"); do
   sleep 2
 done
 [ "$KILLS" -gt 0 ] && echo "kill: kill -9 to next registration: median $(median "${times[@]}") ms, max $(printf '%s\n' "${times[@]}" | sort -n | tail -1) ms over $KILLS kills"
+
+# Kill -9 of the server that decides a failover group, then the next change of that group a server accepts. The group
+# has no members: what is timed is how long the control plane cannot decide the group (the dead decider stays a member
+# until its lease expires; docs/ha.md, "One decider per group"), not a database failover.
+if [ "$GROUP_KILLS" -gt 0 ]; then
+  curl -fsS -o /dev/null -X PUT -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{}' "http://${servers[0]}/v1/groups/cp-bench"
+  decider() { # the index of the server that decides cp-bench, as server $1 sees it
+    curl -fsS -H "Authorization: Bearer $token" "http://${servers[$1]}/v1/cluster" | python3 -c '
+import json, sys
+urls = [m["url"].rstrip("/") for m in json.load(sys.stdin)["members"] if "cp-bench" in m.get("groups", [])]
+servers = sys.argv[1:]
+print(servers.index(urls[0].split("//")[1]) if len(urls) == 1 and urls[0].split("//")[1] in servers else "")' "${servers[@]}"
+  }
+  gtimes=()
+  for k in $(seq 1 "$GROUP_KILLS"); do
+    victim=""
+    for _ in $(seq 1 50); do victim=$(decider 0 2>/dev/null || true); [ -n "$victim" ] && break; sleep 0.2; done
+    [ -n "$victim" ] || { echo "group: no decider listed for cp-bench" >&2; break; }
+    action=$([ $((k % 2)) = 1 ] && echo pause || echo resume)
+    killed=$(now_ms)
+    kill -9 "${server_pids[$victim]}"
+    wait "${server_pids[$victim]}" 2>/dev/null || true
+    ok=""
+    while [ -z "$ok" ] && [ $(( $(now_ms) - killed )) -lt 30000 ]; do
+      for s in $(( (victim + 1) % 3 )) $(( (victim + 2) % 3 )); do
+        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -X POST -H "Authorization: Bearer $token" "http://${servers[$s]}/v1/groups/cp-bench/$action" || true)
+        if [ "$code" = 200 ]; then ok=$(( $(now_ms) - killed )); break; fi
+      done
+      [ -n "$ok" ] || sleep 0.05
+    done
+    gtimes+=("${ok:-30000}")
+    echo "group kill $k: decider server $victim, $action accepted after ${ok:-none within 30000} ms"
+    start_server "$victim"
+    wait_members
+    sleep 2
+  done
+  if [ "${#gtimes[@]}" -gt 0 ]; then echo "group: kill -9 of the decider to the next accepted group change: median $(median "${gtimes[@]}") ms, max $(printf '%s\n' "${gtimes[@]}" | sort -n | tail -1) ms over ${#gtimes[@]} kills"; fi
+fi
 
 # Counted while the fleet still heartbeats, past the membership TTL and the detection bound of the last kill.
 sleep 10

@@ -35,7 +35,8 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
 
     /// <summary>
     /// The client options an agent's <see cref="GroupClient"/> should use: with somewhere else to go, a server that holds a report
-    /// (hung, or a process still being torn down after kill -9) for most of the report's budget is left within the same report,
+    /// (hung, or a process still being torn down after kill -9) for 400 ms is left within the same report (longer than a server
+    /// waits for a group's decider before answering a report from the store, 300 ms, so that answer is not thrown away),
     /// and the next reports go to the server that answered. Without this a report cancelled by the agent's own timeout never
     /// moves the client, and a primary's renewals keep going to a server that cannot answer until its renew deadline passes.
     /// </summary>
@@ -43,7 +44,7 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
     {
         ArgumentNullException.ThrowIfNull(options);
         return options.Servers.Count > 1
-            ? options with { ConnectTimeout = TimeSpan.FromMilliseconds(250), AttemptTimeout = TimeSpan.FromMilliseconds(250) }
+            ? options with { ConnectTimeout = TimeSpan.FromMilliseconds(250), AttemptTimeout = TimeSpan.FromMilliseconds(400) }
             : options;
     }
 
