@@ -169,7 +169,12 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
         };
         try
         {
-            using var deadline = new Deadline(options.ReportTimeout, time, ct);
+            // A primary's renewal counts from its send: an answer is worth waiting for as long as it could still renew, its
+            // whole renew deadline, not just the usual report timeout (the client leaves a silent server sooner meanwhile).
+            var budget = Assignment is { Role: MemberRole.Primary } current && FencingTiming.RenewDeadline(current.LeaseTtl) > options.ReportTimeout
+                ? FencingTiming.RenewDeadline(current.LeaseTtl)
+                : options.ReportTimeout;
+            using var deadline = new Deadline(budget, time, ct);
             var a = await client.ReportAsync(options.Group, options.Member, report, deadline.Token).ConfigureAwait(false);
             _serverDown = false;
             if (a.LeaseRenewed && a.Role == MemberRole.Primary)
