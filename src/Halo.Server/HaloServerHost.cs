@@ -82,8 +82,18 @@ public static class HaloServerHost
         services.AddSingleton<StoreFollower>();
         services.AddHostedService(sp => sp.GetRequiredService<StoreFollower>());
         services.AddHostedService<EventPruner>();
+        // Checks never follow a redirect (a 3xx fails the check) and dial only allowed networks, judged on the address
+        // actually connected to, so neither a Location header nor a rebinding DNS name can point them elsewhere.
         services.AddHttpClient(ActiveCheckLoop.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan)
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false, PooledConnectionLifetime = TimeSpan.FromMinutes(1) });
+            .ConfigurePrimaryHttpMessageHandler(sp => new SocketsHttpHandler
+            {
+                UseProxy = false,
+                AllowAutoRedirect = false,
+                PooledConnectionLifetime = TimeSpan.FromMinutes(1),
+                ConnectCallback = async (context, ct) => new System.Net.Sockets.NetworkStream(
+                    await sp.GetRequiredService<CheckNetworkPolicy>().ConnectAsync(context.DnsEndPoint.Host, context.DnsEndPoint.Port, ct).ConfigureAwait(false),
+                    ownsSocket: true),
+            });
         services.AddHaloGroups();
         services.AddProblemDetails();
         services.ConfigureHttpJsonOptions(json =>

@@ -113,7 +113,7 @@ internal static class ServerCommand
             EtcdEndpoints = kind == StoreKind.Etcd ? endpoints : null,
             Advertise = (advertise ?? config.Server.Advertise) is { } a ? ListenUrl(a, "--advertise") : null,
             MemberTtl = config.Server.MemberTtl,
-            Security = new() { Limits = config.Server.Limits },
+            Security = new() { Limits = config.Server.Limits, AllowedCheckNetworks = config.Server.CheckNetworks, OwnAddressOnly = config.Server.OwnAddressOnly },
         };
     }
 

@@ -40,9 +40,11 @@ public static class HaloConfigLoader
             MaxRequestHeadersBytes = l.Integer("maxRequestHeadersBytes", int.MinValue, int.MaxValue) ?? d.MaxRequestHeadersBytes,
             RequestHeadersTimeout = l.Duration("requestHeadersTimeout", TimeSpan.Zero, TimeSpan.MaxValue) ?? d.RequestHeadersTimeout,
             KeepAliveTimeout = l.Duration("keepAliveTimeout", TimeSpan.Zero, TimeSpan.MaxValue) ?? d.KeepAliveTimeout,
+            MaxServices = l.Integer("maxServices", int.MinValue, int.MaxValue) ?? d.MaxServices,
+            MaxInstancesPerService = l.Integer("maxInstancesPerService", int.MinValue, int.MaxValue) ?? d.MaxInstancesPerService,
         };
         l.RejectUnknown("maxStreamsPerToken, maxStreams, requestsPerSecondPerToken, requestsPerSecondPerSource, maxConnections, "
-            + "maxRequestHeaderCount, maxRequestHeadersBytes, requestHeadersTimeout, keepAliveTimeout");
+            + "maxRequestHeaderCount, maxRequestHeadersBytes, requestHeadersTimeout, keepAliveTimeout, maxServices, maxInstancesPerService");
         if (limits.Validate() is [var (field, message), ..])
         {
             throw l.Error(field, message);
@@ -68,6 +70,42 @@ public static class HaloConfigLoader
 
         t.RejectUnknown("certificate, key, clientCertificates, clientCa");
         return tls;
+    }
+
+    /// <summary>server.checks: allowedNetworks as a list (or comma-separated string) of CIDR networks or addresses.</summary>
+    private static IReadOnlyList<string>? CheckNetworks(MappingReader c)
+    {
+        IReadOnlyList<string>? networks = null;
+        if (c.Has("allowedNetworks"))
+        {
+            networks = c.Value("allowedNetworks") switch
+            {
+                YamlDotNet.RepresentationModel.YamlSequenceNode list => list.Children
+                    .Select(n => n is YamlDotNet.RepresentationModel.YamlScalarNode { Value: { } v } ? v.Trim() : throw c.Error("allowedNetworks", "expected a list of networks"))
+                    .ToArray(),
+                _ => (c.String("allowedNetworks") ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+            };
+            if (networks.FirstOrDefault(n => !Halo.Core.Networking.Networks.TryParse(n, out _)) is { } bad)
+            {
+                throw c.Error("allowedNetworks", $"'{bad}' is not a network (expected CIDR such as 10.0.0.0/8 or fd00::/8, or one address)");
+            }
+        }
+
+        c.RejectUnknown("allowedNetworks");
+        return networks;
+    }
+
+    /// <summary>server.registrations: ownAddressOnly, true or false.</summary>
+    private static bool OwnAddressOnly(MappingReader r)
+    {
+        var own = r.String("ownAddressOnly") switch
+        {
+            null or "false" => false,
+            "true" => true,
+            var other => throw r.Error("ownAddressOnly", $"'{other}' is not true or false"),
+        };
+        r.RejectUnknown("ownAddressOnly");
+        return own;
     }
 
     public static LoadedConfig Load(string text, bool isJson)
@@ -119,11 +157,14 @@ public static class HaloConfigLoader
             var memberTtl = s.Duration("memberTtl", TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(60)) ?? server.MemberTtl;
             var limits = s.Mapping("limits") is { } l ? Limits(l) : server.Limits;
             var tls = s.Mapping("tls") is { } t ? Tls(t) : null;
-            s.RejectUnknown("listen, data, detector, store, etcd, advertise, memberTtl, limits, tls");
+            var checkNetworks = s.Mapping("checks") is { } c ? CheckNetworks(c) : null;
+            var ownAddressOnly = s.Mapping("registrations") is { } r && OwnAddressOnly(r);
+            s.RejectUnknown("listen, data, detector, store, etcd, advertise, memberTtl, limits, tls, checks, registrations");
             server = new ServerConfig
             {
                 Listen = listen, Data = data, Detector = detector, Store = etcd is null ? store : StoreKind.Etcd, Etcd = etcd, Advertise = advertise,
-                MemberTtl = memberTtl, Limits = limits, Tls = tls,
+                MemberTtl = memberTtl, Limits = limits, Tls = tls, CheckNetworks = checkNetworks,
+                OwnAddressOnly = ownAddressOnly,
             };
         }
 

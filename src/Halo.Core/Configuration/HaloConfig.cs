@@ -49,6 +49,18 @@ public sealed record ServerConfig
     /// <summary>Caps on streams, request rates, connections and headers (docs/security.md). Default: <see cref="LimitOptions"/>'s.</summary>
     public LimitOptions Limits { get; init; } = new();
 
+    /// <summary>
+    /// Networks server-run checks may reach (server.checks.allowedNetworks: CIDR networks or addresses; docs/security.md).
+    /// Default null: loopback plus the networks the server listens on.
+    /// </summary>
+    public IReadOnlyList<string>? CheckNetworks { get; init; }
+
+    /// <summary>
+    /// server.registrations.ownAddressOnly: a register token may register only its connection's own address
+    /// (docs/security.md). Default false.
+    /// </summary>
+    public bool OwnAddressOnly { get; init; }
+
     /// <summary>HTTPS for the API (server.tls; docs/security.md). Default null: plain HTTP.</summary>
     public TlsConfig? Tls { get; init; }
 }

@@ -44,6 +44,19 @@ public sealed record LimitOptions
     /// </summary>
     public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>
+    /// Services the registry holds (a service exists while it has an instance). Past it, a registration that would add a
+    /// service is refused with 409. Default 10,000; range 1 – 1,000,000.
+    /// </summary>
+    public int MaxServices { get; init; } = 10_000;
+
+    /// <summary>
+    /// Instances one service may hold. Past it, a registration that would add an instance is refused with 409 (updates of
+    /// existing instances pass). Default 50,000: bench/registry and bench/control-plane put up to 20,000 in one service;
+    /// range 1 – 1,000,000.
+    /// </summary>
+    public int MaxInstancesPerService { get; init; } = 50_000;
+
     /// <summary>Every out-of-range value, by config key (camelCase under server.limits).</summary>
     public IReadOnlyList<(string Field, string Message)> Validate()
     {
@@ -62,6 +75,8 @@ public sealed record LimitOptions
         Range(errors, "maxRequestHeadersBytes", MaxRequestHeadersBytes, 4 * 1024, 1024 * 1024);
         Range(errors, "requestHeadersTimeout", RequestHeadersTimeout, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(5));
         Range(errors, "keepAliveTimeout", KeepAliveTimeout, TimeSpan.FromSeconds(5), TimeSpan.FromHours(1));
+        Range(errors, "maxServices", MaxServices, 1, 1_000_000);
+        Range(errors, "maxInstancesPerService", MaxInstancesPerService, 1, 1_000_000);
         return errors;
     }
 

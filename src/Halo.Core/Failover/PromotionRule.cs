@@ -52,6 +52,11 @@ public static class PromotionRule
             return former; // the fenced former primary answered: its own position bounds the round
         }
 
+        if (SoleCopyRule.Evaluate(view, round) is { } sole)
+        {
+            return sole; // every other member answered with no data at all: the failed primary's copy is the group's only one
+        }
+
         var replicas = view.Members.Where(m => m.Name != round.Failed).ToList();
         var fresh = replicas.Where(m => m.Round >= round.Id && view.Now - m.LastReport <= policy.MemberTimeout).ToList();
         // A replica that is down, loading or has never synced has no position it could have acknowledged a write from.

@@ -135,13 +135,9 @@ public static partial class GatewayConfigLoader
         for (var i = 0; i < (values?.Length ?? 0); i++)
         {
             var text = values![i]?.Trim() ?? "";
-            if (IPNetwork.TryParse(text, out var network))
+            if (Halo.Core.Networking.Networks.TryParse(text, out var network))
             {
                 networks.Add(network);
-            }
-            else if (IPAddress.TryParse(text, out var address))
-            {
-                networks.Add(new IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128));
             }
             else
             {

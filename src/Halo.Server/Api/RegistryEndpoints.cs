@@ -32,7 +32,8 @@ internal static class RegistryEndpoints
         v1.MapGet("/watch", WatchAsync).RequireRole(HaloRole.Read, service: "service").HoldsStream();
     }
 
-    private static async Task<IResult> RegisterAsync(string service, string id, HttpContext context, InstanceRegistry registry, ServerOptions options)
+    private static async Task<IResult> RegisterAsync(
+        string service, string id, HttpContext context, InstanceRegistry registry, ServerOptions options, CheckNetworkPolicy checkNetworks)
     {
         var (request, error) = await JsonBody.ReadAsync<RegistrationRequest>(context, options.MaxRequestBodyBytes);
         if (error is not null)
@@ -46,9 +47,47 @@ internal static class RegistryEndpoints
             return Problems.Invalid(errors);
         }
 
+        if (OwnAddressRefusal(context, options.Security, record!.Address) is { } notOwn)
+        {
+            return Problems.Forbidden("address", notOwn);
+        }
+
+        // A server-run check dials the address: refuse one outside the allowed networks before anything is stored.
+        if (record!.Check is not null && await checkNetworks.RefusalAsync(record.Address, context.RequestAborted) is { } refusal)
+        {
+            return Problems.Invalid("address", refusal);
+        }
+
+        if (registry.CapacityRefusal(service, id, options.Security.Limits) is var (key, detail))
+        {
+            return Problems.OverLimit(key, detail);
+        }
+
         var (stored, created) = await registry.RegisterAsync(record!, context.RequestAborted);
         var view = registry.View(stored);
         return created ? TypedResults.Created($"/v1/services/{service}/instances/{id}", view) : TypedResults.Ok(view);
+    }
+
+    /// <summary>
+    /// With server.registrations.ownAddressOnly, why a register token may not register <paramref name="address"/>: it must
+    /// be the IP address the connection comes from, written as an address (a name could be pointed anywhere later).
+    /// </summary>
+    private static string? OwnAddressRefusal(HttpContext context, SecurityOptions security, string address)
+    {
+        if (!security.OwnAddressOnly || Caller.Of(context) is not { Role: < HaloRole.Operate } caller)
+        {
+            return null;
+        }
+
+        var own = Caller.Ip(context);
+        if (own is not null && System.Net.IPAddress.TryParse(address.Trim('[', ']'), out var ip)
+            && (ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip).Equals(own))
+        {
+            return null;
+        }
+
+        return $"token '{caller.Name}' (role register) may register only its own address {own?.ToString() ?? "(unknown)"} "
+            + $"under server.registrations.ownAddressOnly; '{address}' is not it (an operate token may register any address)";
     }
 
     private static async Task<IResult> DeregisterAsync(string service, string id, InstanceRegistry registry, CancellationToken ct) =>

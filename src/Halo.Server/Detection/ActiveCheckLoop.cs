@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using Halo.Core.Registry;
 using Halo.Server.Registry;
+using Halo.Server.Security;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -11,7 +12,7 @@ namespace Halo.Server.Detection;
 /// detector judges both push (heartbeat) and pull (check) evidence the same way.
 /// </summary>
 internal sealed partial class ActiveCheckLoop(
-    InstanceRegistry registry, IHttpClientFactory httpClients, ServerOptions options, TimeProvider time, ILogger<ActiveCheckLoop> logger)
+    InstanceRegistry registry, IHttpClientFactory httpClients, CheckNetworkPolicy networks, ServerOptions options, TimeProvider time, ILogger<ActiveCheckLoop> logger)
     : BackgroundService
 {
     public const string HttpClientName = "halo-checks";
@@ -82,8 +83,7 @@ internal sealed partial class ActiveCheckLoop(
         {
             if (check.Type == CheckType.Tcp)
             {
-                using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
-                await socket.ConnectAsync(record.Address, record.Port, linked.Token).ConfigureAwait(false);
+                using var socket = await networks.ConnectAsync(record.Address, record.Port, linked.Token).ConfigureAwait(false);
                 return true;
             }
 
@@ -91,7 +91,13 @@ internal sealed partial class ActiveCheckLoop(
             using var response = await httpClients.CreateClient(HttpClientName)
                 .GetAsync(new Uri($"http://{host}:{record.Port}{check.Path}"), HttpCompletionOption.ResponseHeadersRead, linked.Token)
                 .ConfigureAwait(false);
+            // Redirects are not followed (the handler's AllowAutoRedirect is off): a 3xx is a failing check, like a 4xx.
             return response.IsSuccessStatusCode;
+        }
+        catch (Exception ex) when ((ex as CheckRefusedException ?? ex.InnerException as CheckRefusedException) is { } refused)
+        {
+            LogCheckRefused(record.Service, record.Id, refused.Message);
+            return false;
         }
         catch (Exception ex) when (ex is HttpRequestException or SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
@@ -102,6 +108,9 @@ internal sealed partial class ActiveCheckLoop(
 
     [LoggerMessage(EventId = 2101, Level = LogLevel.Debug, Message = "Check of {Service}/{Id} failed: {Reason}")]
     private partial void LogCheckFailed(string service, string id, string reason);
+
+    [LoggerMessage(EventId = 2103, Level = LogLevel.Warning, Message = "Check of {Service}/{Id} refused: {Reason}")]
+    private partial void LogCheckRefused(string service, string id, string reason);
 
     [LoggerMessage(EventId = 2102, Level = LogLevel.Error, Message = "Active check loop failed; retrying on the next tick")]
     private partial void LogLoopFailed(Exception ex);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using Halo.Core.Configuration;
 using Halo.Core.Detection;
 using Halo.Core.Registry;
 using Halo.Core.Serialization;
@@ -83,6 +84,29 @@ internal sealed partial class InstanceRegistry(
         TryGet(record.Service, record.Id, out var entry)
             ? record with { LastHeartbeat = entry.Liveness?.Health.LastHeartbeat, Detector = entry.Liveness?.Detector ?? DetectorFor(record) }
             : record;
+
+    /// <summary>
+    /// The server.limits key a registration of <paramref name="service"/>/<paramref name="id"/> would exceed, with why, or
+    /// null. Only a new instance or a new service counts; judged on this server's view, so registrations in flight at the
+    /// same moment (or through other servers sharing the store) may pass the cap by a few.
+    /// </summary>
+    public (string Key, string Detail)? CapacityRefusal(string service, string id, LimitOptions limits)
+    {
+        if (_shards.TryGetValue(service, out var shard) && !shard.IsEmpty)
+        {
+            if (shard.TryGet(id, out _) || shard.Count < limits.MaxInstancesPerService)
+            {
+                return null;
+            }
+
+            return ("limits.maxInstancesPerService",
+                $"service {service} already holds {limits.MaxInstancesPerService} instances (server.limits.maxInstancesPerService); deregister one first");
+        }
+
+        return _shards.Values.Count(s => !s.IsEmpty) < limits.MaxServices
+            ? null
+            : ("limits.maxServices", $"the registry already holds {limits.MaxServices} services (server.limits.maxServices); {service} would be one more");
+    }
 
     /// <summary>Registers or updates an instance. Health and draining carry over from an existing registration.</summary>
     public async Task<(InstanceRecord Record, bool Created)> RegisterAsync(InstanceRecord candidate, CancellationToken cancellationToken)

@@ -37,6 +37,8 @@ internal sealed class ServiceShard(string name, Func<InstanceRecord, DetectorOpt
 
     public bool IsEmpty => _entries.IsEmpty;
 
+    public int Count => _entries.Count;
+
     public ICollection<InstanceEntry> Entries => _entries.Values;
 
     /// <summary>The membership view ownership was last decided from (compared by reference on the hot path).</summary>

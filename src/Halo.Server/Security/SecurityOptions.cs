@@ -32,6 +32,19 @@ public sealed record SecurityOptions
     /// <summary>Caps on streams, request rates, connections and headers. Default: <see cref="Halo.Core.Configuration.LimitOptions"/>'s.</summary>
     public Halo.Core.Configuration.LimitOptions Limits { get; init; } = new();
 
+    /// <summary>
+    /// Networks (CIDR, or single addresses) server-run checks may reach: <c>server.checks.allowedNetworks</c>. Default null:
+    /// loopback plus the networks the server listens on (every interface's on 0.0.0.0 or ::), never link-local; an empty
+    /// list allows no server-run checks at all.
+    /// </summary>
+    public IReadOnlyList<string>? AllowedCheckNetworks { get; init; }
+
+    /// <summary>
+    /// <c>server.registrations.ownAddressOnly</c>: a <c>register</c> token may register only instances whose address is the
+    /// IP address its connection comes from (<c>operate</c> and <c>admin</c> may register any). Default false.
+    /// </summary>
+    public bool OwnAddressOnly { get; init; }
+
     /// <summary>True when <paramref name="listenUrl"/> binds loopback only (127.0.0.0/8, ::1 or localhost).</summary>
     public static bool IsLoopback(string listenUrl)
     {

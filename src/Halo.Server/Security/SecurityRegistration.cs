@@ -29,6 +29,8 @@ internal static partial class SecurityRegistration
         }
 
         services.AddSingleton(security);
+        // Built now, so a bad server.checks.allowedNetworks entry stops the start rather than the first check.
+        services.AddSingleton(new CheckNetworkPolicy(security, options));
         services.AddSingleton<StreamSlots>();
         services.AddHaloRequestLimits(security.Limits);
         services.AddSingleton<HostAllowList>();

@@ -99,12 +99,14 @@ public sealed class HaloConfigLoaderTests
     [Fact]
     public void Load_ServerLimits_Read()
     {
-        var limits = HaloConfigLoader.Load("server:\n  limits:\n    maxStreamsPerToken: 50\n    requestsPerSecondPerToken: 2000\n    requestHeadersTimeout: 5s\n", isJson: false)
+        var limits = HaloConfigLoader.Load("server:\n  limits:\n    maxStreamsPerToken: 50\n    requestsPerSecondPerToken: 2000\n    requestHeadersTimeout: 5s\n    maxServices: 300\n    maxInstancesPerService: 700\n", isJson: false)
             .Config.Server.Limits;
 
         Assert.Equal(50, limits.MaxStreamsPerToken);
         Assert.Equal(2000, limits.RequestsPerSecondPerToken);
         Assert.Equal(TimeSpan.FromSeconds(5), limits.RequestHeadersTimeout);
+        Assert.Equal(300, limits.MaxServices);
+        Assert.Equal(700, limits.MaxInstancesPerService);
         Assert.Equal(new Halo.Core.Configuration.LimitOptions().MaxStreams, limits.MaxStreams);
     }
 
@@ -120,10 +122,54 @@ public sealed class HaloConfigLoaderTests
     [InlineData("maxRequestHeadersBytes: 100", "server.limits.maxRequestHeadersBytes")]
     [InlineData("requestHeadersTimeout: 0s", "server.limits.requestHeadersTimeout")]
     [InlineData("keepAliveTimeout: 2h", "server.limits.keepAliveTimeout")]
+    [InlineData("maxServices: 0", "server.limits.maxServices")]
+    [InlineData("maxInstancesPerService: 5000000", "server.limits.maxInstancesPerService")]
     [InlineData("maxWatches: 5", "server.limits.maxWatches")]
     public void Load_BadLimit_NamesField(string line, string field)
     {
         var error = Assert.Throws<InputException>(() => HaloConfigLoader.Load($"server:\n  limits:\n    {line}\n", isJson: false));
+
+        Assert.Contains(field, error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("allowedNetworks: [10.0.0.0/8, 'fd00::/8', 192.168.1.7]")]
+    [InlineData("allowedNetworks: 10.0.0.0/8, fd00::/8, 192.168.1.7")]
+    public void Load_CheckNetworks_Read(string line)
+    {
+        var networks = HaloConfigLoader.Load($"server:\n  checks:\n    {line}\n", isJson: false).Config.Server.CheckNetworks;
+
+        Assert.Equal(["10.0.0.0/8", "fd00::/8", "192.168.1.7"], networks);
+        Assert.Null(HaloConfigLoader.Load("server:\n  listen: 127.0.0.1:7400\n", isJson: false).Config.Server.CheckNetworks);
+    }
+
+    [Theory]
+    [InlineData("allowedNetworks: [10.0.0.0/8, 10.0.0.0/40]", "server.checks.allowedNetworks")]
+    [InlineData("allowedNetworks: metadata.internal", "server.checks.allowedNetworks")]
+    [InlineData("allowedNetworks: [[10.0.0.0/8]]", "server.checks.allowedNetworks")]
+    [InlineData("allowed: 10.0.0.0/8", "server.checks.allowed")]
+    public void Load_BadCheckNetworks_NamesField(string line, string field)
+    {
+        var error = Assert.Throws<InputException>(() => HaloConfigLoader.Load($"server:\n  checks:\n    {line}\n", isJson: false));
+
+        Assert.Contains(field, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_OwnAddressOnly_Read()
+    {
+        Assert.True(HaloConfigLoader.Load("server:\n  registrations:\n    ownAddressOnly: true\n", isJson: false).Config.Server.OwnAddressOnly);
+        Assert.False(HaloConfigLoader.Load("server:\n  registrations:\n    ownAddressOnly: false\n", isJson: false).Config.Server.OwnAddressOnly);
+        Assert.False(HaloConfigLoader.Load("server:\n  listen: 127.0.0.1:7400\n", isJson: false).Config.Server.OwnAddressOnly);
+    }
+
+    [Theory]
+    [InlineData("ownAddressOnly: maybe", "server.registrations.ownAddressOnly")]
+    [InlineData("ownAddressOnly: [true]", "server.registrations.ownAddressOnly")]
+    [InlineData("ownAddress: true", "server.registrations.ownAddress")]
+    public void Load_BadOwnAddressOnly_NamesField(string line, string field)
+    {
+        var error = Assert.Throws<InputException>(() => HaloConfigLoader.Load($"server:\n  registrations:\n    {line}\n", isJson: false));
 
         Assert.Contains(field, error.Message, StringComparison.Ordinal);
     }

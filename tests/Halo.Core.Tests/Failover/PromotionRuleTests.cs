@@ -171,4 +171,51 @@ public sealed class PromotionRuleTests
         var o = LeaseLapsed(Former(1000, primaryOf, fenced), new GroupPolicy { AckReplicas = 1 }, leaseAlive, M("b", 0, dbUp: false, healthy: false), M("c", 1500));
         Assert.Equal(PromotionVerdict.Blocked, o.Verdict);
     }
+
+    /// <summary>A member that answered round 50 with an empty data directory (PostgreSQL before initdb or pg_basebackup).</summary>
+    private static MemberState Empty(string name, bool answered = true) =>
+        new(name, "127.0.0.1:1", Now.AddMilliseconds(-20), MemberRole.Unknown, 3, false, false, 0, Bootstrappable: true, Round: answered ? 50 : 49);
+
+    /// <summary>The first primary "a", elected in epoch 3 to initialise the group; its lease lapsed while initdb ran.</summary>
+    private static MemberState Bootstrapped(bool dbUp = true) =>
+        new("a", "127.0.0.1:9", Now.AddMilliseconds(-20), MemberRole.Primary, 3, dbUp, dbUp, dbUp ? 24_000_000 : 0, Round: 50,
+            FencedSince: dbUp ? Now.AddSeconds(-1) : null, Bootstrappable: !dbUp);
+
+    [Fact]
+    public void Evaluate_LeaseLapsedDuringInitdbAndTheOthersAreEmpty_PromotesTheOnlyMemberWithDataAgain()
+    {
+        // Seen under stress (docs/postgres.md): the lease lapsed while initdb ran, the others had nothing to copy; the round
+        // blocked forever on "only 0 of 2 replicas answered with a position".
+        var o = LeaseLapsed(Bootstrapped(), new GroupPolicy { AckReplicas = 1 }, false, Empty("b"), Empty("c"));
+        Assert.Equal((PromotionVerdict.Promote, "a"), (o.Verdict, o.To));
+        Assert.Contains("only member with data", o.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Evaluate_NobodyHoldsData_ElectsAfreshAmongTheMembersThatCanInitialise()
+    {
+        var o = LeaseLapsed(Bootstrapped(dbUp: false), new GroupPolicy(), false, Empty("b"), Empty("c"));
+        Assert.Equal(PromotionVerdict.Promote, o.Verdict);
+        Assert.Contains("elected afresh", o.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Evaluate_FailedPrimaryStillInitialising_DoesNotPromoteAnEmptyMember()
+    {
+        // initdb still running: a is neither up nor empty. Nobody may be promoted (b or c would start an empty second history).
+        var initialising = Bootstrapped(dbUp: false) with { Bootstrappable = false };
+        var o = LeaseLapsed(initialising, new GroupPolicy(), false, Empty("b"), Empty("c"));
+        Assert.NotEqual(PromotionVerdict.Promote, o.Verdict);
+    }
+
+    [Theory]
+    [InlineData(true, false, false)] // the lease is still alive: the primary may be renewed
+    [InlineData(false, true, false)] // c did not answer: it might hold data
+    [InlineData(false, false, true)] // c has data (a replica): the replicas' count decides
+    public void Evaluate_SoleCopyNotProven_FallsBackToTheReplicasCount(bool leaseAlive, bool silent, bool cHasData)
+    {
+        var c = cHasData ? M("c", 24_000_000) with { Following = "127.0.0.1:7" } : Empty("c", answered: !silent);
+        var o = LeaseLapsed(Bootstrapped() with { PrimaryOfEpoch = 0 }, new GroupPolicy { AckReplicas = 1 }, leaseAlive, Empty("b"), c);
+        Assert.NotEqual(PromotionVerdict.Promote, o.Verdict);
+    }
 }

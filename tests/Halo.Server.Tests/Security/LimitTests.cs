@@ -21,6 +21,8 @@ public sealed class LimitTests
     [InlineData("maxRequestHeadersBytes")]
     [InlineData("requestHeadersTimeout")]
     [InlineData("keepAliveTimeout")]
+    [InlineData("maxServices")]
+    [InlineData("maxInstancesPerService")]
     public async Task Start_LimitOutOfRange_RefusedNamingKey(string key)
     {
         var limits = key switch
@@ -33,6 +35,8 @@ public sealed class LimitTests
             "maxRequestHeaderCount" => new LimitOptions { MaxRequestHeaderCount = 5_000 },
             "maxRequestHeadersBytes" => new LimitOptions { MaxRequestHeadersBytes = 10 },
             "requestHeadersTimeout" => new LimitOptions { RequestHeadersTimeout = TimeSpan.Zero },
+            "maxServices" => new LimitOptions { MaxServices = 0 },
+            "maxInstancesPerService" => new LimitOptions { MaxInstancesPerService = 2_000_000 },
             _ => new LimitOptions { KeepAliveTimeout = TimeSpan.FromMilliseconds(1) },
         };
 
