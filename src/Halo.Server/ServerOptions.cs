@@ -19,6 +19,12 @@ public sealed record ServerOptions
     public string? EtcdEndpoints { get; init; }
 
     /// <summary>
+    /// TLS to https:// etcd endpoints: the pinned CA (--etcd-ca) and client certificate (--etcd-cert/--etcd-key), built by
+    /// the CLI. Default null: http:// endpoints only. An https:// list with settings that pin nothing trusts the system store.
+    /// </summary>
+    public Action<System.Net.Security.SslClientAuthenticationOptions>? EtcdTls { get; init; }
+
+    /// <summary>
     /// True when this server shares its store with other servers (the etcd store): it joins the membership, judges only the
     /// services it owns and forwards heartbeats for the rest. Default false: one server owns everything.
     /// </summary>

@@ -197,6 +197,7 @@ public class HealthModelTests
     [InlineData(Yarp.ReverseProxy.Forwarder.ForwarderError.Request, false, 502, FailureKind.Connect)]
     [InlineData(Yarp.ReverseProxy.Forwarder.ForwarderError.RequestTimedOut, false, 504, FailureKind.Timeout)]
     [InlineData(Yarp.ReverseProxy.Forwarder.ForwarderError.RequestCanceled, false, 502, FailureKind.None)]
+    [InlineData(Yarp.ReverseProxy.Forwarder.ForwarderError.RequestCreation, false, 502, FailureKind.None)]
     public void Classify_ForwarderOutcome_MapsToFailureKind(Yarp.ReverseProxy.Forwarder.ForwarderError error, bool intercepted, int status, FailureKind expected)
     {
         Assert.Equal(expected, Proxy.ProxyMiddleware.Classify(error, intercepted, status));

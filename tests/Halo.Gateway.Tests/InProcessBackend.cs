@@ -11,7 +11,7 @@ namespace Halo.Gateway.Tests;
 /// <summary>
 /// A small backend on a real socket: "/" answers its name, "/slow?ms=" waits first, "/status/{code}",
 /// "/echo" returns the request body, "/bytes?n=" n bytes with a length, "/chunked?n=" n bytes chunked,
-/// "/headers" the request header names it received. Counts requests (Hits) and accepted connections.
+/// "/headers" the request header names it received, "/header/{name}" that header's value. Counts requests (Hits) and accepted connections.
 /// </summary>
 internal sealed class InProcessBackend : IAsyncDisposable
 {
@@ -77,6 +77,7 @@ internal sealed class InProcessBackend : IAsyncDisposable
             }
         });
         app.MapGet("/headers", (HttpRequest request) => string.Join(",", request.Headers.Keys.Order(StringComparer.OrdinalIgnoreCase)));
+        app.MapGet("/header/{name}", (string name, HttpRequest request) => request.Headers[name].ToString());
         await app.StartAsync();
         b._app = app;
         b.Port = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;

@@ -1,4 +1,5 @@
-// Test backend for gateway tests and benchmarks: --port (0 = any free port, printed), --name.
+// Test backend for gateway tests and benchmarks: --port (0 = any free port, printed), --name; --tls-cert/--tls-key serve
+// HTTPS, and --tls-client-ca then requires a client certificate chaining to that CA.
 //   GET  /              -> "name" (text)
 //   GET  /slow?ms=N     -> waits N ms, then "name"
 //   GET  /status/{code} -> answers that status
@@ -11,12 +12,16 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 
 var port = 0;
 var name = "backend";
+string? tlsCert = null, tlsKey = null, tlsClientCa = null;
 for (var i = 0; i + 1 < args.Length; i += 2)
 {
     switch (args[i])
     {
         case "--port": port = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
         case "--name": name = args[i + 1]; break;
+        case "--tls-cert": tlsCert = args[i + 1]; break;
+        case "--tls-key": tlsKey = args[i + 1]; break;
+        case "--tls-client-ca": tlsClientCa = args[i + 1]; break;
     }
 }
 
@@ -25,7 +30,26 @@ builder.Logging.ClearProviders();
 builder.WebHost.ConfigureKestrel(k =>
 {
     k.AddServerHeader = false;
-    k.Listen(System.Net.IPAddress.Loopback, port);
+    k.Listen(System.Net.IPAddress.Loopback, port, listen =>
+    {
+        if (tlsCert is null)
+        {
+            return;
+        }
+
+        var certificate = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(tlsCert, tlsKey);
+        listen.UseHttps(https =>
+        {
+            https.ServerCertificate = certificate;
+            if (tlsClientCa is not null)
+            {
+                var roots = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
+                roots.ImportFromPemFile(tlsClientCa);
+                https.ClientCertificateMode = Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.RequireCertificate;
+                https.ClientCertificateValidation = (cert, chain, errors) => Halo.Client.HaloHttp.TrustedByPinnedCa(cert, chain, errors, roots);
+            }
+        });
+    });
 });
 var app = builder.Build();
 var extraDelayMs = 0;

@@ -228,7 +228,10 @@ public sealed class ManagedPostgres(ManagedPostgresOptions options, TimeProvider
             }
 
             failure = PostgresProcess.Last(output);
-            if (failure.Contains("could not connect", StringComparison.Ordinal) || failure.Contains("connection to server", StringComparison.Ordinal))
+            // The source going away during the rewind is not an impossible rewind either. Seen under stress: the new primary's
+            // postmaster was killed by its fence mid-rewind, libpq's last line was "before or while processing the request.",
+            // the directory was replaced and the copy failed too, leaving an empty member that blocked the next failover.
+            if (LostSource(output) || !await ReachableAsync(source, ct).ConfigureAwait(false))
             {
                 throw Unreachable(host, port, failure);
             }
@@ -245,6 +248,28 @@ public sealed class ManagedPostgres(ManagedPostgresOptions options, TimeProvider
         Directory.Move(options.DataDirectory, aside);
         await BaseBackupAsync(host, port, ct).ConfigureAwait(false);
         Diverged = false;
+    }
+
+    /// <summary>Whether pg_rewind's output says it lost (or never had) its connection to the source.</summary>
+    private static bool LostSource(string output) =>
+        output.Contains("could not connect", StringComparison.Ordinal) || output.Contains("connection to server", StringComparison.Ordinal) ||
+        output.Contains("server closed the connection", StringComparison.Ordinal) || output.Contains("terminated abnormally", StringComparison.Ordinal);
+
+    /// <summary>Whether the rewind's source answers a query now (one attempt, the connection's 2 s timeout).</summary>
+    private static async Task<bool> ReachableAsync(string source, CancellationToken ct)
+    {
+        try
+        {
+            await using var conn = new NpgsqlConnection(source);
+            await conn.OpenAsync(ct).ConfigureAwait(false);
+            await using var ping = new NpgsqlCommand("SELECT 1", conn);
+            await ping.ExecuteScalarAsync(ct).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or IOException || (ex is OperationCanceledException && !ct.IsCancellationRequested))
+        {
+            return false;
+        }
     }
 
     /// <summary>

@@ -21,12 +21,15 @@ internal static class ServerCommand
         var model = new Option<string?>("--model") { Description = "halo model topology (YAML/JSON): blocks named like a service show their predicted availability on the dashboard" };
         var storeKind = new Option<string?>("--store") { Description = "embedded (SQLite in --data, one server; the default) or etcd (several servers share an etcd cluster)" };
         var etcd = new Option<string?>("--etcd") { Description = "etcd client URLs, comma-separated: http://a:2379,http://b:2379 (implies --store etcd)" };
+        var etcdCa = new Option<string?>("--etcd-ca") { Description = "PEM CA the https:// etcd endpoints' certificates must chain to (pinned instead of the system trust store)" };
+        var etcdCert = new Option<string?>("--etcd-cert") { Description = "PEM client certificate presented to etcd (etcd --client-cert-auth)" };
+        var etcdKey = new Option<string?>("--etcd-key") { Description = "PEM private key of --etcd-cert" };
         var advertise = new Option<string?>("--advertise") { Description = "host:port other servers and clients reach this server at (default: the listen address)" };
         var security = new SecurityFlags();
         var tlsFlags = new TlsFlags();
         var command = new Command("server", "Run the control plane: registry, failure detection, events, metrics")
         {
-            listen, data, config, webhooks, model, storeKind, etcd, advertise,
+            listen, data, config, webhooks, model, storeKind, etcd, etcdCa, etcdCert, etcdKey, advertise,
         };
         security.AddTo(command);
         tlsFlags.AddTo(command);
@@ -34,7 +37,8 @@ internal static class ServerCommand
         {
             var options = Options(parse.GetValue(config), parse.GetResult(listen) is { Implicit: false } ? parse.GetValue(listen) : null,
                 parse.GetResult(data) is { Implicit: false } ? parse.GetValue(data) : null,
-                parse.GetValue(storeKind), parse.GetValue(etcd), parse.GetValue(advertise));
+                parse.GetValue(storeKind), parse.GetValue(etcd), parse.GetValue(advertise),
+                new EtcdTlsFiles(parse.GetValue(etcdCa), parse.GetValue(etcdCert), parse.GetValue(etcdKey)));
             options = security.Apply(parse, WithModel(WithWebhooks(options, parse.GetValue(webhooks)), parse.GetValue(model)));
             using var loggers = LoggerFactory.Create(l => l.AddSimpleConsole(c => { c.SingleLine = true; c.TimestampFormat = "HH:mm:ss.fff "; c.UseUtcTimestamp = true; }));
             using var tls = tlsFlags.Load(parse, LoadConfig(parse.GetValue(config)).Server.Tls, "server.tls", TimeProvider.System, loggers.CreateLogger("halo.tls"));
@@ -75,7 +79,8 @@ internal static class ServerCommand
     }
 
     /// <summary>Server options from the config file (when given) with command-line flags taking precedence.</summary>
-    public static ServerOptions Options(string? configPath, string? listen, string? data, string? store = null, string? etcd = null, string? advertise = null)
+    public static ServerOptions Options(
+        string? configPath, string? listen, string? data, string? store = null, string? etcd = null, string? advertise = null, EtcdTlsFiles? etcdTls = null)
     {
         var config = LoadConfig(configPath);
 
@@ -92,7 +97,13 @@ internal static class ServerCommand
         {
             try
             {
-                endpoints = string.Join(',', EtcdStoreOptions.ParseEndpoints(endpoints).Select(e => e.GetLeftPart(UriPartial.Authority)));
+                var parsed = EtcdStoreOptions.ParseEndpoints(endpoints);
+                if (parsed.Select(e => e.Scheme).Distinct().Count() > 1)
+                {
+                    throw new FormatException("endpoints must all be http:// or all https://");
+                }
+
+                endpoints = string.Join(',', parsed.Select(e => e.GetLeftPart(UriPartial.Authority)));
             }
             catch (FormatException ex)
             {
@@ -111,10 +122,62 @@ internal static class ServerCommand
             // Several servers may share an etcd: join the membership and judge only this server's share.
             Cluster = kind == StoreKind.Etcd,
             EtcdEndpoints = kind == StoreKind.Etcd ? endpoints : null,
+            EtcdTls = EtcdTls(kind == StoreKind.Etcd ? endpoints : null, etcdTls ?? new EtcdTlsFiles(null, null, null), config.Server),
             Advertise = (advertise ?? config.Server.Advertise) is { } a ? ListenUrl(a, "--advertise") : null,
             MemberTtl = config.Server.MemberTtl,
             Security = new() { Limits = config.Server.Limits, AllowedCheckNetworks = config.Server.CheckNetworks, OwnAddressOnly = config.Server.OwnAddressOnly },
         };
+    }
+
+    /// <summary>
+    /// TLS to etcd from --etcd-ca/--etcd-cert/--etcd-key (or server.etcdCa/etcdCert/etcdKey): null for http:// endpoints,
+    /// else the pinned CA (the system trust store without one) and the client certificate. The files are read now, so a
+    /// missing or unreadable one stops the start naming the flag or key (exit 2), never a failed handshake later.
+    /// </summary>
+    private static Action<System.Net.Security.SslClientAuthenticationOptions>? EtcdTls(string? endpoints, EtcdTlsFiles flags, ServerConfig file)
+    {
+        var ca = Pick(flags.Ca, "--etcd-ca", file.EtcdCa, "server.etcdCa");
+        var cert = Pick(flags.Certificate, "--etcd-cert", file.EtcdCert, "server.etcdCert");
+        var key = Pick(flags.Key, "--etcd-key", file.EtcdKey, "server.etcdKey");
+        var given = ca ?? cert ?? key;
+        if (endpoints is null)
+        {
+            return given is { } stray ? throw new CliException($"{stray.Name}: needs the etcd store (--etcd with https:// endpoints)") : null;
+        }
+
+        if (!endpoints.StartsWith("https://", StringComparison.Ordinal))
+        {
+            return given is { } plain ? throw new CliException($"{plain.Name}: the etcd endpoints are http://; use https:// endpoints for TLS") : null;
+        }
+
+        return ClientTls(ca, cert, key, "--etcd-cert");
+
+        static (string Path, string Name)? Pick(string? flag, string flagName, string? key, string keyName) =>
+            flag is not null ? (flag, flagName) : key is not null ? (key, keyName) : null;
+    }
+
+    // The files are read now, so a missing or unreadable one stops the start naming the flag or key (exit 2).
+    private static Action<System.Net.Security.SslClientAuthenticationOptions> ClientTls(
+        (string Path, string Name)? ca, (string Path, string Name)? cert, (string Path, string Name)? key, string certificateFlag)
+    {
+        if (key is not null && cert is null)
+        {
+            throw new CliException($"{key.Value.Name}: needs {certificateFlag}");
+        }
+
+        try
+        {
+            var roots = ca is { } c ? Halo.Client.HaloHttp.LoadPinnedCa(Existing(c), c.Name) : null;
+            var certificate = cert is { } p ? Halo.Client.HaloHttp.LoadClientCertificate(Existing(p), key is { } k ? Existing(k) : null, p.Name) : null;
+            return Halo.Client.HaloHttp.PinnedTls(roots, certificate);
+        }
+        catch (Halo.Client.HaloOptionsException ex)
+        {
+            throw new CliException(ex.Message);
+        }
+
+        static string Existing((string Path, string Name) file) =>
+            File.Exists(file.Path) ? file.Path : throw new CliException($"{file.Name}: no such file '{file.Path}'");
     }
 
     /// <summary>The config file (--config), or the defaults when none is given; a bad file is one line naming the field.</summary>
@@ -210,6 +273,9 @@ internal static class ServerCommand
     }
 }
 
+/// <summary>The etcd TLS flags of one invocation (each null when not given).</summary>
+internal sealed record EtcdTlsFiles(string? Ca, string? Certificate, string? Key);
+
 /// <summary>The configured store could not be opened or reached; the message is the one line the operator sees.</summary>
 internal sealed class StoreStartException(string message) : Exception(message);
 
@@ -220,7 +286,7 @@ internal static class StoreFactory
     private static readonly TimeSpan EtcdStartTimeout = TimeSpan.FromSeconds(5);
 
     public static Task<IStore> OpenAsync(ServerOptions options, CancellationToken ct) =>
-        options.Store == StoreKind.Etcd ? OpenEtcdAsync(options.EtcdEndpoints!, ct) : OpenEmbeddedAsync(options.DataDirectory, ct);
+        options.Store == StoreKind.Etcd ? OpenEtcdAsync(options.EtcdEndpoints!, ct, options.EtcdTls) : OpenEmbeddedAsync(options.DataDirectory, ct);
 
     public static string Describe(ServerOptions options) =>
         options.Store == StoreKind.Etcd ? $"store: etcd {options.EtcdEndpoints}" : $"data: {Path.GetFullPath(options.DataDirectory)}";
@@ -242,9 +308,9 @@ internal static class StoreFactory
     /// Opens etcd and proves it answers (a quorum read of the revision) before the server starts, so an unreachable or
     /// quorum-less cluster is a one-line reason at start, not a stream of failing requests later.
     /// </summary>
-    public static async Task<IStore> OpenEtcdAsync(string endpoints, CancellationToken ct)
+    public static async Task<IStore> OpenEtcdAsync(string endpoints, CancellationToken ct, Action<System.Net.Security.SslClientAuthenticationOptions>? tls = null)
     {
-        var options = new EtcdStoreOptions { Endpoints = endpoints, RequestTimeout = EtcdStartTimeout };
+        var options = new EtcdStoreOptions { Endpoints = endpoints, RequestTimeout = EtcdStartTimeout, ConfigureTls = tls };
         var store = new EtcdStore(options, TimeProvider.System);
         try
         {

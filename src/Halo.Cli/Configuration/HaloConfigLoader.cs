@@ -157,12 +157,14 @@ public static class HaloConfigLoader
             var memberTtl = s.Duration("memberTtl", TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(60)) ?? server.MemberTtl;
             var limits = s.Mapping("limits") is { } l ? Limits(l) : server.Limits;
             var tls = s.Mapping("tls") is { } t ? Tls(t) : null;
+            var (etcdCa, etcdCert, etcdKey) = (s.String("etcdCa"), s.String("etcdCert"), s.String("etcdKey"));
             var checkNetworks = s.Mapping("checks") is { } c ? CheckNetworks(c) : null;
             var ownAddressOnly = s.Mapping("registrations") is { } r && OwnAddressOnly(r);
-            s.RejectUnknown("listen, data, detector, store, etcd, advertise, memberTtl, limits, tls, checks, registrations");
+            s.RejectUnknown("listen, data, detector, store, etcd, etcdCa, etcdCert, etcdKey, advertise, memberTtl, limits, tls, checks, registrations");
             server = new ServerConfig
             {
                 Listen = listen, Data = data, Detector = detector, Store = etcd is null ? store : StoreKind.Etcd, Etcd = etcd, Advertise = advertise,
+                EtcdCa = etcdCa, EtcdCert = etcdCert, EtcdKey = etcdKey,
                 MemberTtl = memberTtl, Limits = limits, Tls = tls, CheckNetworks = checkNetworks,
                 OwnAddressOnly = ownAddressOnly,
             };

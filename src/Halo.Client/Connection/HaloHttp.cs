@@ -51,31 +51,71 @@ public static class HaloHttp
         };
         if (options.CaCertificateFile is { } ca)
         {
-            var roots = new X509Certificate2Collection();
-            roots.ImportFromPemFile(ca);
-            if (roots.Count == 0)
-            {
-                throw new HaloOptionsException("CaCertificateFile", $"'{ca}' holds no PEM certificate");
-            }
-
-            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, chain, errors) => TrustedByPinnedCa(certificate, chain, errors, roots);
+            handler.SslOptions.RemoteCertificateValidationCallback = PinnedCaValidator(LoadPinnedCa(ca, "CaCertificateFile"));
         }
 
         if (options.ClientCertificateFile is { } certFile)
         {
-            try
-            {
-                var certificate = X509Certificate2.CreateFromPemFile(certFile, options.ClientKeyFile);
-                handler.SslOptions.ClientCertificates = [certificate];
-            }
-            catch (System.Security.Cryptography.CryptographicException ex)
-            {
-                throw new HaloOptionsException("ClientCertificateFile", $"cannot load '{certFile}' with its key: {ex.Message}");
-            }
+            handler.SslOptions.ClientCertificates = [LoadClientCertificate(certFile, options.ClientKeyFile, "ClientCertificateFile")];
         }
 
         return handler;
     }
+
+    /// <summary>
+    /// The CA bundle of a PEM file, to pin with <see cref="PinnedCaValidator"/>. A missing, unreadable or empty file is a
+    /// <see cref="HaloOptionsException"/> naming <paramref name="option"/> (the flag or key the operator wrote).
+    /// </summary>
+    public static X509Certificate2Collection LoadPinnedCa(string path, string option)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var roots = new X509Certificate2Collection();
+        try
+        {
+            roots.ImportFromPemFile(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+        {
+            throw new HaloOptionsException(option, $"cannot read '{path}': {ex.Message}");
+        }
+
+        return roots.Count > 0 ? roots : throw new HaloOptionsException(option, $"'{path}' holds no PEM certificate");
+    }
+
+    /// <summary>
+    /// A client certificate with its key from PEM files (the key may sit in the certificate's file); a missing or unreadable
+    /// file, or a key that is not the certificate's (an <see cref="ArgumentException"/> from .NET), names <paramref name="option"/>.
+    /// </summary>
+    public static X509Certificate2 LoadClientCertificate(string certificateFile, string? keyFile, string option)
+    {
+        ArgumentNullException.ThrowIfNull(certificateFile);
+        try
+        {
+            return X509Certificate2.CreateFromPemFile(certificateFile, keyFile);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
+        {
+            throw new HaloOptionsException(option, $"cannot load '{certificateFile}' with its key: {ex.Message}");
+        }
+    }
+
+    /// <summary>TLS client settings that pin <paramref name="roots"/> (when given; else the system trust store) and present <paramref name="certificate"/> (when given).</summary>
+    public static Action<SslClientAuthenticationOptions> PinnedTls(X509Certificate2Collection? roots, X509Certificate2? certificate) => ssl =>
+    {
+        if (roots is not null)
+        {
+            ssl.RemoteCertificateValidationCallback = PinnedCaValidator(roots);
+        }
+
+        if (certificate is not null)
+        {
+            ssl.ClientCertificates = [certificate];
+        }
+    };
+
+    /// <summary>The validation callback of a TLS client that trusts only <paramref name="roots"/> (see <see cref="TrustedByPinnedCa"/>).</summary>
+    public static RemoteCertificateValidationCallback PinnedCaValidator(X509Certificate2Collection roots) =>
+        (_, certificate, chain, errors) => TrustedByPinnedCa(certificate, chain, errors, roots);
 
     /// <summary>
     /// Accepts the server's certificate only when it chains to one of <paramref name="roots"/> (not the machine's store) and

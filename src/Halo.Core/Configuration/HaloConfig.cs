@@ -34,6 +34,15 @@ public sealed record ServerConfig
     /// <summary>With <see cref="StoreKind.Etcd"/>: every member's client URL, comma-separated (http://a:2379,http://b:2379). Default none.</summary>
     public string? Etcd { get; init; }
 
+    /// <summary>With https:// <see cref="Etcd"/> endpoints: PEM CA file their certificates must chain to (pinned). Default none: the system trust store.</summary>
+    public string? EtcdCa { get; init; }
+
+    /// <summary>PEM client certificate presented to etcd (etcd's --client-cert-auth). Default none.</summary>
+    public string? EtcdCert { get; init; }
+
+    /// <summary>PEM private key of <see cref="EtcdCert"/>. Default none (the key may sit in the certificate's file).</summary>
+    public string? EtcdKey { get; init; }
+
     /// <summary>
     /// The address other servers and clients reach this server at, host:port, when it differs from <see cref="Listen"/>
     /// (listening on 0.0.0.0, behind NAT, in a pod). Default: the address it listens on.

@@ -1,7 +1,7 @@
 namespace Halo.Core.Failover;
 
 /// <summary>
-/// The position round of a group whose only data is the failed primary's (docs/postgres.md, "Bootstrap"). A member that answers
+/// The position round of a group whose only data is the failed primary's (docs/failover.md, "The only copy"). A member that answers
 /// the round as <see cref="MemberState.Bootstrappable"/> has an empty data directory: it holds no write, acknowledged or not.
 /// When every other member answered so, every acknowledged write of the group is on the failed primary alone, and promoting
 /// anyone else would lose them all; the failed primary itself, once its database is up, holds every one of them. That is the
@@ -34,9 +34,12 @@ public static class SoleCopyRule
         if (failed.Bootstrappable && !failed.DbUp)
         {
             // Nobody holds any data: a fresh first election (CandidateSelector's bootstrap), the failed member included.
+            // The failed member first when it may be elected: its agent acts on the assignment it last had and may be starting
+            // initdb right now; electing another empty member would start a second history beside it.
             var (ranked, why) = CandidateSelector.Rank(view with { Leader = null });
-            return ranked.Count > 0
-                ? new PromotionOutcome(PromotionVerdict.Promote, ranked[0].Name, $"{ranked[0].Name} (no member holds any data: elected afresh to initialise the group)", why)
+            var chosen = ranked.FirstOrDefault(m => m.Name == failed.Name) ?? (ranked.Count > 0 ? ranked[0] : null);
+            return chosen is not null
+                ? new PromotionOutcome(PromotionVerdict.Promote, chosen.Name, $"{chosen.Name} (no member holds any data: elected afresh to initialise the group)", why)
                 : null;
         }
 

@@ -119,7 +119,44 @@ internal static class ClusterValidator
             GatewayConfigLoader.IntField(health.PanicThreshold, 50, f + ".health.panicThreshold", 0, 100),
             GatewayConfigLoader.DurationField(health.SlowStart, TimeSpan.Zero, f + ".health.slowStart", TimeSpan.Zero, TimeSpan.FromHours(1)),
             retry,
-            GatewayConfigLoader.DurationField(c.ConnectTimeout, TimeSpan.FromSeconds(1), f + ".connectTimeout", Ms, TimeSpan.FromMinutes(1)));
+            GatewayConfigLoader.DurationField(c.ConnectTimeout, TimeSpan.FromSeconds(1), f + ".connectTimeout", Ms, TimeSpan.FromMinutes(1)),
+            ValidateTls(f, c.Tls, pools));
+    }
+
+    /// <summary>clusters.NAME.tls: the files are read now, so a missing or unreadable one stops the start naming its key.</summary>
+    private static BackendTls? ValidateTls(string f, BackendTlsConfig? tls, List<PoolSettings> pools)
+    {
+        if (tls is null)
+        {
+            return null;
+        }
+
+        var tf = f + ".tls";
+        if (pools.SelectMany(p => p.Destinations).FirstOrDefault(d => d.Url.Scheme != Uri.UriSchemeHttps) is { } plain)
+        {
+            throw new GatewayConfigException(tf, $"destination '{plain.Url}' is http://; a cluster with tls reaches every backend over https://");
+        }
+
+        if (tls.Key is not null && tls.Certificate is null)
+        {
+            throw new GatewayConfigException(tf + ".key", "needs certificate");
+        }
+
+        try
+        {
+            var roots = Halo.Client.HaloHttp.LoadPinnedCa(Existing(tls.Ca ?? throw new GatewayConfigException(tf + ".ca", "required: the PEM CA the backends' certificates chain to"), tf + ".ca"), tf + ".ca");
+            var client = tls.Certificate is { } cert
+                ? Halo.Client.HaloHttp.LoadClientCertificate(Existing(cert, tf + ".certificate"), tls.Key is { } key ? Existing(key, tf + ".key") : null, tf + ".certificate")
+                : null;
+            return new BackendTls(roots, client);
+        }
+        catch (Halo.Client.HaloOptionsException ex)
+        {
+            throw new GatewayConfigException(ex.Option, ex.Problem);
+        }
+
+        static string Existing(string path, string field) =>
+            File.Exists(path) ? path : throw new GatewayConfigException(field, $"no such file '{path}'");
     }
 
     private static PolicyKind ParsePolicy(string? text, string field) =>
@@ -161,9 +198,9 @@ internal static class ClusterValidator
             {
                 var d = pool.Destinations![j] ?? new DestinationConfig();
                 var df = $"{field}.destinations[{j}]";
-                if (!Uri.TryCreate(d.Url, UriKind.Absolute, out var url) || url.Scheme != "http" || url.AbsolutePath != "/")
+                if (!Uri.TryCreate(d.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https") || url.AbsolutePath != "/")
                 {
-                    throw new GatewayConfigException(df + ".url", $"must be an http URL with no path, like http://127.0.0.1:8080 (got '{d.Url}')");
+                    throw new GatewayConfigException(df + ".url", $"must be an http(s) URL with no path, like http://127.0.0.1:8080 (got '{d.Url}')");
                 }
 
                 destinations.Add(new StaticDestination(d.Name ?? url.Authority, url, GatewayConfigLoader.IntField(d.Weight, 100, df + ".weight", 1, 10_000)));

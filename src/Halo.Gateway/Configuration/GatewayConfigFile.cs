@@ -87,6 +87,22 @@ public sealed class ClusterConfig
 
     /// <summary>TCP connect timeout to a destination. Default 1s.</summary>
     public string? ConnectTimeout { get; set; }
+
+    /// <summary>TLS to this cluster's backends: https:// destinations (registry instances too) with a pinned CA. Default none.</summary>
+    public BackendTlsConfig? Tls { get; set; }
+}
+
+/// <summary>clusters.NAME.tls: how the gateway reaches the cluster's backends over HTTPS.</summary>
+public sealed class BackendTlsConfig
+{
+    /// <summary>PEM CA the backends' certificates must chain to (pinned instead of the system trust store). Required.</summary>
+    public string? Ca { get; set; }
+
+    /// <summary>PEM client certificate the gateway presents to backends that require one. Default none.</summary>
+    public string? Certificate { get; set; }
+
+    /// <summary>PEM private key of <see cref="Certificate"/> (may sit in its file). Default none.</summary>
+    public string? Key { get; set; }
 }
 
 /// <summary>A pool: a registry service (optionally one zone of it) or static destinations.</summary>

@@ -69,7 +69,27 @@ public sealed record ClusterSettings(
     int PanicThresholdPercent,
     TimeSpan SlowStart,
     RetrySettings Retry,
-    TimeSpan ConnectTimeout);
+    TimeSpan ConnectTimeout,
+    BackendTls? Tls = null)
+{
+    /// <summary>True when some backend is reached over HTTPS (the fast path, plain TCP, leaves these to YARP).</summary>
+    public bool Https { get; } = Tls is not null || Pools.Any(p => p.Destinations.Any(d => d.Url.Scheme == Uri.UriSchemeHttps));
+}
+
+/// <summary>
+/// Validated clusters.NAME.tls: the pinned CA roots and the optional client certificate, loaded once at start-up, applied
+/// to every connection the gateway opens to the cluster's backends (proxying and active probes).
+/// </summary>
+public sealed record BackendTls(System.Security.Cryptography.X509Certificates.X509Certificate2Collection Roots,
+    System.Security.Cryptography.X509Certificates.X509Certificate2? ClientCertificate)
+{
+    /// <summary>Pins <see cref="Roots"/> and presents <see cref="ClientCertificate"/> on <paramref name="ssl"/>.</summary>
+    public void Apply(System.Net.Security.SslClientAuthenticationOptions ssl)
+    {
+        ArgumentNullException.ThrowIfNull(ssl);
+        Halo.Client.HaloHttp.PinnedTls(Roots, ClientCertificate)(ssl);
+    }
+}
 
 /// <summary>A validated pool: a registry service (and zone) or static destinations.</summary>
 public sealed record PoolSettings(string? Service, string? Zone, IReadOnlyList<StaticDestination> Destinations);

@@ -20,11 +20,13 @@ public sealed class HealthService : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger<HealthService> _logger;
     private readonly HttpClient _http;
+    private readonly Proxy.ForwarderClients _clients;
 
     /// <summary>Creates the service.</summary>
-    public HealthService(RoutingTableBuilder builder, TimeProvider time, ILogger<HealthService> logger)
+    public HealthService(RoutingTableBuilder builder, Proxy.ForwarderClients clients, TimeProvider time, ILogger<HealthService> logger)
     {
         _builder = builder;
+        _clients = clients;
         _time = time;
         _logger = logger;
         _http = new HttpClient(new SocketsHttpHandler { UseProxy = false, PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30) })
@@ -89,7 +91,11 @@ public sealed class HealthService : BackgroundService
             try
             {
                 using var deadline = new Deadline(active.Timeout, _time, ct);
-                using var response = await _http.GetAsync(new Uri(d.Address, active.Path), HttpCompletionOption.ResponseHeadersRead, deadline.Token);
+                // An HTTPS cluster is probed through its proxying client, which carries the pinned CA and client certificate.
+                using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(d.Address, active.Path));
+                using var response = cluster.Settings.Https
+                    ? await _clients.For(cluster).Client.SendAsync(request, deadline.Token)
+                    : await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
                 ok = (int)response.StatusCode is >= 200 and < 400;
             }
             catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException)

@@ -7,7 +7,7 @@ using Yarp.ReverseProxy.Forwarder;
 namespace Halo.Gateway.Proxy;
 
 /// <summary>One pooled HTTP client and request config per cluster (connect and per-try timeouts differ by cluster).</summary>
-internal sealed class ForwarderClients : IDisposable
+public sealed class ForwarderClients : IDisposable
 {
     private readonly ConcurrentDictionary<string, (HttpMessageInvoker Client, ForwarderRequestConfig Config)> _byCluster = new(StringComparer.Ordinal);
 
@@ -27,7 +27,12 @@ internal sealed class ForwarderClients : IDisposable
             ConnectTimeout = cluster.Settings.ConnectTimeout,
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
             ActivityHeadersPropagator = DistributedContextPropagator.CreateNoOutputPropagator(),
+            // Kestrel reads header values as ASCII or else UTF-8; send them back out the same way. HttpClient's default refuses
+            // non-ASCII values, which answered a client's UTF-8 header with 502 and counted it against the destination (found by
+            // GatewayFuzzTests).
+            RequestHeaderEncodingSelector = static (_, _) => System.Text.Encoding.UTF8,
         };
+        cluster.Settings.Tls?.Apply(handler.SslOptions);
 
         var config = new ForwarderRequestConfig
         {

@@ -56,6 +56,14 @@ internal sealed class ProxyMiddleware
             return;
         }
 
+        if (HttpMethods.IsConnect(context.Request.Method))
+        {
+            // A reverse proxy does not tunnel. YARP cannot build a CONNECT request (RequestCreation) and answered 502, blaming
+            // a healthy destination: a few such requests ejected it (found by GatewayFuzzTests).
+            context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+            return;
+        }
+
         var cluster = route.Cluster;
         var retry = cluster.Settings.Retry;
         var started = _time.GetTimestamp();
@@ -63,7 +71,19 @@ internal sealed class ProxyMiddleware
         byte[]? body = null;
         if (retryable && RequestHasBody(context.Request))
         {
-            body = await ReplayableBody.TryBufferAsync(context.Request, retry.MaxReplayBodyBytes, context.RequestAborted);
+            try
+            {
+                body = await ReplayableBody.TryBufferAsync(context.Request, retry.MaxReplayBodyBytes, context.RequestAborted);
+            }
+            catch (IOException) when (!context.Response.HasStarted)
+            {
+                // The client's body cannot be read (a chunk size Kestrel cannot parse, a reset mid-body): the client's fault, a
+                // 400. Unhandled, it was a 500 from the gateway itself (found by GatewayFuzzTests).
+                context.Response.StatusCode = StatusCodes.Status400BadRequest;
+                _metrics.RequestCompleted(cluster.Name, null, context.Response.StatusCode, _time.GetElapsedTime(started).TotalSeconds);
+                return;
+            }
+
             retryable = body is not null;
         }
 
@@ -145,7 +165,7 @@ internal sealed class ProxyMiddleware
 
         // Only failures before any response byte: connecting, sending, or waiting for headers.
         if (context.Response.HasStarted
-            || error is not (ForwarderError.Request or ForwarderError.RequestCreation or ForwarderError.RequestTimedOut or ForwarderError.ResponseHeaders))
+            || error is not (ForwarderError.Request or ForwarderError.RequestTimedOut or ForwarderError.ResponseHeaders))
         {
             return false;
         }
@@ -165,9 +185,10 @@ internal sealed class ProxyMiddleware
         _ when intercepted => FailureKind.ServerError,
         ForwarderError.None => status >= 500 ? FailureKind.ServerError : FailureKind.None,
         ForwarderError.RequestTimedOut => FailureKind.Timeout,
-        ForwarderError.Request or ForwarderError.RequestCreation or ForwarderError.ResponseHeaders
+        ForwarderError.Request or ForwarderError.ResponseHeaders
             or ForwarderError.ResponseBodyDestination or ForwarderError.RequestBodyDestination => FailureKind.Connect,
-        // The client went away or sent a bad body: not the destination's fault.
+        // The client went away, sent a bad body, or a request that cannot be forwarded (RequestCreation: nothing reached the
+        // destination): not the destination's fault.
         _ => FailureKind.None,
     };
 

@@ -21,6 +21,14 @@ internal sealed class RetryAwareTransformer : HttpTransformer
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
     {
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
+        if (proxyRequest.Headers.NonValidated.Contains("Host") && proxyRequest.Headers.Host is null)
+        {
+            // An inbound Host Kestrel takes but HttpClient cannot parse (empty, which HTTP/1.1 allows, or longer than a host
+            // name may be) went out as a second Host line beside the destination's, and backends refuse two Hosts: send the
+            // destination's alone (found by GatewayFuzzTests).
+            proxyRequest.Headers.Remove("Host");
+        }
+
         httpContext.RequestServices.GetRequiredService<ForwardedHeaders>().Apply(httpContext, proxyRequest);
     }
 

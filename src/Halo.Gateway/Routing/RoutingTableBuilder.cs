@@ -45,7 +45,7 @@ public sealed class RoutingTableBuilder
                     {
                         foreach (var i in instances.Where(i => i.Service == service && (pool.Zone is null || i.Zone == pool.Zone)).OrderBy(i => i.Id, StringComparer.Ordinal))
                         {
-                            var d = GetOrCreate(cluster, $"{i.Service}/{i.Id}", new Uri($"http://{FormatHost(i.Address)}:{i.Port}"), Math.Max(1, i.Weight), i.Service, i.Id, live);
+                            var d = GetOrCreate(cluster, $"{i.Service}/{i.Id}", new Uri($"{(cluster.Settings.Tls is null ? "http" : "https")}://{FormatHost(i.Address)}:{i.Port}"), Math.Max(1, i.Weight), i.Service, i.Id, live);
                             d.Registry = i.Health;
                             // Weight 0 in the registry means "send nothing": treat like draining.
                             d.Draining = i.Draining || i.Weight == 0;

@@ -47,7 +47,7 @@ public sealed partial class EtcdStore : IStore
         var endpoints = string.Join(',', EtcdStoreOptions.ParseEndpoints(options.Endpoints).Select(e => e.GetLeftPart(UriPartial.Authority)));
         if (options.ConfigureTls is { } tls)
         {
-            return new EtcdClient(endpoints, tls);
+            return new EtcdClient(endpoints, tls, configureChannelOptions: o => o.MaxReceiveMessageSize = MaxResponseBytes);
         }
 
         return options.Username is { Length: > 0 } user

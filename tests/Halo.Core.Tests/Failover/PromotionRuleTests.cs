@@ -200,6 +200,16 @@ public sealed class PromotionRuleTests
     }
 
     [Fact]
+    public void Evaluate_NobodyHoldsData_TheFailedMemberIsElectedAgainEvenWhenAnotherRanksHigher()
+    {
+        // a's agent may already be running initdb on its old assignment (the probe raced the first files): electing b, ranked
+        // higher by priority, would start a second data set beside a's.
+        var policy = new GroupPolicy { Members = new Dictionary<string, MemberPolicy> { ["b"] = new() { Priority = 10 } } };
+        var o = LeaseLapsed(Bootstrapped(dbUp: false), policy, false, Empty("b"), Empty("c"));
+        Assert.Equal((PromotionVerdict.Promote, "a"), (o.Verdict, o.To));
+    }
+
+    [Fact]
     public void Evaluate_FailedPrimaryStillInitialising_DoesNotPromoteAnEmptyMember()
     {
         // initdb still running: a is neither up nor empty. Nobody may be promoted (b or c would start an empty second history).

@@ -303,6 +303,67 @@ public sealed class GroupControllerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Tick_BootstrapLeaseLapsesDuringInitdb_TheOnlyMemberWithDataIsElectedAgainAndNoOtherEver()
+    {
+        // The stuck bootstrap seen under CPU starvation: r1 is elected to initdb, its lease lapses while initdb runs, and r2/r3
+        // have empty data directories (they wait for a primary to copy from). Safety first: nobody else is elected (no second
+        // initdb, no empty primary); once r1's database is up and fenced it is the only copy, so it is elected again in epoch 2.
+        Assert.Equal(HttpStatusCode.Created, (await PutGroupAsync(new GroupPolicy())).StatusCode);
+        var empty = new MemberReport { Address = "", Role = MemberRole.Unknown, DbUp = false, Healthy = false, Bootstrappable = true };
+        async Task EmptyReportsAsync()
+        {
+            await ReportAsync("r2", empty with { Address = AddressOf("r2") });
+            await ReportAsync("r3", empty with { Address = AddressOf("r3") });
+        }
+
+        await ReportAsync("r1", empty with { Address = AddressOf("r1") });
+        await EmptyReportsAsync();
+        await TickAsync();
+        await SeeRoundAsync();
+        await ReportAsync("r1", empty with { Address = AddressOf("r1") });
+        await EmptyReportsAsync();
+        await TickAsync();
+        var elected = await StatusAsync();
+        Assert.Equal(("r1", 1L), (elected.Primary, elected.Epoch));
+        var initdb = new MemberReport { Address = AddressOf("r1"), Role = MemberRole.Unknown, DbUp = false, Healthy = false, Epoch = 1 };
+        Assert.True((await ReportAsync("r1", initdb)).LeaseRenewed);
+
+        // Starved: r1's reports stop renewing (none get through) past the TTL, then come back while initdb still runs.
+        _time.Advance(TimeSpan.FromSeconds(3));
+        await LeaseGoneAsync();
+        for (var i = 0; i < 100 && (await StatusAsync()).Blocked is null; i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(100));
+            Assert.False((await ReportAsync("r1", initdb)).LeaseRenewed);
+            await EmptyReportsAsync();
+            await TickAsync();
+            await Task.Delay(5);
+        }
+
+        var blocked = await StatusAsync();
+        Assert.Equal(("r1", 1L), (blocked.Primary, blocked.Epoch));
+        Assert.NotNull(blocked.Blocked);
+
+        // initdb done: r1's database runs fenced as a primary it never promoted (it vouches for no epoch), r2/r3 still empty.
+        await SeeRoundAsync();
+        var fenced = initdb with { Role = MemberRole.Primary, DbUp = true, Healthy = true, Fenced = true, Offset = 2000, Timeline = 1 };
+        await ReportAsync("r1", fenced);
+        await EmptyReportsAsync();
+        await TickAsync();
+        var after = await StatusAsync();
+        Assert.Equal(("r1", 2L, (string?)null), (after.Primary, after.Epoch, after.Blocked));
+        Assert.Contains("the only member with data", after.LastFailover!.Evidence, StringComparison.Ordinal);
+        var renewed = await ReportAsync("r1", fenced with { Epoch = 2 });
+        Assert.True(renewed.LeaseRenewed);
+        Assert.Equal((MemberRole.Primary, 2L), (renewed.Role, renewed.Epoch));
+
+        // Its agent promotes (lifts the fence) and confirms; only then do the empty members learn whom to copy from.
+        await ReportAsync("r1", fenced with { Epoch = 2, Fenced = false, PrimaryOfEpoch = 2 });
+        Assert.True((await StatusAsync()).PrimaryConfirmed);
+        Assert.Equal(AddressOf("r1"), (await ReportAsync("r2", empty with { Address = AddressOf("r2") })).PrimaryAddress);
+    }
+
+    [Fact]
     public async Task Tick_Paused_LeaseLapsesWithoutFailover()
     {
         await ElectAsync(new GroupPolicy());

@@ -13,6 +13,16 @@ internal sealed class GatewayScenario : IDisposable
 
     public Uri GatewayUrl { get; private set; } = null!;
 
+    /// <summary>Starts one backend with extra arguments (--tls-cert/--tls-key/--tls-client-ca to serve HTTPS).</summary>
+    public async Task<Uri> StartBackendAsync(string name, params string[] args)
+    {
+        var process = ChildProcess.Start(Artifacts.Backend, ["--port", "0", "--name", name, .. args]);
+        _processes.Add(process);
+        var url = await process.WaitListeningAsync(StartBound);
+        Backends.Add((process, url, name));
+        return url;
+    }
+
     public async Task StartBackendsAsync(params string[] names)
     {
         var started = names.Select(n => (Process: ChildProcess.Start(Artifacts.Backend, "--port", "0", "--name", n), Name: n)).ToList();

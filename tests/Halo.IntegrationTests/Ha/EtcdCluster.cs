@@ -14,12 +14,21 @@ public sealed class EtcdCluster : IAsyncDisposable
 {
     private readonly string _directory;
     private readonly Member[] _members;
+    private readonly EtcdTlsFiles? _tls;
 
-    private EtcdCluster(string directory, Member[] members)
+    private EtcdCluster(string directory, Member[] members, EtcdTlsFiles? tls)
     {
         _directory = directory;
         _members = members;
+        _tls = tls;
     }
+
+    /// <summary>
+    /// Client-side TLS of the cluster: etcd serves https:// client URLs with <see cref="Certificate"/>/<see cref="Key"/> and
+    /// requires client certificates chaining to <see cref="Ca"/> (--client-cert-auth); the fixture's own health checks
+    /// present <see cref="ClientCertificate"/>. Peer traffic stays plain (loopback, one test machine).
+    /// </summary>
+    public sealed record EtcdTlsFiles(string Ca, string Certificate, string Key, string ClientCertificate, string ClientKey);
 
     /// <summary>Client URLs of every member, comma-separated: the value of `halo server --etcd`.</summary>
     public string Endpoints => string.Join(',', _members.Select(m => m.ClientUrl));
@@ -32,12 +41,13 @@ public sealed class EtcdCluster : IAsyncDisposable
     public int? Pid(int member) => _members[member].Process is { HasExited: false } p ? p.Id : null;
 
     /// <summary>Starts <paramref name="members"/> members as one new cluster and waits (bounded) until each reports healthy.</summary>
-    public static async Task<EtcdCluster> StartAsync(int members = 3)
+    public static async Task<EtcdCluster> StartAsync(int members = 3, EtcdTlsFiles? tls = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(members, 1);
         var directory = Directory.CreateTempSubdirectory("halo-etcd-").FullName;
-        var list = Enumerable.Range(0, members).Select(i => new Member($"m{i}", FreePort(), FreePort(), Path.Combine(directory, $"m{i}"))).ToArray();
-        var cluster = new EtcdCluster(directory, list);
+        var scheme = tls is null ? "http" : "https";
+        var list = Enumerable.Range(0, members).Select(i => new Member($"m{i}", scheme, FreePort(), FreePort(), Path.Combine(directory, $"m{i}"))).ToArray();
+        var cluster = new EtcdCluster(directory, list, tls);
         try
         {
             // All at once: a member of a new cluster is healthy only once a quorum has elected a leader.
@@ -82,7 +92,7 @@ public sealed class EtcdCluster : IAsyncDisposable
     public async Task WaitHealthyAsync(int member, TimeSpan timeout)
     {
         var m = _members[member];
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        using var http = new HttpClient(HealthHandler()) { Timeout = TimeSpan.FromSeconds(2) };
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < timeout)
         {
@@ -127,6 +137,26 @@ public sealed class EtcdCluster : IAsyncDisposable
         }
     }
 
+    private HttpMessageHandler HealthHandler()
+    {
+        var handler = new SocketsHttpHandler { UseProxy = false };
+        if (_tls is not null)
+        {
+            // The fixture is also compiled into Halo.Store.Tests (no Halo.Client), so it pins through the chain policy.
+            var roots = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
+            roots.ImportFromPemFile(_tls.Ca);
+            handler.SslOptions.CertificateChainPolicy = new System.Security.Cryptography.X509Certificates.X509ChainPolicy
+            {
+                TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust,
+                RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+            };
+            handler.SslOptions.CertificateChainPolicy.CustomTrustStore.AddRange(roots);
+            handler.SslOptions.ClientCertificates = [System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(_tls.ClientCertificate, _tls.ClientKey)];
+        }
+
+        return handler;
+    }
+
     private void Launch(int member)
     {
         var m = _members[member];
@@ -144,6 +174,14 @@ public sealed class EtcdCluster : IAsyncDisposable
         })
         {
             start.ArgumentList.Add(argument);
+        }
+
+        if (_tls is not null)
+        {
+            foreach (var argument in new[] { "--cert-file", _tls.Certificate, "--key-file", _tls.Key, "--client-cert-auth", "--trusted-ca-file", _tls.Ca })
+            {
+                start.ArgumentList.Add(argument);
+            }
         }
 
         var process = Process.Start(start)!;
@@ -168,12 +206,12 @@ public sealed class EtcdCluster : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private sealed class Member(string name, int clientPort, int peerPort, string dataDirectory)
+    private sealed class Member(string name, string scheme, int clientPort, int peerPort, string dataDirectory)
     {
         private readonly Queue<string> _log = new();
 
         public string Name { get; } = name;
-        public string ClientUrl { get; } = $"http://127.0.0.1:{clientPort}";
+        public string ClientUrl { get; } = $"{scheme}://127.0.0.1:{clientPort}";
         public string PeerUrl { get; } = $"http://127.0.0.1:{peerPort}";
         public string DataDirectory { get; } = dataDirectory;
         public Process? Process { get; set; }

@@ -66,7 +66,7 @@ public sealed class TlsEndToEndTests(ITestOutputHelper output) : IAsyncDisposabl
             Start(["agent", "--group", "cache", "--member", $"r{i + 1}", "--redis", redis.Address, "--server", url, .. clientTls]);
         }
 
-        var status = await WaitForGroupAsync(groups, s => s.PrimaryConfirmed && s.Members.Count(m => m.Role == MemberRole.Replica && m.Healthy) == 1);
+        var status = await GroupWait.UntilAsync(groups, "cache", s => s.PrimaryConfirmed && s.Members.Count(m => m.Role == MemberRole.Replica && m.Healthy) == 1, Bound);
         output.WriteLine($"group over mTLS: primary {status.Primary}, epoch {status.Epoch}");
         var primary = _redis[int.Parse(status.Primary!.AsSpan(1)) - 1];
         Assert.Equal("master", (await primary.RoleAsync())?.Role);
@@ -126,10 +126,10 @@ public sealed class TlsEndToEndTests(ITestOutputHelper output) : IAsyncDisposabl
 
         // The agents keep working through the new certificate: a switchover needs both to report and act.
         // Read again: under load the group may have failed over since (the controller's business, not this test's).
-        var current = await WaitForGroupAsync(groups, s => s.PrimaryConfirmed && s.Members.Count(m => m.Role == MemberRole.Replica && m.Healthy) == 1);
+        var current = await GroupWait.UntilAsync(groups, "cache", s => s.PrimaryConfirmed && s.Members.Count(m => m.Role == MemberRole.Replica && m.Healthy) == 1, Bound);
         var target = current.Primary == "r1" ? "r2" : "r1";
         await groups.SwitchoverAsync("cache", target);
-        await WaitForGroupAsync(groups, s => s.Primary == target && s.PrimaryConfirmed);
+        await GroupWait.UntilAsync(groups, "cache", s => s.Primary == target && s.PrimaryConfirmed, Bound);
         Assert.Equal("master", (await _redis[int.Parse(target.AsSpan(1)) - 1].RoleAsync())?.Role);
     }
 
@@ -249,24 +249,6 @@ public sealed class TlsEndToEndTests(ITestOutputHelper output) : IAsyncDisposabl
         File.Move(keyFile + ".new", keyFile, overwrite: true);
         File.Move(certFile + ".new", certFile, overwrite: true);
         return next.Thumbprint;
-    }
-
-    private static async Task<GroupStatus> WaitForGroupAsync(GroupClient groups, Func<GroupStatus, bool> condition)
-    {
-        var sw = Stopwatch.StartNew();
-        var status = await groups.GetAsync("cache");
-        while (!condition(status))
-        {
-            if (sw.Elapsed > Bound)
-            {
-                throw new TimeoutException($"group: primary {status.Primary}, confirmed {status.PrimaryConfirmed}, " +
-                    string.Join(", ", status.Members.Select(m => $"{m.Name} {m.Role} healthy={m.Healthy}")));
-            }
-
-            status = await groups.GetAsync("cache", status.Version, TimeSpan.FromMilliseconds(500));
-        }
-
-        return status;
     }
 
     public async ValueTask DisposeAsync()

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text;
-using System.Text.Json.Nodes;
 using CsCheck;
 using Halo.Server.Security;
 using Microsoft.AspNetCore.Routing;
@@ -23,61 +22,8 @@ public sealed class FuzzTests
             $"{Method} {Path} auth={Authorization?[..Math.Min(12, Authorization.Length)]} type={ContentType} origin={Origin} host={Host} body={Body?[..Math.Min(200, Body.Length)]}";
     }
 
-    private static readonly string[] Fields =
-    [
-        "address", "port", "ttl", "metadata", "tags", "check", "url", "interval", "timeout", "detector", "kind", "draining", "health",
-        "status", "role", "offset", "lag", "epoch", "members", "policy", "mode", "target", "candidate", "name", "services", "groups",
-        "member", "failures", "successes", "instances", "id", "service", "weight", "zone", "paused", "synchronous", "maxLagBytes",
-        "leaseTtl", "driver", "state", "reason", "primary", "replicas", "heartbeats", "missedHeartbeats", "threshold", "window",
-    ];
-
-    private static readonly string[] Words =
-    [
-        "", "web", "w1", "g1", "m1", "127.0.0.1", "169.254.169.254", "::1", "http://127.0.0.1:1/health", "file:///etc/passwd", "1s", "-5s",
-        "0s", "10ms", "1h", "99999h", "passing", "critical", "suspect", "kill", "stop", "read", "admin", "operate", "register", "phi",
-        "fixed", "redis", "exec", "true", "null", "NaN", "<img src=x onerror=alert(1)>", "../../etc", "%00", "\u0000", "ünïcödé", "🙂",
-    ];
-
-    private static readonly Gen<string> Word = Gen.Frequency((4, Gen.OneOf(Words)), (1, Gen.String[0, 40]), (1, Gen.Int.Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))));
-
-    private static Gen<JsonNode?> Json(int depth)
-    {
-        var scalar = Gen.OneOf<JsonNode?>(
-            Gen.Const((JsonNode?)null),
-            Gen.Bool.Select(b => (JsonNode?)JsonValue.Create(b)),
-            Gen.Int.Select(i => (JsonNode?)JsonValue.Create(i)),
-            Gen.Long.Select(l => (JsonNode?)JsonValue.Create(l)),
-            Gen.Double[-1e6, 1e6].Select(d => (JsonNode?)JsonValue.Create(d)),
-            Word.Select(s => (JsonNode?)JsonValue.Create(s)));
-        if (depth == 0)
-        {
-            return scalar;
-        }
-
-        var inner = Json(depth - 1);
-        var obj = Gen.Select(Gen.OneOf(Fields), inner).Array[0, 7].Select(pairs =>
-        {
-            var o = new JsonObject();
-            foreach (var (key, value) in pairs)
-            {
-                o[key] = value?.DeepClone();
-            }
-
-            return (JsonNode?)o;
-        });
-        var array = inner.Array[0, 5].Select(items => (JsonNode?)new JsonArray(items.Select(i => i?.DeepClone()).ToArray()));
-        return Gen.Frequency((2, scalar), (3, obj), (1, array));
-    }
-
-    private static readonly Gen<string?> Body = Gen.Frequency(
-        (8, Json(3).Select(j => (string?)(j?.ToJsonString() ?? "null"))),
-        (2, Gen.Const((string?)null)),
-        (1, Gen.String[0, 200].Select(s => (string?)s)),
-        (1, Gen.Const<string?>("{\"address\":")),
-        (1, Gen.Const<string?>("[" + string.Concat(Enumerable.Repeat("1,", 40_000)) + "1]")));
-
-    private static readonly Gen<string> Query = Gen.Select(Gen.OneOf("index", "wait", "health", "service", "from", "after", "type", "limit", "before", "since", "group", "window"), Word)
-        .Array[0, 3].Select(pairs => pairs.Length == 0 ? "" : "?" + string.Join('&', pairs.Select(p => $"{p.Item1}={Escape(p.Item2)}")));
+    private static readonly Gen<string> Query = Gen.Select(Gen.OneOf("index", "wait", "health", "service", "from", "after", "type", "limit", "before", "since", "group", "window"), FuzzInputs.Word)
+        .Array[0, 3].Select(pairs => pairs.Length == 0 ? "" : "?" + string.Join('&', pairs.Select(p => $"{p.Item1}={FuzzInputs.Escape(p.Item2)}")));
 
     [Fact]
     public async Task EveryRoute_RandomRequests_No5xxNoHangNothingStoredWhenRefused()
@@ -92,19 +38,19 @@ public sealed class FuzzTests
         var admin = "Bearer " + server.AdminToken;
         var reader = "Bearer " + await server.CreateTokenAsync("fuzz-reader", "read");
 
-        var segment = Gen.Frequency((6, Gen.Const("")), (1, Gen.OneOf("..", "%2F", "%00", "a%20b", new string('a', 300), "w1", "g1", "web")), (1, Word.Select(Escape)));
+        var segment = Gen.Frequency((6, Gen.Const("")), (1, Gen.OneOf("..", "%2F", "%00", "a%20b", new string('a', 300), "w1", "g1", "web")), (1, FuzzInputs.Word.Select(FuzzInputs.Escape)));
         var gen =
             from route in Gen.OneOf(routes.ToArray())
             from method in Gen.Frequency((8, Gen.Const(route.Method)), (1, Gen.OneOf("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "FOO")))
             from values in segment.Array[4]
             from query in Query
             from auth in Gen.Frequency((7, Gen.Const<string?>(admin)), (1, Gen.Const<string?>(reader)), (1, Gen.Const((string?)null)),
-                (1, Word.Select(w => (string?)("Bearer " + w))), (1, Gen.Const<string?>("Basic YWRtaW46YWRtaW4=")))
+                (1, FuzzInputs.Word.Select(w => (string?)("Bearer " + w))), (1, Gen.Const<string?>("Basic YWRtaW46YWRtaW4=")))
             from type in Gen.Frequency((6, Gen.Const<string?>("application/json")), (1, Gen.Const((string?)null)), (1, Gen.Const<string?>("text/plain")),
                 (1, Gen.Const<string?>("application/merge-patch+json")), (1, Gen.Const<string?>("application/x-www-form-urlencoded")), (1, Gen.Const<string?>("multipart/form-data; boundary=x")))
             from origin in Gen.Frequency((8, Gen.Const((string?)null)), (1, Gen.Const<string?>("http://evil.example")), (1, Gen.Const<string?>("null")))
             from host in Gen.Frequency((15, Gen.Const((string?)null)), (1, Gen.Const<string?>("rebind.example")))
-            from body in Body
+            from body in FuzzInputs.Body
             select new Case(method, Path(route.Pattern, values) + query, auth, type, origin, host, body,
                 longLived.Contains(route.Pattern) && (route.Pattern.Contains("watch", StringComparison.Ordinal) || route.Pattern.Contains("stream", StringComparison.Ordinal) || query.Contains("index=", StringComparison.Ordinal)));
 
@@ -160,18 +106,6 @@ public sealed class FuzzTests
         }
 
         return filled;
-    }
-
-    private static string Escape(string value)
-    {
-        try
-        {
-            return Uri.EscapeDataString(value);
-        }
-        catch (UriFormatException)
-        {
-            return "x";
-        }
     }
 
     /// <summary>Sends one case and returns its status; a long-lived answer is judged on its headers, anything else must complete.</summary>

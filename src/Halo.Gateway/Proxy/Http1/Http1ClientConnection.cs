@@ -255,6 +255,11 @@ internal sealed partial class Http1ClientConnection
         }
 
         var settings = route.Cluster.Settings;
+        if (settings.Https)
+        {
+            return false; // its backend connections are plain TCP: HTTPS backends take YARP's path
+        }
+
         if (settings.Policy == PolicyKind.ConsistentHash)
         {
             switch (settings.HashOn)
