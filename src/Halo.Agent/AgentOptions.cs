@@ -21,6 +21,13 @@ public sealed record AgentOptions
     public TimeSpan ReportTimeout { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
+    /// A primary's report not answered within this time is also sent to the next server (<see cref="Client.HaloHttp.HedgeAfter"/>),
+    /// and once half its renew deadline has passed since its last renewal was sent, to every server at once: its renewal must
+    /// not wait behind one slow or dying server (docs/ha.md, fencing timing). Default 200 ms; only with several servers.
+    /// </summary>
+    public TimeSpan ReportHedgeAfter { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>
     /// How long the database may keep failing to answer probes in time (a timeout, not a refused connection) before the agent
     /// reports it down. A CPU-starved or briefly busy database is slow, not gone; until then the agent reports its last answer
     /// (and does not answer a position round with it). Default 1 s; a crash (connection refused) is reported at once.

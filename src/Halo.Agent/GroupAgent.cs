@@ -175,7 +175,9 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
                 ? FencingTiming.RenewDeadline(current.LeaseTtl)
                 : options.ReportTimeout;
             using var deadline = new Deadline(budget, time, ct);
-            var a = await client.ReportAsync(options.Group, options.Member, report, deadline.Token).ConfigureAwait(false);
+            var a = HedgeAfter() is { } hedge
+                ? await client.ReportAsync(options.Group, options.Member, report, hedge, deadline.Token).ConfigureAwait(false)
+                : await client.ReportAsync(options.Group, options.Member, report, deadline.Token).ConfigureAwait(false);
             _serverDown = false;
             if (a.LeaseRenewed && a.Role == MemberRole.Primary)
             {
@@ -214,6 +216,25 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
             }
 
             return null;
+        }
+    }
+
+    /// <summary>
+    /// How long a primary's report waits for one server before it also goes to the next: <see cref="AgentOptions.ReportHedgeAfter"/>,
+    /// or zero (every server at once) once half its renew deadline has passed since its last renewal was sent. Null for a
+    /// member that holds no lease: its report can wait for the usual failover between servers.
+    /// </summary>
+    private TimeSpan? HedgeAfter()
+    {
+        if (Assignment is not { Role: MemberRole.Primary } a)
+        {
+            return null;
+        }
+
+        lock (_leaseGate)
+        {
+            var late = _renewEpoch == a.Epoch && _renewSent != 0 && time.GetElapsedTime(_renewSent) >= FencingTiming.RenewDeadline(a.LeaseTtl) / 2;
+            return late ? TimeSpan.Zero : options.ReportHedgeAfter;
         }
     }
 

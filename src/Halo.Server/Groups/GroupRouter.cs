@@ -23,7 +23,7 @@ namespace Halo.Server.Groups;
 /// never change anything.
 /// </remarks>
 internal sealed class GroupRouter(
-    ServerMembership membership, GroupRegistry registry, IHttpClientFactory clients, IStore store, GroupsOptions options, TimeProvider time,
+    ServerMembership membership, PeerEviction eviction, GroupRegistry registry, IHttpClientFactory clients, IStore store, GroupsOptions options, TimeProvider time,
     ILogger<GroupRouter> logger)
 {
     /// <summary>How long a report waits for the owner before it is answered from the store: short against the renew deadline.</summary>
@@ -125,6 +125,7 @@ internal sealed class GroupRouter(
         catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !context.RequestAborted.IsCancellationRequested)
         {
             Volatile.Write(ref _unreachable, new Unreachable(owner.Id, time.GetTimestamp()));
+            eviction.Suspect(owner, ex);
             var last = Interlocked.Read(ref _lastUnreachableLog);
             if (time.GetElapsedTime(last) >= TimeSpan.FromSeconds(1) && Interlocked.CompareExchange(ref _lastUnreachableLog, time.GetTimestamp(), last) == last)
             {

@@ -34,12 +34,15 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
         var running = load.RunAsync(stop.Token);
         await Eventually.UntilAsync(() => Task.FromResult(load.Acked > 200), Bound, "writes before the kill");
 
+        var killedAt = Stopwatch.GetTimestamp();
         servers.Kill(group.Decider);
         var failedBefore = load.Failed;
         output.WriteLine($"killed the decider, server {group.Decider}; primary {before.Primary} epoch {before.Epoch}");
-        // Membership TTL (5 s) + handoff grace (2 s) + margin: long enough that a failover caused by the handoff would show.
-        await Task.Delay(TimeSpan.FromSeconds(12));
         var survivor = (group.Decider + 1) % servers.Count;
+        await Eventually.UntilAsync(async () => await RedisGroup.TryDeciderAsync(servers, survivor) is { } d && d != group.Decider, Bound, "another server to decide the group");
+        var handoff = Stopwatch.GetElapsedTime(killedAt);
+        // Membership TTL (5 s) + handoff grace (2 s) + margin: long enough that a failover caused by the handoff would show.
+        await Task.Delay(TimeSpan.FromSeconds(12) - handoff is { Ticks: > 0 } rest ? rest : TimeSpan.Zero);
         var decider = await RedisGroup.WaitDeciderAsync(servers, survivor);
         await Eventually.UntilAsync(async () => (await group.TryStatusAsync())?.PrimaryConfirmed == true, Bound, "a confirmed primary at the new decider");
         var acked = load.Acked;
@@ -48,7 +51,7 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
         await running;
 
         var after = await group.StatusAsync();
-        Record($"writes acked {load.Acked}, failed {load.Failed}; new decider server {decider}; after: epoch {after.Epoch} primary {after.Primary}");
+        Record($"writes acked {load.Acked}, failed {load.Failed}; new decider server {decider} listed {handoff.TotalSeconds:0.00} s after the kill; after: epoch {after.Epoch} primary {after.Primary}");
         Assert.True(load.Failed == failedBefore && failedBefore == 0, $"refused writes: {load.Failed}\n{group.Logs()}\n{servers.Logs()}");
         Assert.NotEqual(group.Decider, decider);
         Assert.Equal(before.Epoch, after.Epoch);
@@ -172,6 +175,19 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
             var url = members.Single(m => m.GetProperty("groups").EnumerateArray().Any(g => g.GetString() == Group)).GetProperty("url").GetString();
             // A member advertises its URL with or without the trailing slash.
             return Enumerable.Range(0, servers.Count).Single(i => servers.Url(i).ToString().TrimEnd('/') == url?.TrimEnd('/'));
+        }
+
+        /// <summary>The decider as server <paramref name="ask"/> sees it now, or null while it lists none or several.</summary>
+        public static async Task<int?> TryDeciderAsync(ServerCluster servers, int ask)
+        {
+            try
+            {
+                return await DeciderAsync(servers, ask);
+            }
+            catch (InvalidOperationException)
+            {
+                return null;
+            }
         }
 
         /// <summary>The decider as server <paramref name="ask"/> sees it, once it lists exactly one (views settle after a membership change).</summary>
