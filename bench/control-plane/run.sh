@@ -68,7 +68,7 @@ command -v etcd >/dev/null || { echo "etcd not found (Debian: apt-get install et
 dotnet build src/Halo.Cli -c Release -nologo -v quiet >/dev/null
 dotnet build bench/Halo.Bench -c Release -nologo -v quiet >/dev/null
 
-echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(free -g | awk '/Mem:/ {print $2" GB"}')   $(date -u +%FT%TZ)"
+echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(free -g | awk '/Mem:/ {print $2" GB"}')   $(date -u +%FT%TZ)   load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "instances: $INSTANCES at 1 Hz in $BENCH_CLIENTS services   kills: $KILLS   steady window: $STEADY_SECONDS s   work dir: $WORK"
 
 # etcd: three members, all at once (a new cluster needs a quorum to elect a leader).
@@ -277,4 +277,5 @@ echo "  (health events to critical after revision $from_revision, while the flee
 # Done: the heartbeat clients end their schedule on SIGTERM and print what they achieved over the time they ran.
 for pid in "${bench_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
 for pid in "${bench_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+echo "done: $(date -u +%FT%TZ)   load $(cut -d' ' -f1-3 /proc/loadavg)"
 for c in $(seq 1 "$BENCH_CLIENTS"); do echo "heartbeat client $c: $(grep -E 'rate=|failed' "$WORK/heartbeat-$c.out" | tr '\n' ' ')"; done
