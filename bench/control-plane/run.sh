@@ -220,8 +220,9 @@ servers = sys.argv[1:]
 print(servers.index(urls[0].split("//")[1]) if len(urls) == 1 and urls[0].split("//")[1] in servers else "")' "${servers[@]}"
   }
   wait_until 120 "group cp-bench settled (three agents, a confirmed primary, replicas linked)" group_settled 0 1 2
-  echo "group: cp-bench settled: primary $(group_status 0 | field 's["primary"]') in epoch $(group_status 0 | field 's["epoch"]')"
-  answered=(); decided=(); unplanned=0
+  first_epoch=$(group_status 0 1 2 | field 's["epoch"]')
+  echo "group: cp-bench settled: primary $(group_status 0 1 2 | field 's["primary"]') in epoch $first_epoch"
+  answered=(); decided=(); unplanned=0; switched=0
   for k in $(seq 1 "$GROUP_KILLS"); do
     victim=""
     for _ in $(seq 1 50); do victim=$(decider 0 2>/dev/null || true); [ -n "$victim" ] && break; sleep 0.2; done
@@ -249,7 +250,7 @@ print(servers.index(urls[0].split("//")[1]) if len(urls) == 1 and urls[0].split(
     now_epoch=$(field 's.get("epoch", -1)' <<<"$after")
     cause=$(field '(s.get("lastFailover") or {}).get("cause")' <<<"$after")
     [ "$now_epoch" = $((epoch + 1)) ] && [ "$cause" = switchover ] || unplanned=$((unplanned + 1))
-    answered+=("${first:-30000}"); decided+=("${ok:-30000}")
+    answered+=("${first:-30000}"); decided+=("${ok:-30000}"); [ -z "$ok" ] || switched=$((switched + 1))
     echo "group kill $k: decider server $victim killed; first answer from a decider after ${first:-none within 30000} ms, switchover to $to done after ${ok:-none within 30000} ms; epoch $epoch -> $now_epoch ($cause)"
     [ -n "$ok" ] || echo "  last answer: $last"
     start_server "$victim"
@@ -260,7 +261,17 @@ print(servers.index(urls[0].split("//")[1]) if len(urls) == 1 and urls[0].split(
     echo "group: kill -9 of the decider to the first answer from a decider: median $(median "${answered[@]}") ms, max $(printf '%s\n' "${answered[@]}" | sort -n | tail -1) ms"
     echo "group: kill -9 of the decider to the next group decision (switchover done): median $(median "${decided[@]}") ms, max $(printf '%s\n' "${decided[@]}" | sort -n | tail -1) ms over ${#decided[@]} kills; epoch not exactly +1 by the switchover: $unplanned"
   fi
+  # Every leadership change that is not one of the bench's switchovers is a database failover the control plane caused
+  # (kills, rejoins, membership churn): the claim is none.
+  last_epoch=$(group_status 0 1 2 | field 's["epoch"]' || echo "$first_epoch")
+  echo "group: leadership changes not made by the bench's switchovers: $(( last_epoch - first_epoch - switched )) (epoch $first_epoch -> $last_epoch over $switched switchovers; causes in the servers' logs, event 3001)"
+  grep -h 'GroupRegistry\[3001\]' "$WORK"/server-*.log | grep -v -e '(switchover)' -e '(bootstrap)' | sed -E 's/^([0-9:.]+).*Group cp-bench: (.*\)), previously.*/  \1 \2/' | sort | head -20 || true
 fi
+
+# A server that cannot renew its membership lease fences itself (owns nothing) and rejoins: each one moves services and
+# groups between the servers, as a kill does. Counted from the servers' logs (event 3002), whatever the cause.
+fences=$(cat "$WORK"/server-*.log | grep -c 'ServerMembership\[3002\]' || true)
+echo "membership: servers fenced themselves $fences times ($(cat "$WORK"/server-*.log | grep 'ServerMembership\[3002\]' | grep -c 'DeadlineExceeded' || true) after etcd deadlines on the lease renewal)"
 
 # Counted while the fleet still heartbeats, past the membership TTL and the detection bound of the last kill.
 sleep 10
