@@ -21,9 +21,7 @@ internal static class ServerCommand
         var model = new Option<string?>("--model") { Description = "halo model topology (YAML/JSON): blocks named like a service show their predicted availability on the dashboard" };
         var storeKind = new Option<string?>("--store") { Description = "embedded (SQLite in --data, one server; the default) or etcd (several servers share an etcd cluster)" };
         var etcd = new Option<string?>("--etcd") { Description = "etcd client URLs, comma-separated: http://a:2379,http://b:2379 (implies --store etcd)" };
-        var etcdCa = new Option<string?>("--etcd-ca") { Description = "PEM CA the https:// etcd endpoints' certificates must chain to (pinned instead of the system trust store)" };
-        var etcdCert = new Option<string?>("--etcd-cert") { Description = "PEM client certificate presented to etcd (etcd --client-cert-auth)" };
-        var etcdKey = new Option<string?>("--etcd-key") { Description = "PEM private key of --etcd-cert" };
+        var (etcdCa, etcdCert, etcdKey) = EtcdTlsOptions();
         var advertise = new Option<string?>("--advertise") { Description = "host:port other servers and clients reach this server at (default: the listen address)" };
         var security = new SecurityFlags();
         var tlsFlags = new TlsFlags();
@@ -95,20 +93,7 @@ internal static class ServerCommand
         var endpoints = etcd ?? config.Server.Etcd;
         if (kind == StoreKind.Etcd)
         {
-            try
-            {
-                var parsed = EtcdStoreOptions.ParseEndpoints(endpoints);
-                if (parsed.Select(e => e.Scheme).Distinct().Count() > 1)
-                {
-                    throw new FormatException("endpoints must all be http:// or all https://");
-                }
-
-                endpoints = string.Join(',', parsed.Select(e => e.GetLeftPart(UriPartial.Authority)));
-            }
-            catch (FormatException ex)
-            {
-                throw new CliException($"--etcd: {ex.Message}");
-            }
+            endpoints = EtcdEndpoints(endpoints);
         }
 
         var listenUrl = ListenUrl(listen ?? config.Server.Listen);
@@ -129,12 +114,37 @@ internal static class ServerCommand
         };
     }
 
+    /// <summary>The --etcd list checked and in its canonical form (scheme://host:port,...); a malformed or mixed list exits 2.</summary>
+    public static string EtcdEndpoints(string? endpoints)
+    {
+        try
+        {
+            var parsed = EtcdStoreOptions.ParseEndpoints(endpoints);
+            if (parsed.Select(e => e.Scheme).Distinct().Count() > 1)
+            {
+                throw new FormatException("endpoints must all be http:// or all https://");
+            }
+
+            return string.Join(',', parsed.Select(e => e.GetLeftPart(UriPartial.Authority)));
+        }
+        catch (FormatException ex)
+        {
+            throw new CliException($"--etcd: {ex.Message}");
+        }
+    }
+
+    /// <summary>--etcd-ca, --etcd-cert and --etcd-key: the same three flags on every verb that opens etcd (server, snapshot).</summary>
+    public static (Option<string?> Ca, Option<string?> Certificate, Option<string?> Key) EtcdTlsOptions() => (
+        new Option<string?>("--etcd-ca") { Description = "PEM CA the https:// etcd endpoints' certificates must chain to (pinned instead of the system trust store)" },
+        new Option<string?>("--etcd-cert") { Description = "PEM client certificate presented to etcd (etcd --client-cert-auth)" },
+        new Option<string?>("--etcd-key") { Description = "PEM private key of --etcd-cert" });
+
     /// <summary>
     /// TLS to etcd from --etcd-ca/--etcd-cert/--etcd-key (or server.etcdCa/etcdCert/etcdKey): null for http:// endpoints,
     /// else the pinned CA (the system trust store without one) and the client certificate. The files are read now, so a
     /// missing or unreadable one stops the start naming the flag or key (exit 2), never a failed handshake later.
     /// </summary>
-    private static Action<System.Net.Security.SslClientAuthenticationOptions>? EtcdTls(string? endpoints, EtcdTlsFiles flags, ServerConfig file)
+    public static Action<System.Net.Security.SslClientAuthenticationOptions>? EtcdTls(string? endpoints, EtcdTlsFiles flags, ServerConfig file)
     {
         var ca = Pick(flags.Ca, "--etcd-ca", file.EtcdCa, "server.etcdCa");
         var cert = Pick(flags.Certificate, "--etcd-cert", file.EtcdCert, "server.etcdCert");

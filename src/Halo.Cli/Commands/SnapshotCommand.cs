@@ -23,13 +23,13 @@ internal static class SnapshotCommand
     private static Command Save()
     {
         var file = new Argument<string>("file") { Description = "Where to write the snapshot (replaced atomically)" };
-        var (data, etcd) = StoreOptions("read");
-        var command = new Command("save", "Write the control-plane state to FILE: from a server (--server), or from a store (--data, --etcd)") { file, data, etcd };
+        var (data, etcd, tls) = StoreOptions("read");
+        var command = new Command("save", "Write the control-plane state to FILE: from a server (--server), or from a store (--data, --etcd)") { file, data, etcd, tls.Ca, tls.Certificate, tls.Key };
         command.SetAction((parse, ct) => CommonOptions.Run(async () =>
         {
             var path = parse.GetValue(file)!;
             StoreSnapshot snapshot;
-            if (await OpenStoreAsync(parse.GetValue(data), parse.GetValue(etcd), create: false, ct) is { } store)
+            if (await OpenStoreAsync(parse.GetValue(data), parse.GetValue(etcd), TlsFiles(parse, tls), create: false, ct) is { } store)
             {
                 await using (store)
                 {
@@ -63,9 +63,9 @@ internal static class SnapshotCommand
     private static Command Restore()
     {
         var file = new Argument<string>("file") { Description = "A snapshot written by halo snapshot save" };
-        var (data, etcd) = StoreOptions("write");
+        var (data, etcd, tls) = StoreOptions("write");
         var force = new Option<bool>("--force") { Description = "Replace whatever the target store holds (default: refuse a store that is not empty)" };
-        var command = new Command("restore", "Load FILE into a store (--data or --etcd) before servers start on it") { file, data, etcd, force };
+        var command = new Command("restore", "Load FILE into a store (--data or --etcd) before servers start on it") { file, data, etcd, tls.Ca, tls.Certificate, tls.Key, force };
         command.SetAction((parse, ct) => CommonOptions.Run(async () =>
         {
             var path = parse.GetValue(file)!;
@@ -88,7 +88,7 @@ internal static class SnapshotCommand
                 throw new CliException($"file: cannot read '{path}': {ex.Message}");
             }
 
-            await using var store = await OpenStoreAsync(parse.GetValue(data), parse.GetValue(etcd), create: true, ct)
+            await using var store = await OpenStoreAsync(parse.GetValue(data), parse.GetValue(etcd), TlsFiles(parse, tls), create: true, ct)
                 ?? throw new CliException("restore writes a store directly: give --data DIR (embedded, server stopped) or --etcd URLS");
             try
             {
@@ -110,31 +110,32 @@ internal static class SnapshotCommand
         return command;
     }
 
-    private static (Option<string?> Data, Option<string?> Etcd) StoreOptions(string verb) => (
+    private static (Option<string?> Data, Option<string?> Etcd, (Option<string?> Ca, Option<string?> Certificate, Option<string?> Key) Tls) StoreOptions(string verb) => (
         new Option<string?>("--data") { Description = $"The embedded store's data directory to {verb} (its server must be stopped)" },
-        new Option<string?>("--etcd") { Description = $"etcd client URLs to {verb}, comma-separated" });
+        new Option<string?>("--etcd") { Description = $"etcd client URLs to {verb}, comma-separated" },
+        ServerCommand.EtcdTlsOptions());
 
-    private static async Task<IStore?> OpenStoreAsync(string? data, string? etcd, bool create, CancellationToken ct)
+    private static EtcdTlsFiles TlsFiles(ParseResult parse, (Option<string?> Ca, Option<string?> Certificate, Option<string?> Key) tls) =>
+        new(parse.GetValue(tls.Ca), parse.GetValue(tls.Certificate), parse.GetValue(tls.Key));
+
+    private static async Task<IStore?> OpenStoreAsync(string? data, string? etcd, EtcdTlsFiles tls, bool create, CancellationToken ct)
     {
         if (data is not null && etcd is not null)
         {
             throw new CliException("--data and --etcd: give one store");
         }
 
+        if (etcd is null && (tls.Ca ?? tls.Certificate ?? tls.Key) is not null)
+        {
+            throw new CliException($"{(tls.Ca is not null ? "--etcd-ca" : tls.Certificate is not null ? "--etcd-cert" : "--etcd-key")}: needs --etcd with https:// endpoints");
+        }
+
         try
         {
             if (etcd is not null)
             {
-                try
-                {
-                    EtcdStoreOptions.ParseEndpoints(etcd);
-                }
-                catch (FormatException ex)
-                {
-                    throw new CliException($"--etcd: {ex.Message}");
-                }
-
-                return await StoreFactory.OpenEtcdAsync(etcd, ct);
+                var endpoints = ServerCommand.EtcdEndpoints(etcd);
+                return await StoreFactory.OpenEtcdAsync(endpoints, ct, ServerCommand.EtcdTls(endpoints, tls, new()));
             }
 
             if (data is not null)

@@ -31,6 +31,21 @@ public sealed class EtcdTlsTests(ITestOutputHelper output) : IDisposable
             Assert.Equal(2, catalog.GetProperty("instances").GetArrayLength());
         }
 
+        // halo snapshot reads and writes the same etcd with the same three flags; without them it is refused like the server.
+        var file = Path.Combine(_certificates.Root, "state.json");
+        string[] tlsArgs = ["--etcd", etcd.Endpoints, "--etcd-ca", Pem("ca.pem"), "--etcd-cert", Pem("client.pem"), "--etcd-key", Pem("client-key.pem")];
+        var (saved, savedOutput) = await HaloProcess.RunAsync(Bound, ["snapshot", "save", file, .. tlsArgs]);
+        Assert.True(saved == 0, savedOutput);
+        var snapshot = await File.ReadAllTextAsync(file);
+        Assert.Contains("web-1", snapshot, StringComparison.Ordinal);
+        Assert.Contains("web-2", snapshot, StringComparison.Ordinal);
+        var (restored, restoredOutput) = await HaloProcess.RunAsync(Bound, ["snapshot", "restore", file, .. tlsArgs, "--force"]);
+        Assert.True(restored == 0, restoredOutput);
+        var (refused, refusedOutput) = await HaloProcess.RunAsync(Bound, "snapshot", "save", file, "--etcd", etcd.Endpoints, "--etcd-ca", Pem("ca.pem"));
+        output.WriteLine($"snapshot save without a client certificate -> {refused}: {refusedOutput}");
+        Assert.NotEqual(0, refused);
+        Assert.StartsWith("halo: cannot reach etcd at " + etcd.Endpoints, Assert.Single(refusedOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+
         var refusals = new (string Why, string[] Args)[]
         {
             ("no CA pin (the system trust store does not know the dev CA)", ["--etcd-cert", Pem("client.pem"), "--etcd-key", Pem("client-key.pem")]),
@@ -74,6 +89,34 @@ public sealed class EtcdTlsTests(ITestOutputHelper output) : IDisposable
         foreach (var (args, expected) in cases)
         {
             var (code, printed) = await HaloProcess.RunAsync(Bound, ["server", "--listen", "127.0.0.1:0", "--data", Path.Combine(_certificates.Root, "data"), .. args]);
+            output.WriteLine($"{string.Join(' ', args)} -> {code}: {printed}");
+            Assert.Equal(2, code);
+            var line = Assert.Single(printed.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.StartsWith(expected, line, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task BadSnapshotEtcdTlsInput_ExitsTwoNamingTheFlag()
+    {
+        var certs = await _certificates.CreateAsync("certs");
+        string Pem(string name) => Path.Combine(certs, name);
+        var https = $"https://127.0.0.1:{HaloProcess.FreePort()}";
+        var file = Path.Combine(_certificates.Root, "state.json");
+        var cases = new (string[] Args, string Expected)[]
+        {
+            (["save", file, "--etcd-ca", Pem("ca.pem")], "halo: --etcd-ca: needs --etcd"),
+            (["save", file, "--data", _certificates.Root, "--etcd-cert", Pem("client.pem")], "halo: --etcd-cert: needs --etcd"),
+            (["save", file, "--etcd", https, "--etcd-ca", Pem("missing.pem")], "halo: --etcd-ca: no such file"),
+            (["save", file, "--etcd", https, "--etcd-key", Pem("client-key.pem")], "halo: --etcd-key: needs --etcd-cert"),
+            (["save", file, "--etcd", "http://127.0.0.1:2379", "--etcd-ca", Pem("ca.pem")], "halo: --etcd-ca: the etcd endpoints are http://"),
+            (["save", file, "--etcd", $"{https},http://127.0.0.1:2379"], "halo: --etcd: endpoints must all be http:// or all https://"),
+            (["save", file, "--etcd", https, "--etcd-cert", Pem("client.pem"), "--etcd-key", Pem("server-key.pem")], "halo: --etcd-cert: cannot load"),
+        };
+        await File.WriteAllTextAsync(file, "{}");
+        foreach (var (args, expected) in cases)
+        {
+            var (code, printed) = await HaloProcess.RunAsync(Bound, ["snapshot", .. args]);
             output.WriteLine($"{string.Join(' ', args)} -> {code}: {printed}");
             Assert.Equal(2, code);
             var line = Assert.Single(printed.Split('\n', StringSplitOptions.RemoveEmptyEntries));

@@ -22,14 +22,12 @@ namespace Halo.IntegrationTests.Security;
 public sealed class ForgedReportTests(ITestOutputHelper output) : IAsyncDisposable
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
-    private readonly List<HaloProcess> _processes = [];
-    private readonly List<RedisProcess> _redis = [];
-    private readonly string _dir = HaloProcess.TempDirectory("forged");
+    private readonly ProcessScope _scope = new(output, "forged", outputLines: 10);
 
     [Fact]
     public async Task ReportInThePrimarysName_WithAnotherMembersOrAPlainRegisterToken_Forbidden403_ProxyStillWritesToTheRealPrimary()
     {
-        var server = Start("server", "--listen", "127.0.0.1:0", "--data", Path.Combine(_dir, "data"));
+        var server = _scope.Start("server", "--listen", "127.0.0.1:0", "--data", _scope.Path("data"));
         var url = (await server.WaitForLineAsync("halo server listening on ", Bound)).Split(' ')[4].TrimEnd('/');
         var admin = new HaloClientOptions { Servers = [new Uri(url)], Token = HaloProcess.Token };
         using var groups = new GroupClient(admin);
@@ -44,21 +42,19 @@ public sealed class ForgedReportTests(ITestOutputHelper output) : IAsyncDisposab
         await CreateTokenAsync(url, "instances");
         for (var i = 1; i <= 3; i++)
         {
-            var redis = await RedisProcess.StartAsync();
-            _redis.Add(redis);
-            Start("agent", "--group", "cache", "--member", $"r{i}", "--redis", redis.Address, "--server", url, "--token-file", TokenPath($"agent-r{i}"));
+            var redis = await _scope.StartRedisAsync();
+            _scope.Start("agent", "--group", "cache", "--member", $"r{i}", "--redis", redis.Address, "--server", url, "--token-file", TokenPath($"agent-r{i}"));
         }
 
         // The attacker's redis-server, where a forged report would like the proxy to send every client.
-        var attacker = await RedisProcess.StartAsync();
-        _redis.Add(attacker);
+        var attacker = await _scope.StartRedisAsync();
 
-        var proxy = Start("tcp-proxy", "--group", "cache", "--role", "primary", "--listen", "127.0.0.1:0", "--server", url);
+        var proxy = _scope.Start("tcp-proxy", "--group", "cache", "--role", "primary", "--listen", "127.0.0.1:0", "--server", url);
         var proxyPort = new Uri("tcp://" + (await proxy.WaitForLineAsync("halo tcp-proxy for cache/primary listening on ", Bound)).Split(' ')[^1]).Port;
 
         var before = await GroupWait.UntilAsync(groups, "cache", s => s.PrimaryConfirmed && s.Members.Count(m => m.Role == MemberRole.Replica && m.Healthy) == 2, Bound);
         var primaryName = before.Primary!;
-        var primary = _redis[int.Parse(primaryName.AsSpan(1), System.Globalization.CultureInfo.InvariantCulture) - 1];
+        var primary = _scope.Redis[int.Parse(primaryName.AsSpan(1), System.Globalization.CultureInfo.InvariantCulture) - 1];
         Assert.Equal(primary.Address, before.PrimaryAddress);
         var other = primaryName == "r1" ? "r2" : "r1";
         output.WriteLine($"primary {primaryName} at {before.PrimaryAddress}, epoch {before.Epoch}; forging with {other}'s token and a plain register token");
@@ -106,14 +102,7 @@ public sealed class ForgedReportTests(ITestOutputHelper output) : IAsyncDisposab
         output.WriteLine($"{writes} writes through the proxy after the forged reports, each read back from {primaryName}; none on the attacker's server");
     }
 
-    private HaloProcess Start(params string[] args)
-    {
-        var process = HaloProcess.Start(args);
-        _processes.Add(process);
-        return process;
-    }
-
-    private string TokenPath(string name) => Path.Combine(_dir, name + ".token");
+    private string TokenPath(string name) => _scope.Path(name + ".token");
 
     /// <summary>`halo token create NAME --role register [--member group/member] --out FILE`, run with the suite's admin token.</summary>
     private async Task CreateTokenAsync(string url, string name, params string[] scope)
@@ -136,25 +125,5 @@ public sealed class ForgedReportTests(ITestOutputHelper output) : IAsyncDisposab
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var p in _processes)
-        {
-            output.WriteLine(string.Join('\n', p.Output.TakeLast(10)));
-            await p.DisposeAsync();
-        }
-
-        foreach (var r in _redis)
-        {
-            await r.DisposeAsync();
-        }
-
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public ValueTask DisposeAsync() => _scope.DisposeAsync();
 }

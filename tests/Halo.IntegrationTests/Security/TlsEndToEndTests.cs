@@ -21,14 +21,12 @@ namespace Halo.IntegrationTests.Security;
 public sealed class TlsEndToEndTests(ITestOutputHelper output) : IAsyncDisposable
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
-    private readonly List<HaloProcess> _processes = [];
-    private readonly List<RedisProcess> _redis = [];
-    private readonly string _dir = HaloProcess.TempDirectory("tls");
+    private readonly ProcessScope _scope = new(output, "tls");
 
     [Fact]
     public async Task ServerAgentsGateway_OverMutualTls_WorkAndRefuseStrangers_AndServeARotatedCertificate()
     {
-        var certs = Path.Combine(_dir, "certs");
+        var certs = _scope.Path("certs");
         var (code, printed) = await HaloProcess.RunAsync(Bound, "cert", "dev", "--out", certs);
         Assert.True(code == 0, printed);
         string Pem(string name) => Path.Combine(certs, name);
@@ -36,8 +34,8 @@ public sealed class TlsEndToEndTests(ITestOutputHelper output) : IAsyncDisposabl
         Assert.Contains(Path.GetFullPath(Pem("client-key.pem")), printed, StringComparison.Ordinal);
 
         // The listeners serve copies, so the test can rotate them.
-        var liveCert = Path.Combine(_dir, "live.pem");
-        var liveKey = Path.Combine(_dir, "live-key.pem");
+        var liveCert = _scope.Path("live.pem");
+        var liveKey = _scope.Path("live-key.pem");
         File.Copy(Pem("server.pem"), liveCert);
         File.Copy(Pem("server-key.pem"), liveKey);
         string[] listenerTls = ["--tls-cert", liveCert, "--tls-key", liveKey, "--tls-client-certs", "require", "--tls-client-ca", Pem("ca.pem")];
@@ -45,7 +43,7 @@ public sealed class TlsEndToEndTests(ITestOutputHelper output) : IAsyncDisposabl
 
         var port = HaloProcess.FreePort();
         var url = $"https://127.0.0.1:{port}";
-        var server = Start(["server", "--listen", $"127.0.0.1:{port}", "--data", Path.Combine(_dir, "data"), .. listenerTls]);
+        var server = _scope.Start(["server", "--listen", $"127.0.0.1:{port}", "--data", _scope.Path("data"), .. listenerTls]);
         await server.WaitForLineAsync($"listening on {url}/", Bound);
 
         var trusted = new HaloClientOptions
@@ -61,14 +59,13 @@ public sealed class TlsEndToEndTests(ITestOutputHelper output) : IAsyncDisposabl
         await groups.PutAsync("cache", new GroupPolicy { AntiFlapWindow = TimeSpan.Zero });
         for (var i = 0; i < 2; i++)
         {
-            var redis = await RedisProcess.StartAsync();
-            _redis.Add(redis);
-            Start(["agent", "--group", "cache", "--member", $"r{i + 1}", "--redis", redis.Address, "--server", url, .. clientTls]);
+            var redis = await _scope.StartRedisAsync();
+            _scope.Start(["agent", "--group", "cache", "--member", $"r{i + 1}", "--redis", redis.Address, "--server", url, .. clientTls]);
         }
 
         var status = await GroupWait.UntilAsync(groups, "cache", s => s.PrimaryConfirmed && s.Members.Count(m => m.Role == MemberRole.Replica && m.Healthy) == 1, Bound);
         output.WriteLine($"group over mTLS: primary {status.Primary}, epoch {status.Epoch}");
-        var primary = _redis[int.Parse(status.Primary!.AsSpan(1)) - 1];
+        var primary = _scope.Redis[int.Parse(status.Primary!.AsSpan(1)) - 1];
         Assert.Equal("master", (await primary.RoleAsync())?.Role);
 
         // A registry service behind a gateway that follows the feed over mTLS and serves HTTPS with client certificates.
@@ -81,9 +78,9 @@ public sealed class TlsEndToEndTests(ITestOutputHelper output) : IAsyncDisposabl
             Assert.True(registered.IsSuccessStatusCode, $"{(int)registered.StatusCode} {await registered.Content.ReadAsStringAsync()}");
         }
 
-        var config = Path.Combine(_dir, "gateway.yaml");
+        var config = _scope.Path("gateway.yaml");
         await File.WriteAllTextAsync(config, "routes: [{cluster: web}]\nclusters:\n  web:\n    service: web\n");
-        var gateway = Start(["gateway", "--config", config, "--listen", "127.0.0.1:0", "--server", url, .. clientTls, .. listenerTls]);
+        var gateway = _scope.Start(["gateway", "--config", config, "--listen", "127.0.0.1:0", "--server", url, .. clientTls, .. listenerTls]);
         var gatewayUrl = (await gateway.WaitForLineAsync("halo gateway listening on https://", Bound)).Split(' ')[^1];
         using (var viaGateway = Https(Pem("ca.pem"), (Pem("client.pem"), Pem("client-key.pem"))))
         {
@@ -130,18 +127,18 @@ public sealed class TlsEndToEndTests(ITestOutputHelper output) : IAsyncDisposabl
         var target = current.Primary == "r1" ? "r2" : "r1";
         await groups.SwitchoverAsync("cache", target);
         await GroupWait.UntilAsync(groups, "cache", s => s.Primary == target && s.PrimaryConfirmed, Bound);
-        Assert.Equal("master", (await _redis[int.Parse(target.AsSpan(1)) - 1].RoleAsync())?.Role);
+        Assert.Equal("master", (await _scope.Redis[int.Parse(target.AsSpan(1)) - 1].RoleAsync())?.Role);
     }
 
     [Fact]
     public async Task BadCertificateInput_ExitsWithOneLineNamingTheFlagOrKey()
     {
-        var certs = Path.Combine(_dir, "certs");
+        var certs = _scope.Path("certs");
         Assert.Equal(0, (await HaloProcess.RunAsync(Bound, "cert", "dev", "--out", certs)).ExitCode);
-        var data = Path.Combine(_dir, "data");
-        var config = Path.Combine(_dir, "server.yaml");
+        var data = _scope.Path("data");
+        var config = _scope.Path("server.yaml");
         await File.WriteAllTextAsync(config, $"server:\n  tls:\n    certificate: {Path.Combine(certs, "missing.pem")}\n    key: {Path.Combine(certs, "server-key.pem")}\n");
-        var gatewayConfig = Path.Combine(_dir, "gateway.yaml");
+        var gatewayConfig = _scope.Path("gateway.yaml");
         await File.WriteAllTextAsync(gatewayConfig, "routes: [{cluster: web}]\nclusters:\n  web:\n    destinations: [{url: 'http://127.0.0.1:9'}]\n");
         var cases = new (string[] Args, string Expected)[]
         {
@@ -173,13 +170,6 @@ public sealed class TlsEndToEndTests(ITestOutputHelper output) : IAsyncDisposabl
             Assert.Single(lines);
             Assert.StartsWith(expected, lines[0], StringComparison.Ordinal);
         }
-    }
-
-    private HaloProcess Start(string[] args)
-    {
-        var process = HaloProcess.Start(args);
-        _processes.Add(process);
-        return process;
     }
 
     private static HttpClient Https(string ca, (string Cert, string Key)? client)
@@ -232,8 +222,8 @@ public sealed class TlsEndToEndTests(ITestOutputHelper output) : IAsyncDisposabl
     {
         using var ca = DevCertificates.CreateCa("stranger CA", TimeProvider.System);
         using var client = DevCertificates.CreateClient(ca, "halo-client", TimeProvider.System);
-        var cert = Path.Combine(_dir, "stranger.pem");
-        var key = Path.Combine(_dir, "stranger-key.pem");
+        var cert = _scope.Path("stranger.pem");
+        var key = _scope.Path("stranger-key.pem");
         File.WriteAllText(cert, DevCertificates.CertificatePem(client));
         File.WriteAllText(key, DevCertificates.KeyPem(client));
         return (cert, key);
@@ -251,25 +241,5 @@ public sealed class TlsEndToEndTests(ITestOutputHelper output) : IAsyncDisposabl
         return next.Thumbprint;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var p in _processes)
-        {
-            output.WriteLine(string.Join('\n', p.Output.TakeLast(15)));
-            await p.DisposeAsync();
-        }
-
-        foreach (var r in _redis)
-        {
-            await r.DisposeAsync();
-        }
-
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public ValueTask DisposeAsync() => _scope.DisposeAsync();
 }
