@@ -78,7 +78,17 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
         servers.Kill(group.Decider);
         output.WriteLine($"killed primary {before.Primary} and its decider, server {group.Decider}");
 
-        await Eventually.UntilAsync(async () => await group.TryStatusAsync() is { PrimaryConfirmed: true } s && s.Epoch > before.Epoch, Bound, "a new confirmed primary");
+        try
+        {
+            await Eventually.UntilAsync(async () => await group.TryStatusAsync() is { PrimaryConfirmed: true } s && s.Epoch > before.Epoch, Bound, "a new confirmed primary");
+        }
+        catch (TimeoutException ex)
+        {
+            var status = await group.TryStatusAsync();
+            throw new TimeoutException($"{ex.Message}; status: epoch {status?.Epoch} primary {status?.Primary} confirmed {status?.PrimaryConfirmed} " +
+                $"round {status?.Round?.Id} blocked '{status?.Blocked}'\n{group.Logs()}\n{servers.Logs()}", ex);
+        }
+
         var recovered = await load.WaitRecoveryAsync(killedAt, Bound, CancellationToken.None) ?? throw new TimeoutException("no acknowledged write after the kill");
         var acked = load.Acked;
         await Eventually.UntilAsync(() => Task.FromResult(load.Acked > acked + 100), Bound, "writes on the new primary");
@@ -104,10 +114,11 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// Issue 9.5, measured as it is today (the failsafe is not built): every server killed for 10 s under writes through the
-    /// proxy. The primary fences at its renew deadline, so writes are refused until the servers return; what must hold is
-    /// that there is never a second writable primary, that afterwards exactly one primary takes writes, and that nothing
-    /// acknowledged is lost. The refused-write window is printed for docs/ha.md.
+    /// Issue 9.5 as it is today (the failsafe is not built): every server killed for 10 s under writes through the proxy. The
+    /// primary fences at its renew deadline, so writes are refused until the servers return; what must hold is that there is
+    /// never a second writable primary, that afterwards exactly one primary takes writes, and that nothing acknowledged is
+    /// lost. Whether the returning servers kept the primary (restored its lapsed lease in its epoch) or failed over is
+    /// recorded, not asserted: under stress-ng it failed over in some runs (docs/ha.md). The refused-write window is printed too.
     /// </summary>
     [Fact]
     public async Task KillEveryServerForTenSeconds_UnderWrites_NoSplitNoLossWritesResume()
