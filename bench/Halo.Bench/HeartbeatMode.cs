@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 
 namespace Halo.Bench;
@@ -8,12 +9,18 @@ namespace Halo.Bench;
 /// registers N instances, then sends N×R heartbeats per second on an open-loop schedule, either in
 /// POST /v1/heartbeats batches (default) or one POST per instance (--single). Latency is measured from the
 /// time each request was due, so a server that falls behind shows it instead of hiding it (coordinated omission).
+/// --server may name several servers, comma-separated (as Halo's clients take them): instances are registered through the
+/// first; a heartbeat request that gets no answer or a 5xx moves every later request to the next server and is sent there
+/// once more (it counts as failed only if that fails too). SIGTERM ends the schedule early and still prints the result.
 /// </summary>
 internal static class HeartbeatMode
 {
     public static async Task<int> RunAsync(Args args)
     {
-        var server = args.Require("--server").TrimEnd('/');
+        var servers = args.Require("--server").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(s => s.TrimEnd('/')).ToArray();
+        var server = servers[0];
+        var current = 0;
+        long moves = 0;
         var instances = args.Int("--instances", 1000);
         var rateHz = args.Double("--rate-hz", 1);
         var seconds = args.Double("--seconds", 10);
@@ -39,10 +46,16 @@ internal static class HeartbeatMode
         var pending = new List<Task>();
         var clock = new RunClock();
         var end = TimeSpan.FromSeconds(seconds);
+        using var stop = new CancellationTokenSource();
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal =>
+        {
+            signal.Cancel = true; // end the schedule and report, instead of dying without a result
+            stop.Cancel();
+        });
         for (long n = 0; ; n++)
         {
             var due = spacing * n;
-            if (due >= end)
+            if (due >= end || stop.IsCancellationRequested)
             {
                 break;
             }
@@ -50,7 +63,14 @@ internal static class HeartbeatMode
             var wait = due - clock.Elapsed;
             if (wait > TimeSpan.FromMilliseconds(1))
             {
-                await Task.Delay(wait, TimeProvider.System);
+                try
+                {
+                    await Task.Delay(wait, TimeProvider.System, stop.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
             }
 
             // A saturated client waits here, so the schedule slips and the achieved rate shows it.
@@ -60,9 +80,22 @@ internal static class HeartbeatMode
             {
                 try
                 {
-                    var (ok, unknownCount) = single
-                        ? await SendSingle(http, server, service, slot)
-                        : await SendBatch(http, server, service, slot * batchSize, Math.Min(batchSize, instances - (slot * batchSize)));
+                    Task<(long, long)> Send(string to) => single
+                        ? SendSingle(http, to, service, slot)
+                        : SendBatch(http, to, service, slot * batchSize, Math.Min(batchSize, instances - (slot * batchSize)));
+                    var at = Volatile.Read(ref current);
+                    var (ok, unknownCount) = await Send(servers[at]);
+                    if (ok < 0 && servers.Length > 1)
+                    {
+                        // Move on, as a client that takes several servers does; only the first to see the failure moves everyone.
+                        if (Interlocked.CompareExchange(ref current, (at + 1) % servers.Length, at) == at)
+                        {
+                            Interlocked.Increment(ref moves);
+                        }
+
+                        (ok, unknownCount) = await Send(servers[Volatile.Read(ref current)]);
+                    }
+
                     if (ok >= 0)
                     {
                         Interlocked.Add(ref accepted, ok);
@@ -83,11 +116,11 @@ internal static class HeartbeatMode
 
         await Task.WhenAll(pending).WaitAsync(TimeSpan.FromSeconds(60), TimeProvider.System);
         // The schedule spans the whole window even though its last request is due a little before the end.
-        var elapsed = Math.Max(clock.Elapsed.TotalSeconds, seconds);
+        var elapsed = stop.IsCancellationRequested ? clock.Elapsed.TotalSeconds : Math.Max(clock.Elapsed.TotalSeconds, seconds);
         var target = instances * rateHz;
         var achieved = accepted / elapsed;
         var mode = single ? "heartbeat-single" : "heartbeat-batch";
-        Report.Result(mode, $"instances={instances} batch={batchSize} seconds={elapsed:F1} target={target:F0}/s rate={achieved:F0}/s achieved={achieved / target:P0} requests={latencies.Count} {latencies.Summary()} unknown={unknown} errors={failures}");
+        Report.Result(mode, $"instances={instances} batch={batchSize} seconds={elapsed:F1} target={target:F0}/s rate={achieved:F0}/s achieved={achieved / target:P0} requests={latencies.Count} {latencies.Summary()} unknown={unknown} errors={failures}{(servers.Length > 1 ? $" server-moves={moves}" : "")}");
         return failures == 0 && unknown == 0 ? 0 : 1;
     }
 

@@ -29,7 +29,7 @@ static int Usage()
           embedded-put --dir D --concurrency C --seconds S
           etcd-put     --endpoints URL --concurrency C --seconds S
           register     --server URL --count N --concurrency C
-          heartbeat    --server URL --instances N --rate-hz R --seconds S [--single] [--batch-size B] [--concurrency C]
+          heartbeat    --server URL[,URL...] --instances N --rate-hz R --seconds S [--single] [--batch-size B] [--concurrency C]
           heartbeat-max --server URL --instances N --seconds S --concurrency C   (closed loop: the sustained rate)
           crash-writer --dir D --prefix P --count N --concurrency C   (test helper: prints "ack KEY" per durable put)
         """);

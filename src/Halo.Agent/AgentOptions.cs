@@ -12,8 +12,20 @@ public sealed record AgentOptions
     /// <summary>Probe and report interval. Default 100 ms; 10 ms – 10 s. Detection of a crashed database takes at most this long.</summary>
     public TimeSpan Interval { get; init; } = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>Longest one report to the server may take. Default 500 ms.</summary>
-    public TimeSpan ReportTimeout { get; init; } = TimeSpan.FromMilliseconds(500);
+    /// <summary>
+    /// Longest one report to the server may take. Default 1 s. A primary's renewal counts from the moment its report was sent
+    /// (<see cref="Core.Failover.FencingTiming"/>), so a slow answer that arrives still renews it: cutting it off earlier only
+    /// throws renewals away on a loaded machine. A server that does not answer at all is left sooner, within the same report
+    /// (<see cref="GroupAgent.ClientOptions"/>).
+    /// </summary>
+    public TimeSpan ReportTimeout { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// A primary's report not answered within this time is also sent to the next server (<see cref="Client.HaloHttp.HedgeAfter"/>),
+    /// and once half its renew deadline has passed since its last renewal was sent, to every server at once: its renewal must
+    /// not wait behind one slow or dying server (docs/ha.md, fencing timing). Default 200 ms; only with several servers.
+    /// </summary>
+    public TimeSpan ReportHedgeAfter { get; init; } = TimeSpan.FromMilliseconds(200);
 
     /// <summary>
     /// How long the database may keep failing to answer probes in time (a timeout, not a refused connection) before the agent

@@ -33,6 +33,21 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
     private long _primaryOfEpoch;
     private int? _primaryPid;
 
+    /// <summary>
+    /// The client options an agent's <see cref="GroupClient"/> should use: with somewhere else to go, a server that holds a report
+    /// (hung, or a process still being torn down after kill -9) for 400 ms is left within the same report (longer than a server
+    /// waits for a group's decider before answering a report from the store, 300 ms, so that answer is not thrown away),
+    /// and the next reports go to the server that answered. Without this a report cancelled by the agent's own timeout never
+    /// moves the client, and a primary's renewals keep going to a server that cannot answer until its renew deadline passes.
+    /// </summary>
+    public static HaloClientOptions ClientOptions(HaloClientOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.Servers.Count > 1
+            ? options with { ConnectTimeout = TimeSpan.FromMilliseconds(250), AttemptTimeout = TimeSpan.FromMilliseconds(400) }
+            : options;
+    }
+
     /// <summary>Test hook: while it returns true the agent cannot reach the server (a network partition).</summary>
     public Func<bool> Partitioned { get; set; } = () => false;
 
@@ -154,8 +169,15 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
         };
         try
         {
-            using var deadline = new Deadline(options.ReportTimeout, time, ct);
-            var a = await client.ReportAsync(options.Group, options.Member, report, deadline.Token).ConfigureAwait(false);
+            // A primary's renewal counts from its send: an answer is worth waiting for as long as it could still renew, its
+            // whole renew deadline, not just the usual report timeout (the client leaves a silent server sooner meanwhile).
+            var budget = Assignment is { Role: MemberRole.Primary } current && FencingTiming.RenewDeadline(current.LeaseTtl) > options.ReportTimeout
+                ? FencingTiming.RenewDeadline(current.LeaseTtl)
+                : options.ReportTimeout;
+            using var deadline = new Deadline(budget, time, ct);
+            var a = HedgeAfter() is { } hedge
+                ? await client.ReportAsync(options.Group, options.Member, report, hedge, deadline.Token).ConfigureAwait(false)
+                : await client.ReportAsync(options.Group, options.Member, report, deadline.Token).ConfigureAwait(false);
             _serverDown = false;
             if (a.LeaseRenewed && a.Role == MemberRole.Primary)
             {
@@ -186,11 +208,33 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
         {
             if (!_serverDown)
             {
+                // Once, right away rather than an interval later: the client has moved to the next server, and a primary's
+                // renewal is worth the time (its renew deadline runs from the last renewal sent, not from this failure).
+                _again = true;
                 _serverDown = true;
                 AgentLog.ServerUnreachable(logger, options.Member, ex.Message);
             }
 
             return null;
+        }
+    }
+
+    /// <summary>
+    /// How long a primary's report waits for one server before it also goes to the next: <see cref="AgentOptions.ReportHedgeAfter"/>,
+    /// or zero (every server at once) once half its renew deadline has passed since its last renewal was sent. Null for a
+    /// member that holds no lease: its report can wait for the usual failover between servers.
+    /// </summary>
+    private TimeSpan? HedgeAfter()
+    {
+        if (Assignment is not { Role: MemberRole.Primary } a)
+        {
+            return null;
+        }
+
+        lock (_leaseGate)
+        {
+            var late = _renewEpoch == a.Epoch && _renewSent != 0 && time.GetElapsedTime(_renewSent) >= FencingTiming.RenewDeadline(a.LeaseTtl) / 2;
+            return late ? TimeSpan.Zero : options.ReportHedgeAfter;
         }
     }
 

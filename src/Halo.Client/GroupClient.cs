@@ -58,6 +58,14 @@ public sealed class GroupClient : IDisposable
     public Task<Assignment> ReportAsync(string group, string member, MemberReport report, CancellationToken ct = default) =>
         HaloClient.SendAsync<Assignment>(_http, HttpMethod.Post, $"v1/groups/{Esc(group)}/members/{Esc(member)}/report", report, ct, idempotent: true);
 
+    /// <summary>
+    /// A report hedged over the servers (<see cref="HaloHttp.HedgeAfter"/>): when no server has answered within
+    /// <paramref name="hedgeAfter"/>, the same report also goes to the next server, and the first answer wins. For a primary,
+    /// whose lease renewal must not wait behind one slow or dying server.
+    /// </summary>
+    public Task<Assignment> ReportAsync(string group, string member, MemberReport report, TimeSpan hedgeAfter, CancellationToken ct = default) =>
+        HaloClient.SendAsync<Assignment>(_http, HttpMethod.Post, $"v1/groups/{Esc(group)}/members/{Esc(member)}/report", report, ct, idempotent: true, hedgeAfter: hedgeAfter);
+
     /// <summary>Moves the primary role to <paramref name="to"/> in a controlled way.</summary>
     public Task<GroupStatus> SwitchoverAsync(string group, string to, CancellationToken ct = default) =>
         Send<GroupStatus>(HttpMethod.Post, $"v1/groups/{Esc(group)}/switchover", new SwitchoverRequest(to), ct);

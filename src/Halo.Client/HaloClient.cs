@@ -171,7 +171,8 @@ public sealed class HaloClient : IDisposable
     internal static string Esc(string s) => Uri.EscapeDataString(s);
 
     internal static async Task<T> SendAsync<T>(
-        HttpClient http, HttpMethod method, string url, object? body, CancellationToken ct, bool idempotent = false, TimeSpan? longPoll = null, bool allowEmpty = false)
+        HttpClient http, HttpMethod method, string url, object? body, CancellationToken ct, bool idempotent = false, TimeSpan? longPoll = null, bool allowEmpty = false,
+        TimeSpan? hedgeAfter = null)
     {
         using var request = new HttpRequestMessage(method, new Uri(url, UriKind.Relative));
         if (body is not null)
@@ -187,6 +188,11 @@ public sealed class HaloClient : IDisposable
         if (longPoll is { } wait)
         {
             request.Options.Set(HaloHttp.LongPoll, wait);
+        }
+
+        if (hedgeAfter is { } hedge)
+        {
+            request.Options.Set(HaloHttp.HedgeAfter, hedge);
         }
 
         using var response = await http.SendAsync(request, ct).ConfigureAwait(false);

@@ -71,6 +71,7 @@ public static class HaloServerHost
         services.AddSingleton<StartupState>();
         services.AddSingleton<ServerMembership>();
         services.AddHostedService(sp => sp.GetRequiredService<ServerMembership>());
+        services.AddSingleton<PeerEviction>();
         services.AddSingleton<HeartbeatForwarder>();
         services.AddHostedService(sp => sp.GetRequiredService<HeartbeatForwarder>());
         services.AddHttpClient(HeartbeatForwarder.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan)

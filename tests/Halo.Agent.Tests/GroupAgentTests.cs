@@ -50,6 +50,29 @@ public sealed class GroupAgentTests
     }
 
     [Fact]
+    public async Task TickAsync_PrimaryReports_HedgedAfterTheOptionThenEveryServerAtOnceFromHalfTheRenewDeadline()
+    {
+        var agent = Agent();
+        _server.Next = Primary(1, renewed: false);
+        await agent.TickAsync(default);
+        Assert.Null(_server.LastHedge); // not yet a primary: no lease to hurry for
+
+        _server.Next = Primary(1);
+        await agent.TickAsync(default);
+        Assert.Equal(TimeSpan.FromMilliseconds(200), _server.LastHedge);
+
+        var half = FencingTiming.RenewDeadline(TimeSpan.FromSeconds(2)) / 2;
+        _server.Next = Primary(1, renewed: false);
+        _time.Advance(half - TimeSpan.FromMilliseconds(10));
+        await agent.TickAsync(default);
+        Assert.Equal(TimeSpan.FromMilliseconds(200), _server.LastHedge);
+
+        _time.Advance(TimeSpan.FromMilliseconds(10));
+        await agent.TickAsync(default);
+        Assert.Equal(TimeSpan.Zero, _server.LastHedge);
+    }
+
+    [Fact]
     public async Task TickAsync_AnswerWithoutRenewal_DoesNotPromote()
     {
         var agent = Agent();
@@ -193,6 +216,7 @@ public sealed class GroupAgentTests
     {
         public Assignment? Next { get; set; }
         public MemberReport? Last { get; private set; }
+        public TimeSpan? LastHedge { get; private set; }
 
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
@@ -202,6 +226,7 @@ public sealed class GroupAgentTests
             }
 
             Last = await request.Content!.ReadFromJsonAsync<MemberReport>(HaloJson.Options, cancellationToken);
+            LastHedge = request.Options.TryGetValue(HaloHttp.HedgeAfter, out var hedge) ? hedge : null;
             return new HttpResponseMessage(HttpStatusCode.OK) { Content = JsonContent.Create(Next, options: HaloJson.Options) };
         }
     }

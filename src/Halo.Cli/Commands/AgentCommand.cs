@@ -98,10 +98,7 @@ internal static class AgentCommand
                     throw new CliException("--driver: must be redis, postgres or exec");
             }
 
-            // With somewhere else to go, a report that a hung server holds for most of its budget moves on instead.
-            var clientOptions = CommonOptions.ClientOptions(parse, configure: o => o.Servers.Count > 1
-                ? o with { ConnectTimeout = TimeSpan.FromMilliseconds(250), AttemptTimeout = TimeSpan.FromMilliseconds(400) }
-                : o);
+            var clientOptions = CommonOptions.ClientOptions(parse, configure: GroupAgent.ClientOptions);
             var server = clientOptions.Servers[0];
             using var client = new GroupClient(clientOptions);
             await using (db)

@@ -15,6 +15,13 @@ public static class HaloHttp
     /// <summary>A long poll: how long the server may hold the request before answering; added to the attempt timeout.</summary>
     public static readonly HttpRequestOptionsKey<TimeSpan> LongPoll = new("halo.long-poll");
 
+    /// <summary>
+    /// A hedged call (it must also be <see cref="Idempotent"/>): when no server has answered within this time, the same call is
+    /// also sent to the next server, and so on; the first answer below 500 wins and the others are cancelled. Zero sends it to
+    /// every server at once. For calls whose lateness costs more than a duplicate, such as a primary's lease renewal.
+    /// </summary>
+    public static readonly HttpRequestOptionsKey<TimeSpan> HedgeAfter = new("halo.hedge-after");
+
     /// <summary>An <see cref="HttpClient"/> for the servers of <paramref name="options"/>; relative URLs resolve against the server in use.</summary>
     public static HttpClient CreateClient(HaloClientOptions options, TimeProvider? time = null)
     {

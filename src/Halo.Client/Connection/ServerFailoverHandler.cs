@@ -46,6 +46,11 @@ public sealed class ServerFailoverHandler : DelegatingHandler
         }
 
         var idempotent = IsIdempotent(request);
+        if (idempotent && relative is not null && _options.Servers.Count > 1 && request.Options.TryGetValue(HaloHttp.HedgeAfter, out var hedge))
+        {
+            return await SendHedgedAsync(request, relative, hedge, cancellationToken).ConfigureAwait(false);
+        }
+
         var attemptTimeout = _options.AttemptTimeout + (request.Options.TryGetValue(HaloHttp.LongPoll, out var wait) ? wait : TimeSpan.Zero);
         var servers = _options.Servers;
         var start = Volatile.Read(ref _current);
@@ -98,6 +103,119 @@ public sealed class ServerFailoverHandler : DelegatingHandler
 
             response.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Sends copies of <paramref name="request"/> down the server list, the next one when none has answered within
+    /// <paramref name="hedge"/> or as soon as one fails; the first answer below 500 wins and is remembered. Attempts are not
+    /// cut off one by one (a slow answer may still win); the caller's token bounds the call.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendHedgedAsync(HttpRequestMessage request, string relative, TimeSpan hedge, CancellationToken cancellationToken)
+    {
+        var body = request.Content is null ? null : await request.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        var servers = _options.Servers;
+        var start = Volatile.Read(ref _current);
+        using var all = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var running = new List<(Task<HttpResponseMessage> Task, int Index, HttpRequestMessage Copy)>();
+        var launched = 0;
+        HttpResponseMessage? failed = null;
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                if (running.Count == 0 || (launched < servers.Count && hedge <= TimeSpan.Zero))
+                {
+                    if (launched == servers.Count)
+                    {
+                        break;
+                    }
+
+                    var index = (start + launched++) % servers.Count;
+                    var copy = Copy(request, new Uri(servers[index], relative), body);
+                    running.Add((base.SendAsync(copy, all.Token), index, copy));
+                    continue;
+                }
+
+                using var timer = CancellationTokenSource.CreateLinkedTokenSource(all.Token);
+                var wait = launched < servers.Count ? Task.Delay(hedge, _time, timer.Token) : Task.Delay(Timeout.InfiniteTimeSpan, _time, timer.Token);
+                var done = await Task.WhenAny(running.Select(r => (Task)r.Task).Append(wait)).ConfigureAwait(false);
+                await timer.CancelAsync().ConfigureAwait(false);
+                cancellationToken.ThrowIfCancellationRequested();
+                if (done == wait)
+                {
+                    var index = (start + launched++) % servers.Count;
+                    var copy = Copy(request, new Uri(servers[index], relative), body);
+                    running.Add((base.SendAsync(copy, all.Token), index, copy));
+                    continue;
+                }
+
+                var finished = running.Single(r => r.Task == done);
+                running.Remove(finished);
+                HttpResponseMessage response;
+                try
+                {
+                    response = await finished.Task.ConfigureAwait(false);
+                }
+                catch (HttpRequestException ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    MoveOff(finished.Index, ex.Message);
+                    error = ex;
+                    finished.Copy.Dispose();
+                    continue;
+                }
+
+                if ((int)response.StatusCode < 500)
+                {
+                    Interlocked.Exchange(ref _current, finished.Index);
+                    failed?.Dispose();
+                    return response;
+                }
+
+                MoveOff(finished.Index, $"{(int)response.StatusCode} {response.ReasonPhrase}");
+                failed?.Dispose();
+                failed = response;
+            }
+        }
+        finally
+        {
+            // The losers are cancelled; whatever they still return is thrown away.
+            await all.CancelAsync().ConfigureAwait(false);
+            foreach (var (task, _, copy) in running)
+            {
+                _ = task.ContinueWith(static (t, c) =>
+                {
+                    if (t.IsCompletedSuccessfully)
+                    {
+                        t.Result.Dispose();
+                    }
+
+                    ((HttpRequestMessage)c!).Dispose();
+                }, copy, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+        }
+
+        return failed ?? throw (error ?? new HttpRequestException("no server answered"));
+    }
+
+    private static HttpRequestMessage Copy(HttpRequestMessage request, Uri uri, byte[]? body)
+    {
+        var copy = new HttpRequestMessage(request.Method, uri) { Version = request.Version, VersionPolicy = request.VersionPolicy };
+        foreach (var header in request.Headers)
+        {
+            copy.Headers.TryAddWithoutValidation(header.Key, header.Value);
+        }
+
+        if (body is not null)
+        {
+            copy.Content = new ByteArrayContent(body);
+            foreach (var header in request.Content!.Headers)
+            {
+                copy.Content.Headers.TryAddWithoutValidation(header.Key, header.Value);
+            }
+        }
+
+        return copy;
     }
 
     private void MoveOff(int index, string why)

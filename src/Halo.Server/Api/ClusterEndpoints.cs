@@ -21,8 +21,9 @@ internal static class ClusterEndpoints
         app.MapPost("/v1/internal/heartbeats", ForwardedAsync).RequireRole(HaloRole.Admin, audited: false);
     }
 
-    private static IResult Describe(ServerMembership membership, InstanceRegistry registry, ServerOptions options)
+    private static async Task<IResult> Describe(ServerMembership membership, InstanceRegistry registry, Groups.GroupRegistry groups, ServerOptions options)
     {
+        await groups.EnsureLoadedAsync();
         var view = membership.Current;
         return TypedResults.Ok(new
         {
@@ -38,6 +39,8 @@ internal static class ClusterEndpoints
                     url = m.Url,
                     fencingRevision = m.CreateRevision,
                     services = registry.ServiceNames.Where(s => view.OwnerOf(s)?.Id == m.Id).Order(StringComparer.Ordinal).ToList(),
+                    // The failover groups this member decides (docs/ha.md, "One decider per group").
+                    groups = groups.All.Select(g => g.Name).Where(g => view.OwnerOf(g)?.Id == m.Id).ToList(),
                 }).Cast<object>().ToList()
                 : [],
         });

@@ -15,7 +15,7 @@ namespace Halo.Server.Cluster;
 /// (the owner's grace period, or the instance's next heartbeat, covers it).
 /// </summary>
 internal sealed partial class HeartbeatForwarder(
-    IHttpClientFactory httpClients, ServerMembership membership, TimeProvider time, ILogger<HeartbeatForwarder> logger)
+    IHttpClientFactory httpClients, ServerMembership membership, PeerEviction eviction, TimeProvider time, ILogger<HeartbeatForwarder> logger)
     : BackgroundService
 {
     public const string HttpClientName = "halo-peers";
@@ -114,6 +114,7 @@ internal sealed partial class HeartbeatForwarder(
         }
         catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
+            eviction.Suspect(owner, ex);
             // At most one line a second: a dead owner fails every batch until its lease expires.
             var last = Interlocked.Read(ref _lastFailureLog);
             if (time.GetElapsedTime(last) >= TimeSpan.FromSeconds(1) && Interlocked.CompareExchange(ref _lastFailureLog, time.GetTimestamp(), last) == last)

@@ -1,4 +1,5 @@
 using Halo.Server.Events;
+using Halo.Server.Groups;
 using Halo.Server.Registry;
 using Halo.Store;
 using Microsoft.Extensions.Hosting;
@@ -15,7 +16,7 @@ namespace Halo.Server.Cluster;
 /// </summary>
 internal sealed partial class StoreFollower(
     IStore store, InstanceRegistry registry, EventLog events, ServerMembership membership, ChangeIndex index, StartupState startup,
-    TimeProvider time, ILogger<StoreFollower> logger)
+    GroupRegistry groups, TimeProvider time, ILogger<StoreFollower> logger)
     : BackgroundService
 {
     private static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(1);
@@ -88,6 +89,10 @@ internal sealed partial class StoreFollower(
         else if (key.StartsWith(ClusterKeys.ServersPrefix, StringComparison.Ordinal))
         {
             membership.Apply(change);
+        }
+        else if (key.StartsWith(GroupKeys.Prefix, StringComparison.Ordinal))
+        {
+            groups.Apply(change);
         }
     }
 

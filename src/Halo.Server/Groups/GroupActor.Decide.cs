@@ -10,7 +10,7 @@ internal sealed partial class GroupActor
     /// <summary>One decision pass (then one step of synchronous-replication upkeep), as one turn.</summary>
     public Task DecideAsync(CancellationToken ct) => TurnAsync(async s =>
     {
-        if (Deleted)
+        if (Deleted || await RestoreLapsedLeaseAsync(s, ct).ConfigureAwait(false) || InHandoffGrace(s))
         {
             return 0;
         }
@@ -136,7 +136,7 @@ internal sealed partial class GroupActor
             }),
             .. alongside,
             .. SynchronousOnTakeOver(s, next),
-        ]);
+        ], _ctx.Fence());
         var taken = await LeaderElection.TryTakeOverAsync(records, observed, to, lease.Id, now, cause, ct).ConfigureAwait(false);
         if (taken is null)
         {

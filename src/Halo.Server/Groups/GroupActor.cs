@@ -10,7 +10,8 @@ namespace Halo.Server.Groups;
 
 /// <summary>What a group's actor needs from its server.</summary>
 internal sealed record GroupContext(
-    IStore Store, EventLog Events, TimeProvider Time, GroupsOptions Options, GroupMetrics Metrics, ILogger Logger, Action Wake);
+    IStore Store, EventLog Events, TimeProvider Time, GroupsOptions Options, GroupMetrics Metrics, ILogger Logger, Action Wake,
+    Func<IReadOnlyList<Compare>> Fence);
 
 /// <summary>
 /// The one owner of a group's state. Every change (a report, a policy write, a decision, a switchover step, a drill, a
@@ -82,7 +83,12 @@ internal sealed partial class GroupActor
     /// <summary>Records a report and answers with the member's assignment, renewing the primary's lease when the report is from it.</summary>
     public async Task<Assignment> ReportAsync(string member, MemberReport report, CancellationToken ct)
     {
-        var (persist, renewLease) = await TurnAsync(s => Task.FromResult(Record(s, member, report)), ct).ConfigureAwait(false);
+        var (persist, renewLease, confirmed) = await TurnAsync(s => Task.FromResult(Record(s, member, report)), ct).ConfigureAwait(false);
+        if (confirmed is { } leaderRevision)
+        {
+            await PersistConfirmationAsync(leaderRevision, report.Epoch, ct).ConfigureAwait(false);
+        }
+
         if (persist)
         {
             await Store.PutAsync(GroupKeys.Member(Name, member), JsonSerializer.SerializeToUtf8Bytes(new MemberRecord(report.Address), HaloJson.Options), 0, ct)
@@ -95,7 +101,7 @@ internal sealed partial class GroupActor
         return state.AssignmentFor(member, renewed && state.Leader?.LeaseId == renewLease);
     }
 
-    private (bool Persist, long RenewLease) Record(GroupState s, string member, MemberReport report)
+    private (bool Persist, long RenewLease, long? Confirmed) Record(GroupState s, string member, MemberReport report)
     {
         var now = Now;
         s.Members.TryGetValue(member, out var before);
@@ -142,7 +148,7 @@ internal sealed partial class GroupActor
             _ctx.Wake(); // may change a decision: the controller looks at once instead of at its next tick
         }
 
-        return (persist, renew ? leader!.LeaseId : 0);
+        return (persist, renew ? leader!.LeaseId : 0, next.Confirmed && !s.Confirmed ? s.LeaderRevision : null);
     }
 
     /// <summary>
@@ -251,6 +257,7 @@ internal sealed partial class GroupActor
             var ops = new List<TxnOp>
             {
                 TxnOp.Delete(GroupKeys.Policy(Name)), TxnOp.Delete(GroupKeys.Leader(Name)), TxnOp.Delete(GroupKeys.LeaseMarker(Name)), TxnOp.Delete(GroupKeys.Sync(Name)),
+                TxnOp.Delete(GroupKeys.Confirmed(Name)),
                 _ctx.Events.Append(new RegistryEvent { Type = EventTypes.GroupDeleted, Time = Now, Service = Name, Cause = "by request" }),
             };
             ops.AddRange(s.Members.Keys.Select(m => TxnOp.Delete(GroupKeys.Member(Name, m))));

@@ -34,11 +34,32 @@ public static class GroupEndpoints
     private static GroupRegistry Registry(HttpContext c) => c.RequestServices.GetService(typeof(GroupRegistry)) as GroupRegistry
         ?? throw new InvalidOperationException("AddHaloGroups was not called");
 
-    private static async Task<(GroupActor? Group, IResult? Error)> FindAsync(string name, HttpContext c)
+    private static GroupRouter Router(HttpContext c) => c.RequestServices.GetService(typeof(GroupRouter)) as GroupRouter
+        ?? throw new InvalidOperationException("AddHaloGroups was not called");
+
+    /// <summary>With several servers, hands the call to the server that decides the group; null when it is answered here.</summary>
+    private static async Task<IResult?> ElsewhereAsync(string name, HttpContext c)
+    {
+        var router = Router(c);
+        var (route, owner) = await router.RouteAsync(name, c, c.RequestAborted);
+        return route switch
+        {
+            GroupRouter.Route.Here => null,
+            GroupRouter.Route.Owner => await router.ForwardAsync(owner!, c, null, router.TimeoutFor(c)) ?? GroupRouter.DeciderAway(name, owner),
+            _ => GroupRouter.DeciderAway(name, owner),
+        };
+    }
+
+    private static async Task<(GroupActor? Group, IResult? Error)> FindAsync(string name, HttpContext c, bool route = true)
     {
         if (!Names.IsValid(name))
         {
             return (null, Problems.Invalid("name", $"invalid group name: {Names.Rule}"));
+        }
+
+        if (route && await ElsewhereAsync(name, c) is { } elsewhere)
+        {
+            return (null, elsewhere);
         }
 
         var registry = Registry(c);
@@ -52,11 +73,26 @@ public static class GroupEndpoints
 
     private static GroupStatus Status(GroupActor g, HttpContext c) => g.State.Status(Registry(c).Time.GetUtcNow());
 
-    private static async Task<IResult> ListAsync(GroupRegistry registry)
+    private static async Task<IResult> ListAsync(GroupRegistry registry, HttpContext c)
     {
         await registry.EnsureLoadedAsync();
-        var now = registry.Time.GetUtcNow();
-        return TypedResults.Ok(new GroupList(registry.All.Select(g => g.State.Status(now)).ToList()));
+        var router = Router(c);
+        var statuses = new List<GroupStatus>();
+        foreach (var g in registry.All.ToList())
+        {
+            var (route, owner) = await router.RouteAsync(g.Name, c, c.RequestAborted);
+            var status = route == GroupRouter.Route.Here ? g.State.Status(registry.Time.GetUtcNow())
+                : route == GroupRouter.Route.Owner ? await router.StatusFromOwnerAsync(owner!, g.Name, c.Request.Headers.Authorization, c.RequestAborted)
+                : null;
+            if (status is null)
+            {
+                return GroupRouter.DeciderAway(g.Name, owner);
+            }
+
+            statuses.Add(status);
+        }
+
+        return TypedResults.Ok(new GroupList(statuses));
     }
 
     private static async Task<IResult> PutAsync(string name, HttpContext c, ServerOptions options)
@@ -64,6 +100,11 @@ public static class GroupEndpoints
         if (!Names.IsValid(name))
         {
             return Problems.Invalid("name", $"invalid group name: {Names.Rule}");
+        }
+
+        if (await ElsewhereAsync(name, c) is { } elsewhere)
+        {
+            return elsewhere;
         }
 
         long? ifMatch = null;
@@ -148,7 +189,7 @@ public static class GroupEndpoints
 
     private static async Task<IResult> ReportAsync(string name, string member, HttpContext c, ServerOptions options)
     {
-        var (g, error) = await FindAsync(name, c);
+        var (g, error) = await FindAsync(name, c, route: false);
         if (error is not null)
         {
             return error;
@@ -180,7 +221,23 @@ public static class GroupEndpoints
             return Problems.Invalid(errors);
         }
 
-        return TypedResults.Ok(await g!.ReportAsync(member, report, c.RequestAborted));
+        var router = Router(c);
+        var (route, owner) = await router.RouteAsync(name, c, c.RequestAborted);
+        if (route == GroupRouter.Route.Here)
+        {
+            return TypedResults.Ok(await g!.ReportAsync(member, report, c.RequestAborted));
+        }
+
+        if (route == GroupRouter.Route.Owner && !router.RecentlyUnreachable(owner!) &&
+            await router.ForwardAsync(owner!, c, report, GroupRouter.ReportForwardTimeout) is { } answered)
+        {
+            return answered;
+        }
+
+        // The decider is away or changing: keep a running primary running until it is back (GroupRouter.AnswerFromStoreAsync).
+        return await router.AnswerFromStoreAsync(name, member, report, c.RequestAborted) is { } assignment
+            ? TypedResults.Ok(assignment)
+            : Problems.NotFound($"no group named '{name}'");
     }
 
     private static async Task<IResult> DeleteMemberAsync(string name, string member, HttpContext c)

@@ -15,6 +15,15 @@ internal static class GroupKeys
     /// <summary>The synchronous-standby record (<see cref="Core.Failover.SyncRecord"/>), written only by the controller of the current epoch.</summary>
     public static string Sync(string group) => $"{Prefix}{group}/sync";
 
+    /// <summary>
+    /// The epoch whose primary has confirmed its promotion, written once per epoch and guarded by the leader record's revision,
+    /// so a server that takes over deciding the group knows the primary was confirmed (and the TCP proxies keep routing to it).
+    /// </summary>
+    public static string Confirmed(string group) => $"{Prefix}{group}/confirmed";
+
+    /// <summary>Every key of one group.</summary>
+    public static string Of(string group) => $"{Prefix}{group}/";
+
     public static string Member(string group, string member) => $"{Prefix}{group}/members/{member}";
 
     /// <summary>Splits "groups/cache/members/r1" into ("cache", "members/r1").</summary>

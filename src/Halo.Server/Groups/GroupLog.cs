@@ -40,4 +40,16 @@ internal static partial class GroupLog
 
     [LoggerMessage(EventId = 3010, Level = LogLevel.Information, Message = "Group {Group}: commits now wait for {Names} (degraded: {Degraded})")]
     public static partial void SynchronousChanged(ILogger logger, string group, string names, bool degraded);
+
+    [LoggerMessage(EventId = 3020, Level = LogLevel.Warning, Message = "Group {Group}: this server decides it now (epoch {Epoch}, primary {Primary}, confirmed {Confirmed}); no decision for {Grace} s while the agents reach it")]
+    public static partial void Acquired(ILogger logger, string group, long epoch, string? primary, bool confirmed, double grace);
+
+    [LoggerMessage(EventId = 3021, Level = LogLevel.Information, Message = "Group {Group}: decided by another server now")]
+    public static partial void Released(ILogger logger, string group);
+
+    [LoggerMessage(EventId = 3022, Level = LogLevel.Warning, Message = "Group {Group}: its decider {Owner} did not answer ({Reason}); reports are answered from the store until it does or another server takes over")]
+    public static partial void DeciderUnreachable(ILogger logger, string group, string owner, string reason);
+
+    [LoggerMessage(EventId = 3023, Level = LogLevel.Warning, Message = "Group {Group}: the lease of {Member} (epoch {Epoch}) lapsed during the handoff; restored under a new lease in the same epoch, no failover")]
+    public static partial void LeaseRestored(ILogger logger, string group, string member, long epoch);
 }

@@ -4,6 +4,7 @@ using System.Diagnostics.Metrics;
 using System.Text.Json;
 using Halo.Core.Failover;
 using Halo.Core.Serialization;
+using Halo.Server.Cluster;
 using Halo.Server.Events;
 using Halo.Store;
 using Microsoft.Extensions.Logging;
@@ -21,10 +22,15 @@ internal sealed class GroupRegistry
     private readonly GroupContext _context;
     private readonly Lazy<Task> _loaded;
 
-    public GroupRegistry(IStore store, EventLog events, TimeProvider time, GroupsOptions options, GroupMetrics metrics, ILogger<GroupRegistry> logger)
+    private readonly bool _clustered;
+
+    public GroupRegistry(
+        IStore store, EventLog events, TimeProvider time, GroupsOptions options, GroupMetrics metrics, ServerOptions server, ServerMembership membership,
+        ILogger<GroupRegistry> logger)
     {
         Time = time;
-        _context = new GroupContext(store, events, time, options, metrics, logger, () => Signal.Release());
+        _clustered = server.Cluster;
+        _context = new GroupContext(store, events, time, options, metrics, logger, () => Signal.Release(), () => membership.Current.Fence);
         _loaded = new Lazy<Task>(() => LoadAsync(CancellationToken.None));
         metrics.Observe(
             () => _groups.Values.Select(g => g.State).Select(s => new Measurement<long>(s.Leader?.Epoch ?? 0, new KeyValuePair<string, object?>("group", s.Name))),
@@ -48,16 +54,32 @@ internal sealed class GroupRegistry
     private async Task LoadAsync(CancellationToken ct)
     {
         var all = await _context.Store.ListAsync(GroupKeys.Prefix, ct).ConfigureAwait(false);
+        foreach (var (name, state) in Build(all.Items, InitialVersion()))
+        {
+            var actor = new GroupActor(_context, state);
+            if (!_clustered)
+            {
+                actor.Own(); // one server: what it loaded is the truth, and it decides every group
+            }
+
+            _groups[name] = actor;
+        }
+    }
+
+    /// <summary>The groups that <paramref name="items"/> (keys under groups/) describe, as the store holds them.</summary>
+    private static Dictionary<string, GroupState> Build(IReadOnlyList<KeyValue> items, long version)
+    {
         var states = new Dictionary<string, GroupState>(StringComparer.Ordinal);
-        foreach (var kv in all.Items.Where(k => k.Key.EndsWith("/policy", StringComparison.Ordinal)))
+        foreach (var kv in items.Where(k => k.Key.EndsWith("/policy", StringComparison.Ordinal)))
         {
             if (GroupKeys.TryParse(kv.Key, out var name, out _) && Deserialize<GroupPolicy>(kv) is { } policy)
             {
-                states[name] = new GroupState { Name = name, Policy = policy, PolicyRevision = kv.ModRevision, Version = InitialVersion() };
+                states[name] = new GroupState { Name = name, Policy = policy, PolicyRevision = kv.ModRevision, Version = version };
             }
         }
 
-        foreach (var kv in all.Items)
+        var confirmed = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var kv in items)
         {
             if (!GroupKeys.TryParse(kv.Key, out var name, out var rest) || !states.TryGetValue(name, out var s))
             {
@@ -67,6 +89,10 @@ internal sealed class GroupRegistry
             if (rest == "leader" && StoreLeaderRecords.Parse(kv) is { } leader)
             {
                 states[name] = s with { Leader = leader, LeaderRevision = kv.ModRevision };
+            }
+            else if (rest == "confirmed")
+            {
+                confirmed[name] = GroupActor.ParseConfirmed(kv);
             }
             else if (rest == "sync" && Deserialize<SyncRecord>(kv) is { } sync)
             {
@@ -79,9 +105,63 @@ internal sealed class GroupRegistry
             }
         }
 
-        foreach (var (name, state) in states)
+        foreach (var (name, epoch) in confirmed)
         {
-            _groups[name] = new GroupActor(_context, state);
+            // The primary confirmed its promotion in the epoch the record still names: proxies may keep routing to it.
+            states[name] = states[name] with { Confirmed = states[name].Leader?.Epoch == epoch };
+        }
+
+        return states;
+    }
+
+    /// <summary>
+    /// Makes this server the decider of <paramref name="group"/> if it is not yet: reads the group afresh from the store and
+    /// starts the handoff grace (with several servers; a single server already holds the truth).
+    /// </summary>
+    public async Task AcquireAsync(GroupActor group, CancellationToken ct)
+    {
+        if (group.Owned)
+        {
+            return;
+        }
+
+        if (!_clustered)
+        {
+            group.Own();
+            return;
+        }
+
+        var listing = await _context.Store.ListAsync(GroupKeys.Of(group.Name), ct).ConfigureAwait(false);
+        if (!Build(listing.Items, InitialVersion()).TryGetValue(group.Name, out var fresh))
+        {
+            return; // deleted meanwhile; the feed removes it
+        }
+
+        await group.AcquireAsync(fresh, Time.GetUtcNow() + _context.Options.HandoffGrace, ct).ConfigureAwait(false);
+        GroupLog.Acquired(_context.Logger, group.Name, fresh.Leader?.Epoch ?? 0, fresh.Leader?.Member, fresh.Confirmed, _context.Options.HandoffGrace.TotalSeconds);
+    }
+
+    /// <summary>
+    /// Follows groups created and deleted through other servers (from the store's feed), so every server knows every group and
+    /// can take one over. Their state is read afresh when this server becomes their decider.
+    /// </summary>
+    public void Apply(WatchEvent change)
+    {
+        if (!_clustered || !GroupKeys.TryParse(change.Item.Key, out var name, out var rest) || rest != "policy")
+        {
+            return;
+        }
+
+        if (change.Type == WatchEventType.Delete)
+        {
+            if (_groups.TryGetValue(name, out var gone) && !gone.Owned)
+            {
+                _groups.TryRemove(new KeyValuePair<string, GroupActor>(name, gone));
+            }
+        }
+        else if (!_groups.ContainsKey(name) && Deserialize<GroupPolicy>(change.Item) is { } policy)
+        {
+            _groups.TryAdd(name, new GroupActor(_context, new GroupState { Name = name, Policy = policy, PolicyRevision = change.Item.ModRevision, Version = InitialVersion() }));
         }
     }
 
@@ -109,6 +189,7 @@ internal sealed class GroupRegistry
             var state = await actor.UpdatePolicyAsync(_ => policy, ifMatch ?? 0, null, ct).ConfigureAwait(false);
             if (state is not null)
             {
+                actor.Own(); // created here, so requests for it reach this server: it decides it
                 _groups[name] = actor;
             }
 

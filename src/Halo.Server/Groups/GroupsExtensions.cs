@@ -13,6 +13,7 @@ public static class GroupsExtensions
         services.TryAddSingleton<GroupMetrics>();
         services.TryAddSingleton<GroupRegistry>();
         services.TryAddSingleton<GroupController>();
+        services.TryAddSingleton<GroupRouter>();
         services.AddHostedService(sp => sp.GetRequiredService<GroupController>());
         services.ConfigureOpenTelemetryMeterProvider(m => m.AddMeter(GroupMetrics.MeterName));
         return services;

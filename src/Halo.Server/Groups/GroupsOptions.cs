@@ -16,6 +16,14 @@ public sealed record GroupsOptions
     /// </summary>
     public TimeSpan PositionWait { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How long a server that takes over deciding a group (another server died, left or joined) decides nothing, so that the
+    /// members' agents reach it first: an agent whose server died moves to the next one at its next report (every 100 ms by
+    /// default), and reports reach the decider from any server. Until then it sees members that have not reported to it yet,
+    /// and a decision would rest on what it does not know. Default 2 s.
+    /// </summary>
+    public TimeSpan HandoffGrace { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Longest a status long-poll may wait. Default 30 s.</summary>
     public TimeSpan MaxWatchWait { get; init; } = TimeSpan.FromSeconds(30);
 }

@@ -8,8 +8,11 @@ namespace Halo.Server.Groups;
 /// <summary>
 /// The leader record of one group over the store. The replace is one transaction guarded by the record's ModRevision,
 /// and carries the lease marker and the event, so the epoch, its lease and its explanation appear together or not at all.
+/// <paramref name="fence"/> adds the deciding server's membership compare (<c>MembershipView.Fence</c>): a server whose
+/// membership lapsed, and whose groups went to others, cannot replace the record.
 /// </summary>
-internal sealed class StoreLeaderRecords(IStore store, string group, Func<LeaderRecord, IEnumerable<TxnOp>>? alongside = null) : ILeaderRecordStore
+internal sealed class StoreLeaderRecords(
+    IStore store, string group, Func<LeaderRecord, IEnumerable<TxnOp>>? alongside = null, IReadOnlyList<Compare>? fence = null) : ILeaderRecordStore
 {
     /// <summary>The store revision of the last successful replace (the new record's ModRevision).</summary>
     public long LastRevision { get; private set; }
@@ -26,7 +29,7 @@ internal sealed class StoreLeaderRecords(IStore store, string group, Func<Leader
         var ops = new List<TxnOp> { TxnOp.Put(key, JsonSerializer.SerializeToUtf8Bytes(next, HaloJson.Options)) };
         ops.AddRange(alongside?.Invoke(next) ?? []);
         var compare = expectedRevision == 0 ? Compare.Missing(key) : Compare.ModRevisionIs(key, expectedRevision);
-        var result = await store.TxnAsync(new TxnRequest([compare], ops, []), cancellationToken).ConfigureAwait(false);
+        var result = await store.TxnAsync(new TxnRequest([compare, .. fence ?? []], ops, []), cancellationToken).ConfigureAwait(false);
         if (result.Succeeded)
         {
             LastRevision = result.Revision;

@@ -97,13 +97,16 @@ public sealed class FailoverCluster : IAsyncDisposable
     /// Samples every member's role every few milliseconds and records each sample in which more than one member was a
     /// writable primary, with how long the sample took (a sample is only as precise as its duration).
     /// </summary>
-    public async Task<List<string>> SplitBrainSamplesAsync(CancellationToken ct)
+    public Task<List<string>> SplitBrainSamplesAsync(CancellationToken ct) => SplitBrainSamplesAsync(Redis, ct);
+
+    /// <summary>The same sampling over any Redis members (named r1, r2, ... by position).</summary>
+    public static async Task<List<string>> SplitBrainSamplesAsync(IReadOnlyList<RedisProcess> redis, CancellationToken ct)
     {
         var violations = new List<string>();
         while (!ct.IsCancellationRequested)
         {
             var sw = Stopwatch.StartNew();
-            var roles = await Task.WhenAll(Redis.Select(r => r.RoleAsync()));
+            var roles = await Task.WhenAll(redis.Select(r => r.RoleAsync()));
             if (roles.Count(r => r is { Writable: true }) > 1)
             {
                 violations.Add($"{DateTimeOffset.UtcNow:HH:mm:ss.fff} sample took {sw.ElapsedMilliseconds} ms: " +

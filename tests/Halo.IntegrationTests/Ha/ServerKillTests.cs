@@ -61,6 +61,9 @@ public sealed class ServerKillTests(ITestOutputHelper output)
         var load = LoadRun.RunAsync(scenario.GatewayUrl, 2, TimeSpan.FromSeconds(20));
         await Task.Delay(TimeSpan.FromSeconds(3));
 
+        // Health events from here on are the kill's: under stress-ng the starting fleet itself can miss heartbeats (instances
+        // went critical and back 20 s before the kill in 3 of 5 runs, on main too), which is the machine, not a server's death.
+        var killRevision = (await servers.GetJsonAsync(survivor, "v1/catalog")).GetProperty("revision").GetInt64();
         var killedAt = Stopwatch.GetTimestamp();
         servers.Kill(victim);
         output.WriteLine($"killed server {victim} (owned {victimOwns} services)");
@@ -72,7 +75,7 @@ public sealed class ServerKillTests(ITestOutputHelper output)
         var registered = await registrations;
 
         var critical = (await servers.GetJsonAsync(survivor, "v1/events?type=health&limit=10000")).GetProperty("events").EnumerateArray()
-            .Where(e => e.GetProperty("to").GetString() == "critical").Select(e => $"{e.GetProperty("service")}/{e.GetProperty("instance")}: {e.GetProperty("cause")}").ToList();
+            .Where(e => e.GetProperty("to").GetString() == "critical" && e.GetProperty("revision").GetInt64() > killRevision).Select(e => $"{e.GetProperty("service")}/{e.GetProperty("instance")}: {e.GetProperty("cause")}").ToList();
         var cluster = await servers.GetJsonAsync(survivor, "v1/cluster");
         output.WriteLine($"gateway: {gateway}; heartbeats sent {fleet.Sent}, lost {fleet.Lost}, moved {fleet.Failovers.Count}; feed resumes: {string.Join(" | ", feed.Resumes)}");
 
@@ -98,7 +101,7 @@ public sealed class ServerKillTests(ITestOutputHelper output)
             TimeSpan.FromSeconds(30), "the restarted server to rejoin");
         await Task.Delay(TimeSpan.FromSeconds(6));
         var afterRejoin = (await servers.GetJsonAsync(victim, "v1/events?type=health&limit=10000")).GetProperty("events").EnumerateArray()
-            .Count(e => e.GetProperty("to").GetString() == "critical");
+            .Count(e => e.GetProperty("to").GetString() == "critical" && e.GetProperty("revision").GetInt64() > killRevision);
         Assert.Equal(0, afterRejoin);
     }
 

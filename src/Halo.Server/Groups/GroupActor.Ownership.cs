@@ -1,0 +1,146 @@
+using System.Globalization;
+using System.Text;
+using Halo.Core.Failover;
+using Halo.Store;
+
+namespace Halo.Server.Groups;
+
+/// <summary>
+/// Which server decides the group (docs/ha.md, "One decider per group"). With several servers each group is owned by one
+/// live server, like a service; only the owner's actor takes reports and decides, the others forward to it. An actor that
+/// becomes owner starts from the store (its copy may be stale) and decides nothing for <see cref="GroupsOptions.HandoffGrace"/>,
+/// so the members' agents reach it before it judges them: a control-plane failover does not cause a database failover.
+/// </summary>
+internal sealed partial class GroupActor
+{
+    private long _decideAfter;
+    private volatile bool _owned;
+
+    /// <summary>True while this server decides the group and its state is the one that counts.</summary>
+    public bool Owned => _owned;
+
+    /// <summary>Marks the group decided here from the state it holds (a single server, or a group this server just created).</summary>
+    public void Own() => _owned = true;
+
+    /// <summary>
+    /// Takes the group over from the store's copy: <paramref name="fresh"/> replaces the state (keeping version numbers above any
+    /// the previous owner handed out), and no decision is made before <paramref name="decideAfter"/>.
+    /// </summary>
+    public Task AcquireAsync(GroupState fresh, DateTimeOffset decideAfter, CancellationToken ct) => TurnAsync(s =>
+    {
+        if (_owned)
+        {
+            return Task.FromResult(0); // taken over meanwhile (the controller and a request both saw it new): keep what it learned since
+        }
+
+        Interlocked.Exchange(ref _decideAfter, decideAfter.UtcTicks);
+        Publish(fresh with { Version = Math.Max(s.Version, fresh.Version) });
+        _owned = true;
+        return Task.FromResult(0);
+    }, ct);
+
+    /// <summary>Another server decides the group now: stop deciding, and answer long polls held here so they ask again.</summary>
+    public Task ReleaseAsync(CancellationToken ct) => TurnAsync(s =>
+    {
+        if (_owned)
+        {
+            _owned = false;
+            Publish(s);
+        }
+
+        return Task.FromResult(0);
+    }, ct);
+
+    /// <summary>
+    /// True while a server that just took the group over waits for the members' agents to reach it: until the grace has passed,
+    /// or until every member the store lists has reported to this owner since it took the group (what the grace waits for has
+    /// happened, so a kill of the decider costs the next decision a report interval, not the whole grace). The owner's
+    /// detection window (<see cref="InOwnDetectionWindow"/>) still counts from the end of the whole grace.
+    /// </summary>
+    private bool InHandoffGrace(GroupState s)
+    {
+        var until = Interlocked.Read(ref _decideAfter);
+        if (Now.UtcTicks >= until)
+        {
+            return false;
+        }
+
+        var acquired = until - _ctx.Options.HandoffGrace.Ticks;
+        return s.Members.IsEmpty || s.Members.Values.Any(m => m.LastReport.UtcTicks < acquired);
+    }
+
+    /// <summary>
+    /// True during the new owner's own detection window: the handoff grace, then one lease TTL. The lease may have lapsed while
+    /// no server could decide (the dead decider still a member, the primary's renewals answered by whichever server they
+    /// reached); a lapse this owner did not watch is not evidence that the primary is dead.
+    /// </summary>
+    private bool InOwnDetectionWindow(GroupState s) => Now.UtcTicks < Interlocked.Read(ref _decideAfter) + s.Policy.LeaseTtl.Ticks;
+
+    /// <summary>
+    /// In the new owner's own detection window, a primary whose lease lapsed during the handoff is not failed over. If its agent
+    /// has reported to this owner since the takeover, as the primary of the recorded epoch whose database has run as that
+    /// primary without a restart, the lease is restored: the same member in the same epoch under a new lease, by compare-and-set
+    /// on the record this owner read (nobody else can have been primary in that epoch; the replicas still follow it). Until
+    /// it reports, the owner waits. Returns true when the lease had lapsed (restored, or waiting for the primary's agent), false
+    /// when it is alive or the rule does not apply (then the usual rules decide, after the grace).
+    /// </summary>
+    private async Task<bool> RestoreLapsedLeaseAsync(GroupState s, CancellationToken ct)
+    {
+        if (!InOwnDetectionWindow(s) || s.Pending is not null || s.Leader is not { } leader)
+        {
+            return false;
+        }
+
+        if ((await Store.GetAsync(GroupKeys.LeaseMarker(Name), ct).ConfigureAwait(false)).Item?.LeaseId == leader.LeaseId)
+        {
+            return false;
+        }
+
+        if (!s.Members.TryGetValue(leader.Member, out var primary) || !primary.Fresh(Now, s.Policy))
+        {
+            return true; // not heard from yet: wait for it until the window ends, then the usual rules apply
+        }
+
+        if (primary.Report is not { DbUp: true, Role: MemberRole.Primary } report || report.Epoch != leader.Epoch || report.PrimaryOfEpoch != leader.Epoch)
+        {
+            return false; // heard from, and not an intact primary of its epoch (its database died or restarted): the usual rules
+        }
+
+        var lease = await Store.GrantLeaseAsync(s.Policy.LeaseTtl, ct).ConfigureAwait(false);
+        var restored = leader with { LeaseId = lease.Id };
+        var records = new StoreLeaderRecords(Store, Name, _ => [TxnOp.Put(GroupKeys.LeaseMarker(Name), Encoding.UTF8.GetBytes(leader.Member), lease.Id)], _ctx.Fence());
+        if (!await records.TryReplaceAsync(s.LeaderRevision, restored, ct).ConfigureAwait(false))
+        {
+            await RevokeQuietlyAsync(lease.Id, ct).ConfigureAwait(false);
+            var current = await records.ReadAsync(ct).ConfigureAwait(false);
+            Publish(s with { Leader = current.Record, LeaderRevision = current.Revision, Confirmed = s.Confirmed && current.Record == leader });
+            return true;
+        }
+
+        Publish(s with { Leader = restored, LeaderRevision = records.LastRevision });
+        GroupLog.LeaseRestored(_ctx.Logger, Name, leader.Member, leader.Epoch);
+        return true;
+    }
+
+    /// <summary>
+    /// Records that the primary of <paramref name="epoch"/> confirmed, once per epoch, only while the leader record is still
+    /// the one at <paramref name="leaderRevision"/>. Best effort: without it a later owner waits for the next report to confirm.
+    /// </summary>
+    private async Task PersistConfirmationAsync(long leaderRevision, long epoch, CancellationToken ct)
+    {
+        try
+        {
+            await Store.TxnAsync(new TxnRequest(
+                [Compare.ModRevisionIs(GroupKeys.Leader(Name), leaderRevision)],
+                [TxnOp.Put(GroupKeys.Confirmed(Name), Encoding.UTF8.GetBytes(epoch.ToString(CultureInfo.InvariantCulture)))],
+                []), ct).ConfigureAwait(false);
+        }
+        catch (StoreUnavailableException)
+        {
+        }
+    }
+
+    /// <summary>The epoch a confirmed-key holds, or -1.</summary>
+    public static long ParseConfirmed(KeyValue kv) =>
+        long.TryParse(Encoding.UTF8.GetString(kv.Value.Span), NumberStyles.None, CultureInfo.InvariantCulture, out var epoch) ? epoch : -1;
+}
