@@ -10,7 +10,7 @@ internal sealed partial class GroupActor
     /// <summary>One decision pass (then one step of synchronous-replication upkeep), as one turn.</summary>
     public Task DecideAsync(CancellationToken ct) => TurnAsync(async s =>
     {
-        if (Deleted || await RestoreLapsedLeaseAsync(s, ct).ConfigureAwait(false) || InHandoffGrace(s))
+        if (Deleted || await RestoreLapsedLeaseAsync(s, ct).ConfigureAwait(false) || InHandoffGrace)
         {
             return 0;
         }

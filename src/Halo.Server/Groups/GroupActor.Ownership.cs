@@ -51,23 +51,8 @@ internal sealed partial class GroupActor
         return Task.FromResult(0);
     }, ct);
 
-    /// <summary>
-    /// True while a server that just took the group over waits for the members' agents to reach it: until the grace has passed,
-    /// or until every member the store lists has reported to this owner since it took the group (what the grace waits for has
-    /// happened, so a kill of the decider costs the next decision a report interval, not the whole grace). The owner's
-    /// detection window (<see cref="InOwnDetectionWindow"/>) still counts from the end of the whole grace.
-    /// </summary>
-    private bool InHandoffGrace(GroupState s)
-    {
-        var until = Interlocked.Read(ref _decideAfter);
-        if (Now.UtcTicks >= until)
-        {
-            return false;
-        }
-
-        var acquired = until - _ctx.Options.HandoffGrace.Ticks;
-        return s.Members.IsEmpty || s.Members.Values.Any(m => m.LastReport.UtcTicks < acquired);
-    }
+    /// <summary>True while a server that just took the group over waits for the members' agents to reach it.</summary>
+    private bool InHandoffGrace => Now.UtcTicks < Interlocked.Read(ref _decideAfter);
 
     /// <summary>
     /// True during the new owner's own detection window: the handoff grace, then one lease TTL. The lease may have lapsed while

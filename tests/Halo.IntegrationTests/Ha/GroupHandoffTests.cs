@@ -153,34 +153,4 @@ public sealed class GroupHandoffTests : IAsyncLifetime
         Assert.Equal(_leader, await StoredLeaderAsync());
         Assert.False((await ReportAsync("r1", MemberRole.Primary, fenced: true, primaryOfEpoch: 0)).LeaseRenewed);
     }
-
-    [Fact]
-    public async Task Decide_EveryMemberReportedToTheNewOwner_GraceEndsAtOnce()
-    {
-        // The primary's database died with its decider: once every member has reached the new owner, the grace has done its
-        // job, and the failover starts (the position round opens) without waiting out the rest of it.
-        await ReportAsync("r1", MemberRole.Primary, dbUp: false);
-        await ReplicasReportAsync();
-
-        await _actor.DecideAsync(default);
-
-        Assert.NotNull(_actor.State.Round);
-    }
-
-    [Fact]
-    public async Task Decide_OneMemberNotYetReported_WaitsTheWholeGrace()
-    {
-        await ReportAsync("r1", MemberRole.Primary, dbUp: false);
-        await ReportAsync("r2", MemberRole.Replica);
-
-        _time.Advance(Grace - TimeSpan.FromMilliseconds(10));
-        await ReportAsync("r1", MemberRole.Primary, dbUp: false);
-        await ReportAsync("r2", MemberRole.Replica);
-        await _actor.DecideAsync(default);
-        Assert.Null(_actor.State.Round);
-
-        _time.Advance(TimeSpan.FromMilliseconds(10));
-        await _actor.DecideAsync(default);
-        Assert.NotNull(_actor.State.Round);
-    }
 }
