@@ -125,17 +125,13 @@ internal static class SnapshotCommand
             throw new CliException("--data and --etcd: give one store");
         }
 
-        if (etcd is null && (tls.Ca ?? tls.Certificate ?? tls.Key) is not null)
-        {
-            throw new CliException($"{(tls.Ca is not null ? "--etcd-ca" : tls.Certificate is not null ? "--etcd-cert" : "--etcd-key")}: needs --etcd with https:// endpoints");
-        }
-
+        var endpoints = etcd is null ? null : ServerCommand.EtcdEndpoints(etcd);
+        var etcdTls = ServerCommand.EtcdTls(endpoints, tls, new());
         try
         {
-            if (etcd is not null)
+            if (endpoints is not null)
             {
-                var endpoints = ServerCommand.EtcdEndpoints(etcd);
-                return await StoreFactory.OpenEtcdAsync(endpoints, ct, ServerCommand.EtcdTls(endpoints, tls, new()));
+                return await StoreFactory.OpenEtcdAsync(endpoints, ct, etcdTls);
             }
 
             if (data is not null)

@@ -105,8 +105,8 @@ public sealed class EtcdTlsTests(ITestOutputHelper output) : IDisposable
         var file = Path.Combine(_certificates.Root, "state.json");
         var cases = new (string[] Args, string Expected)[]
         {
-            (["save", file, "--etcd-ca", Pem("ca.pem")], "halo: --etcd-ca: needs --etcd"),
-            (["save", file, "--data", _certificates.Root, "--etcd-cert", Pem("client.pem")], "halo: --etcd-cert: needs --etcd"),
+            (["save", file, "--etcd-ca", Pem("ca.pem")], "halo: --etcd-ca: needs the etcd store (--etcd"),
+            (["save", file, "--data", _certificates.Root, "--etcd-cert", Pem("client.pem")], "halo: --etcd-cert: needs the etcd store (--etcd"),
             (["save", file, "--etcd", https, "--etcd-ca", Pem("missing.pem")], "halo: --etcd-ca: no such file"),
             (["save", file, "--etcd", https, "--etcd-key", Pem("client-key.pem")], "halo: --etcd-key: needs --etcd-cert"),
             (["save", file, "--etcd", "http://127.0.0.1:2379", "--etcd-ca", Pem("ca.pem")], "halo: --etcd-ca: the etcd endpoints are http://"),
