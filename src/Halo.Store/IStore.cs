@@ -103,7 +103,17 @@ public enum TxnOpType
 
 public sealed record TxnOp(TxnOpType Type, string Key, ReadOnlyMemory<byte> Value = default, long LeaseId = 0)
 {
+    /// <summary>
+    /// True for a put of a key that no other write ever makes (an event key with a per-process writer id): its presence,
+    /// with this value, proves the transaction was applied. A store may then repeat the transaction after a lost answer
+    /// and answer as the first attempt did (<see cref="EtcdStore"/> does); see <see cref="PutUnique"/>.
+    /// </summary>
+    public bool Unique { get; init; }
+
     public static TxnOp Put(string key, ReadOnlyMemory<byte> value, long leaseId = 0) => new(TxnOpType.Put, key, value, leaseId);
+
+    /// <summary>A put of a key only this one transaction ever writes (see <see cref="Unique"/>); never attached to a lease.</summary>
+    public static TxnOp PutUnique(string key, ReadOnlyMemory<byte> value) => new(TxnOpType.Put, key, value) { Unique = true };
     public static TxnOp Delete(string key) => new(TxnOpType.Delete, key);
     public static TxnOp Get(string key) => new(TxnOpType.Get, key);
 }

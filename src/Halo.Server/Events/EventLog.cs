@@ -67,7 +67,9 @@ internal sealed class EventLog(IStore store, ServerOptions options, TimeProvider
     {
         var key = string.Create(CultureInfo.InvariantCulture,
             $"{RegistryKeys.EventsPrefix}{KindOf(e.Type)}/{time.GetUtcNow().ToUnixTimeMilliseconds():D13}-{_writer}-{Interlocked.Increment(ref _counter)}");
-        return TxnOp.Put(key, JsonSerializer.SerializeToUtf8Bytes(Security.AuditScope.Stamp(e), HaloJson.Options));
+        // Unique: no other write makes this key, so the store can prove the transaction carrying it was applied and repeat
+        // it safely when etcd loses the answer (a leader's death); see TxnOp.Unique.
+        return TxnOp.PutUnique(key, JsonSerializer.SerializeToUtf8Bytes(Security.AuditScope.Stamp(e), HaloJson.Options));
     }
 
     /// <summary>Replaces the in-memory history with a listing of events/ (start-up, or after the feed was compacted away).</summary>

@@ -2,6 +2,7 @@ using dotnet_etcd;
 using Etcdserverpb;
 using Google.Protobuf;
 using Grpc.Core;
+using Grpc.Net.Client.Configuration;
 using Halo.Store.Etcd;
 
 namespace Halo.Store;
@@ -19,6 +20,10 @@ public sealed partial class EtcdStore : IStore
     private readonly Watch.WatchClient _watch;
     private readonly TimeProvider _time;
     private readonly TimeSpan _timeout;
+    private readonly EtcdAttempts _attempts;
+
+    /// <summary>etcd's "require a leader" request header: a member that knows no leader refuses at once instead of proposing.</summary>
+    private static readonly Metadata RequireLeader = [new("hasleader", "true")];
 
     /// <summary>The largest etcd response read (a whole prefix in one range): 512 MB, far above any control plane's state.</summary>
     private const int MaxResponseBytes = 512 * 1024 * 1024;
@@ -35,6 +40,7 @@ public sealed partial class EtcdStore : IStore
         _watch = connection.WatchClient;
         _time = timeProvider;
         _timeout = options.RequestTimeout;
+        _attempts = new EtcdAttempts(timeProvider, options.RequestTimeout, options.AttemptTimeout);
     }
 
     /// <summary>
@@ -47,7 +53,11 @@ public sealed partial class EtcdStore : IStore
         var endpoints = string.Join(',', EtcdStoreOptions.ParseEndpoints(options.Endpoints).Select(e => e.GetLeftPart(UriPartial.Authority)));
         if (options.ConfigureTls is { } tls)
         {
-            return new EtcdClient(endpoints, tls, configureChannelOptions: o => o.MaxReceiveMessageSize = MaxResponseBytes);
+            return new EtcdClient(endpoints, tls, configureChannelOptions: o =>
+            {
+                o.MaxReceiveMessageSize = MaxResponseBytes;
+                o.ServiceConfig = OneAttemptPerCall();
+            });
         }
 
         return options.Username is { Length: > 0 } user
@@ -60,35 +70,38 @@ public sealed partial class EtcdStore : IStore
         {
             o.Credentials = ChannelCredentials.Insecure;
             o.MaxReceiveMessageSize = MaxResponseBytes;
+            o.ServiceConfig = OneAttemptPerCall();
         }
     }
 
+    /// <summary>
+    /// Round robin over the members, without gRPC's own retries: dotnet-etcd's channel repeats every call that fails
+    /// Unavailable (up to 5 times, 1 s backoff), transactions included, whether or not etcd may have applied it; repetition
+    /// is decided per request by <see cref="EtcdAttempts"/> instead, inside the request's budget.
+    /// </summary>
+    private static ServiceConfig OneAttemptPerCall() => new() { LoadBalancingConfigs = { new RoundRobinConfig() } };
+
     public Task<GetResult> GetAsync(string key, CancellationToken cancellationToken = default) =>
-        Call(async () =>
+        Run(async options =>
         {
-            var response = await _kv.RangeAsync(new RangeRequest { Key = EtcdMapping.Key(key) }, Options(cancellationToken));
+            var response = await _kv.RangeAsync(new RangeRequest { Key = EtcdMapping.Key(key) }, options);
             return new GetResult(response.Kvs.Count > 0 ? EtcdMapping.ToKeyValue(response.Kvs[0]) : null, response.Header.Revision);
-        }, cancellationToken);
+        }, EtcdRepeat.Safe, 0, cancellationToken);
 
     public Task<RangeResult> ListAsync(string prefix, CancellationToken cancellationToken = default) =>
-        Call(async () =>
+        Run(async options =>
         {
             var (key, end) = EtcdMapping.Prefix(prefix);
             var request = new RangeRequest { Key = key, RangeEnd = end, SortOrder = RangeRequest.Types.SortOrder.Ascend, SortTarget = RangeRequest.Types.SortTarget.Key };
-            var response = await _kv.RangeAsync(request, Options(cancellationToken));
+            var response = await _kv.RangeAsync(request, options);
             return new RangeResult(response.Kvs.Select(EtcdMapping.ToKeyValue).ToList(), response.Header.Revision);
-        }, cancellationToken);
+        }, EtcdRepeat.Safe, 0, cancellationToken);
 
     public Task<long> PutAsync(string key, ReadOnlyMemory<byte> value, long leaseId = 0, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(key);
-        return Call(
-            async () =>
-            {
-                var request = new PutRequest { Key = EtcdMapping.Key(key), Value = ByteString.CopyFrom(value.Span), Lease = leaseId };
-                return (await _kv.PutAsync(request, Options(cancellationToken))).Header.Revision;
-            },
-            leaseId, cancellationToken);
+        var request = new PutRequest { Key = EtcdMapping.Key(key), Value = ByteString.CopyFrom(value.Span), Lease = leaseId };
+        return Run(async options => (await _kv.PutAsync(request, options)).Header.Revision, EtcdRepeat.IfNotApplied, leaseId, cancellationToken);
     }
 
     public Task<DeleteResult> DeleteAsync(string key, bool prefix = false, CancellationToken cancellationToken = default)
@@ -99,47 +112,38 @@ public sealed partial class EtcdStore : IStore
             ArgumentException.ThrowIfNullOrEmpty(key);
         }
 
-        return Call(async () =>
+        var request = new DeleteRangeRequest { Key = EtcdMapping.Key(key) };
+        if (prefix)
         {
-            var request = new DeleteRangeRequest { Key = EtcdMapping.Key(key) };
-            if (prefix)
-            {
-                (request.Key, request.RangeEnd) = EtcdMapping.Prefix(key);
-            }
+            (request.Key, request.RangeEnd) = EtcdMapping.Prefix(key);
+        }
 
-            var response = await _kv.DeleteRangeAsync(request, Options(cancellationToken));
+        // Not repeated on an unknown fate: a second delete would report 0 deleted for a key the first one deleted.
+        return Run(async options =>
+        {
+            var response = await _kv.DeleteRangeAsync(request, options);
             return new DeleteResult(response.Deleted, response.Header.Revision);
-        }, cancellationToken);
+        }, EtcdRepeat.IfNotApplied, 0, cancellationToken);
     }
 
     public Task<TxnResult> TxnAsync(Halo.Store.TxnRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var txn = new Etcdserverpb.TxnRequest();
-        txn.Compare.AddRange(request.Compares.Select(EtcdMapping.ToCompare));
-        txn.Success.AddRange(request.Success.Select(EtcdMapping.ToRequestOp));
-        txn.Failure.AddRange(request.Failure.Select(EtcdMapping.ToRequestOp));
+        var (txn, marker) = EtcdIdempotency.Build(request);
         var leaseId = request.Success.Concat(request.Failure).FirstOrDefault(o => o.LeaseId != 0)?.LeaseId ?? 0;
-        return Call(
-            async () =>
-            {
-                var response = await _kv.TxnAsync(txn, Options(cancellationToken));
-                var gets = response.Responses
-                    .Where(r => r.ResponseCase == ResponseOp.ResponseOneofCase.ResponseRange)
-                    .Select(r => r.ResponseRange.Kvs.Count > 0 ? EtcdMapping.ToKeyValue(r.ResponseRange.Kvs[0]) : null)
-                    .ToList();
-                return new TxnResult(response.Succeeded, response.Header.Revision, gets);
-            },
-            leaseId, cancellationToken);
+        return Run(
+            async options => EtcdIdempotency.Read(await _kv.TxnAsync(txn, options), marker),
+            EtcdIdempotency.Repeat(request, marker), leaseId, cancellationToken);
     }
 
     public Task<Halo.Store.Lease> GrantLeaseAsync(TimeSpan ttl, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(ttl, TimeSpan.FromSeconds(1));
         var seconds = (long)Math.Ceiling(ttl.TotalSeconds);
-        return Call(async () =>
+        // Not repeated on an unknown fate: the first grant would be a lease nobody renews (harmless, it expires, but a leak).
+        return Run(async options =>
         {
-            var response = await _lease.LeaseGrantAsync(new LeaseGrantRequest { TTL = seconds }, Options(cancellationToken));
+            var response = await _lease.LeaseGrantAsync(new LeaseGrantRequest { TTL = seconds }, options);
             if (!string.IsNullOrEmpty(response.Error))
             {
                 throw new StoreUnavailableException("etcd: " + response.Error);
@@ -147,7 +151,7 @@ public sealed partial class EtcdStore : IStore
 
             // etcd may grant more than asked (its minimum TTL is about 1.5 election timeouts).
             return new Halo.Store.Lease(response.ID, TimeSpan.FromSeconds(response.TTL));
-        }, cancellationToken);
+        }, EtcdRepeat.IfNotApplied, 0, cancellationToken);
     }
 
     /// <summary>One keep-alive round trip on a short-lived stream; false when etcd no longer knows the lease.</summary>
@@ -162,11 +166,12 @@ public sealed partial class EtcdStore : IStore
 
     /// <summary>Revokes a lease and deletes its keys. Revoking an unknown lease does nothing.</summary>
     public Task RevokeLeaseAsync(long leaseId, CancellationToken cancellationToken = default) =>
-        Call(async () =>
+        // Safe to repeat: revoking a lease already revoked answers NotFound, the outcome wanted.
+        Run(async options =>
         {
             try
             {
-                await _lease.LeaseRevokeAsync(new LeaseRevokeRequest { ID = leaseId }, Options(cancellationToken));
+                await _lease.LeaseRevokeAsync(new LeaseRevokeRequest { ID = leaseId }, options);
             }
             catch (RpcException error) when (error.StatusCode == StatusCode.NotFound)
             {
@@ -174,14 +179,16 @@ public sealed partial class EtcdStore : IStore
             }
 
             return true;
-        }, cancellationToken);
+        }, EtcdRepeat.Safe, 0, cancellationToken);
 
     public Task<long> GetRevisionAsync(CancellationToken cancellationToken = default) =>
-        Call(async () => (await _kv.RangeAsync(new RangeRequest { Key = ByteString.CopyFrom(0), CountOnly = true }, Options(cancellationToken))).Header.Revision, cancellationToken);
+        Run(async options => (await _kv.RangeAsync(new RangeRequest { Key = ByteString.CopyFrom(0), CountOnly = true }, options)).Header.Revision,
+            EtcdRepeat.Safe, 0, cancellationToken);
 
     /// <summary>etcd's Compact: history before <paramref name="revision"/> goes; the revision itself stays watchable.</summary>
     public Task CompactAsync(long revision, CancellationToken cancellationToken = default) =>
-        Call(async () => await _kv.CompactAsync(new CompactionRequest { Revision = revision, Physical = true }, Options(cancellationToken)), cancellationToken);
+        // Not repeated on an unknown fate: compacting a revision already compacted is an error.
+        Run(async options => await _kv.CompactAsync(new CompactionRequest { Revision = revision, Physical = true }, options), EtcdRepeat.IfNotApplied, 0, cancellationToken);
 
     public ValueTask DisposeAsync()
     {
@@ -191,6 +198,12 @@ public sealed partial class EtcdStore : IStore
 
     private CallOptions Options(CancellationToken cancellationToken) =>
         new(deadline: _time.GetUtcNow().UtcDateTime + _timeout, cancellationToken: cancellationToken);
+
+    /// <summary>One unary request in attempts (<see cref="EtcdAttempts"/>), its errors translated to the contract's.</summary>
+    private Task<T> Run<T>(Func<CallOptions, Task<T>> call, EtcdRepeat repeat, long leaseId, CancellationToken cancellationToken) =>
+        Call(
+            () => _attempts.RunAsync((deadline, token) => call(new CallOptions(RequireLeader, deadline, token)), repeat, cancellationToken),
+            leaseId, cancellationToken);
 
     private static Task<T> Call<T>(Func<Task<T>> call, CancellationToken cancellationToken) => Call(call, 0, cancellationToken);
 

@@ -11,8 +11,20 @@ public sealed class EtcdStoreOptions
     /// </summary>
     public string Endpoints { get; set; } = "http://127.0.0.1:2379";
 
-    /// <summary>Deadline of each unary call (not of watches). Default 5 s; 100 ms to 5 min.</summary>
+    /// <summary>
+    /// The budget of each unary call (not of watches), every attempt included: the call answers or fails with
+    /// <see cref="StoreUnavailableException"/> within it. Default 5 s; 100 ms to 5 min.
+    /// </summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long an attempt of a call that is safe to repeat (reads; transactions with a <see cref="TxnOp.Unique"/> put) goes
+    /// unanswered before the call is sent again beside it, to the next member; the first answer wins, at most two attempts are
+    /// in flight, all inside <see cref="RequestTimeout"/>. What hides an etcd leader's death: etcd answers a write it lost with
+    /// the leader only when its own 7 s timeout ends. Default 2 s (a new leader within about 1–2 s of etcd's 1 s election
+    /// timeout, with room for answers slowed by load); 50 ms to <see cref="RequestTimeout"/>.
+    /// </summary>
+    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>etcd user for etcd's own authentication (with <see cref="Password"/>). Default none: etcd without auth.</summary>
     public string? Username { get; set; }
@@ -63,6 +75,12 @@ public sealed class EtcdStoreOptions
 
         ArgumentOutOfRangeException.ThrowIfLessThan(RequestTimeout, TimeSpan.FromMilliseconds(100), nameof(RequestTimeout));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(RequestTimeout, TimeSpan.FromMinutes(5), nameof(RequestTimeout));
+        ArgumentOutOfRangeException.ThrowIfLessThan(AttemptTimeout, TimeSpan.FromMilliseconds(50), nameof(AttemptTimeout));
+        if (AttemptTimeout > RequestTimeout)
+        {
+            throw new ArgumentOutOfRangeException(nameof(AttemptTimeout), AttemptTimeout,
+                $"AttemptTimeout ({AttemptTimeout.TotalSeconds:0.###} s) must not be longer than RequestTimeout ({RequestTimeout.TotalSeconds:0.###} s), the budget it divides");
+        }
     }
 
     /// <summary>

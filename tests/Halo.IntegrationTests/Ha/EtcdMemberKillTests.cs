@@ -10,9 +10,10 @@ namespace Halo.IntegrationTests.Ha;
 
 /// <summary>
 /// The etcd under three real `halo server`s loses members while instances heartbeat and a client registers: a follower
-/// changes nothing users see; the leader costs at most the writes in flight at its death, each a 503 problem+json; two
-/// members (no quorum) turn control-plane writes into 503 problem+json on every server, none of them crashes, no instance
-/// is marked critical, and writes come back when the members do.
+/// or the leader changes nothing users see (every registration answers 201, within the servers' etcd budget, with no
+/// client retries: the servers repeat what etcd lost with its leader, safely, see EtcdIdempotency); two members (no
+/// quorum) turn control-plane writes into 503 problem+json on every server, none of them crashes, no instance is marked
+/// critical, and writes come back when the members do.
 /// </summary>
 public sealed class EtcdMemberKillTests(ITestOutputHelper output)
 {
@@ -20,13 +21,12 @@ public sealed class EtcdMemberKillTests(ITestOutputHelper output)
     private static readonly TimeSpan FollowerBound = TimeSpan.FromSeconds(2);
 
     /// <summary>
-    /// etcd's election timeout (1 s by default) for the survivors to elect a leader, with margin for a starved machine:
-    /// under stress-ng a write 7.6 s after the kill still met a leader change (a 503 in 180 ms), so 10 s.
+    /// A write in flight when the leader dies waits for the survivors' election (etcd's 1 s election timeout, up to 2 s with
+    /// its randomisation) and is then sent again by the server, all inside the servers' etcd budget for one call
+    /// (EtcdStoreOptions.RequestTimeout, 5 s); the answer must come within that budget plus 1 s for the HTTP round trip on a
+    /// loaded machine.
     /// </summary>
-    private static readonly TimeSpan LeaderElectionBound = TimeSpan.FromSeconds(10);
-
-    /// <summary>The servers' deadline for one etcd call (EtcdStoreOptions.RequestTimeout default).</summary>
-    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan LeaderBound = TimeSpan.FromSeconds(6);
 
     private static readonly Stopwatch Clock = Stopwatch.StartNew();
 
@@ -48,22 +48,24 @@ public sealed class EtcdMemberKillTests(ITestOutputHelper output)
         var follower = (leader + 1) % etcd.Count;
         var results = await RegisterAcrossAsync(servers, "follower", () => etcd.KillAsync(follower));
         var failed = results.Where(r => r.Status != 201).ToList();
-        output.WriteLine($"follower {follower} killed: {results.Count} registrations, failed {failed.Count}, slowest {results.Max(r => r.Took).TotalMilliseconds:0} ms");
+        Figure($"follower {follower} killed: {results.Count} registrations, failed {failed.Count}, slowest {results.Max(r => r.Took).TotalMilliseconds:0} ms");
         Assert.True(failed.Count == 0, $"registrations failed with one etcd follower down: {string.Join(", ", failed.Select(f => $"{f.Status} via {f.Server}"))}\n{servers.Logs()}");
         Assert.True(results.Max(r => r.Took) < FollowerBound, $"a registration took {results.Max(r => r.Took)} with a follower down");
         await etcd.RestartAsync(follower);
 
-        // One member, the leader. A write etcd had already forwarded to it is dropped with it, and etcd answers it only
-        // when the request times out: such a write answers a clear 503 problem+json (a client retries it on another
-        // server), never anything else, and only for writes in flight around the kill. Measured, not hidden.
+        // One member, the leader. A write etcd had already forwarded to it is dropped with it, and etcd itself would answer
+        // it only after its own 7 s timeout; the server sends it again once the survivors have a leader (safe: the write's
+        // unique event key makes a repetition apply at most once and answer as the first). Nothing users see: every
+        // registration 201, none slower than the budget, no client retries.
         leader = await LeaderAsync(etcd);
         var killedAt = TimeSpan.Zero;
         results = await RegisterAcrossAsync(servers, "leader", async () => { killedAt = Clock.Elapsed; await etcd.KillAsync(leader); });
         failed = results.Where(r => r.Status != 201).ToList();
-        output.WriteLine($"leader {leader} killed: {results.Count} registrations, failed {failed.Count} ({string.Join(", ", failed.Select(f => $"{f.Status} after {f.Took.TotalMilliseconds:0} ms"))}), slowest {results.Max(r => r.Took).TotalMilliseconds:0} ms");
-        Assert.All(failed, f => Assert.True(f.Status == 503 && f.Problem, $"a write across the leader change answered {f.Status} (problem+json: {f.Problem})"));
-        Assert.All(failed, f => Assert.True(f.Started > killedAt - RequestTimeout && f.Started < killedAt + LeaderElectionBound,
-            $"a write started {f.Started - killedAt} from the kill failed: only writes in flight around the leader change may"));
+        var slowest = results.OrderByDescending(r => r.Took).Take(3).ToList();
+        Figure($"leader {leader} killed: {results.Count} registrations, failed {failed.Count} ({string.Join(", ", failed.Select(f => $"{f.Status} after {f.Took.TotalMilliseconds:0} ms"))}), " +
+            $"slowest {string.Join(", ", slowest.Select(r => $"{r.Took.TotalMilliseconds:0} ms (started {(r.Started - killedAt).TotalMilliseconds:0} ms from the kill)"))}");
+        Assert.True(failed.Count == 0, $"registrations failed across the etcd leader's death: {string.Join(", ", failed.Select(f => $"{f.Status} (problem+json: {f.Problem}) via {f.Server}, started {(f.Started - killedAt).TotalMilliseconds:0} ms from the kill, after {f.Took.TotalMilliseconds:0} ms"))}\n{servers.Logs()}");
+        Assert.True(slowest[0].Took < LeaderBound, $"a registration took {slowest[0].Took} across the leader's death (bound {LeaderBound})");
 
         var critical = await CriticalAsync(servers, http);
         Assert.True(critical.Count == 0, $"instances marked critical because an etcd member died:\n{string.Join('\n', critical)}\n{servers.Logs()}");
@@ -97,6 +99,13 @@ public sealed class EtcdMemberKillTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>Prints a figure, and keeps it beside the test binary (etcd-member-figures.txt): passing tests' output is not shown.</summary>
+    private void Figure(string line)
+    {
+        output.WriteLine(line);
+        File.AppendAllText(Path.Combine(AppContext.BaseDirectory, "etcd-member-figures.txt"), $"{DateTimeOffset.UtcNow:u} {line}\n");
+    }
+
     /// <summary>The index of the member etcd reports as leader (POST /v3/maintenance/status on every running member).</summary>
     private static async Task<int> LeaderAsync(EtcdCluster etcd)
     {
@@ -128,25 +137,26 @@ public sealed class EtcdMemberKillTests(ITestOutputHelper output)
             .Select(e => $"{e.GetProperty("service")}/{e.GetProperty("instance")}: {e.GetProperty("cause")}").ToList();
 
     /// <summary>
-    /// Registers a new instance every 100 ms through each server in turn, recording every answer (no retries): 2 s before
-    /// <paramref name="fault"/>, then 8 s after it (past the membership TTL and the detection bound).
+    /// Registers a new instance every 100 ms through every server at once (one writer per server, so each server has a
+    /// write in flight when the fault lands), recording every answer (no retries): 2 s before <paramref name="fault"/>, then
+    /// 8 s after it (past the membership TTL and the detection bound).
     /// </summary>
     private static async Task<List<Registration>> RegisterAcrossAsync(ServerCluster cluster, string service, Func<Task> fault)
     {
         using var stop = new CancellationTokenSource();
-        var registrations = Task.Run(async () =>
+        var writers = Enumerable.Range(0, cluster.Count).Select(server => Task.Run(async () =>
         {
             var results = new List<Registration>();
             using var http = cluster.Http(TimeSpan.FromSeconds(10));
             for (var n = 0; !stop.IsCancellationRequested; n++)
             {
-                var server = n % cluster.Count;
                 var started = Clock.Elapsed;
                 int status;
                 var problem = false;
                 try
                 {
-                    using var r = await http.PutAsJsonAsync(new Uri(cluster.Url(server), $"v1/services/{service}/instances/r-{n}"), new { address = "127.0.0.1", port = 20_000 + n, ttl = "1h" });
+                    var instance = $"v1/services/{service}/instances/r-{server}-{n}";
+                    using var r = await http.PutAsJsonAsync(new Uri(cluster.Url(server), instance), new { address = "127.0.0.1", port = 20_000 + n * cluster.Count + server, ttl = "1h" });
                     status = (int)r.StatusCode;
                     problem = r.Content.Headers.ContentType?.MediaType == "application/problem+json";
                 }
@@ -167,12 +177,12 @@ public sealed class EtcdMemberKillTests(ITestOutputHelper output)
             }
 
             return results;
-        });
+        })).ToList();
         await Task.Delay(TimeSpan.FromSeconds(2));
         await fault();
         await Task.Delay(TimeSpan.FromSeconds(8));
         await stop.CancelAsync();
-        return await registrations;
+        return [.. (await Task.WhenAll(writers)).SelectMany(r => r).OrderBy(r => r.Started)];
     }
 
     private sealed record Registration(int Server, int Status, bool Problem, TimeSpan Started, TimeSpan Took);

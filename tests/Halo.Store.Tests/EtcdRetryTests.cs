@@ -1,0 +1,275 @@
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using Grpc.Core;
+using Halo.Store.Etcd;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Halo.Store.Tests;
+
+/// <summary>
+/// The retry decision for etcd requests (<see cref="EtcdRetryPolicy"/>) and the attempts inside one request's budget
+/// (<see cref="EtcdAttempts"/>), on a fake clock with attempts the test answers by hand.
+/// </summary>
+public sealed class EtcdRetryTests
+{
+    private static readonly TimeSpan Budget = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(2);
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public static TheoryData<string, string> Failures => new()
+    {
+        { "Unavailable|etcdserver: no leader", "NotApplied" },
+        { "ResourceExhausted|etcdserver: too many requests", "NotApplied" },
+        { "Unknown|raft proposal dropped", "NotApplied" },
+        { "Unavailable|etcdserver: request timed out", "Ambiguous" },
+        { "Unavailable|etcdserver: request timed out, possibly due to previous leader failure", "Ambiguous" },
+        { "Unavailable|etcdserver: leader changed", "Ambiguous" },
+        { "Unavailable|Error reading from stream", "Ambiguous" },
+        { "DeadlineExceeded|", "Ambiguous" },
+        { "Cancelled|", "Ambiguous" },
+        { "Unknown|stream reset", "Ambiguous" },
+        { "InvalidArgument|etcdserver: duplicate key given in txn request", "Final" },
+        { "NotFound|etcdserver: requested lease not found", "Final" },
+        { "ResourceExhausted|grpc: received message larger than max", "Final" },
+        { "PermissionDenied|etcdserver: permission denied", "Final" },
+        { "FailedPrecondition|etcdserver: not capable", "Final" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Failures))]
+    public void Classify_EtcdAnswers_ByWhetherTheRequestCanHaveBeenApplied(string status, string expected)
+    {
+        var (code, detail) = (Enum.Parse<StatusCode>(status.Split('|')[0]), status.Split('|')[1]);
+
+        Assert.Equal(Enum.Parse<EtcdFailure>(expected), EtcdRetryPolicy.Classify(new RpcException(new Status(code, detail))));
+    }
+
+    [Fact]
+    public void Classify_ConnectionRefused_NotApplied()
+    {
+        var refused = new HttpRequestException("connect", new SocketException((int)SocketError.ConnectionRefused));
+
+        Assert.Equal(EtcdFailure.NotApplied, EtcdRetryPolicy.Classify(refused));
+        Assert.Equal(EtcdFailure.NotApplied, EtcdRetryPolicy.Classify(new RpcException(new Status(StatusCode.Unavailable, "Error connecting to subchannel.", refused))));
+        Assert.Equal(EtcdFailure.Ambiguous, EtcdRetryPolicy.Classify(new HttpRequestException("reset", new SocketException((int)SocketError.ConnectionReset))));
+        Assert.Equal(EtcdFailure.Ambiguous, EtcdRetryPolicy.Classify(new OperationCanceledException()));
+        Assert.Equal(EtcdFailure.Final, EtcdRetryPolicy.Classify(new InvalidOperationException()));
+    }
+
+    [Theory]
+    [InlineData("Safe", "NotApplied", true)]
+    [InlineData("Safe", "Ambiguous", true)]
+    [InlineData("Safe", "Final", false)]
+    [InlineData("IfNotApplied", "NotApplied", true)]
+    [InlineData("IfNotApplied", "Ambiguous", false)]
+    [InlineData("IfNotApplied", "Final", false)]
+    public void ShouldRepeat_OnlyWhatARepetitionCannotHarm(string repeat, string failure, bool expected) =>
+        Assert.Equal(expected, EtcdRetryPolicy.ShouldRepeat(Enum.Parse<EtcdRepeat>(repeat), Enum.Parse<EtcdFailure>(failure)));
+
+    [Fact]
+    public void Backoff_DoublesFrom50MsUpTo400Ms() =>
+        Assert.Equal([50, 100, 200, 400, 400], Enumerable.Range(1, 5).Select(n => EtcdRetryPolicy.Backoff(n).TotalMilliseconds));
+
+    [Fact]
+    public async Task RunAsync_SafeAndUnanswered_SentAgainAfterAttemptTimeout_FirstAnswerWins()
+    {
+        var (clock, attempts) = (new FakeTimeProvider(), new Attempts());
+        var run = new EtcdAttempts(clock, Budget, AttemptTimeout).RunAsync(attempts.Next, EtcdRepeat.Safe, Ct);
+        await attempts.WaitForAsync(1);
+
+        clock.Advance(AttemptTimeout - TimeSpan.FromMilliseconds(1));
+        await Task.Delay(50, Ct);
+        Assert.Equal(1, attempts.Count);
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        await attempts.WaitForAsync(2);
+        attempts[1].SetResult(2);
+
+        Assert.Equal(2, await run.WaitAsync(TimeSpan.FromSeconds(10), Ct));
+        Assert.True(attempts.Token(0).IsCancellationRequested, "the slow attempt is ended once another answered");
+    }
+
+    [Fact]
+    public async Task RunAsync_SlowFirstAttemptAnswersBeforeTheSecond_ItsAnswerWins()
+    {
+        var (clock, attempts) = (new FakeTimeProvider(), new Attempts());
+        var run = new EtcdAttempts(clock, Budget, AttemptTimeout).RunAsync(attempts.Next, EtcdRepeat.Safe, Ct);
+        await attempts.WaitForAsync(1);
+        clock.Advance(AttemptTimeout);
+        await attempts.WaitForAsync(2);
+
+        attempts[0].SetResult(1);
+
+        Assert.Equal(1, await run.WaitAsync(TimeSpan.FromSeconds(10), Ct));
+        Assert.True(attempts.Token(1).IsCancellationRequested);
+    }
+
+    [Fact]
+    public async Task RunAsync_AThirdAttempt_ReplacesTheOldest_AtMostTwoInFlight()
+    {
+        var (clock, attempts) = (new FakeTimeProvider(), new Attempts());
+        var run = new EtcdAttempts(clock, Budget, AttemptTimeout).RunAsync(attempts.Next, EtcdRepeat.Safe, Ct);
+        await attempts.WaitForAsync(1);
+        clock.Advance(AttemptTimeout);
+        await attempts.WaitForAsync(2);
+        clock.Advance(AttemptTimeout);
+        await attempts.WaitForAsync(3);
+
+        Assert.True(attempts.Token(0).IsCancellationRequested);
+        Assert.False(attempts.Token(1).IsCancellationRequested);
+        attempts[2].SetResult(3);
+        Assert.Equal(3, await run.WaitAsync(TimeSpan.FromSeconds(10), Ct));
+    }
+
+    [Fact]
+    public async Task RunAsync_NoAnswerWithinTheBudget_StoreUnavailableNamingTheAttempts()
+    {
+        var (clock, attempts) = (new FakeTimeProvider(), new Attempts());
+        var run = new EtcdAttempts(clock, Budget, AttemptTimeout).RunAsync(attempts.Next, EtcdRepeat.Safe, Ct);
+        for (var n = 1; n <= 3; n++)
+        {
+            await attempts.WaitForAsync(n);
+            clock.Advance(AttemptTimeout);
+        }
+
+        var error = await Assert.ThrowsAsync<StoreUnavailableException>(() => run.WaitAsync(TimeSpan.FromSeconds(10), Ct));
+        Assert.Contains("within 5 s (3 attempts)", error.Message, StringComparison.Ordinal);
+        Assert.All(Enumerable.Range(0, 3), i => Assert.True(attempts.Token(i).IsCancellationRequested));
+    }
+
+    [Fact]
+    public async Task RunAsync_WriteWithoutProof_NeverSentBesideASlowAttempt()
+    {
+        var (clock, attempts) = (new FakeTimeProvider(), new Attempts());
+        var run = new EtcdAttempts(clock, Budget, AttemptTimeout).RunAsync(attempts.Next, EtcdRepeat.IfNotApplied, Ct);
+        await attempts.WaitForAsync(1);
+
+        clock.Advance(Budget - TimeSpan.FromMilliseconds(1));
+        await Task.Delay(50, Ct);
+        Assert.Equal(1, attempts.Count);
+        attempts[0].SetResult(1);
+        Assert.Equal(1, await run.WaitAsync(TimeSpan.FromSeconds(10), Ct));
+    }
+
+    [Fact]
+    public async Task RunAsync_WriteWithoutProof_LostAnswer_NotRepeated()
+    {
+        var (clock, attempts) = (new FakeTimeProvider(), new Attempts());
+        var run = new EtcdAttempts(clock, Budget, AttemptTimeout).RunAsync(attempts.Next, EtcdRepeat.IfNotApplied, Ct);
+        await attempts.WaitForAsync(1);
+
+        attempts[0].SetException(new RpcException(new Status(StatusCode.Unavailable, "etcdserver: request timed out, possibly due to previous leader failure")));
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => run.WaitAsync(TimeSpan.FromSeconds(10), Ct));
+        Assert.Contains("previous leader failure", error.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(1, attempts.Count);
+    }
+
+    [Fact]
+    public async Task RunAsync_WriteWithoutProof_RefusedForNoLeader_RepeatedAfterABackoff()
+    {
+        var (clock, attempts) = (new FakeTimeProvider(), new Attempts());
+        var run = new EtcdAttempts(clock, Budget, AttemptTimeout).RunAsync(attempts.Next, EtcdRepeat.IfNotApplied, Ct);
+        await attempts.WaitForAsync(1);
+        var failedAt = clock.GetUtcNow();
+        attempts[0].SetException(new RpcException(new Status(StatusCode.Unavailable, "etcdserver: no leader")));
+
+        await attempts.AdvanceUntilAsync(clock, 2);
+        Assert.True(clock.GetUtcNow() - failedAt >= EtcdRetryPolicy.Backoff(1), "repeated only after the backoff");
+        attempts[1].SetResult(2);
+
+        Assert.Equal(2, await run.WaitAsync(TimeSpan.FromSeconds(10), Ct));
+    }
+
+    [Fact]
+    public async Task RunAsync_SafeAndLostAnswer_RepeatedAfterABackoff()
+    {
+        var (clock, attempts) = (new FakeTimeProvider(), new Attempts());
+        var run = new EtcdAttempts(clock, Budget, AttemptTimeout).RunAsync(attempts.Next, EtcdRepeat.Safe, Ct);
+        await attempts.WaitForAsync(1);
+        attempts[0].SetException(new RpcException(new Status(StatusCode.Unavailable, "etcdserver: request timed out")));
+
+        await attempts.AdvanceUntilAsync(clock, 2);
+        attempts[1].SetResult(2);
+
+        Assert.Equal(2, await run.WaitAsync(TimeSpan.FromSeconds(10), Ct));
+    }
+
+    [Fact]
+    public async Task RunAsync_FinalAnswer_ThrownAtOnce()
+    {
+        var (clock, attempts) = (new FakeTimeProvider(), new Attempts());
+        var run = new EtcdAttempts(clock, Budget, AttemptTimeout).RunAsync(attempts.Next, EtcdRepeat.Safe, Ct);
+        await attempts.WaitForAsync(1);
+
+        attempts[0].SetException(new RpcException(new Status(StatusCode.InvalidArgument, "etcdserver: duplicate key given in txn request")));
+
+        await Assert.ThrowsAsync<RpcException>(() => run.WaitAsync(TimeSpan.FromSeconds(10), Ct));
+        Assert.Equal(1, attempts.Count);
+    }
+
+    [Fact]
+    public async Task RunAsync_CallerCancels_OperationCanceledAndAttemptsEnded()
+    {
+        var (clock, attempts) = (new FakeTimeProvider(), new Attempts());
+        using var caller = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        var run = new EtcdAttempts(clock, Budget, AttemptTimeout).RunAsync(attempts.Next, EtcdRepeat.Safe, caller.Token);
+        await attempts.WaitForAsync(1);
+
+        await caller.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.WaitAsync(TimeSpan.FromSeconds(10), Ct));
+        Assert.True(attempts.Token(0).IsCancellationRequested);
+    }
+
+    [Fact]
+    public void Validate_AttemptTimeoutOutOfRange_NamesTheField()
+    {
+        var tooShort = new EtcdStoreOptions { AttemptTimeout = TimeSpan.FromMilliseconds(10) };
+        var longerThanBudget = new EtcdStoreOptions { RequestTimeout = TimeSpan.FromSeconds(1), AttemptTimeout = TimeSpan.FromSeconds(2) };
+
+        Assert.Equal(nameof(EtcdStoreOptions.AttemptTimeout), Assert.Throws<ArgumentOutOfRangeException>(tooShort.Validate).ParamName);
+        var error = Assert.Throws<ArgumentOutOfRangeException>(longerThanBudget.Validate);
+        Assert.Equal(nameof(EtcdStoreOptions.AttemptTimeout), error.ParamName);
+        Assert.Contains("RequestTimeout", error.Message, StringComparison.Ordinal);
+        new EtcdStoreOptions().Validate();
+        Assert.Equal((TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(2)), (new EtcdStoreOptions().RequestTimeout, new EtcdStoreOptions().AttemptTimeout));
+    }
+
+    /// <summary>Attempts the test answers by hand, in the order the runner starts them.</summary>
+    private sealed class Attempts
+    {
+        private readonly ConcurrentQueue<(TaskCompletionSource<int> Answer, CancellationToken Token)> _started = new();
+
+        public int Count => _started.Count;
+
+        public TaskCompletionSource<int> this[int index] => _started.ElementAt(index).Answer;
+
+        public CancellationToken Token(int index) => _started.ElementAt(index).Token;
+
+        public Task<int> Next(DateTime deadline, CancellationToken token)
+        {
+            var answer = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+            token.Register(() => answer.TrySetCanceled(token));
+            _started.Enqueue((answer, token));
+            return answer.Task;
+        }
+
+        /// <summary>Moves the clock on 10 ms at a time until attempt <paramref name="count"/> starts (the runner's pause is on that clock).</summary>
+        public Task AdvanceUntilAsync(FakeTimeProvider clock, int count) =>
+            TestWait.UntilAsync(async () =>
+            {
+                if (_started.Count >= count)
+                {
+                    return true;
+                }
+
+                clock.Advance(TimeSpan.FromMilliseconds(10));
+                await Task.Delay(5);
+                return _started.Count >= count;
+            }, because: $"attempt {count} started");
+
+        public Task WaitForAsync(int count) =>
+            TestWait.UntilAsync(() => Task.FromResult(_started.Count >= count), because: $"attempt {count} started");
+    }
+}
