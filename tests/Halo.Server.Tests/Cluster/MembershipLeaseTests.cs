@@ -1,4 +1,5 @@
 using Halo.Server.Cluster;
+using Halo.Server.Tests;
 using Halo.Store;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -85,69 +86,6 @@ public sealed class MembershipLeaseTests
         await rig.AdvanceAsync(TimeSpan.FromMilliseconds(1100)); // one renewal: etcd says the lease is gone
         var rejoined = await rig.WaitForSelfAsync(joined);
         Assert.True(rejoined.CreateRevision > joined.CreateRevision);
-    }
-
-    public enum RenewalFault
-    {
-        None,
-        Hang,
-        Fail,
-    }
-
-    /// <summary>The embedded store on a fake clock, with keep-alives that can be made to hang or fail.</summary>
-    private sealed class ScriptedStore(IStore inner) : IStore
-    {
-        private int _keepAlives;
-
-        public RenewalFault Fault { get; set; }
-
-        public int KeepAlives => Volatile.Read(ref _keepAlives);
-
-        public long LastLease { get; private set; }
-
-        public async Task<bool> KeepAliveAsync(long leaseId, CancellationToken cancellationToken = default)
-        {
-            Interlocked.Increment(ref _keepAlives);
-            switch (Fault)
-            {
-                case RenewalFault.Hang:
-                    // Until the membership gives up on this try (its own timeout, on the fake clock).
-                    await Task.Delay(Timeout.InfiniteTimeSpan, TimeProvider.System, cancellationToken);
-                    return true;
-                case RenewalFault.Fail:
-                    throw new StoreUnavailableException("etcd: DeadlineExceeded");
-                default:
-                    return await inner.KeepAliveAsync(leaseId, cancellationToken);
-            }
-        }
-
-        public async Task<Lease> GrantLeaseAsync(TimeSpan ttl, CancellationToken cancellationToken = default)
-        {
-            var lease = await inner.GrantLeaseAsync(ttl, cancellationToken);
-            LastLease = lease.Id;
-            return lease;
-        }
-
-        public Task<GetResult> GetAsync(string key, CancellationToken cancellationToken = default) => inner.GetAsync(key, cancellationToken);
-
-        public Task<RangeResult> ListAsync(string prefix, CancellationToken cancellationToken = default) => inner.ListAsync(prefix, cancellationToken);
-
-        public Task<long> PutAsync(string key, ReadOnlyMemory<byte> value, long leaseId = 0, CancellationToken cancellationToken = default) =>
-            inner.PutAsync(key, value, leaseId, cancellationToken);
-
-        public Task<DeleteResult> DeleteAsync(string key, bool prefix = false, CancellationToken cancellationToken = default) =>
-            inner.DeleteAsync(key, prefix, cancellationToken);
-
-        public Task<TxnResult> TxnAsync(TxnRequest request, CancellationToken cancellationToken = default) => inner.TxnAsync(request, cancellationToken);
-
-        public Task RevokeLeaseAsync(long leaseId, CancellationToken cancellationToken = default) => inner.RevokeLeaseAsync(leaseId, cancellationToken);
-
-        public IAsyncEnumerable<WatchEvent> WatchAsync(string prefix, long afterRevision, CancellationToken cancellationToken = default) =>
-            inner.WatchAsync(prefix, afterRevision, cancellationToken);
-
-        public Task<long> GetRevisionAsync(CancellationToken cancellationToken = default) => inner.GetRevisionAsync(cancellationToken);
-
-        public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 
     private sealed class StartedLifetime : IHostApplicationLifetime
