@@ -271,7 +271,7 @@ fi
 # A server that cannot renew its membership lease fences itself (owns nothing) and rejoins: each one moves services and
 # groups between the servers, as a kill does. Counted from the servers' logs (event 3002), whatever the cause.
 fences=$(cat "$WORK"/server-*.log | grep -c 'ServerMembership\[3002\]' || true)
-echo "membership: servers fenced themselves $fences times ($(cat "$WORK"/server-*.log | grep 'ServerMembership\[3002\]' | grep -c 'DeadlineExceeded' || true) after etcd deadlines on the lease renewal)"
+echo "membership: servers fenced themselves $fences times ($(cat "$WORK"/server-*.log | grep 'ServerMembership\[3002\]' | grep -c 'DeadlineExceeded' || true) after etcd deadlines on the lease renewal); renewals late by a whole TTL without a fence (event 3032): $(cat "$WORK"/server-*.log | grep -c 'ServerMembership\[3032\]' || true); evictions on evidence (event 3030): $(cat "$WORK"/server-*.log | grep -c 'PeerEviction\[3030\]' || true)"
 
 # Counted while the fleet still heartbeats, past the membership TTL and the detection bound of the last kill.
 sleep 10

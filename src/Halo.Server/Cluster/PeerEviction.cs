@@ -8,8 +8,8 @@ using Microsoft.Extensions.Logging;
 namespace Halo.Server.Cluster;
 
 /// <summary>
-/// Removes a dead server from the membership before its lease expires, on evidence of its death: a call to it failed to
-/// connect, and then its address refused <see cref="Refusals"/> connections in a row over at least <see cref="Span"/>
+/// Removes a dead server from the membership before its lease expires, on evidence of its death: a call to it failed, and
+/// then its address refused <see cref="Refusals"/> connections in a row over at least <see cref="Span"/>
 /// (<see cref="DeathEvidence"/>). Its key is deleted only if it is still the incarnation that was suspected (same create
 /// revision), so its groups and services move to the others at once instead of after the membership TTL. Safe whatever the
 /// verdict: every owner's write compares its own membership key (<see cref="MembershipView.Fence"/>), so a server whose key
@@ -31,10 +31,15 @@ internal sealed partial class PeerEviction(ServerMembership membership, IStore s
 
     private readonly ConcurrentDictionary<string, byte> _probing = new(StringComparer.Ordinal);
 
-    /// <summary>A call to <paramref name="peer"/> failed with <paramref name="error"/>: when it could not connect, probe the peer.</summary>
+    /// <summary>
+    /// A call to <paramref name="peer"/> failed with <paramref name="error"/> (any transport failure or timeout): probe the peer.
+    /// Only the probe's refused connections count as evidence, so suspecting a peer that is merely slow costs a few connects.
+    /// A kill -9 first shows as a reset of the calls in flight on pooled connections, not as a refused connect; waiting for a
+    /// fresh connection to be refused delayed the probe.
+    /// </summary>
     public void Suspect(Member peer, Exception error)
     {
-        if (error is not HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } || membership.Current.Self?.Id == peer.Id ||
+        if (error is not (HttpRequestException or OperationCanceledException) || membership.Current.Self?.Id == peer.Id ||
             !_probing.TryAdd(peer.Id, 0))
         {
             return;

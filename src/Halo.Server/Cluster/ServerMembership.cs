@@ -15,10 +15,11 @@ namespace Halo.Server.Cluster;
 /// <see cref="MembershipView"/>. Renewals cost etcd no raft write; only joining and leaving do.
 /// </summary>
 /// <remarks>
-/// Self-fencing (Patroni's demote-before-TTL): when no renewal has been acknowledged for two thirds of the TTL, counted from
-/// when the last acknowledged renewal was sent (etcd extends the lease at receipt, which is later), this server stops
-/// owning anything before its lease can lapse and its services be given to others. A renewal that etcd refuses (the lease
-/// is gone) makes it join again with a new key, hence a new fencing token. A single server (embedded store) owns everything.
+/// Self-fencing: this server stops owning anything when its key is provably gone (etcd no longer knows the lease, or the
+/// feed shows the key deleted) or, as a backstop, after <see cref="MembershipLease.Backstop"/> TTLs without an acknowledged
+/// renewal; a merely slow etcd does not fence it, because every write it makes as an owner compares its membership key
+/// (<see cref="MembershipLease"/> says why). A lease etcd no longer knows makes it join again with a new key, hence a new
+/// fencing token. A single server (embedded store) owns everything.
 /// </remarks>
 internal sealed partial class ServerMembership(
     IStore store, ServerOptions options, IServer server, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<ServerMembership> logger)
@@ -113,46 +114,15 @@ internal sealed partial class ServerMembership(
         }
 
         var url = new Uri(options.Advertise ?? server.Features.Get<IServerAddressesFeature>()!.Addresses.First());
-        var interval = options.MemberTtl / 3;
-        var fenceAfter = options.MemberTtl * 2 / 3;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
                 await JoinAsync(url, stoppingToken).ConfigureAwait(false);
-                var lastAcknowledgedSend = time.GetTimestamp();
-                using var timer = new PeriodicTimer(interval, time);
-                while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+                if (!await KeepAsync(new MembershipLease(options.MemberTtl, time), stoppingToken).ConfigureAwait(false))
                 {
-                    var sent = time.GetTimestamp();
-                    bool alive;
-                    try
-                    {
-                        alive = await store.KeepAliveAsync(Volatile.Read(ref _leaseId), stoppingToken).ConfigureAwait(false);
-                    }
-                    catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
-                    {
-                        if (time.GetElapsedTime(lastAcknowledgedSend) >= fenceAfter)
-                        {
-                            Fence($"no lease renewal acknowledged for {time.GetElapsedTime(lastAcknowledgedSend).TotalSeconds:0.0} s ({ex.Message})");
-                        }
-
-                        continue;
-                    }
-
-                    if (!alive)
-                    {
-                        Fence("the store no longer knows its lease");
-                        break;
-                    }
-
-                    lastAcknowledgedSend = sent;
-                    if (!Unfence())
-                    {
-                        // The lease lives but our key was deleted (a restore that wiped the keyspace): join afresh.
-                        await store.RevokeLeaseAsync(Interlocked.Exchange(ref _leaseId, 0), stoppingToken).ConfigureAwait(false);
-                        break;
-                    }
+                    // The lease lives but our key was deleted (a restore that wiped the keyspace): join afresh.
+                    await store.RevokeLeaseAsync(Interlocked.Exchange(ref _leaseId, 0), stoppingToken).ConfigureAwait(false);
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -165,6 +135,57 @@ internal sealed partial class ServerMembership(
                 await Task.Delay(RetryAfter, time, stoppingToken).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// Renews the membership lease until it is gone (returns true: join again) or our key is (returns false). The fencing rule is
+    /// <see cref="MembershipLease"/>'s: a late renewal is only a warning; proof of loss or the backstop fences.
+    /// </summary>
+    private async Task<bool> KeepAsync(MembershipLease lease, CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(lease.RenewEvery, time);
+        var late = false;
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+        {
+            var sent = time.GetTimestamp();
+            bool alive;
+            try
+            {
+                // One try lasts at most until the next is due, so a renewal stuck behind a busy etcd never holds up the next.
+                using var attempt = new CancellationTokenSource(lease.RenewEvery, time);
+                using var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, attempt.Token);
+                alive = await store.KeepAliveAsync(Volatile.Read(ref _leaseId), linked.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                if (lease.ShouldFence)
+                {
+                    Fence($"no lease renewal acknowledged for {lease.Silence.TotalSeconds:0.0} s ({ex.Message})");
+                }
+                else if (lease.MayHaveLapsed && !late)
+                {
+                    late = true;
+                    LogRenewalLate(Id, lease.Silence.TotalSeconds, ex.Message);
+                }
+
+                continue;
+            }
+
+            if (!alive)
+            {
+                Fence("the store no longer knows its lease");
+                return true;
+            }
+
+            lease.Acknowledged(sent);
+            late = false;
+            if (!Unfence())
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Leaves at once on a clean shutdown: revoking the lease hands this server's services to the others without waiting for the TTL.</summary>
@@ -285,6 +306,9 @@ internal sealed partial class ServerMembership(
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "Server {Id} renewed its lease again and owns its share once more")]
     private partial void LogUnfenced(string id);
+
+    [LoggerMessage(EventId = 3032, Level = LogLevel.Warning, Message = "Server {Id}: no lease renewal acknowledged for {Seconds:0.0} s ({Reason}); its lease may lapse, still owning its share (its writes compare its membership key)")]
+    private partial void LogRenewalLate(string id, double seconds, string reason);
 
     [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "Joining the servers failed ({Reason}); retrying in 1 s")]
     private partial void LogJoinFailed(string reason);

@@ -20,6 +20,9 @@ internal sealed partial class DetectorLoop(
 {
     // Ticks never overlap: hysteresis counts observations, and a test driving ticks by hand races the timer otherwise.
     private readonly SemaphoreSlim _tickGate = new(1, 1);
+
+    /// <summary>How many of one tick's store writes may be in flight at once (a tick still writes everything it decided).</summary>
+    public const int MaxWritesInFlight = 16;
     private long _lastFailureLog;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -56,7 +59,7 @@ internal sealed partial class DetectorLoop(
         {
             var started = time.GetTimestamp();
             var now = time.GetUtcNow();
-            var writes = new List<Task>();
+            var writes = new List<Func<CancellationToken, Task>>();
             foreach (var shard in registry.Shards())
             {
                 if (shard.Evaluate(now) is not { } verdicts)
@@ -66,14 +69,36 @@ internal sealed partial class DetectorLoop(
 
                 if (verdicts.Brake.Change != BrakeChange.None)
                 {
-                    writes.Add(RecordBrakeAsync(shard.Name, verdicts.Brake, now, cancellationToken));
+                    writes.Add(ct => RecordBrakeAsync(shard.Name, verdicts.Brake, now, ct));
                 }
 
-                writes.AddRange(verdicts.Changes.Select(c => registry.PublishHealthAsync(c, cancellationToken)));
-                writes.AddRange(verdicts.Removals.Select(r => registry.RemoveAsync(r, cancellationToken)));
+                writes.AddRange(verdicts.Changes.Select(c => (Func<CancellationToken, Task>)(ct => registry.PublishHealthAsync(c, ct))));
+                writes.AddRange(verdicts.Removals.Select(r => (Func<CancellationToken, Task>)(ct => registry.RemoveAsync(r, ct))));
             }
 
-            await Task.WhenAll(writes).ConfigureAwait(false);
+            // At most MaxWritesInFlight at once: a burst of thousands of transitions sent together queued them inside etcd,
+            // whose leader then answered every lease renewal only after applying them all (etcd 3.4 waits for its applied
+            // index on each renewal, at most 1 s, then fails it): servers' membership and primaries' leases lapsed
+            // (bench/control-plane at 20,000 instances). Queued here instead, they cost etcd's other clients nothing.
+            // Every write is tried even when one fails (as with Task.WhenAll); the first failure is rethrown after them all.
+            Exception? failed = null;
+            await Parallel.ForEachAsync(writes, new ParallelOptions { MaxDegreeOfParallelism = MaxWritesInFlight, CancellationToken = cancellationToken },
+                async (write, ct) =>
+                {
+                    try
+                    {
+                        await write(ct).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (!ct.IsCancellationRequested)
+                    {
+                        Interlocked.CompareExchange(ref failed, ex, null);
+                    }
+                }).ConfigureAwait(false);
+            if (failed is not null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failed);
+            }
+
             metrics.Evaluated(time.GetElapsedTime(started));
         }
         finally

@@ -32,6 +32,13 @@ internal sealed partial class GroupActor
         var now = Now;
         var view = s.View(leaseAlive, now);
         var trigger = FailoverPlanner.Decide(view);
+        if (trigger.Cause == "primary-fenced" && leader is not null && StoreFailedRenewalOf(leader))
+        {
+            // The primary fenced itself because the store failed to renew its lease here: not its failure. The next renewal the
+            // store answers lifts its fence; if the lease lapses first, the lapsed-lease rule restores it.
+            return;
+        }
+
         if (trigger.Action is FailoverAction.None)
         {
             if (s.TriggerSeen is not null || s.Round is not null)

@@ -16,6 +16,10 @@ internal sealed partial class GroupActor
     private long _decideAfter;
     private volatile bool _owned;
 
+    // The primary's lease whose last renewal here the store failed (an error or a timeout, not "the lease is gone"); 0 when the
+    // last renewal succeeded. A lapse of that lease is the store's doing, not evidence against the primary.
+    private long _storeFailedLease;
+
     /// <summary>True while this server decides the group and its state is the one that counts.</summary>
     public bool Owned => _owned;
 
@@ -24,19 +28,20 @@ internal sealed partial class GroupActor
 
     /// <summary>
     /// Takes the group over from the store's copy: <paramref name="fresh"/> replaces the state (keeping version numbers above any
-    /// the previous owner handed out), and no decision is made before <paramref name="decideAfter"/>.
+    /// the previous owner handed out), and no decision is made before <paramref name="decideAfter"/>. False when another caller
+    /// took it over first (the controller and a request both saw it new).
     /// </summary>
-    public Task AcquireAsync(GroupState fresh, DateTimeOffset decideAfter, CancellationToken ct) => TurnAsync(s =>
+    public Task<bool> AcquireAsync(GroupState fresh, DateTimeOffset decideAfter, CancellationToken ct) => TurnAsync(s =>
     {
         if (_owned)
         {
-            return Task.FromResult(0); // taken over meanwhile (the controller and a request both saw it new): keep what it learned since
+            return Task.FromResult(false); // taken over meanwhile: keep what it learned since
         }
 
         Interlocked.Exchange(ref _decideAfter, decideAfter.UtcTicks);
         Publish(fresh with { Version = Math.Max(s.Version, fresh.Version) });
         _owned = true;
-        return Task.FromResult(0);
+        return Task.FromResult(true);
     }, ct);
 
     /// <summary>Another server decides the group now: stop deciding, and answer long polls held here so they ask again.</summary>
@@ -69,9 +74,21 @@ internal sealed partial class GroupActor
     /// it reports, the owner waits. Returns true when the lease had lapsed (restored, or waiting for the primary's agent), false
     /// when it is alive or the rule does not apply (then the usual rules decide, after the grace).
     /// </summary>
+    /// <remarks>
+    /// The same restore applies outside the window when the store itself failed this server's last renewal of that lease
+    /// (<see cref="StoreFailedRenewalOf"/>): the primary reported, the store did not answer in time, the lease lapsed. Under a
+    /// busy etcd (its leader answers a renewal only once it has applied every committed entry) that was most of the unasked
+    /// failovers of bench/control-plane at 20,000 instances. A primary that does not report is failed over as usual.
+    /// </remarks>
     private async Task<bool> RestoreLapsedLeaseAsync(GroupState s, CancellationToken ct)
     {
-        if (!InOwnDetectionWindow(s) || s.Pending is not null || s.Leader is not { } leader)
+        if (s.Pending is not null || s.Leader is not { } leader)
+        {
+            return false;
+        }
+
+        var window = InOwnDetectionWindow(s);
+        if (!window && !StoreFailedRenewalOf(leader))
         {
             return false;
         }
@@ -83,7 +100,8 @@ internal sealed partial class GroupActor
 
         if (!s.Members.TryGetValue(leader.Member, out var primary) || !primary.Fresh(Now, s.Policy))
         {
-            return true; // not heard from yet: wait for it until the window ends, then the usual rules apply
+            // Not heard from yet: in the window, wait for it until the window ends; otherwise the usual rules apply.
+            return window;
         }
 
         if (primary.Report is not { DbUp: true, Role: MemberRole.Primary } report || report.Epoch != leader.Epoch || report.PrimaryOfEpoch != leader.Epoch)
@@ -105,6 +123,32 @@ internal sealed partial class GroupActor
         Publish(s with { Leader = restored, LeaderRevision = records.LastRevision });
         GroupLog.LeaseRestored(_ctx.Logger, Name, leader.Member, leader.Epoch);
         return true;
+    }
+
+    /// <summary>True when the store failed this server's last renewal of <paramref name="leader"/>'s lease (no success since).</summary>
+    private bool StoreFailedRenewalOf(LeaderRecord leader) => Interlocked.Read(ref _storeFailedLease) == leader.LeaseId;
+
+    /// <summary>Renews the primary's lease for a report; remembers whether the store failed it (see <see cref="StoreFailedRenewalOf"/>).</summary>
+    private async Task<bool> RenewAsync(long leaseId, CancellationToken ct)
+    {
+        bool renewed;
+        try
+        {
+            renewed = await Store.KeepAliveAsync(leaseId, ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is StoreUnavailableException or OperationCanceledException)
+        {
+            // Also a cancellation: the server that forwarded the report gave up on this one, which was too slow.
+            Interlocked.Exchange(ref _storeFailedLease, leaseId);
+            throw;
+        }
+
+        if (renewed)
+        {
+            Interlocked.CompareExchange(ref _storeFailedLease, 0, leaseId);
+        }
+
+        return renewed;
     }
 
     /// <summary>

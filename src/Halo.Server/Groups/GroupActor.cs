@@ -95,7 +95,7 @@ internal sealed partial class GroupActor
                 .ConfigureAwait(false);
         }
 
-        var renewed = renewLease != 0 && await Store.KeepAliveAsync(renewLease, ct).ConfigureAwait(false);
+        var renewed = renewLease != 0 && await RenewAsync(renewLease, ct).ConfigureAwait(false);
         var state = State;
         // The lease renewed belongs to the epoch the report named; if the leader changed meanwhile, the renewal counts for nothing.
         return state.AssignmentFor(member, renewed && state.Leader?.LeaseId == renewLease);

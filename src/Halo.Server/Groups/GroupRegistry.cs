@@ -137,7 +137,11 @@ internal sealed class GroupRegistry
             return; // deleted meanwhile; the feed removes it
         }
 
-        await group.AcquireAsync(fresh, Time.GetUtcNow() + _context.Options.HandoffGrace, ct).ConfigureAwait(false);
+        if (!await group.AcquireAsync(fresh, Time.GetUtcNow() + _context.Options.HandoffGrace, ct).ConfigureAwait(false))
+        {
+            return; // another caller took it over a moment ago and said so
+        }
+
         GroupLog.Acquired(_context.Logger, group.Name, fresh.Leader?.Epoch ?? 0, fresh.Leader?.Member, fresh.Confirmed, _context.Options.HandoffGrace.TotalSeconds);
     }
 

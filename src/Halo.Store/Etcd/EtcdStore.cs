@@ -18,6 +18,8 @@ public sealed partial class EtcdStore : IStore
     private readonly KV.KVClient _kv;
     private readonly Etcdserverpb.Lease.LeaseClient _lease;
     private readonly Watch.WatchClient _watch;
+    private readonly EtcdClient[] _keepAliveClients;
+    private readonly Etcdserverpb.Lease.LeaseClient[] _keepAlive;
     private readonly TimeProvider _time;
     private readonly TimeSpan _timeout;
     private readonly EtcdAttempts _attempts;
@@ -33,7 +35,9 @@ public sealed partial class EtcdStore : IStore
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(timeProvider);
         options.Validate();
-        _client = CreateClient(options);
+        _client = CreateClient(options, string.Join(',', EtcdStoreOptions.ParseEndpoints(options.Endpoints).Select(e => e.GetLeftPart(UriPartial.Authority))));
+        _keepAliveClients = CreateKeepAliveClients(options);
+        _keepAlive = [.. _keepAliveClients.Select(c => c.GetConnection().LeaseClient)];
         var connection = _client.GetConnection();
         _kv = connection.KVClient;
         _lease = connection.LeaseClient;
@@ -48,9 +52,8 @@ public sealed partial class EtcdStore : IStore
     /// TLS together with user authentication is not offered by dotnet-etcd's constructors; it is refused by
     /// <see cref="EtcdStoreOptions.Validate"/> rather than silently dropping one of them.
     /// </summary>
-    private static EtcdClient CreateClient(EtcdStoreOptions options)
+    private static EtcdClient CreateClient(EtcdStoreOptions options, string endpoints)
     {
-        var endpoints = string.Join(',', EtcdStoreOptions.ParseEndpoints(options.Endpoints).Select(e => e.GetLeftPart(UriPartial.Authority)));
         if (options.ConfigureTls is { } tls)
         {
             return new EtcdClient(endpoints, tls, configureChannelOptions: o =>
@@ -154,16 +157,6 @@ public sealed partial class EtcdStore : IStore
         }, EtcdRepeat.IfNotApplied, 0, cancellationToken);
     }
 
-    /// <summary>One keep-alive round trip on a short-lived stream; false when etcd no longer knows the lease.</summary>
-    public Task<bool> KeepAliveAsync(long leaseId, CancellationToken cancellationToken = default) =>
-        Call(async () =>
-        {
-            using var call = _lease.LeaseKeepAlive(Options(cancellationToken));
-            await call.RequestStream.WriteAsync(new LeaseKeepAliveRequest { ID = leaseId }, cancellationToken);
-            await call.RequestStream.CompleteAsync();
-            return await call.ResponseStream.MoveNext(cancellationToken) && call.ResponseStream.Current.TTL > 0;
-        }, cancellationToken);
-
     /// <summary>Revokes a lease and deletes its keys. Revoking an unknown lease does nothing.</summary>
     public Task RevokeLeaseAsync(long leaseId, CancellationToken cancellationToken = default) =>
         // Safe to repeat: revoking a lease already revoked answers NotFound, the outcome wanted.
@@ -193,6 +186,11 @@ public sealed partial class EtcdStore : IStore
     public ValueTask DisposeAsync()
     {
         _client.Dispose();
+        foreach (var client in _keepAliveClients)
+        {
+            client.Dispose();
+        }
+
         return ValueTask.CompletedTask;
     }
 

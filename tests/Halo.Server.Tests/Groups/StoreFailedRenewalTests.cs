@@ -1,0 +1,140 @@
+using System.Collections.Immutable;
+using System.Diagnostics.Metrics;
+using System.Text;
+using Halo.Core.Failover;
+using Halo.Server.Events;
+using Halo.Server.Groups;
+using Halo.Store;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Halo.Server.Tests.Groups;
+
+/// <summary>
+/// A decider whose store fails to renew the primary's lease (an etcd too busy to answer in time) does not fail the primary
+/// over: not when the primary fences itself at its renew deadline, not when the lease lapses. Once the store answers, a
+/// primary that still vouches for its epoch gets its lease back in the same epoch. Fake clock, embedded store.
+/// </summary>
+public sealed class StoreFailedRenewalTests : IAsyncLifetime
+{
+    private const string Group = "cache";
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero)) { AutoAdvanceAmount = TimeSpan.Zero };
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "halo-store-renewal-" + Guid.NewGuid().ToString("N"));
+    private readonly GroupPolicy _policy = new() { AntiFlapWindow = TimeSpan.Zero };
+    private ServiceProvider _services = null!;
+    private ScriptedStore _store = null!;
+    private GroupActor _actor = null!;
+    private LeaderRecord _leader = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        _store = new ScriptedStore(await EmbeddedStore.OpenAsync(_dir, new EmbeddedStoreOptions { LeaseCheckInterval = TimeSpan.FromMilliseconds(20) }, _time));
+        var context = new GroupContext(
+            _store, new EventLog(_store, new ServerOptions { DataDirectory = _dir }, _time), _time, new GroupsOptions(),
+            new GroupMetrics(_services.GetRequiredService<IMeterFactory>()), NullLogger.Instance, () => { }, () => []);
+        var policyRevision = await _store.PutAsync(GroupKeys.Policy(Group), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(_policy, Halo.Core.Serialization.HaloJson.Options));
+        var lease = await _store.GrantLeaseAsync(_policy.LeaseTtl);
+        _leader = new LeaderRecord("r1", 1, lease.Id, _time.GetUtcNow(), "bootstrap");
+        var records = new StoreLeaderRecords(_store, Group, _ => [TxnOp.Put(GroupKeys.LeaseMarker(Group), Encoding.UTF8.GetBytes("r1"), lease.Id)]);
+        Assert.True(await records.TryReplaceAsync(0, _leader));
+        var members = ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal,
+            new[] { "r1", "r2", "r3" }.Select(m => KeyValuePair.Create(m, MemberRuntime.New(m, Address(m)))));
+        _actor = new GroupActor(context, new GroupState
+        {
+            Name = Group, Policy = _policy, PolicyRevision = policyRevision, Leader = _leader, LeaderRevision = records.LastRevision, Members = members,
+            Confirmed = true, Version = 1,
+        });
+        _actor.Own(); // decided here for a long time: no handoff window
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _store.DisposeAsync();
+        await _services.DisposeAsync();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private static string Address(string member) => $"127.0.0.1:{6000 + member[^1]}";
+
+    private Task<Assignment> ReportAsync(string member, MemberRole role, bool fenced = false) =>
+        _actor.ReportAsync(member, new MemberReport
+        {
+            Address = Address(member), Role = role, Epoch = 1, DbUp = true, Healthy = true, Offset = 100, Fenced = fenced,
+            PrimaryOfEpoch = role == MemberRole.Primary ? 1 : 0, Following = role == MemberRole.Replica ? Address("r1") : null,
+            Round = _actor.State.Round?.Id ?? 0,
+        }, default);
+
+    private async Task ReplicasReportAsync()
+    {
+        await ReportAsync("r2", MemberRole.Replica);
+        await ReportAsync("r3", MemberRole.Replica);
+    }
+
+    [Fact]
+    public async Task Decide_StoreFailsThePrimarysRenewals_NoFailoverAndTheLeaseIsRestoredInTheSameEpoch()
+    {
+        Assert.True((await ReportAsync("r1", MemberRole.Primary)).LeaseRenewed);
+
+        // The store stops answering renewals; the primary's agent keeps reporting and fences at its deadline.
+        _store.Fault = RenewalFault.Fail;
+        for (var i = 0; i < 15; i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(200));
+            await Assert.ThrowsAsync<StoreUnavailableException>(() => ReportAsync("r1", MemberRole.Primary, fenced: i >= 7));
+            await ReplicasReportAsync();
+            await _actor.DecideAsync(default);
+            Assert.Equal((1L, "r1"), (_actor.State.Leader!.Epoch, _actor.State.Leader.Member));
+            Assert.Null(_actor.State.Round);
+        }
+
+        // Lease expiry runs on the store's timer and writer thread: step the clock and give it real moments, bounded.
+        for (var i = 0; i < 200 && (await _store.GetAsync(GroupKeys.LeaseMarker(Group))).Item is not null; i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(20));
+            await Task.Delay(TimeSpan.FromMilliseconds(20), TimeProvider.System);
+        }
+
+        Assert.Null((await _store.GetAsync(GroupKeys.LeaseMarker(Group))).Item);
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => ReportAsync("r1", MemberRole.Primary, fenced: true));
+        await ReplicasReportAsync();
+        await _actor.DecideAsync(default);
+        // Lapsed, and still no failover: the store failed the renewals, not the primary. The primary vouches for epoch 1, so it
+        // gets a new lease in epoch 1 (granting it is a raft write this store still takes; a store failing those too retries).
+        Assert.Null(_actor.State.Round);
+        Assert.Equal((1L, "r1"), (_actor.State.Leader!.Epoch, _actor.State.Leader.Member));
+
+        _store.Fault = RenewalFault.None;
+        await ReportAsync("r1", MemberRole.Primary, fenced: true);
+        await ReplicasReportAsync();
+        await _actor.DecideAsync(default);
+        var stored = (await new StoreLeaderRecords(_store, Group).ReadAsync()).Record!;
+        Assert.Equal(("r1", 1L), (stored.Member, stored.Epoch));
+        Assert.NotEqual(_leader.LeaseId, stored.LeaseId);
+        var renewed = await ReportAsync("r1", MemberRole.Primary, fenced: true);
+        Assert.True(renewed.LeaseRenewed);
+        Assert.Equal((MemberRole.Primary, 1L, false), (renewed.Role, renewed.Epoch, renewed.Fence));
+    }
+
+    [Fact]
+    public async Task Decide_StoreFailedOnceThenThePrimaryWentSilent_FailsOverAsUsual()
+    {
+        Assert.True((await ReportAsync("r1", MemberRole.Primary)).LeaseRenewed);
+        _store.Fault = RenewalFault.Fail;
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => ReportAsync("r1", MemberRole.Primary));
+        _store.Fault = RenewalFault.None;
+
+        // r1 says nothing more (its node died): the lapse is then evidence, whatever the store did before.
+        for (var i = 0; i < 60 && _actor.State.Leader!.Epoch == 1; i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(200));
+            await ReplicasReportAsync();
+            await _actor.DecideAsync(default);
+            await Task.Delay(TimeSpan.FromMilliseconds(5), TimeProvider.System);
+        }
+
+        Assert.Equal(2L, _actor.State.Leader!.Epoch);
+        Assert.NotEqual("r1", _actor.State.Leader.Member);
+    }
+}
