@@ -53,4 +53,11 @@ internal static class Report
 {
     public static void Result(string mode, string details) =>
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"RESULT mode={mode} {details}"));
+
+    /// <summary>
+    /// The load generator's own CPU per operation since <paramref name="start"/>: it shares the cores with the system under
+    /// test, so a comparison is like with like only when the two clients cost about the same.
+    /// </summary>
+    public static string ClientCpu(TimeSpan start, int operations) =>
+        string.Create(CultureInfo.InvariantCulture, $"client_cpu_us={(operations == 0 ? 0 : (Environment.CpuUsage.TotalTime - start).TotalMicroseconds / operations):F0}");
 }

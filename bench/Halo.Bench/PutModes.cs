@@ -44,6 +44,7 @@ internal static class PutModes
 
         var latencies = new Latencies();
         var errors = 0L;
+        var cpu = Environment.CpuUsage.TotalTime;
         var clock = new RunClock();
         var end = TimeSpan.FromSeconds(seconds);
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(worker => Task.Run(async () =>
@@ -66,7 +67,7 @@ internal static class PutModes
             latencies.AddRange(samples);
         })));
         var elapsed = clock.Elapsed.TotalSeconds;
-        Report.Result(mode, $"concurrency={concurrency} seconds={elapsed:F1} ops={latencies.Count} rate={latencies.Count / elapsed:F0}/s {latencies.Summary()} errors={errors}");
+        Report.Result(mode, $"concurrency={concurrency} seconds={elapsed:F1} ops={latencies.Count} rate={latencies.Count / elapsed:F0}/s {latencies.Summary()} errors={errors} {Report.ClientCpu(cpu, latencies.Count)}");
         return errors == 0 ? 0 : 1;
     }
 }
