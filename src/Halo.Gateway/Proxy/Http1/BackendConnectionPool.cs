@@ -3,20 +3,26 @@ using System.Net;
 namespace Halo.Gateway.Proxy.Http1;
 
 /// <summary>
-/// Idle kept-alive connections to one destination, most recently used first (warm connections are
-/// reused, the oldest age out). A lock around a small array: uncontended on the fast path and no
-/// allocation per rent or return.
+/// Idle kept-alive connections to one destination, kept per event-thread lane (<see cref="EventLoopLane"/>), most
+/// recently used first in each (warm connections are reused, the oldest age out). A request takes a connection of
+/// its own lane when there is one and another lane's otherwise, so the pool never opens more connections than one
+/// shared list would. A lock around small arrays: uncontended on the fast path and no allocation per rent or return.
 /// </summary>
 internal sealed class BackendConnectionPool : IDisposable
 {
     private readonly object _gate = new();
-    private BackendConnection[] _idle = new BackendConnection[16];
+    private readonly Lane[] _lanes;
     private int _count;
     private bool _disposed;
 
-    public BackendConnectionPool(Uri address)
+    public BackendConnectionPool(Uri address, int lanes = 0)
     {
         EndPoint = IPAddress.TryParse(address.IdnHost, out var ip) ? new IPEndPoint(ip, address.Port) : new DnsEndPoint(address.IdnHost, address.Port);
+        _lanes = new Lane[lanes > 0 ? lanes : EventLoopLane.Count];
+        for (var i = 0; i < _lanes.Length; i++)
+        {
+            _lanes[i] = new Lane();
+        }
     }
 
     public EndPoint EndPoint { get; }
@@ -32,7 +38,8 @@ internal sealed class BackendConnectionPool : IDisposable
         }
     }
 
-    public BackendConnection? TryRent()
+    /// <summary>An idle connection, of lane <paramref name="lane"/> when it has one; null when the pool is empty.</summary>
+    public BackendConnection? TryRent(int lane)
     {
         lock (_gate)
         {
@@ -41,12 +48,28 @@ internal sealed class BackendConnectionPool : IDisposable
                 return null;
             }
 
-            var c = _idle[--_count];
-            _idle[_count] = null!;
-            return c;
+            _count--;
+            var own = _lanes[lane % _lanes.Length];
+            if (own.Count > 0)
+            {
+                return own.Pop();
+            }
+
+            // Another lane's: the fullest, so the lanes stay balanced.
+            var fullest = _lanes[0];
+            foreach (var l in _lanes)
+            {
+                if (l.Count > fullest.Count)
+                {
+                    fullest = l;
+                }
+            }
+
+            return fullest.Pop();
         }
     }
 
+    /// <summary>Puts a reusable connection back, in the lane of the thread its reads complete on (<see cref="BackendConnection.Lane"/>).</summary>
     public void Return(BackendConnection connection, long now)
     {
         connection.IdleSince = now;
@@ -54,12 +77,8 @@ internal sealed class BackendConnectionPool : IDisposable
         {
             if (!_disposed)
             {
-                if (_count == _idle.Length)
-                {
-                    Array.Resize(ref _idle, _count * 2);
-                }
-
-                _idle[_count++] = connection;
+                _lanes[connection.Lane % _lanes.Length].Push(connection);
+                _count++;
                 return;
             }
         }
@@ -67,24 +86,15 @@ internal sealed class BackendConnectionPool : IDisposable
         connection.Dispose();
     }
 
-    /// <summary>Closes connections idle since before <paramref name="idleSince"/> (the oldest sit at the bottom).</summary>
+    /// <summary>Closes connections idle since before <paramref name="idleSince"/> (the oldest sit at the bottom of each lane).</summary>
     public void Prune(long idleSince)
     {
-        BackendConnection[]? stale = null;
-        var n = 0;
+        List<BackendConnection>? stale = null;
         lock (_gate)
         {
-            while (n < _count && _idle[n].IdleSince < idleSince)
+            foreach (var l in _lanes)
             {
-                n++;
-            }
-
-            if (n > 0)
-            {
-                stale = _idle[..n];
-                Array.Copy(_idle, n, _idle, 0, _count - n);
-                Array.Clear(_idle, _count - n, n);
-                _count -= n;
+                _count -= l.RemoveOlderThan(idleSince, ref stale);
             }
         }
 
@@ -99,18 +109,68 @@ internal sealed class BackendConnectionPool : IDisposable
 
     public void Dispose()
     {
-        BackendConnection[] all;
+        List<BackendConnection>? all = null;
         lock (_gate)
         {
             _disposed = true;
-            all = _idle[.._count];
-            Array.Clear(_idle);
+            foreach (var l in _lanes)
+            {
+                l.RemoveOlderThan(long.MaxValue, ref all);
+            }
+
             _count = 0;
         }
 
-        foreach (var c in all)
+        if (all is not null)
         {
-            c.Dispose();
+            foreach (var c in all)
+            {
+                c.Dispose();
+            }
+        }
+    }
+
+    /// <summary>One lane's idle connections: a stack, the oldest at index 0.</summary>
+    private sealed class Lane
+    {
+        private BackendConnection[] _idle = new BackendConnection[8];
+
+        public int Count { get; private set; }
+
+        public void Push(BackendConnection connection)
+        {
+            if (Count == _idle.Length)
+            {
+                Array.Resize(ref _idle, Count * 2);
+            }
+
+            _idle[Count++] = connection;
+        }
+
+        public BackendConnection Pop()
+        {
+            var c = _idle[--Count];
+            _idle[Count] = null!;
+            return c;
+        }
+
+        public int RemoveOlderThan(long idleSince, ref List<BackendConnection>? removed)
+        {
+            var n = 0;
+            while (n < Count && _idle[n].IdleSince < idleSince)
+            {
+                n++;
+            }
+
+            if (n > 0)
+            {
+                (removed ??= []).AddRange(new ReadOnlySpan<BackendConnection>(_idle, 0, n));
+                Array.Copy(_idle, n, _idle, 0, Count - n);
+                Array.Clear(_idle, Count - n, n);
+                Count -= n;
+            }
+
+            return n;
         }
     }
 }
