@@ -37,12 +37,6 @@ internal sealed class BackendConnection : IDisposable
     /// <summary>Requests completed on this connection (0: fresh).</summary>
     public int Uses { get; set; }
 
-    /// <summary>
-    /// The event-thread lane its socket's completions run on (<see cref="EventLoopLane"/>): learnt from the thread a
-    /// read that had to wait resumes on; until then the lane of the thread that opened it.
-    /// </summary>
-    public int Lane { get; set; } = EventLoopLane.Current;
-
     /// <summary>When it was put back in the pool (timestamp).</summary>
     public long IdleSince { get; set; }
 
@@ -81,9 +75,6 @@ internal sealed class BackendConnection : IDisposable
 
     /// <summary>Reads into the buffer after <see cref="End"/>; 0 at end of stream.</summary>
     public ValueTask<int> ReceiveAsync() => _socket.ReceiveAsync(Buffer.AsMemory(End), SocketFlags.None);
-
-    /// <summary>Called on the thread a read that had to wait resumed on: with inline completions, the socket's event thread.</summary>
-    public void NoteLane() => Lane = EventLoopLane.Current;
 
     /// <summary>Reads into caller memory (a response body straight into the client's output).</summary>
     public ValueTask<int> ReceiveAsync(Memory<byte> destination) => _socket.ReceiveAsync(destination, SocketFlags.None);

@@ -20,7 +20,7 @@ internal sealed partial class Http1ClientConnection
         var replayable = _bodyRemaining == 0 || _bodyBuffered;
         for (var fresh = false; ; fresh = true)
         {
-            var connection = fresh ? null : destination.Connections.TryRent(EventLoopLane.Current);
+            var connection = fresh ? null : destination.Connections.TryRent();
             var reused = connection is not null;
             if (connection is null)
             {
@@ -86,16 +86,7 @@ internal sealed partial class Http1ClientConnection
                     }
 
                     connection.Arm(timeout);
-#pragma warning disable CA2012 // awaited once, just below
-                    var receive = connection.ReceiveAsync();
-#pragma warning restore CA2012
-                    var waited = !receive.IsCompleted;
-                    var n = await receive;
-                    if (waited)
-                    {
-                        connection.NoteLane(); // resumed on the backend socket's event thread
-                    }
-
+                    var n = await connection.ReceiveAsync();
                     if (n == 0)
                     {
                         throw new BadResponseException();
