@@ -28,4 +28,7 @@ internal static partial class AgentLog
 
     [LoggerMessage(EventId = 4008, Level = LogLevel.Error, Message = "{Member}: database command failed")]
     public static partial void CommandFailed(ILogger logger, string member, Exception error);
+
+    [LoggerMessage(EventId = 4009, Level = LogLevel.Warning, Message = "{Member}: failsafe {On} (writes accepted on the members' promises while no server renews the lease)")]
+    public static partial void Failsafe(ILogger logger, string member, bool on);
 }

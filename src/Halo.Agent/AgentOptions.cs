@@ -36,4 +36,14 @@ public sealed record AgentOptions
 
     /// <summary>How often the fencing watchdog checks the renew deadline. Default 20 ms.</summary>
     public TimeSpan WatchdogInterval { get; init; } = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>
+    /// The failsafe (docs/ha.md, "The data path outlives the control plane"): as a primary, keep accepting writes when no server
+    /// renews the lease while every other member's agent promises it follows this primary in this epoch; as a replica, give
+    /// such promises. Needs <see cref="FailsafeAddress"/>. Default off.
+    /// </summary>
+    public bool Failsafe { get; init; }
+
+    /// <summary>host:port where this agent's failsafe endpoint listens (<see cref="FailsafeListener"/>), reported to the decider.</summary>
+    public string? FailsafeAddress { get; init; }
 }

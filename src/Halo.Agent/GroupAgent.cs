@@ -12,7 +12,7 @@ namespace Halo.Agent;
 /// it cannot renew. A long poll on the group status wakes it the moment leadership changes; a watchdog fences a primary
 /// whose renewals stopped, at the deadline <see cref="FencingTiming"/> documents, whatever the main loop is doing.
 /// </summary>
-public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, GroupClient client, TimeProvider time, ILogger logger, IManagedDatabase? managed = null)
+public sealed partial class GroupAgent(AgentOptions options, IDatabaseDriver driver, GroupClient client, TimeProvider time, ILogger logger, IManagedDatabase? managed = null)
 {
     private readonly SemaphoreSlim _wake = new(0);
     private readonly SemaphoreSlim _dbGate = new(1, 1);
@@ -61,6 +61,7 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
     {
         var watch = WatchLoopAsync(ct);
         var watchdog = WatchdogLoopAsync(ct);
+        var failsafe = FailsafeLoopAsync(ct);
         try
         {
             while (!ct.IsCancellationRequested)
@@ -88,7 +89,7 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
         {
         }
 
-        await Task.WhenAll(watch, watchdog).ConfigureAwait(false);
+        await Task.WhenAll(watch, watchdog, failsafe).ConfigureAwait(false);
     }
 
     /// <summary>One probe, report and apply.</summary>
@@ -166,7 +167,14 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
             Following = probe.FollowingAddress, Kind = driver.Kind, Timeline = probe.Timeline, SynchronousStandbys = probe.SynchronousStandbys,
             StreamingStandbys = probe.StreamingStandbys, Bootstrappable = probe.Bootstrappable,
             PrimaryOfEpoch = probe.Up && probe.Pid is { } pid && pid == _primaryPid ? _primaryOfEpoch : 0,
+            FailsafeAddress = options.Failsafe ? options.FailsafeAddress : null, FailsafeMembers = FailsafeAsks(), Failsafe = _inFailsafe,
         };
+        if (options.Failsafe && (Assignment is null || Interlocked.Read(ref _knownEpoch) > 0) && Hold.Holding)
+        {
+            // Bound by a promise (or the start-up hold): a position read now may not be final, the primary may still be writing.
+            report = report with { Round = 0 };
+        }
+
         try
         {
             // A primary's renewal counts from its send: an answer is worth waiting for as long as it could still renew, its
@@ -179,6 +187,13 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
                 ? await client.ReportAsync(options.Group, options.Member, report, hedge, deadline.Token).ConfigureAwait(false)
                 : await client.ReportAsync(options.Group, options.Member, report, deadline.Token).ConfigureAwait(false);
             _serverDown = false;
+            Interlocked.Exchange(ref _serverReached, time.GetTimestamp());
+            if (Assignment is null && options.Failsafe)
+            {
+                Hold.Promise(a.LeaseTtl); // an agent that (re)started forgot its promises: bound for one promise TTL
+            }
+
+            LearnFailsafe(a);
             if (a.LeaseRenewed && a.Role == MemberRole.Primary)
             {
                 lock (_leaseGate)
@@ -256,8 +271,20 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
         await _dbGate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
+            if (a.Role == MemberRole.Primary && !a.Fence && !LeaseValid(a) && _writable && probe.Role == MemberRole.Primary && !probe.Fenced && FailsafeValid(a))
+            {
+                return; // writing on the members' promises: nothing to change until a renewal or the watchdog says otherwise
+            }
+
             if (a.Role == MemberRole.Primary && LeaseValid(a) && !a.Fence)
             {
+                if (probe.Role != MemberRole.Primary && options.Failsafe && a.Epoch > 1 && Hold.Holding)
+                {
+                    // Promised the old primary not to be promoted (or restarted and forgot whether it did): wait until that ends.
+                    // Epoch 1 is the first election: there was no primary to promise anything to.
+                    return;
+                }
+
                 if ((probe.Role != MemberRole.Primary || probe.Fenced) && _lostInEpoch == a.Epoch && !a.ResumeAfterRestart)
                 {
                     return; // stays fenced until the controller moves leadership (or the policy allows restart in place)
@@ -288,6 +315,11 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
             else if (a.Role == MemberRole.Replica && a.PrimaryAddress is { } primary && Split(primary) is var (host, port))
             {
                 _writable = false;
+                if (options.Failsafe && Hold.Holding && probe.Role == MemberRole.Replica && probe.FollowingAddress != primary)
+                {
+                    return; // promised the primary it follows not to be re-pointed: wait until the promise ends
+                }
+
                 if (probe.Role != MemberRole.Replica || probe.FollowingAddress != primary || probe.Fenced)
                 {
                     _primaryOfEpoch = 0; // a replica's data is its new primary's from now on
@@ -319,7 +351,7 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
             while (!ct.IsCancellationRequested)
             {
                 await Task.Delay(options.WatchdogInterval, time, ct).ConfigureAwait(false);
-                if (!_writable || Assignment is not { } a || LeaseValid(a))
+                if (!_writable || Assignment is not { } a || LeaseValid(a) || FailsafeValid(a))
                 {
                     continue;
                 }
@@ -327,9 +359,9 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
                 await _dbGate.WaitAsync(ct).ConfigureAwait(false);
                 try
                 {
-                    if (_writable && !LeaseValid(a))
+                    if (_writable && !LeaseValid(a) && !FailsafeValid(a))
                     {
-                        await FenceLockedAsync("lease not renewed before the deadline", ct).ConfigureAwait(false);
+                        await FenceLockedAsync(_inFailsafe ? "failsafe promises ran out" : "lease not renewed before the deadline", ct).ConfigureAwait(false);
                         WatchdogFencedAt = time.GetUtcNow();
                     }
                 }
@@ -351,6 +383,9 @@ public sealed class GroupAgent(AgentOptions options, IDatabaseDriver driver, Gro
     private async Task FenceLockedAsync(string reason, CancellationToken ct)
     {
         _writable = false;
+        // The failsafe only ever prolongs writing that never stopped: once fenced, only a lease renewal makes it writable again.
+        Ledger.Clear();
+        SetFailsafe(false);
         try
         {
             using var deadline = new Deadline(FencingTiming.FenceCommandBudget(Assignment?.LeaseTtl ?? TimeSpan.FromSeconds(2)), time, ct);

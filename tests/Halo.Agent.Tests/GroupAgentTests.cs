@@ -169,7 +169,7 @@ public sealed class GroupAgentTests
         Assert.Equal(0L, _server.Last!.PrimaryOfEpoch);
     }
 
-    private sealed class FakeDriver : IDatabaseDriver
+    internal sealed class FakeDriver : IDatabaseDriver
     {
         public bool Slow { get; set; }
         public List<string> Calls { get; } = [];
@@ -212,7 +212,7 @@ public sealed class GroupAgentTests
     }
 
     /// <summary>Answers reports with <see cref="Next"/>, or fails like an unreachable server when it is null.</summary>
-    private sealed class StubServer : HttpMessageHandler
+    internal sealed class StubServer : HttpMessageHandler
     {
         public Assignment? Next { get; set; }
         public MemberReport? Last { get; private set; }

@@ -42,9 +42,19 @@ internal static class AgentCommand
         var pgSecrets = new Option<string?>("--postgres-secrets") { Description = "File with the superuser and replication passwords (written by the member that initialises the group)" };
         var advertise = new Option<string?>("--advertise") { Description = "host:port replicas and clients use to reach the Redis, when not the address the agent uses" };
         var interval = new Option<string>("--interval") { Description = "Probe and report interval", DefaultValueFactory = _ => "100ms" };
+        var failsafe = new Option<string>("--failsafe")
+        {
+            Description = "on: while no server answers, a primary keeps writing on the other members' direct promises (docs/ha.md); off: it fences at its renew deadline",
+            DefaultValueFactory = _ => FailsafeDefault,
+        };
+        var failsafeListen = new Option<string>("--failsafe-listen")
+        {
+            Description = "IP:port of this agent's failsafe endpoint (port 0 picks a free one)", DefaultValueFactory = _ => "127.0.0.1:0",
+        };
         var command = new Command("agent", "Run beside a database: report its health and position, promote, follow and fence it")
         {
             group, member, driver, redis, redisServer, redisPort, redisDir, redisAuth, redisTlsCa, redisTlsCert, redisTlsKey, advertise, address, health, position, promote, follow, fence, kill, interval,
+            failsafe, failsafeListen,
             pg, pgBin, pgData, pgPort, pgSecrets,
         };
         command.SetAction((parse, ct) => CommonOptions.Run(async () =>
@@ -57,6 +67,9 @@ internal static class AgentCommand
             {
                 throw new CliException("--interval: must be a duration between 10ms and 10s");
             }
+
+            var failsafeOn = FailsafeSwitch(parse.GetValue(failsafe));
+            var failsafeEndpoint = FailsafeEndpoint(parse.GetValue(failsafeListen)!);
 
             using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
             IManagedDatabase? managed = null;
@@ -104,8 +117,13 @@ internal static class AgentCommand
             await using (db)
             await using (managed)
             {
-                var agent = new GroupAgent(new AgentOptions { Server = server, Group = g, Member = m, Interval = every }, db, client, TimeProvider.System,
-                    loggers.CreateLogger("halo.agent"), managed);
+                GroupAgent? started = null;
+                await using var listener = failsafeOn
+                    ? await FailsafeListener.StartAsync(failsafeEndpoint, r => started?.AnswerPromiseAsync(r, ct) ?? Task.FromResult(new FailsafePromiseAnswer(false, "starting", TimeSpan.Zero)), ct)
+                    : null;
+                var agent = started = new GroupAgent(
+                    new AgentOptions { Server = server, Group = g, Member = m, Interval = every, Failsafe = failsafeOn, FailsafeAddress = listener?.Address }, db, client,
+                    TimeProvider.System, loggers.CreateLogger("halo.agent"), managed);
                 Console.WriteLine($"halo agent {m} of group {g}: database {db.Address}{(managed is null ? "" : " (managed)")}, server {string.Join(",", clientOptions.Servers)}");
                 try
                 {
@@ -121,6 +139,26 @@ internal static class AgentCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>The failsafe's default: off until the stressed fault tests show it safe (docs/ha.md).</summary>
+    internal const string FailsafeDefault = "off";
+
+    /// <summary>--failsafe: on or off, anything else is one line naming the flag.</summary>
+    internal static bool FailsafeSwitch(string? value) => value switch
+    {
+        "on" => true,
+        "off" => false,
+        _ => throw new CliException($"--failsafe: '{value}' must be on or off"),
+    };
+
+    /// <summary>--failsafe-listen: an IP address and a port (0 for any free one).</summary>
+    internal static System.Net.IPEndPoint FailsafeEndpoint(string value)
+    {
+        var endpoint = CommonOptions.Endpoint(value, "--failsafe-listen", anyPort: true);
+        return System.Net.IPAddress.TryParse(endpoint.Host, out var ip)
+            ? new System.Net.IPEndPoint(ip, endpoint.Port)
+            : throw new CliException($"--failsafe-listen: '{value}' must be an IP address and a port, e.g. 127.0.0.1:0");
     }
 
     /// <summary>TLS to Redis from the --redis-tls-* flags, or null; each file is checked now, failing with one line naming its flag.</summary>

@@ -48,6 +48,15 @@ public sealed record MemberReport
     /// fenced former primary that answers a position round with it bounds the round by itself (docs/failover.md).
     /// </summary>
     public long PrimaryOfEpoch { get; init; }
+    /// <summary>Where this member's agent answers failsafe promise requests (host:port), or null when its failsafe is off.</summary>
+    public string? FailsafeAddress { get; init; }
+    /// <summary>
+    /// From a primary with the failsafe on: every member it will ask for a promise before it keeps writing past its renew
+    /// deadline. The decider records it; after the primary's lease lapses only these members can be promoted from its epoch.
+    /// </summary>
+    public IReadOnlyList<string>? FailsafeMembers { get; init; }
+    /// <summary>True while the primary keeps accepting writes on promises alone (its lease not renewed in time).</summary>
+    public bool Failsafe { get; init; }
 }
 
 /// <summary>The server's answer to a report, and what the group watch tells agents: what this member should be.</summary>
@@ -81,6 +90,12 @@ public sealed record Assignment
     /// not manage synchronous replication.
     /// </summary>
     public string? SynchronousStandbys { get; init; }
+    /// <summary>For the primary: the other members' failsafe addresses (member name to host:port) as the decider knows them.</summary>
+    public IReadOnlyDictionary<string, string>? FailsafePeers { get; init; }
+    /// <summary>For the primary: the epoch of the stored failsafe record (0 when none): only then may it use the failsafe.</summary>
+    public long FailsafeEpoch { get; init; }
+    /// <summary>For the primary: the members the stored failsafe record names (the only ones promotable from its epoch after a lapse).</summary>
+    public IReadOnlyList<string>? FailsafeMembers { get; init; }
 }
 
 /// <summary>One member as the status API shows it.</summary>

@@ -30,7 +30,7 @@ internal sealed partial class GroupActor
         var leader = s.Leader;
         var leaseAlive = leader is not null && (await Store.GetAsync(GroupKeys.LeaseMarker(Name), ct).ConfigureAwait(false)).Item?.LeaseId == leader.LeaseId;
         var now = Now;
-        var view = s.View(leaseAlive, now);
+        var view = s.DecisionView(leaseAlive, now);
         var trigger = FailoverPlanner.Decide(view);
         if (trigger.Cause == "primary-fenced" && leader is not null && StoreFailedRenewalOf(leader))
         {

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
 using Halo.Core.Failover;
+using Halo.Core.Serialization;
 using Halo.Store;
 
 namespace Halo.Server.Groups;
@@ -87,8 +89,12 @@ internal sealed partial class GroupActor
             return false;
         }
 
+        // A primary writing on failsafe promises (docs/ha.md, "The data path outlives the control plane") is still the only
+        // primary of its epoch: its lapsed lease is restored whenever it reports so, not only in a new owner's window.
         var window = InOwnDetectionWindow(s);
-        if (!window && !StoreFailedRenewalOf(leader))
+        var failsafe = s.Members.TryGetValue(leader.Member, out var writing) && writing.Fresh(Now, s.Policy) &&
+                       writing.Report is { Failsafe: true, Fenced: false, DbUp: true } f && f.Epoch == leader.Epoch;
+        if (!window && !failsafe && !StoreFailedRenewalOf(leader))
         {
             return false;
         }
@@ -163,6 +169,43 @@ internal sealed partial class GroupActor
                 [Compare.ModRevisionIs(GroupKeys.Leader(Name), leaderRevision)],
                 [TxnOp.Put(GroupKeys.Confirmed(Name), Encoding.UTF8.GetBytes(epoch.ToString(CultureInfo.InvariantCulture)))],
                 []), ct).ConfigureAwait(false);
+        }
+        catch (StoreUnavailableException)
+        {
+        }
+    }
+
+    /// <summary>
+    /// Grows the stored failsafe record by the members the primary of <paramref name="epoch"/> says it asks, guarded by the leader
+    /// record's revision (a record for an epoch that has ended is never written). Only a stored record is echoed to the primary,
+    /// and only then does it use the failsafe; best effort otherwise.
+    /// </summary>
+    private async Task RecordFailsafeAsync(string member, long epoch, IReadOnlyList<string> asks, CancellationToken ct)
+    {
+        var s = State;
+        if (s.Leader is not { } leader || leader.Member != member || leader.Epoch != epoch || FailsafeRecord.Grow(s.Failsafe, epoch, asks) is not { } grown)
+        {
+            return;
+        }
+
+        try
+        {
+            var result = await Store.TxnAsync(new TxnRequest(
+                [Compare.ModRevisionIs(GroupKeys.Leader(Name), s.LeaderRevision)],
+                [TxnOp.Put(GroupKeys.Failsafe(Name), JsonSerializer.SerializeToUtf8Bytes(grown, HaloJson.Options))],
+                []), ct).ConfigureAwait(false);
+            if (result.Succeeded)
+            {
+                await TurnAsync(now =>
+                {
+                    if (now.Leader?.Epoch == epoch && (now.Failsafe is not { } had || had.Epoch != epoch || grown.Members.Count >= had.Members.Count))
+                    {
+                        Publish(now with { Failsafe = grown }, visible: false);
+                    }
+
+                    return Task.FromResult(0);
+                }, ct).ConfigureAwait(false);
+            }
         }
         catch (StoreUnavailableException)
         {

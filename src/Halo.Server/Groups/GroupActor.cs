@@ -89,6 +89,11 @@ internal sealed partial class GroupActor
             await PersistConfirmationAsync(leaderRevision, report.Epoch, ct).ConfigureAwait(false);
         }
 
+        if (renewLease != 0 && report.FailsafeMembers is { } asks)
+        {
+            await RecordFailsafeAsync(member, report.Epoch, asks, ct).ConfigureAwait(false);
+        }
+
         if (persist)
         {
             await Store.PutAsync(GroupKeys.Member(Name, member), JsonSerializer.SerializeToUtf8Bytes(new MemberRecord(report.Address), HaloJson.Options), 0, ct)
@@ -257,7 +262,7 @@ internal sealed partial class GroupActor
             var ops = new List<TxnOp>
             {
                 TxnOp.Delete(GroupKeys.Policy(Name)), TxnOp.Delete(GroupKeys.Leader(Name)), TxnOp.Delete(GroupKeys.LeaseMarker(Name)), TxnOp.Delete(GroupKeys.Sync(Name)),
-                TxnOp.Delete(GroupKeys.Confirmed(Name)),
+                TxnOp.Delete(GroupKeys.Confirmed(Name)), TxnOp.Delete(GroupKeys.Failsafe(Name)),
                 _ctx.Events.Append(new RegistryEvent { Type = EventTypes.GroupDeleted, Time = Now, Service = Name, Cause = "by request" }),
             };
             ops.AddRange(s.Members.Keys.Select(m => TxnOp.Delete(GroupKeys.Member(Name, m))));

@@ -21,6 +21,9 @@ internal static class GroupKeys
     /// </summary>
     public static string Confirmed(string group) => $"{Prefix}{group}/confirmed";
 
+    /// <summary>The members the primary of an epoch asks for failsafe promises (<see cref="Core.Failover.FailsafeRecord"/>).</summary>
+    public static string Failsafe(string group) => $"{Prefix}{group}/failsafe";
+
     /// <summary>Every key of one group.</summary>
     public static string Of(string group) => $"{Prefix}{group}/";
 

@@ -94,6 +94,10 @@ internal sealed class GroupRegistry
             {
                 confirmed[name] = GroupActor.ParseConfirmed(kv);
             }
+            else if (rest == "failsafe" && Deserialize<FailsafeRecord>(kv) is { } failsafe)
+            {
+                states[name] = s with { Failsafe = failsafe };
+            }
             else if (rest == "sync" && Deserialize<SyncRecord>(kv) is { } sync)
             {
                 states[name] = s with { Sync = SyncState.None with { Record = sync, Revision = kv.ModRevision } };

@@ -72,6 +72,24 @@ internal sealed record GroupState
     /// <summary>Why the needed failover is not happening, while no member can be shown to hold every acknowledged write.</summary>
     public string? Blocked { get; init; }
     public SyncState Sync { get; init; } = SyncState.None;
+    /// <summary>The stored failsafe record: after a lapse, only its members can be promoted from its epoch.</summary>
+    public FailsafeRecord? Failsafe { get; init; }
+
+    /// <summary>
+    /// The view a decision looks at. Members the primary never said it asks for failsafe promises count as not having answered
+    /// any position round: the primary may still be writing on the others' promises, so their positions are not final, and they
+    /// must not be promoted from its epoch.
+    /// </summary>
+    public GroupView DecisionView(bool leaseAlive, DateTimeOffset now)
+    {
+        var view = View(leaseAlive, now);
+        if (Failsafe is not { } fs || Leader is not { } leader || fs.Epoch != leader.Epoch)
+        {
+            return view;
+        }
+
+        return view with { Members = view.Members.Select(m => m.Name == leader.Member || fs.Members.Contains(m.Name) ? m : m with { Round = 0 }).ToList() };
+    }
 
     public GroupView View(bool leaseAlive, DateTimeOffset now) =>
         new(Policy, Leader, leaseAlive, Members.Values.Select(m => m.State()).ToList(), now, Sync.Record, Confirmed && !FenceLeader);
@@ -116,6 +134,9 @@ internal sealed record GroupState
             Version = Version,
             Round = Round?.Id ?? 0,
             SynchronousStandbys = leader?.Member == member ? Sync.NamesFor(Policy) : null,
+            FailsafePeers = leader?.Member == member ? Members.Values.Where(m => m.Name != member).ToDictionary(m => m.Name, m => m.Report?.FailsafeAddress ?? "", StringComparer.Ordinal) : null,
+            FailsafeEpoch = leader?.Member == member && Failsafe is { } fs && fs.Epoch == leader.Epoch ? fs.Epoch : 0,
+            FailsafeMembers = leader?.Member == member && Failsafe is { } held && held.Epoch == leader.Epoch ? held.Members : null,
         };
     }
 }

@@ -171,12 +171,14 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
     }
 
     /// <summary>Three Redis servers with in-process agents and a TCP proxy, all taking the three servers, the decider's first.</summary>
-    private sealed class RedisGroup : IAsyncDisposable
+    internal sealed class RedisGroup : IAsyncDisposable
     {
         private readonly List<(CancellationTokenSource Stop, Task Run)> _agents = [];
+        private readonly List<FailsafeListener> _listeners = [];
         private readonly System.Collections.Concurrent.ConcurrentQueue<string> _log = new();
 
         public List<RedisProcess> Redis { get; } = [];
+        public List<GroupAgent> Agents { get; } = [];
         public TcpProxyHost Proxy { get; private set; } = null!;
         public GroupClient Client { get; private set; } = null!;
         public int Decider { get; private set; }
@@ -231,7 +233,9 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
             return decider;
         }
 
-        public static async Task<RedisGroup> StartAsync(ServerCluster servers, ITestOutputHelper output)
+        /// <param name="failsafe">Agents run with the failsafe on (docs/ha.md), each with its promise endpoint on 127.0.0.1.</param>
+        /// <param name="partitioned">Test hook per member: while it returns true that agent reaches no server.</param>
+        public static async Task<RedisGroup> StartAsync(ServerCluster servers, ITestOutputHelper output, bool failsafe = false, Func<int, bool>? partitioned = null)
         {
             var g = new RedisGroup();
             try
@@ -247,8 +251,25 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
                 {
                     g.Redis.Add(await RedisProcess.StartAsync());
                     var driver = new RedisDriver("127.0.0.1", g.Redis[i].Port, TimeSpan.FromMilliseconds(250));
-                    var agent = new GroupAgent(new AgentOptions { Server = servers.Url(g.Decider), Group = Group, Member = Name(i) }, driver,
+                    GroupAgent? started = null;
+                    var listener = failsafe
+                        ? await FailsafeListener.StartAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0), r => started!.AnswerPromiseAsync(r), default)
+                        : null;
+                    if (listener is not null)
+                    {
+                        g._listeners.Add(listener);
+                    }
+
+                    var agent = started = new GroupAgent(
+                        new AgentOptions { Server = servers.Url(g.Decider), Group = Group, Member = Name(i), Failsafe = failsafe, FailsafeAddress = listener?.Address }, driver,
                         new GroupClient(GroupAgent.ClientOptions(Options(servers, order))), TimeProvider.System, new RecordingLogger(Name(i), g._log));
+                    var index = i;
+                    if (partitioned is not null)
+                    {
+                        agent.Partitioned = () => partitioned(index);
+                    }
+
+                    g.Agents.Add(agent);
                     var stop = new CancellationTokenSource();
                     g._agents.Add((stop, Task.Run(() => agent.RunAsync(stop.Token))));
                 }
@@ -303,6 +324,11 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
                 catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
                 {
                 }
+            }
+
+            foreach (var listener in _listeners)
+            {
+                await listener.DisposeAsync();
             }
 
             Client?.Dispose();

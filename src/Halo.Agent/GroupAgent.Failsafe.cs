@@ -1,0 +1,280 @@
+using System.Net.Http.Json;
+using Halo.Core.Failover;
+using Halo.Core.Serialization;
+
+namespace Halo.Agent;
+
+/// <summary>
+/// The failsafe (docs/ha.md, "The data path outlives the control plane"): a primary whose lease cannot be renewed because no
+/// server answers keeps accepting writes only while every member it must ask has promised, directly and recently, that it
+/// follows this primary in this epoch and will not be promoted, re-pointed or answer a position round meanwhile.
+/// </summary>
+public sealed partial class GroupAgent
+{
+    private readonly object _failsafeGate = new();
+    private readonly HashSet<string> _asks = new(StringComparer.Ordinal);
+    private Dictionary<string, string> _peers = new(StringComparer.Ordinal);
+    private long _asksEpoch;
+    private long _failsafeEpoch;
+    private long _serverReached;
+    private volatile bool _inFailsafe;
+    private HttpClient? _peerClient;
+
+    /// <summary>True while the primary keeps accepting writes on promises alone.</summary>
+    public bool InFailsafe => _inFailsafe;
+
+    /// <summary>True when this primary's decider has stored the members it asks for its epoch: it could use the failsafe now.</summary>
+    public bool FailsafeArmed
+    {
+        get
+        {
+            lock (_failsafeGate)
+            {
+                return options.Failsafe && Assignment is { Role: MemberRole.Primary } a && _failsafeEpoch == a.Epoch && _asksEpoch == a.Epoch;
+            }
+        }
+    }
+
+    /// <summary>How many promises this agent has given (as a replica).</summary>
+    public int PromisesGiven { get; private set; }
+
+    private FailsafeHold Hold { get; } = new(time, TimeSpan.FromSeconds(2));
+
+    private FailsafeLedger Ledger { get; } = new(time);
+
+    /// <summary>Learns, from an answer to the primary's report, whom it must ask and whether the decider stored that set.</summary>
+    private void LearnFailsafe(Assignment a)
+    {
+        if (!options.Failsafe || a.Role != MemberRole.Primary)
+        {
+            return;
+        }
+
+        lock (_failsafeGate)
+        {
+            if (a.Epoch != _asksEpoch)
+            {
+                _asks.Clear();
+                _asksEpoch = a.Epoch;
+                _failsafeEpoch = 0;
+            }
+
+            if (a.FailsafePeers is { } peers)
+            {
+                _asks.UnionWith(peers.Keys);
+                _peers = new Dictionary<string, string>(peers, StringComparer.Ordinal);
+            }
+
+            if (a.FailsafeMembers is { } stored)
+            {
+                _asks.UnionWith(stored); // asks at least what the decider restricts promotion to
+            }
+
+            _failsafeEpoch = a.FailsafeEpoch == a.Epoch ? a.Epoch : _failsafeEpoch;
+        }
+    }
+
+    /// <summary>The members this primary says it asks (sent with its reports), or null when it is not a primary with the failsafe on.</summary>
+    private List<string>? FailsafeAsks()
+    {
+        if (!options.Failsafe || Assignment is not { Role: MemberRole.Primary } a)
+        {
+            return null;
+        }
+
+        lock (_failsafeGate)
+        {
+            return a.Epoch == _asksEpoch ? _asks.Order(StringComparer.Ordinal).ToList() : [];
+        }
+    }
+
+    /// <summary>
+    /// True while the primary of <paramref name="a"/> may keep writing on promises alone: the failsafe is on, the decider stored the
+    /// members it asks for this epoch, its database has run as this epoch's primary without a restart, and every member it asks
+    /// holds a promise still good by the primary's own clock.
+    /// </summary>
+    private bool FailsafeValid(Assignment a)
+    {
+        if (!options.Failsafe || a.Role != MemberRole.Primary || a.Fence || _primaryOfEpoch != a.Epoch)
+        {
+            return false;
+        }
+
+        List<string> asks;
+        lock (_failsafeGate)
+        {
+            if (_failsafeEpoch != a.Epoch || _asksEpoch != a.Epoch)
+            {
+                return false;
+            }
+
+            asks = [.. _asks];
+        }
+
+        return Ledger.Covers(asks, a.Epoch, a.LeaseTtl);
+    }
+
+    /// <summary>Asks every member for a promise while the renewal is late, so the promises are there before the renew deadline.</summary>
+    private async Task FailsafeLoopAsync(CancellationToken ct)
+    {
+        if (!options.Failsafe)
+        {
+            return;
+        }
+
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                await Task.Delay(options.Interval, time, ct).ConfigureAwait(false);
+                try
+                {
+                    await AskForPromisesAsync(ct).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+                {
+                    AgentLog.CommandFailed(logger, options.Member, ex);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            _peerClient?.Dispose();
+        }
+    }
+
+    /// <summary>One round of promise requests, when this writable primary's renewal is late; public for tests.</summary>
+    public async Task AskForPromisesAsync(CancellationToken ct)
+    {
+        if (!options.Failsafe || Assignment is not { Role: MemberRole.Primary } a || !_writable)
+        {
+            SetFailsafe(false);
+            return;
+        }
+
+        bool late;
+        lock (_leaseGate)
+        {
+            late = _renewEpoch != a.Epoch || _renewSent == 0 || time.GetElapsedTime(_renewSent) >= FailsafeTiming.AskAfter(a.LeaseTtl);
+        }
+
+        if (!late)
+        {
+            SetFailsafe(false);
+            return;
+        }
+
+        List<(string Member, string Address)> targets;
+        lock (_failsafeGate)
+        {
+            if (_asksEpoch != a.Epoch || _failsafeEpoch != a.Epoch)
+            {
+                return;
+            }
+
+            targets = _asks.Select(m => (m, _peers.GetValueOrDefault(m, ""))).ToList();
+        }
+
+        if (targets.Any(t => t.Address.Length == 0))
+        {
+            return; // a member without a failsafe address can never promise: the primary fences at its deadline as before
+        }
+
+        _peerClient ??= new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromMilliseconds(250), UseProxy = false });
+        using var deadline = new Halo.Core.Deadline(FailsafeTiming.AskAfter(a.LeaseTtl), time, ct);
+        await Task.WhenAll(targets.Select(t => AskAsync(t.Member, t.Address, a, deadline.Token))).ConfigureAwait(false);
+        SetFailsafe(!LeaseValid(a) && FailsafeValid(a));
+    }
+
+    private async Task AskAsync(string member, string address, Assignment a, CancellationToken ct)
+    {
+        var sent = time.GetTimestamp();
+        try
+        {
+            using var response = await _peerClient!.PostAsJsonAsync(new Uri($"http://{address}/v1/failsafe/promise"),
+                new FailsafePromiseRequest(options.Group, member, options.Member, a.Epoch), HaloJson.Options, ct).ConfigureAwait(false);
+            if (response.IsSuccessStatusCode &&
+                await response.Content.ReadFromJsonAsync<FailsafePromiseAnswer>(HaloJson.Options, ct).ConfigureAwait(false) is { Granted: true } answer &&
+                answer.Ttl >= FailsafeTiming.PromiseTtl(a.LeaseTtl))
+            {
+                Ledger.Record(member, a.Epoch, sent);
+            }
+        }
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException && !ct.IsCancellationRequested || ex is OperationCanceledException)
+        {
+            // No promise this time; the previous one may still be good.
+        }
+    }
+
+    private void SetFailsafe(bool on)
+    {
+        if (_inFailsafe != on)
+        {
+            _inFailsafe = on;
+            AgentLog.Failsafe(logger, options.Member, on);
+        }
+    }
+
+    /// <summary>
+    /// Answers a primary's promise request (the agent's failsafe endpoint). Grants only when this member is a replica following
+    /// that primary in that epoch, in its assignment and in its database, and has reached no server for a while; the promise
+    /// binds this agent before the answer leaves.
+    /// </summary>
+    public async Task<FailsafePromiseAnswer> AnswerPromiseAsync(FailsafePromiseRequest request, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (!options.Failsafe)
+        {
+            return Refused("the failsafe is off on this agent");
+        }
+
+        if (request.Group != options.Group || request.Member != options.Member)
+        {
+            return Refused($"this is member '{options.Member}' of group '{options.Group}'");
+        }
+
+        // Serialised with promotion and re-pointing (ApplyAsync holds the same gate): either the promise binds first, or the
+        // assignment this agent acts on already says it is no longer this primary's replica.
+        using var wait = new Halo.Core.Deadline(TimeSpan.FromMilliseconds(200), time, ct);
+        try
+        {
+            await _dbGate.WaitAsync(wait.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return Refused("busy");
+        }
+
+        try
+        {
+            if (Assignment is not { Role: MemberRole.Replica } a || a.Primary != request.Primary || a.Epoch != request.Epoch || a.PrimaryAddress is not { } address)
+            {
+                return Refused($"not a replica of '{request.Primary}' in epoch {request.Epoch}");
+            }
+
+            if (LastProbe is not { Up: true, Role: MemberRole.Replica, Fenced: false } probe || probe.FollowingAddress != address)
+            {
+                return Refused($"the database does not replicate from {address}");
+            }
+
+            var reached = Interlocked.Read(ref _serverReached);
+            if (reached != 0 && time.GetElapsedTime(reached) < FailsafeTiming.Quiet(a.LeaseTtl))
+            {
+                return Refused("a server answered recently: the control plane decides");
+            }
+
+            Hold.Promise(a.LeaseTtl);
+            PromisesGiven++;
+            return new FailsafePromiseAnswer(true, "promised", FailsafeTiming.PromiseTtl(a.LeaseTtl));
+        }
+        finally
+        {
+            _dbGate.Release();
+        }
+    }
+
+    private static FailsafePromiseAnswer Refused(string why) => new(false, why, TimeSpan.Zero);
+}
