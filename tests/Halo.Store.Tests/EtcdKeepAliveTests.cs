@@ -36,7 +36,7 @@ public sealed class EtcdKeepAliveTests(EtcdFixture etcd) : IClassFixture<EtcdFix
     [Fact]
     public async Task KeepAliveAsync_NoMemberUp_ThrowsStoreUnavailable()
     {
-        await using var store = new EtcdStore(new EtcdStoreOptions { Endpoints = $"http://127.0.0.1:{FreePort()}", RequestTimeout = TimeSpan.FromSeconds(1) }, TimeProvider.System);
+        await using var store = new EtcdStore(new EtcdStoreOptions { Endpoints = $"http://127.0.0.1:{FreePort()}", RequestTimeout = TimeSpan.FromSeconds(1), AttemptTimeout = TimeSpan.FromMilliseconds(500) }, TimeProvider.System);
         await Assert.ThrowsAsync<StoreUnavailableException>(() => store.KeepAliveAsync(42, Ct).WaitAsync(TimeSpan.FromSeconds(20), Ct));
     }
 
