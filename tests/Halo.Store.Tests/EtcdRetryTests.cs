@@ -196,6 +196,25 @@ public sealed class EtcdRetryTests
     }
 
     [Fact]
+    public async Task RunAsync_SecondAttemptRefusedWhileTheFirstIsStuck_RepeatedAfterTheBackoffBesideTheFirst()
+    {
+        var (clock, attempts) = (new FakeTimeProvider(), new Attempts());
+        var run = new EtcdAttempts(clock, Budget, AttemptTimeout).RunAsync(attempts.Next, EtcdRepeat.Safe, Ct);
+        await attempts.WaitForAsync(1);
+        clock.Advance(AttemptTimeout);
+        await attempts.WaitForAsync(2);
+        var refusedAt = clock.GetUtcNow();
+
+        attempts[1].SetException(new RpcException(new Status(StatusCode.Unavailable, "etcdserver: no leader")));
+        await attempts.AdvanceUntilAsync(clock, 3);
+
+        Assert.True(clock.GetUtcNow() - refusedAt < AttemptTimeout / 2, $"repeated {clock.GetUtcNow() - refusedAt} after the refusal");
+        Assert.False(attempts.Token(0).IsCancellationRequested, "the first attempt stays in flight beside the new one");
+        attempts[2].SetResult(3);
+        Assert.Equal(3, await run.WaitAsync(TimeSpan.FromSeconds(10), Ct));
+    }
+
+    [Fact]
     public async Task RunAsync_FinalAnswer_ThrownAtOnce()
     {
         var (clock, attempts) = (new FakeTimeProvider(), new Attempts());

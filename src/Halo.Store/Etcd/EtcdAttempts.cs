@@ -75,11 +75,11 @@ internal sealed class EtcdAttempts(TimeProvider time, TimeSpan budget, TimeSpan 
                     ExceptionDispatchInfo.Throw(last);
                 }
 
-                if (running.Count == 0)
-                {
-                    // Nothing else in flight: go again after a short pause (etcd electing a leader answers "no leader" at once).
-                    next = time.GetUtcNow() + EtcdRetryPolicy.Backoff(++failures);
-                }
+                // Go again after a short pause, or sooner if a repetition was due anyway: while etcd elects a leader a member
+                // answers "no leader" at once, and the attempt still in flight is most likely the one stuck on the dead
+                // leader, so waiting for the attempt timeout would only waste the budget.
+                var pause = time.GetUtcNow() + EtcdRetryPolicy.Backoff(++failures);
+                next = next is { } planned && planned < pause ? planned : pause;
             }
         }
         finally
