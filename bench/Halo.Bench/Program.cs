@@ -12,6 +12,8 @@ try
         "register" => await HttpModes.RegisterAsync(options),
         "heartbeat" => await HeartbeatMode.RunAsync(options),
         "heartbeat-max" => await HeartbeatMode.RunMaxAsync(options),
+        "feed" => await FeedModes.HaloAsync(options),
+        "etcd-watch" => await FeedModes.EtcdAsync(options),
         "crash-writer" => await CrashWriterMode.RunAsync(options),
         _ => Usage(),
     };
@@ -31,6 +33,8 @@ static int Usage()
           register     --server URL --count N --concurrency C
           heartbeat    --server URL[,URL...] --instances N --rate-hz R --seconds S [--single] [--batch-size B] [--concurrency C]
           heartbeat-max --server URL --instances N --seconds S --concurrency C   (closed loop: the sustained rate)
+          feed         --server URL --count N          (GET /v1/watch?from=0: changes/s replayed to a follower)
+          etcd-watch   --endpoints URL --count N       (an etcd watch on bench/ from revision 1: the same for etcd)
           crash-writer --dir D --prefix P --count N --concurrency C   (test helper: prints "ack KEY" per durable put)
         """);
     return 2;

@@ -7,6 +7,7 @@
 # Store level (always):   embedded-put  vs  etcd-put            (durable puts/s; both fsync every ack)
 # Registry level (when src/Halo.Cli/bin/Release/net10.0/halo.dll exists):
 #                         register      vs  etcd-put            (durable registrations/s vs raw durable puts/s; fresh, then warm)
+#                         feed          vs  etcd-watch          (the change feed replayed from the start, changes/s)
 #                         heartbeat-max vs  etcd-put            (closed-loop heartbeats/s at the same concurrency)
 #                         heartbeat     batch and single        (achieved/target rate, latency from due time)
 # The server runs as a user gets it: auth on, the load generator sends the bootstrap token.
@@ -102,6 +103,12 @@ echo "ratio register / etcd-put = $(ratio "$(rate_of "$register")" "$etcd_median
 register_warm=$(timeout "$limit" dotnet "$BENCH_DLL" register --server "$server" --count "$REGISTER_COUNT" --concurrency "$CONCURRENCY" --ttl 1h || true)
 echo "$register_warm"
 echo "ratio register / etcd-put = $(ratio "$(rate_of "$register_warm")" "$etcd_median")   (warm server, $REGISTER_COUNT held)"
+# The change feed: a follower that starts (or reconnects) reads the history written before it; both sides from the start.
+feed=$(timeout "$limit" dotnet "$BENCH_DLL" feed --server "$server" --count "$REGISTER_COUNT" || true)
+echo "$feed"
+etcd_watch=$(timeout "$limit" dotnet "$BENCH_DLL" etcd-watch --endpoints "http://127.0.0.1:$client" --count "$REGISTER_COUNT" || true)
+echo "$etcd_watch"
+echo "ratio feed / etcd-watch = $(ratio "$(rate_of "$feed")" "$(rate_of "$etcd_watch")")"
 heartbeat_max=$(timeout "$limit" dotnet "$BENCH_DLL" heartbeat-max --server "$server" --instances 2000 --seconds "$RUN_SECONDS" \
   --concurrency "$CONCURRENCY" --ttl 1h || true)
 echo "$heartbeat_max"
