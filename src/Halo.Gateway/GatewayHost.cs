@@ -103,14 +103,16 @@ public static class GatewayHost
     private const string InlineCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
 
     /// <summary>
-    /// The gateway process runs socket continuations on the socket event thread instead of queueing each to the
-    /// thread pool: a proxied request is then read, forwarded and answered on the thread that saw its bytes arrive,
-    /// without a thread switch per socket event, the way an event-loop proxy (HAProxy, nginx) works. RunAsync
-    /// does this on a single CPU (a 1-CPU container, taskset), where every such switch is a context switch on the
-    /// one CPU: measured there, 24 % less CPU per request (docs/BENCHMARKS.md, "2026-11-29 second run"). On two CPUs
-    /// it saved nothing (client and backend sockets sit on different event threads), so there the thread pool stays.
+    /// The gateway process runs socket continuations inline on the socket event threads (one per CPU) instead of queueing
+    /// each to the thread pool: a proxied request is then read, forwarded and answered on the thread that saw its bytes
+    /// arrive, without a thread switch per socket event, the way an event-loop proxy (HAProxy, nginx) works. Measured:
+    /// 24 % less CPU per request on one CPU (docs/BENCHMARKS.md, "2026-11-29 second run"), 1.9 -> 0.6 context switches
+    /// per request on two.
+    /// With the proxying on the event threads, the thread pool only wakes for timers (health ticks, probes); each
+    /// time, its worker spins (sched_yield) before sleeping, by default, which on two CPUs cost 16 % of the gateway's
+    /// CPU per request (docs/BENCHMARKS.md, Gateway, 2026-11-29 session 7). The gateway turns that spinning off.
     /// Set by the binary so users need no environment variable; the runtime reads it once, when the first socket
-    /// is created, hence before any. A value the user set is kept ("0" turns it off, "1" turns it on anywhere).
+    /// is created, hence before any. A value the user set is kept ("0" turns it off).
     /// Safe because nothing on the gateway's socket paths blocks a thread (no sync-over-async).
     /// </summary>
     internal static void UseInlineSocketCompletions()
@@ -119,7 +121,15 @@ public static class GatewayHost
         {
             Environment.SetEnvironmentVariable(InlineCompletionsVariable, "1");
         }
+
+        // Read (through Environment, so a process-local value counts) when the thread pool's first worker starts.
+        if (Environment.GetEnvironmentVariable(SpinLimitVariable) is null)
+        {
+            Environment.SetEnvironmentVariable(SpinLimitVariable, "0");
+        }
     }
+
+    private const string SpinLimitVariable = "DOTNET_ThreadPool_UnfairSemaphoreSpinLimit";
 
     /// <summary>Builds the gateway web application; <paramref name="configure"/> may replace services (tests inject time and randomness).</summary>
     public static WebApplication Build(GatewaySettings settings, Action<IServiceCollection>? configure = null)
