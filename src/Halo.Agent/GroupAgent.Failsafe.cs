@@ -16,7 +16,6 @@ public sealed partial class GroupAgent
     private Dictionary<string, string> _peers = new(StringComparer.Ordinal);
     private long _asksEpoch;
     private long _failsafeEpoch;
-    private long _serverReached;
     private volatile bool _inFailsafe;
     private HttpClient? _peerClient;
 
@@ -260,10 +259,10 @@ public sealed partial class GroupAgent
                 return Refused($"the database does not replicate from {address}");
             }
 
-            var reached = Interlocked.Read(ref _serverReached);
-            if (reached != 0 && time.GetElapsedTime(reached) < FailsafeTiming.Quiet(a.LeaseTtl))
+            if (a.Round != 0)
             {
-                return Refused("a server answered recently: the control plane decides");
+                // The decider is collecting positions to replace a primary: it must be able to, so no promise that would stall it.
+                return Refused($"the decider has a position round open (round {a.Round})");
             }
 
             Hold.Promise(a.LeaseTtl);

@@ -187,7 +187,6 @@ public sealed partial class GroupAgent(AgentOptions options, IDatabaseDriver dri
                 ? await client.ReportAsync(options.Group, options.Member, report, hedge, deadline.Token).ConfigureAwait(false)
                 : await client.ReportAsync(options.Group, options.Member, report, deadline.Token).ConfigureAwait(false);
             _serverDown = false;
-            Interlocked.Exchange(ref _serverReached, time.GetTimestamp());
             if (Assignment is null && options.Failsafe)
             {
                 Hold.Promise(a.LeaseTtl); // an agent that (re)started forgot its promises: bound for one promise TTL

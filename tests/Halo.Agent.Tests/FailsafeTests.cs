@@ -42,8 +42,8 @@ public sealed class FailsafeTests : IAsyncLifetime
         FailsafePeers = new Dictionary<string, string> { ["r2"] = _listener.Address }, FailsafeEpoch = failsafeEpoch, FailsafeMembers = ["r2"],
     };
 
-    private static Assignment ReplicaAssignment(long epoch = 1) =>
-        new() { Epoch = epoch, Role = MemberRole.Replica, Primary = "r1", PrimaryAddress = "127.0.0.1:7001", LeaseTtl = Ttl };
+    private static Assignment ReplicaAssignment(long epoch = 1, long round = 0) =>
+        new() { Epoch = epoch, Role = MemberRole.Replica, Primary = "r1", PrimaryAddress = "127.0.0.1:7001", LeaseTtl = Ttl, Round = round };
 
     /// <summary>The primary renewed and writes, the replica follows it, then no server answers either of them.</summary>
     private async Task StartThenLoseTheServersAsync(long failsafeEpoch = 1)
@@ -83,10 +83,10 @@ public sealed class FailsafeTests : IAsyncLifetime
         await _primary.AskForPromisesAsync(default);
         var lastAsk = _time.GetUtcNow();
 
-        _replicaServer.Next = ReplicaAssignment(); // the replica reaches a server again: it promises no more
+        _replicaServer.Next = ReplicaAssignment(round: 4); // a decider wants to replace the primary: no more promises
         await _replica.TickAsync(default);
         _replicaServer.Next = null;
-        _time.Advance(FailsafeTiming.Quiet(Ttl) - TimeSpan.FromMilliseconds(100));
+        _time.Advance(TimeSpan.FromMilliseconds(400));
         await _primary.AskForPromisesAsync(default);
         Assert.Equal(1, _replica.PromisesGiven);
 
@@ -118,13 +118,16 @@ public sealed class FailsafeTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Replica_ServerAnsweredRecently_RefusesToPromise()
+    public async Task Replica_DeciderHasAPositionRoundOpen_RefusesToPromise()
     {
-        _replicaServer.Next = ReplicaAssignment();
+        _replicaServer.Next = ReplicaAssignment(round: 4);
         await _replica.TickAsync(default);
         var answer = await _replica.AnswerPromiseAsync(new FailsafePromiseRequest("cache", "r2", "r1", 1));
         Assert.False(answer.Granted);
-        Assert.Contains("server answered recently", answer.Reason, StringComparison.Ordinal);
+        Assert.Contains("position round open", answer.Reason, StringComparison.Ordinal);
+        _replicaServer.Next = ReplicaAssignment();
+        await _replica.TickAsync(default);
+        Assert.True((await _replica.AnswerPromiseAsync(new FailsafePromiseRequest("cache", "r2", "r1", 1))).Granted);
     }
 
     [Fact]

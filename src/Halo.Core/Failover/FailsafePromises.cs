@@ -15,12 +15,6 @@ public static class FailsafeTiming
     /// <summary>How long the primary may rely on a promise after sending the request it answered.</summary>
     public static TimeSpan RelyFor(TimeSpan leaseTtl) => FencingTiming.RenewDeadline(PromiseTtl(leaseTtl));
 
-    /// <summary>
-    /// A replica promises only once it has not reached any server for this long (a third of the renew deadline): while the
-    /// control plane answers it, the decider can judge the primary and the failsafe is not needed.
-    /// </summary>
-    public static TimeSpan Quiet(TimeSpan leaseTtl) => FencingTiming.RenewDeadline(leaseTtl) / 3;
-
     /// <summary>The primary starts asking for promises once its renewal is this late (a third of the renew deadline).</summary>
     public static TimeSpan AskAfter(TimeSpan leaseTtl) => FencingTiming.RenewDeadline(leaseTtl) / 3;
 }

@@ -1,0 +1,196 @@
+// Every wait in these tests has its own bound.
+#pragma warning disable xUnit1051
+
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using Halo.Agent.Drills;
+using Halo.IntegrationTests.Failover;
+
+namespace Halo.IntegrationTests.Ha;
+
+/// <summary>
+/// The failsafe (issue 9.5, docs/ha.md "The data path outlives the control plane") with real components: three Redis servers
+/// with agents whose failsafe is on, writes through `halo tcp-proxy`'s TCP proxy acknowledged by WAIT 1, three real `halo
+/// server`s over a real three-member etcd. Every test samples every Redis each 10 ms for a second writable primary.
+/// </summary>
+[Collection("redis-failover")]
+public sealed class FailsafeTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task KillEveryServerForTenSeconds_Failsafe_WritesKeepSucceedingNoFailover()
+    {
+        await using var etcd = await EtcdCluster.StartAsync();
+        await using var servers = await ServerCluster.StartAsync(etcd);
+        await using var group = await DeciderKillTests.RedisGroup.StartAsync(servers, output, failsafe: true);
+        var before = await group.StatusAsync();
+        var primary = group.Agents[int.Parse(before.Primary!.AsSpan(1)) - 1];
+        await Eventually.UntilAsync(() => Task.FromResult(primary.FailsafeArmed), Bound, "the decider to store the primary's failsafe members");
+        var load = new RedisWriteLoad(_ => Task.FromResult(("127.0.0.1", group.Proxy.LocalEndpoint.Port)), 1, "failsafe-all:");
+        using var stop = new CancellationTokenSource();
+        var running = load.RunAsync(stop.Token);
+        var samples = FailoverCluster.SplitBrainSamplesAsync(group.Redis, stop.Token);
+        await Eventually.UntilAsync(() => Task.FromResult(load.Acked > 200), Bound, "writes before the kill");
+
+        var failedBefore = load.Failed;
+        var killedAt = Stopwatch.GetTimestamp();
+        for (var i = 0; i < servers.Count; i++)
+        {
+            servers.Kill(i);
+        }
+
+        var sawFailsafe = false;
+        while (Stopwatch.GetElapsedTime(killedAt) < TimeSpan.FromSeconds(10))
+        {
+            sawFailsafe |= primary.InFailsafe;
+            await Task.Delay(50);
+        }
+
+        var (ackedWhileDown, failedWhileDown) = (load.Acked, load.Failed - failedBefore);
+        var returnedAt = Stopwatch.GetTimestamp();
+        await Task.WhenAll(Enumerable.Range(0, servers.Count).Select(servers.RestartAsync));
+        await Eventually.UntilAsync(async () => await group.TryStatusAsync() is { PrimaryConfirmed: true }, Bound, "a confirmed primary after the servers returned");
+        await Eventually.UntilAsync(() => Task.FromResult(!primary.InFailsafe), Bound, "the primary's lease renewed again");
+        var acked = load.Acked;
+        await Eventually.UntilAsync(() => Task.FromResult(load.Acked > acked + 100), Bound, "writes after the servers returned");
+        await stop.CancelAsync();
+        await running;
+        var violations = await samples;
+
+        var after = await group.StatusAsync();
+        Record($"failsafe, servers down 10 s: refused {failedWhileDown} while down, {load.Failed - failedBefore} in all from the kill; acked {load.Acked} " +
+            $"(by the restart {ackedWhileDown}); failsafe seen {sawFailsafe}; back {Stopwatch.GetElapsedTime(returnedAt).TotalSeconds:0.0} s after the restart; " +
+            $"epoch {before.Epoch} -> {after.Epoch}, primary {before.Primary} -> {after.Primary}");
+        Assert.Empty(violations);
+        Assert.True(sawFailsafe, $"the primary never wrote on promises\n{group.Logs()}");
+        Assert.Equal(0, load.Failed - failedBefore);
+        Assert.Equal(before.Epoch, after.Epoch);
+        Assert.Equal(before.Primary, after.Primary);
+        Assert.Equal(0, await load.CountLostAsync(default));
+    }
+
+    [Fact]
+    public async Task KillTwoEtcdMembers_Failsafe_ControlPlaneWrites503DataPathKeepsServing()
+    {
+        await using var etcd = await EtcdCluster.StartAsync();
+        await using var servers = await ServerCluster.StartAsync(etcd);
+        await using var group = await DeciderKillTests.RedisGroup.StartAsync(servers, output, failsafe: true);
+        var before = await group.StatusAsync();
+        var primary = group.Agents[int.Parse(before.Primary!.AsSpan(1)) - 1];
+        await Eventually.UntilAsync(() => Task.FromResult(primary.FailsafeArmed), Bound, "the decider to store the primary's failsafe members");
+        var load = new RedisWriteLoad(_ => Task.FromResult(("127.0.0.1", group.Proxy.LocalEndpoint.Port)), 1, "failsafe-etcd:");
+        using var stop = new CancellationTokenSource();
+        var running = load.RunAsync(stop.Token);
+        var samples = FailoverCluster.SplitBrainSamplesAsync(group.Redis, stop.Token);
+        await Eventually.UntilAsync(() => Task.FromResult(load.Acked > 200), Bound, "writes before the kill");
+
+        var failedBefore = load.Failed;
+        var sawFailsafe = false;
+        using var watch = new CancellationTokenSource();
+        var watching = Task.Run(async () =>
+        {
+            while (!watch.IsCancellationRequested)
+            {
+                sawFailsafe |= primary.InFailsafe;
+                await Task.Delay(20);
+            }
+        });
+        await etcd.KillAsync(0);
+        await etcd.KillAsync(1);
+        var killedAt = Stopwatch.GetTimestamp();
+        using var http = servers.Http(TimeSpan.FromSeconds(10));
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var answers = await Task.WhenAll(Enumerable.Range(0, servers.Count).Select(async i =>
+        {
+            using var response = await http.PutAsJsonAsync(new Uri(servers.Url(i), $"v1/services/quorum/instances/q-{i}"), new { address = "127.0.0.1", port = 31_000 + i });
+            return (response.StatusCode, response.Content.Headers.ContentType?.MediaType);
+        }));
+        Assert.All(answers, a => Assert.Equal((HttpStatusCode.ServiceUnavailable, "application/problem+json"), a));
+        var rest = TimeSpan.FromSeconds(10) - Stopwatch.GetElapsedTime(killedAt);
+        await Task.Delay(rest > TimeSpan.Zero ? rest : TimeSpan.Zero);
+
+        var failedWhileDown = load.Failed - failedBefore;
+        var seenWhileDown = sawFailsafe;
+        await watch.CancelAsync();
+        await watching;
+        await Task.WhenAll(etcd.RestartAsync(0), etcd.RestartAsync(1));
+        await Eventually.UntilAsync(async () => await servers.RegisterAsync(0, "quorum", "q-0", 31_000, http) is 200 or 201, Bound, "control-plane writes after quorum returned");
+        await Eventually.UntilAsync(() => Task.FromResult(!primary.InFailsafe), Bound, "the primary's lease renewed again");
+        var acked = load.Acked;
+        await Eventually.UntilAsync(() => Task.FromResult(load.Acked > acked + 100), Bound, "writes after quorum returned");
+        await stop.CancelAsync();
+        await running;
+        var violations = await samples;
+
+        var after = await group.StatusAsync();
+        Record($"failsafe, two etcd members down 10 s: refused {failedWhileDown} while down, {load.Failed - failedBefore} in all; acked {load.Acked}; " +
+            $"failsafe seen {seenWhileDown}; epoch {before.Epoch} -> {after.Epoch}, primary {before.Primary} -> {after.Primary}");
+        Assert.Empty(violations);
+        Assert.Equal(0, failedWhileDown);
+        // Recorded, not asserted: under stress-ng at load 72 one run failed over after the quorum returned (epoch 3 -> 4, 127
+        // writes refused then); why is not known yet (docs/ha.md, "Failsafe runs"). While the members were down: 0 refused.
+        Assert.Equal(0, await load.CountLostAsync(default));
+    }
+
+    /// <summary>
+    /// The danger the failsafe must survive: the primary cut off from every server while the servers and the replicas still reach
+    /// each other. The replicas may promise until the decider opens a position round to replace it; then they refuse, the
+    /// primary fences when its last promise runs out, and only then is a replica promoted: never two writable primaries,
+    /// nothing acknowledged lost.
+    /// </summary>
+    [Fact]
+    public async Task PrimaryCutOffFromTheServers_Failsafe_FencesBeforeAnyReplicaIsPromoted()
+    {
+        var cut = -1;
+        await using var etcd = await EtcdCluster.StartAsync();
+        await using var servers = await ServerCluster.StartAsync(etcd);
+        await using var group = await DeciderKillTests.RedisGroup.StartAsync(servers, output, failsafe: true, partitioned: i => i == Volatile.Read(ref cut));
+        var before = await group.StatusAsync();
+        var old = int.Parse(before.Primary!.AsSpan(1)) - 1;
+        var primary = group.Agents[old];
+        await Eventually.UntilAsync(() => Task.FromResult(primary.FailsafeArmed), Bound, "the decider to store the primary's failsafe members");
+        var load = new RedisWriteLoad(_ => Task.FromResult(("127.0.0.1", group.Proxy.LocalEndpoint.Port)), 1, "failsafe-cut:");
+        using var stop = new CancellationTokenSource();
+        var running = load.RunAsync(stop.Token);
+        var samples = FailoverCluster.SplitBrainSamplesAsync(group.Redis, stop.Token);
+        await Eventually.UntilAsync(() => Task.FromResult(load.Acked > 200), Bound, "writes before the cut");
+
+        var cutAt = Stopwatch.GetTimestamp();
+        Volatile.Write(ref cut, old);
+        var sawFailsafe = false;
+        var watching = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                sawFailsafe |= primary.InFailsafe;
+                await Task.Delay(20);
+            }
+        });
+        await Eventually.UntilAsync(async () => await group.TryStatusAsync() is { PrimaryConfirmed: true } s && s.Epoch > before.Epoch, Bound, "a new confirmed primary");
+        var recovered = await load.WaitRecoveryAsync(cutAt, Bound, CancellationToken.None) ?? throw new TimeoutException("no acknowledged write after the cut");
+        var acked = load.Acked;
+        await Eventually.UntilAsync(() => Task.FromResult(load.Acked > acked + 100), Bound, "writes on the new primary");
+        await stop.CancelAsync();
+        await running;
+        await watching;
+        var violations = await samples;
+
+        var after = await group.StatusAsync();
+        var oldRole = await group.Redis[old].RoleAsync();
+        Record($"failsafe, primary {before.Primary} cut off from the servers: new primary {after.Primary} epoch {after.Epoch} after {recovered.TotalSeconds:0.00} s; " +
+            $"old primary writable {oldRole?.Writable}; failsafe seen {sawFailsafe}; acked {load.Acked}");
+        Assert.Empty(violations);
+        Assert.NotEqual(before.Primary, after.Primary);
+        Assert.False(oldRole?.Writable ?? false, "the cut-off primary still takes writes");
+        Assert.Equal(0, await load.CountLostAsync(default));
+    }
+
+    /// <summary>Prints a figure, and keeps it beside the test binary (failsafe-figures.txt): passing tests' output is not shown.</summary>
+    private void Record(string line)
+    {
+        output.WriteLine(line);
+        File.AppendAllText(Path.Combine(AppContext.BaseDirectory, "failsafe-figures.txt"), $"{DateTimeOffset.UtcNow:u} {line}\n");
+    }
+}
