@@ -31,4 +31,10 @@ internal static partial class AgentLog
 
     [LoggerMessage(EventId = 4009, Level = LogLevel.Warning, Message = "{Member}: failsafe {On} (writes accepted on the members' promises while no server renews the lease)")]
     public static partial void Failsafe(ILogger logger, string member, bool on);
+
+    [LoggerMessage(EventId = 4010, Level = LogLevel.Information, Message = "{Member}: failsafe promise to {Primary} (epoch {Epoch}): {Outcome}")]
+    public static partial void PromiseAnswered(ILogger logger, string member, string? primary, long epoch, string outcome);
+
+    [LoggerMessage(EventId = 4011, Level = LogLevel.Information, Message = "{Member}: failsafe promise from {Peer} (epoch {Epoch}): {Outcome}")]
+    public static partial void PromiseAsked(ILogger logger, string member, string peer, long epoch, string outcome);
 }

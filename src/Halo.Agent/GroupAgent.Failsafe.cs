@@ -18,6 +18,8 @@ public sealed partial class GroupAgent
     private long _failsafeEpoch;
     private volatile bool _inFailsafe;
     private HttpClient? _peerClient;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _lastAsked = new(StringComparer.Ordinal);
+    private string? _lastAnswered;
 
     /// <summary>True while the primary keeps accepting writes on promises alone.</summary>
     public bool InFailsafe => _inFailsafe;
@@ -61,7 +63,18 @@ public sealed partial class GroupAgent
             if (a.FailsafePeers is { } peers)
             {
                 _asks.UnionWith(peers.Keys);
-                _peers = new Dictionary<string, string>(peers, StringComparer.Ordinal);
+                // A decider that just (re)read the group from the store has not heard every member yet and lists it without an
+                // address: keep the address this primary already knows rather than stop asking a member that still promises.
+                var merged = new Dictionary<string, string>(_peers, StringComparer.Ordinal);
+                foreach (var (member, address) in peers)
+                {
+                    if (address.Length > 0 || !merged.ContainsKey(member))
+                    {
+                        merged[member] = address;
+                    }
+                }
+
+                _peers = merged;
             }
 
             if (a.FailsafeMembers is { } stored)
@@ -177,9 +190,11 @@ public sealed partial class GroupAgent
             targets = _asks.Select(m => (m, _peers.GetValueOrDefault(m, ""))).ToList();
         }
 
-        if (targets.Any(t => t.Address.Length == 0))
+        if (targets.FirstOrDefault(t => t.Address.Length == 0) is { Member: { } unknown })
         {
-            return; // a member without a failsafe address can never promise: the primary fences at its deadline as before
+            // A member without a failsafe address can never promise: the primary fences at its deadline as before.
+            NoteAsked(unknown, a.Epoch, "no failsafe address known");
+            return;
         }
 
         _peerClient ??= new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromMilliseconds(250), UseProxy = false });
@@ -191,20 +206,47 @@ public sealed partial class GroupAgent
     private async Task AskAsync(string member, string address, Assignment a, CancellationToken ct)
     {
         var sent = time.GetTimestamp();
+        string outcome;
         try
         {
             using var response = await _peerClient!.PostAsJsonAsync(new Uri($"http://{address}/v1/failsafe/promise"),
                 new FailsafePromiseRequest(options.Group, member, options.Member, a.Epoch), HaloJson.Options, ct).ConfigureAwait(false);
-            if (response.IsSuccessStatusCode &&
-                await response.Content.ReadFromJsonAsync<FailsafePromiseAnswer>(HaloJson.Options, ct).ConfigureAwait(false) is { Granted: true } answer &&
-                answer.Ttl >= FailsafeTiming.PromiseTtl(a.LeaseTtl))
+            var answer = response.IsSuccessStatusCode ? await response.Content.ReadFromJsonAsync<FailsafePromiseAnswer>(HaloJson.Options, ct).ConfigureAwait(false) : null;
+            if (answer is { Granted: true } && answer.Ttl >= FailsafeTiming.PromiseTtl(a.LeaseTtl))
             {
                 Ledger.Record(member, a.Epoch, sent);
+                outcome = "granted";
+            }
+            else
+            {
+                outcome = answer is null ? $"answered {(int)response.StatusCode}" : $"refused: {answer.Reason}";
             }
         }
         catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException && !ct.IsCancellationRequested || ex is OperationCanceledException)
         {
             // No promise this time; the previous one may still be good.
+            outcome = ex is OperationCanceledException ? "no answer in time" : $"failed: {ex.GetType().Name}";
+        }
+
+        NoteAsked(member, a.Epoch, outcome);
+    }
+
+    /// <summary>Logs the outcome of asking <paramref name="member"/>, on change only: asked every report interval while the renewal is late.</summary>
+    private void NoteAsked(string member, long epoch, string outcome)
+    {
+        if (!_lastAsked.TryGetValue(member, out var was) || was != outcome)
+        {
+            _lastAsked[member] = outcome;
+            AgentLog.PromiseAsked(logger, options.Member, member, epoch, outcome);
+        }
+    }
+
+    /// <summary>Why the failsafe does not cover the primary of <paramref name="a"/> now, for the fencing log line.</summary>
+    private string FailsafeGap(Assignment a)
+    {
+        lock (_failsafeGate)
+        {
+            return $"failsafe promises ran out ({Ledger.Describe([.. _asks], a.Epoch)}; stored for epoch {_failsafeEpoch})";
         }
     }
 
@@ -225,6 +267,19 @@ public sealed partial class GroupAgent
     public async Task<FailsafePromiseAnswer> AnswerPromiseAsync(FailsafePromiseRequest request, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(request);
+        var answer = await DecidePromiseAsync(request, ct).ConfigureAwait(false);
+        var outcome = answer.Granted ? "granted" : $"refused: {answer.Reason}";
+        if (outcome != _lastAnswered)
+        {
+            _lastAnswered = outcome; // logged on change only
+            AgentLog.PromiseAnswered(logger, options.Member, request.Primary, request.Epoch, outcome);
+        }
+
+        return answer;
+    }
+
+    private async Task<FailsafePromiseAnswer> DecidePromiseAsync(FailsafePromiseRequest request, CancellationToken ct)
+    {
         if (!options.Failsafe)
         {
             return Refused("the failsafe is off on this agent");

@@ -360,7 +360,7 @@ public sealed partial class GroupAgent(AgentOptions options, IDatabaseDriver dri
                 {
                     if (_writable && !LeaseValid(a) && !FailsafeValid(a))
                     {
-                        await FenceLockedAsync(_inFailsafe ? "failsafe promises ran out" : "lease not renewed before the deadline", ct).ConfigureAwait(false);
+                        await FenceLockedAsync(_inFailsafe ? FailsafeGap(a) : "lease not renewed before the deadline", ct).ConfigureAwait(false);
                         WatchdogFencedAt = time.GetUtcNow();
                     }
                 }

@@ -76,6 +76,26 @@ public sealed class FailsafeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DeciderThatJustReadTheGroupListsAPeerWithoutAddress_PrimaryKeepsAskingTheAddressItKnows()
+    {
+        await StartThenLoseTheServersAsync();
+        _time.Advance(FailsafeTiming.AskAfter(Ttl));
+        // A server that has just taken the group (its state read from the store) answers without renewing, before the replica
+        // reported to it: it lists r2 with no failsafe address.
+        _primaryServer.Next = PrimaryAssignment(renewed: false) with { FailsafePeers = new Dictionary<string, string> { ["r2"] = "" } };
+        await _primary.TickAsync(default);
+        _primaryServer.Next = null;
+        await _primary.AskForPromisesAsync(default);
+        Assert.Equal(1, _replica.PromisesGiven);
+
+        _time.Advance(FencingTiming.RenewDeadline(Ttl) - FailsafeTiming.AskAfter(Ttl) + TimeSpan.FromMilliseconds(10));
+        await _primary.AskForPromisesAsync(default);
+        await _primary.TickAsync(default);
+        Assert.True(_primary.InFailsafe);
+        Assert.DoesNotContain("fence", _primaryDb.Calls);
+    }
+
+    [Fact]
     public async Task PromisesStop_PrimaryFencesWhenTheLastOneRunsOut_AndNeverResumesOnPromisesAlone()
     {
         await StartThenLoseTheServersAsync();

@@ -20,14 +20,21 @@ public sealed class RedisWriteLoad(
         return await RespConnection.ConnectAsync(host, port, timeout, Time, ct).ConfigureAwait(false);
     }
 
+    private string _refusal = "refused";
+
+    protected override string RefusalReason => _refusal;
+
     protected override async Task<bool> WriteAsync(RespConnection connection, long id, CancellationToken ct)
     {
         var reply = await connection.ExecuteAsync(TimeSpan.FromSeconds(1), ct, "SET", Key(id), "1").ConfigureAwait(false);
         if (reply is not "OK")
         {
+            // Redis' first word (NOREPLICAS, READONLY, ...): a fenced primary refuses, a slow one times out.
+            _refusal = reply is RespError error ? $"refused {error.Message.Split(' ')[0]}" : "refused";
             return false;
         }
 
+        _refusal = $"WAIT {waitReplicas} not met";
         return waitReplicas == 0
             || await connection.ExecuteAsync(TimeSpan.FromSeconds(1), ct, "WAIT", waitReplicas.ToString(CultureInfo.InvariantCulture), "500").ConfigureAwait(false) is long acks && acks >= waitReplicas;
     }

@@ -13,6 +13,7 @@ public abstract class WriteLoad<TConnection> : IWriteLoad
 {
     private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(5);
     private readonly ConcurrentDictionary<long, byte> _acked = new();
+    private readonly ConcurrentDictionary<string, long> _failures = new(StringComparer.Ordinal);
     private readonly WriteHistory _history;
     private long _attempted;
     private long _failed;
@@ -37,6 +38,15 @@ public abstract class WriteLoad<TConnection> : IWriteLoad
     public long Acked => _acked.Count;
 
     public long Failed => Interlocked.Read(ref _failed);
+
+    /// <summary>
+    /// Failed writes by why: <see cref="RefusalReason"/> when the system answered and said no, else the exception's type (a timeout
+    /// is an <see cref="OperationCanceledException"/>, a dropped or refused connection an IOException or SocketException).
+    /// </summary>
+    public IReadOnlyDictionary<string, long> Failures => new Dictionary<string, long>(_failures, StringComparer.Ordinal);
+
+    /// <summary>Why the last write that answered was not acknowledged (the system's own words where it gave any).</summary>
+    protected virtual string RefusalReason => "refused";
 
     /// <summary>Timestamp (<see cref="TimeProvider.GetTimestamp"/> of the load's clock) of the last failed write.</summary>
     public long LastFailure => Interlocked.Read(ref _lastFailureTicks);
@@ -91,6 +101,7 @@ public abstract class WriteLoad<TConnection> : IWriteLoad
                 var id = ++n;
                 Interlocked.Increment(ref _attempted);
                 var ok = false;
+                string? why = null;
                 try
                 {
                     connection ??= await ConnectAsync(ct).ConfigureAwait(false);
@@ -102,6 +113,7 @@ public abstract class WriteLoad<TConnection> : IWriteLoad
                 }
                 catch (Exception ex) when (IsWriteFailure(ex))
                 {
+                    why = ex.GetType().Name;
                     // The connection may be half-dead or pointing at a fenced primary: the next write opens a new one.
                     if (connection is not null)
                     {
@@ -131,6 +143,7 @@ public abstract class WriteLoad<TConnection> : IWriteLoad
                 }
 
                 Interlocked.Increment(ref _failed);
+                _failures.AddOrUpdate(why ?? RefusalReason, 1, (_, count) => count + 1);
                 Interlocked.Exchange(ref _lastFailureTicks, Time.GetTimestamp());
                 try
                 {

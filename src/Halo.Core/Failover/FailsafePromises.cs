@@ -98,6 +98,17 @@ public sealed class FailsafeLedger(TimeProvider time)
         }
     }
 
+    /// <summary>How old each promise of <paramref name="epoch"/> is, for a log line that says why the failsafe ended.</summary>
+    public string Describe(IReadOnlyCollection<string> required, long epoch)
+    {
+        ArgumentNullException.ThrowIfNull(required);
+        lock (_gate)
+        {
+            return string.Join(", ", required.Order(StringComparer.Ordinal).Select(m =>
+                epoch == _epoch && _sent.TryGetValue(m, out var sent) ? $"{m} asked {time.GetElapsedTime(sent).TotalSeconds:0.00} s ago" : $"{m} never promised"));
+        }
+    }
+
     /// <summary>Forgets every promise: the primary fenced, and the failsafe never resumes without a renewal.</summary>
     public void Clear()
     {

@@ -305,7 +305,7 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
             }
         }
 
-        public string Logs() => string.Join('\n', _log.TakeLast(60));
+        public string Logs(int lines = 60) => string.Join('\n', _log.TakeLast(lines));
 
         public async ValueTask DisposeAsync()
         {
