@@ -29,6 +29,9 @@ public sealed partial class GroupAgent(AgentOptions options, IDatabaseDriver dri
     private long _round;
     private long _answeredRound;
     private long? _slowSince;
+    // The database stopped answering probes in time (not refused): down for the reports, but not known to have restarted.
+    private bool _downBySlowness;
+    private int? _slowPid;
     // The epoch this agent promoted the running database in, and that database's pid: reported while the same process runs.
     private long _primaryOfEpoch;
     private int? _primaryPid;
@@ -127,13 +130,31 @@ public sealed partial class GroupAgent(AgentOptions options, IDatabaseDriver dri
             _answeredRound = round;
         }
 
-        if (!probe.Up && LastProbe?.Up != false)
+        if (!probe.Up && probe.TimedOut && LastProbe?.Up != false)
+        {
+            // Slow past the grace: reported down, but the same process may still be running and taking writes. It stays
+            // "writable" for the watchdog (which must still fence it at the deadline), and whether it lost anything is
+            // judged when it answers again: only a different process (a restart) did.
+            _slowPid = LastProbe?.Pid;
+            _downBySlowness = true;
+            AgentLog.DatabaseDown(logger, options.Member, probe.Detail);
+        }
+        else if (!probe.Up && (LastProbe?.Up != false || _downBySlowness && !probe.TimedOut) ||
+                 probe.Up && _downBySlowness && (probe.Pid is null || probe.Pid != _slowPid))
         {
             _writable = false;
             // Whatever comes back may have lost its data (Redis without persistence restarts empty): not a primary of this epoch.
             _lostInEpoch = Interlocked.Read(ref _knownEpoch);
             _primaryOfEpoch = 0;
-            AgentLog.DatabaseDown(logger, options.Member, probe.Detail);
+            _downBySlowness = false;
+            if (!probe.Up)
+            {
+                AgentLog.DatabaseDown(logger, options.Member, probe.Detail);
+            }
+        }
+        else if (probe.Up)
+        {
+            _downBySlowness = false; // the same process answers again: slow, never gone
         }
 
         LastProbe = probe;
@@ -350,32 +371,41 @@ public sealed partial class GroupAgent(AgentOptions options, IDatabaseDriver dri
             while (!ct.IsCancellationRequested)
             {
                 await Task.Delay(options.WatchdogInterval, time, ct).ConfigureAwait(false);
-                if (!_writable || Assignment is not { } a || LeaseValid(a) || FailsafeValid(a))
-                {
-                    continue;
-                }
-
-                await _dbGate.WaitAsync(ct).ConfigureAwait(false);
-                try
-                {
-                    if (_writable && !LeaseValid(a) && !FailsafeValid(a))
-                    {
-                        await FenceLockedAsync(_inFailsafe ? FailsafeGap(a) : "lease not renewed before the deadline", ct).ConfigureAwait(false);
-                        WatchdogFencedAt = time.GetUtcNow();
-                    }
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
-                {
-                    AgentLog.CommandFailed(logger, options.Member, ex);
-                }
-                finally
-                {
-                    _dbGate.Release();
-                }
+                await CheckDeadlineAsync(ct).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
+        }
+    }
+
+    /// <summary>
+    /// One watchdog check: fences a primary the agent let take writes once neither its lease nor failsafe promises cover it. Also
+    /// while its probes time out: a database too slow to answer a probe may still take writes. Public for tests.
+    /// </summary>
+    public async Task CheckDeadlineAsync(CancellationToken ct)
+    {
+        if (!_writable || Assignment is not { } a || LeaseValid(a) || FailsafeValid(a))
+        {
+            return;
+        }
+
+        await _dbGate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (_writable && !LeaseValid(a) && !FailsafeValid(a))
+            {
+                await FenceLockedAsync(_inFailsafe ? FailsafeGap(a) : "lease not renewed before the deadline", ct).ConfigureAwait(false);
+                WatchdogFencedAt = time.GetUtcNow();
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            AgentLog.CommandFailed(logger, options.Member, ex);
+        }
+        finally
+        {
+            _dbGate.Release();
         }
     }
 

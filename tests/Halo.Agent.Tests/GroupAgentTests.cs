@@ -157,6 +157,47 @@ public sealed class GroupAgentTests
         Assert.Equal(0L, _server.Last!.PrimaryOfEpoch);
     }
 
+    [Theory]
+    [InlineData(1, 4)] // the same process answers again: slow, never gone, it still vouches for its epoch
+    [InlineData(2, 0)] // another process answers (a restart while it did not answer): it vouches for nothing
+    public async Task TickAsync_PrimarySlowPastTheGraceThenAnswersAgain_VouchesOnlyIfTheSameProcess(int pidAfter, long vouched)
+    {
+        var agent = Agent();
+        _server.Next = Primary(4);
+        await agent.TickAsync(default);
+        await agent.TickAsync(default);
+        _db.Slow = true;
+        await agent.TickAsync(default);
+        _time.Advance(AgentDefaults.ProbeTimeoutGrace + TimeSpan.FromMilliseconds(10));
+        await agent.TickAsync(default);
+        Assert.False(_server.Last!.DbUp);
+
+        (_db.Slow, _db.Pid) = (false, pidAfter);
+        await agent.TickAsync(default);
+        Assert.Equal((true, vouched), (_server.Last!.DbUp, _server.Last.PrimaryOfEpoch));
+        Assert.Equal(["promote 0"], _db.Calls);
+    }
+
+    [Fact]
+    public async Task CheckDeadlineAsync_PrimarySlowPastTheGraceWhenItsLeaseLapses_StillFenced()
+    {
+        var agent = Agent();
+        _server.Next = Primary(4);
+        await agent.TickAsync(default);
+        await agent.TickAsync(default);
+        _db.Slow = true; // too slow to answer a probe, maybe not too slow to take writes
+        _server.Next = null;
+        await agent.TickAsync(default);
+        _time.Advance(AgentDefaults.ProbeTimeoutGrace + TimeSpan.FromMilliseconds(10));
+        await agent.TickAsync(default);
+        await agent.CheckDeadlineAsync(default);
+        Assert.DoesNotContain("fence", _db.Calls);
+
+        _time.Advance(FencingTiming.RenewDeadline(TimeSpan.FromSeconds(2)));
+        await agent.CheckDeadlineAsync(default);
+        Assert.Equal(["promote 0", "fence"], _db.Calls);
+    }
+
     [Fact]
     public async Task TickAsync_FormerPrimaryToldToFollow_NoLongerVouchesForItsEpoch()
     {

@@ -189,7 +189,15 @@ public sealed class FailsafeTests(ITestOutputHelper output)
                  $"round {status?.Round?.Id} blocked '{status?.Blocked}'", group, servers);
             throw;
         }
-        var recovered = await load.WaitRecoveryAsync(cutAt, Bound, CancellationToken.None) ?? throw new TimeoutException("no acknowledged write after the cut");
+        var recovered = await load.WaitRecoveryAsync(cutAt, Bound, CancellationToken.None);
+        if (recovered is null)
+        {
+            var status = await group.TryStatusAsync();
+            var why = $"no acknowledged write after a failed one since the cut: epoch {status?.Epoch} primary {status?.Primary} confirmed " +
+                      $"{status?.PrimaryConfirmed}; acked {load.Acked}, failed writes by kind {Kinds(load)}";
+            Dump($"primary cut off, {why}", group, servers);
+            throw new TimeoutException(why);
+        }
         var acked = load.Acked;
         await Eventually.UntilAsync(() => Task.FromResult(load.Acked > acked + 100), Bound, "writes on the new primary");
         await stop.CancelAsync();
@@ -199,7 +207,7 @@ public sealed class FailsafeTests(ITestOutputHelper output)
 
         var after = await group.StatusAsync();
         var oldRole = await group.Redis[old].RoleAsync();
-        Record($"failsafe, primary {before.Primary} cut off from the servers: new primary {after.Primary} epoch {after.Epoch} after {recovered.TotalSeconds:0.00} s; " +
+        Record($"failsafe, primary {before.Primary} cut off from the servers: new primary {after.Primary} epoch {after.Epoch} after {recovered.Value.TotalSeconds:0.00} s; " +
             $"old primary writable {oldRole?.Writable}; failsafe seen {sawFailsafe}; acked {load.Acked}; failed writes by kind {Kinds(load)}");
         Assert.Empty(violations);
         Assert.NotEqual(before.Primary, after.Primary);
