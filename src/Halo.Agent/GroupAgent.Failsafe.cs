@@ -20,6 +20,8 @@ public sealed partial class GroupAgent
     private HttpClient? _peerClient;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _lastAsked = new(StringComparer.Ordinal);
     private string? _lastAnswered;
+    // The last answer that came from the group's decider rather than from the store (a replica's store answer has no address).
+    private volatile Assignment? _fromDecider;
 
     /// <summary>True while the primary keeps accepting writes on promises alone.</summary>
     public bool InFailsafe => _inFailsafe;
@@ -304,7 +306,11 @@ public sealed partial class GroupAgent
 
         try
         {
-            if (Assignment is not { Role: MemberRole.Replica } a || a.Primary != request.Primary || a.Epoch != request.Epoch || a.PrimaryAddress is not { } address)
+            // A report answered from the store while the decider is away names the primary and the epoch but neither the primary's
+            // address nor the decider's position round: for those, the decider's last answer stands (a store answer says round 0
+            // whatever the decider has open, and promising on it would stall that round).
+            if (Assignment is not { Role: MemberRole.Replica } a || a.Primary != request.Primary || a.Epoch != request.Epoch ||
+                _fromDecider is not { Role: MemberRole.Replica, PrimaryAddress: { } address } d || d.Primary != request.Primary || d.Epoch != request.Epoch)
             {
                 return Refused($"not a replica of '{request.Primary}' in epoch {request.Epoch}");
             }
@@ -314,10 +320,10 @@ public sealed partial class GroupAgent
                 return Refused($"the database does not replicate from {address}");
             }
 
-            if (a.Round != 0)
+            if (d.Round != 0)
             {
                 // The decider is collecting positions to replace a primary: it must be able to, so no promise that would stall it.
-                return Refused($"the decider has a position round open (round {a.Round})");
+                return Refused($"the decider has a position round open (round {d.Round})");
             }
 
             Hold.Promise(a.LeaseTtl);

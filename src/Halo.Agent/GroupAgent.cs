@@ -214,6 +214,11 @@ public sealed partial class GroupAgent(AgentOptions options, IDatabaseDriver dri
             }
 
             LearnFailsafe(a);
+            if (a.Role != MemberRole.Replica || a.PrimaryAddress is not null)
+            {
+                _fromDecider = a;
+            }
+
             if (a.LeaseRenewed && a.Role == MemberRole.Primary)
             {
                 lock (_leaseGate)

@@ -151,6 +151,34 @@ public sealed class FailsafeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Replica_LastAnswerFromTheStore_DecidersLastAnswerDecides()
+    {
+        // A server whose decider does not answer answers from the store: the primary and epoch, no address, round 0.
+        var fromStore = new Assignment { Epoch = 1, Role = MemberRole.Replica, Primary = "r1", LeaseTtl = Ttl };
+        _replicaServer.Next = ReplicaAssignment();
+        await _replica.TickAsync(default);
+        _replicaServer.Next = fromStore;
+        await _replica.TickAsync(default);
+        Assert.True((await _replica.AnswerPromiseAsync(new FailsafePromiseRequest("cache", "r2", "r1", 1))).Granted);
+
+        // The decider had a position round open: a store answer's round 0 does not hide it.
+        _replicaServer.Next = ReplicaAssignment(round: 4);
+        await _replica.TickAsync(default);
+        _replicaServer.Next = fromStore;
+        await _replica.TickAsync(default);
+        var answer = await _replica.AnswerPromiseAsync(new FailsafePromiseRequest("cache", "r2", "r1", 1));
+        Assert.False(answer.Granted);
+        Assert.Contains("position round open", answer.Reason, StringComparison.Ordinal);
+
+        // A store answer naming another primary or epoch: refused whatever the decider said last.
+        _replicaServer.Next = ReplicaAssignment();
+        await _replica.TickAsync(default);
+        _replicaServer.Next = fromStore with { Epoch = 2, Primary = "r3" };
+        await _replica.TickAsync(default);
+        Assert.False((await _replica.AnswerPromiseAsync(new FailsafePromiseRequest("cache", "r2", "r1", 1))).Granted);
+    }
+
+    [Fact]
     public async Task Replica_OtherPrimaryEpochOrDatabase_RefusesToPromise()
     {
         _replicaServer.Next = ReplicaAssignment(epoch: 3);

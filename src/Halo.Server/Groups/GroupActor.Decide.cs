@@ -32,10 +32,11 @@ internal sealed partial class GroupActor
         var now = Now;
         var view = s.DecisionView(leaseAlive, now);
         var trigger = FailoverPlanner.Decide(view);
-        if (trigger.Cause == "primary-fenced" && leader is not null && StoreFailedRenewalOf(leader))
+        if (trigger.Cause == "primary-fenced" && leader is not null && (StoreFailedRenewalOf(leader) || RestoredRecently(leader, s.Policy)))
         {
-            // The primary fenced itself because the store failed to renew its lease here: not its failure. The next renewal the
-            // store answers lifts its fence; if the lease lapses first, the lapsed-lease rule restores it.
+            // The primary fenced itself because the store failed to renew its lease here, or because its lease lapsed and was
+            // just restored: not its failure. The next renewal the store answers lifts its fence; if the lease lapses first,
+            // the lapsed-lease rule restores it (or, once it no longer vouches for its epoch, the usual rules replace it).
             return;
         }
 

@@ -22,6 +22,10 @@ internal sealed partial class GroupActor
     // last renewal succeeded. A lapse of that lease is the store's doing, not evidence against the primary.
     private long _storeFailedLease;
 
+    // The lease this server last restored (the lapsed-lease rule) and when, in UTC ticks of the server's clock.
+    private long _restoredLease;
+    private long _restoredAt;
+
     /// <summary>True while this server decides the group and its state is the one that counts.</summary>
     public bool Owned => _owned;
 
@@ -127,9 +131,20 @@ internal sealed partial class GroupActor
         }
 
         Publish(s with { Leader = restored, LeaderRevision = records.LastRevision });
+        Interlocked.Exchange(ref _restoredAt, Now.UtcTicks);
+        Interlocked.Exchange(ref _restoredLease, lease.Id);
         GroupLog.LeaseRestored(_ctx.Logger, Name, leader.Member, leader.Epoch);
         return true;
     }
+
+    /// <summary>
+    /// True for one lease TTL after this server restored <paramref name="leader"/>'s lease. A primary whose lease lapsed fenced
+    /// itself at its deadline and lifts its fence at its first renewal under the restored lease: until then its fenced
+    /// reports are the lapse's doing, not a one-way cut (issue 9.5: under stress-ng the restore and the primary-fenced rule
+    /// raced, and the primary just kept was failed over, epoch 1 -> 2).
+    /// </summary>
+    private bool RestoredRecently(LeaderRecord leader, GroupPolicy policy) =>
+        Interlocked.Read(ref _restoredLease) == leader.LeaseId && Now.UtcTicks - Interlocked.Read(ref _restoredAt) < policy.LeaseTtl.Ticks;
 
     /// <summary>True when the store failed this server's last renewal of <paramref name="leader"/>'s lease (no success since).</summary>
     private bool StoreFailedRenewalOf(LeaderRecord leader) => Interlocked.Read(ref _storeFailedLease) == leader.LeaseId;

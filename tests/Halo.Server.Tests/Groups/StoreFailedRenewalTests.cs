@@ -58,10 +58,10 @@ public sealed class StoreFailedRenewalTests : IAsyncLifetime
 
     private static string Address(string member) => $"127.0.0.1:{6000 + member[^1]}";
 
-    private Task<Assignment> ReportAsync(string member, MemberRole role, bool fenced = false) =>
+    private Task<Assignment> ReportAsync(string member, MemberRole role, bool fenced = false, bool failsafe = false) =>
         _actor.ReportAsync(member, new MemberReport
         {
-            Address = Address(member), Role = role, Epoch = 1, DbUp = true, Healthy = true, Offset = 100, Fenced = fenced,
+            Address = Address(member), Role = role, Epoch = 1, DbUp = true, Healthy = true, Offset = 100, Fenced = fenced, Failsafe = failsafe,
             PrimaryOfEpoch = role == MemberRole.Primary ? 1 : 0, Following = role == MemberRole.Replica ? Address("r1") : null,
             Round = _actor.State.Round?.Id ?? 0,
         }, default);
@@ -115,6 +115,49 @@ public sealed class StoreFailedRenewalTests : IAsyncLifetime
         var renewed = await ReportAsync("r1", MemberRole.Primary, fenced: true);
         Assert.True(renewed.LeaseRenewed);
         Assert.Equal((MemberRole.Primary, 1L, false), (renewed.Role, renewed.Epoch, renewed.Fence));
+    }
+
+    [Fact]
+    public async Task Decide_LeaseRestoredThenThePrimaryReportsItselfFenced_NoFailoverForOneTtlThenTheUsualRule()
+    {
+        Assert.True((await ReportAsync("r1", MemberRole.Primary)).LeaseRenewed);
+
+        // No server heard the primary (it wrote on failsafe promises meanwhile): its lease lapses.
+        for (var i = 0; i < 200 && (await _store.GetAsync(GroupKeys.LeaseMarker(Group))).Item is not null; i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(20));
+            await Task.Delay(TimeSpan.FromMilliseconds(20), TimeProvider.System);
+        }
+
+        Assert.Null((await _store.GetAsync(GroupKeys.LeaseMarker(Group))).Item);
+        await ReportAsync("r1", MemberRole.Primary, failsafe: true);
+        await ReplicasReportAsync();
+        await _actor.DecideAsync(default);
+        var restored = _actor.State.Leader!;
+        Assert.Equal(("r1", 1L), (restored.Member, restored.Epoch));
+        Assert.NotEqual(_leader.LeaseId, restored.LeaseId);
+
+        // Its promises had run out just before: it reports itself fenced until its first renewal under the new lease lifts the fence.
+        for (var i = 0; i < 8; i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(200));
+            await ReportAsync("r1", MemberRole.Primary, fenced: true);
+            await ReplicasReportAsync();
+            await _actor.DecideAsync(default);
+            Assert.Null(_actor.State.Round);
+            Assert.Equal(restored, _actor.State.Leader);
+        }
+
+        // Still fenced a lease TTL after the restore: a one-way cut as far as the decider can tell, the usual rule replaces it.
+        for (var i = 0; i < 2; i++)
+        {
+            _time.Advance(_policy.LeaseTtl / 2 + TimeSpan.FromMilliseconds(100)); // each report renews: the lease stays alive
+            await ReportAsync("r1", MemberRole.Primary, fenced: true);
+        }
+
+        await ReplicasReportAsync();
+        await _actor.DecideAsync(default);
+        Assert.Equal("primary-fenced", _actor.State.Round?.Cause);
     }
 
     [Fact]
