@@ -281,7 +281,7 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
 
                     var agent = started = new GroupAgent(
                         new AgentOptions { Server = servers.Url(g.Decider), Group = Group, Member = Name(i), Failsafe = failsafe, FailsafeAddress = listener?.Address }, driver,
-                        new GroupClient(GroupAgent.ClientOptions(Options(servers, order))), TimeProvider.System, new RecordingLogger(Name(i), g._log));
+                        TracedClient(GroupAgent.ClientOptions(Options(servers, order)), Name(i), g._log), TimeProvider.System, new RecordingLogger(Name(i), g._log));
                     var index = i;
                     if (partitioned is not null)
                     {
@@ -304,6 +304,14 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
                 await g.DisposeAsync();
                 throw;
             }
+        }
+
+        /// <summary>An agent's client whose failed and slow (over 150 ms) report copies are logged with their server and timing.</summary>
+        private static GroupClient TracedClient(HaloClientOptions options, string member, System.Collections.Concurrent.ConcurrentQueue<string> log)
+        {
+            var failover = Halo.Client.HaloHttp.CreateHandler(options);
+            failover.InnerHandler = new ReportTrace(Halo.Client.HaloHttp.CreateTransport(options), member, log);
+            return new GroupClient(new HttpClient(failover) { BaseAddress = options.Servers[0], Timeout = options.RequestTimeout });
         }
 
         private static HaloClientOptions Options(ServerCluster servers, IEnumerable<int> order) =>
@@ -354,6 +362,37 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
             foreach (var r in Redis)
             {
                 await r.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>Logs each report copy that failed or took over 150 ms: which server, when sent, how long, what came back.</summary>
+    private sealed class ReportTrace(HttpMessageHandler inner, string member, System.Collections.Concurrent.ConcurrentQueue<string> log) : DelegatingHandler(inner)
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.RequestUri?.AbsolutePath.EndsWith("/report", StringComparison.Ordinal) != true)
+            {
+                return await base.SendAsync(request, cancellationToken);
+            }
+
+            var sent = DateTimeOffset.UtcNow;
+            var started = Stopwatch.GetTimestamp();
+            try
+            {
+                var response = await base.SendAsync(request, cancellationToken);
+                var took = Stopwatch.GetElapsedTime(started);
+                if (took > TimeSpan.FromMilliseconds(150) || !response.IsSuccessStatusCode)
+                {
+                    log.Enqueue($"{sent:HH:mm:ss.fff} {member} report to :{request.RequestUri.Port} answered {(int)response.StatusCode} after {took.TotalMilliseconds:0} ms");
+                }
+
+                return response;
+            }
+            catch (Exception ex)
+            {
+                log.Enqueue($"{sent:HH:mm:ss.fff} {member} report to :{request.RequestUri.Port} failed after {Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms: {ex.GetType().Name} {ex.Message}");
+                throw;
             }
         }
     }
