@@ -47,7 +47,25 @@ public sealed class ScriptedStore(IStore inner) : IStore
         return lease;
     }
 
-    public Task<GetResult> GetAsync(string key, CancellationToken cancellationToken = default) => inner.GetAsync(key, cancellationToken);
+    private Task? _holdNextRead;
+
+    /// <summary>
+    /// The next read of one key is taken at once and answered only when this completes (a linearizable read that a loaded etcd
+    /// answers late); later reads go straight through.
+    /// </summary>
+    public Task? HoldNextRead { set => Volatile.Write(ref _holdNextRead, value); }
+
+    public async Task<GetResult> GetAsync(string key, CancellationToken cancellationToken = default)
+    {
+        var hold = Interlocked.Exchange(ref _holdNextRead, null);
+        var result = await inner.GetAsync(key, cancellationToken);
+        if (hold is not null)
+        {
+            await hold.WaitAsync(cancellationToken);
+        }
+
+        return result;
+    }
 
     public Task<RangeResult> ListAsync(string prefix, CancellationToken cancellationToken = default) => inner.ListAsync(prefix, cancellationToken);
 

@@ -7,20 +7,38 @@ namespace Halo.Server.Groups;
 /// <summary>The decisions: when to fail over, the position round, whom to promote, the takeover itself.</summary>
 internal sealed partial class GroupActor
 {
-    /// <summary>One decision pass (then one step of synchronous-replication upkeep), as one turn.</summary>
-    public Task DecideAsync(CancellationToken ct) => TurnAsync(async s =>
+    /// <summary>
+    /// One decision pass (then one step of synchronous-replication upkeep), as one turn. Whether the primary's lease lives is read
+    /// from the store before the turn, not inside it: every report waits for the turn, and a primary's renewal must not wait
+    /// behind the decider's store read (under load a linearizable read takes hundreds of milliseconds, every 50 ms).
+    /// </summary>
+    public async Task DecideAsync(CancellationToken ct)
     {
-        if (Deleted || await RestoreLapsedLeaseAsync(s, ct).ConfigureAwait(false) || InHandoffGrace)
+        var seen = State.Leader;
+        var marker = seen is null ? null : (await Store.GetAsync(GroupKeys.LeaseMarker(Name), ct).ConfigureAwait(false)).Item;
+        await TurnAsync(async s =>
         {
+            // The read counts only for the record it was taken for. Reading early is safe: the record's lease was attached to the
+            // marker before the record could be seen, and a lease that was gone at the read never comes back (a restore or a
+            // takeover grants a new one, which changes the record); a lease alive at the read and lapsed since is found next pass.
+            if (Deleted || !Equals(s.Leader, seen))
+            {
+                return 0;
+            }
+
+            var leaseAlive = seen is not null && marker?.LeaseId == seen.LeaseId;
+            if (await RestoreLapsedLeaseAsync(s, leaseAlive, ct).ConfigureAwait(false) || InHandoffGrace)
+            {
+                return 0;
+            }
+
+            await DecideTurnAsync(s, leaseAlive, ct).ConfigureAwait(false);
+            await MaintainSynchronousAsync(ct).ConfigureAwait(false);
             return 0;
-        }
+        }, ct).ConfigureAwait(false);
+    }
 
-        await DecideTurnAsync(s, ct).ConfigureAwait(false);
-        await MaintainSynchronousAsync(ct).ConfigureAwait(false);
-        return 0;
-    }, ct);
-
-    private async Task DecideTurnAsync(GroupState s, CancellationToken ct)
+    private async Task DecideTurnAsync(GroupState s, bool leaseAlive, CancellationToken ct)
     {
         if (s.Pending is not null)
         {
@@ -28,7 +46,6 @@ internal sealed partial class GroupActor
         }
 
         var leader = s.Leader;
-        var leaseAlive = leader is not null && (await Store.GetAsync(GroupKeys.LeaseMarker(Name), ct).ConfigureAwait(false)).Item?.LeaseId == leader.LeaseId;
         var now = Now;
         var view = s.DecisionView(leaseAlive, now);
         var trigger = FailoverPlanner.Decide(view);

@@ -86,7 +86,7 @@ internal sealed partial class GroupActor
     /// busy etcd (its leader answers a renewal only once it has applied every committed entry) that was most of the unasked
     /// failovers of bench/control-plane at 20,000 instances. A primary that does not report is failed over as usual.
     /// </remarks>
-    private async Task<bool> RestoreLapsedLeaseAsync(GroupState s, CancellationToken ct)
+    private async Task<bool> RestoreLapsedLeaseAsync(GroupState s, bool leaseAlive, CancellationToken ct)
     {
         if (s.Pending is not null || s.Leader is not { } leader)
         {
@@ -103,7 +103,7 @@ internal sealed partial class GroupActor
             return false;
         }
 
-        if ((await Store.GetAsync(GroupKeys.LeaseMarker(Name), ct).ConfigureAwait(false)).Item?.LeaseId == leader.LeaseId)
+        if (leaseAlive)
         {
             return false;
         }

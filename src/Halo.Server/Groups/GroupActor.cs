@@ -83,7 +83,9 @@ internal sealed partial class GroupActor
     /// <summary>Records a report and answers with the member's assignment, renewing the primary's lease when the report is from it.</summary>
     public async Task<Assignment> ReportAsync(string member, MemberReport report, CancellationToken ct)
     {
+        var arrived = _ctx.Time.GetTimestamp();
         var (persist, renewLease, confirmed) = await TurnAsync(s => Task.FromResult(Record(s, member, report)), ct).ConfigureAwait(false);
+        var recorded = _ctx.Time.GetTimestamp();
         if (confirmed is { } leaderRevision)
         {
             await PersistConfirmationAsync(leaderRevision, report.Epoch, ct).ConfigureAwait(false);
@@ -100,11 +102,41 @@ internal sealed partial class GroupActor
                 .ConfigureAwait(false);
         }
 
+        var renewing = _ctx.Time.GetTimestamp();
         var renewed = renewLease != 0 && await RenewAsync(renewLease, ct).ConfigureAwait(false);
+        if (renewLease != 0)
+        {
+            SlowRenewal(member, arrived, recorded, renewing);
+        }
+
         var state = State;
         // The lease renewed belongs to the epoch the report named; if the leader changed meanwhile, the renewal counts for nothing.
         return state.AssignmentFor(member, renewed && state.Leader?.LeaseId == renewLease);
     }
+
+    /// <summary>
+    /// Logs a primary's renewal that took longer than <see cref="SlowRenewalAfter"/> here (at most once a second per group), with
+    /// where the time went: waiting for the group's turn, the store writes a report may make, the renewal itself.
+    /// </summary>
+    private void SlowRenewal(string member, long arrived, long recorded, long renewing)
+    {
+        var time = _ctx.Time;
+        var took = time.GetElapsedTime(arrived);
+        var last = Interlocked.Read(ref _lastSlowRenewalLog);
+        if (took < SlowRenewalAfter || (last != 0 && time.GetElapsedTime(last) < TimeSpan.FromSeconds(1)) ||
+            Interlocked.CompareExchange(ref _lastSlowRenewalLog, time.GetTimestamp(), last) != last)
+        {
+            return;
+        }
+
+        GroupLog.SlowRenewal(_ctx.Logger, Name, member, took.TotalMilliseconds, time.GetElapsedTime(arrived, recorded).TotalMilliseconds,
+            time.GetElapsedTime(recorded, renewing).TotalMilliseconds, time.GetElapsedTime(renewing).TotalMilliseconds);
+    }
+
+    /// <summary>A renewal slower than this is logged (event 3024): a third of the default renew deadline (1.5 s).</summary>
+    internal static readonly TimeSpan SlowRenewalAfter = TimeSpan.FromMilliseconds(500);
+
+    private long _lastSlowRenewalLog;
 
     private (bool Persist, long RenewLease, long? Confirmed) Record(GroupState s, string member, MemberReport report)
     {

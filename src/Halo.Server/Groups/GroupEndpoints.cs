@@ -228,17 +228,41 @@ public static class GroupEndpoints
             return TypedResults.Ok(await g!.ReportAsync(member, report, c.RequestAborted));
         }
 
-        if (route == GroupRouter.Route.Owner && !router.RecentlyUnreachable(owner!) &&
-            await router.ForwardAsync(owner!, c, report, GroupRouter.ReportForwardTimeout) is { } answered)
+        var arrived = router.Now;
+        Task<Assignment?> FromStore(CancellationToken ct) => router.AnswerFromStoreAsync(name, member, report, ct);
+        if (route == GroupRouter.Route.Owner && !router.RecentlyUnreachable(owner!))
         {
-            return answered;
+            // The decider's answer if it comes; if it is slow, the store's, asked beside it (ReportHedge).
+            var answer = await router.ForwardReportAsync(owner!, c, report, FromStore);
+            if (answer.FromDecider is { } decided)
+            {
+                return decided;
+            }
+
+            router.SlowStoreAnswer(name, member, arrived, answer.StoreAsked, answer.FromStore);
+            return StoreAnswer(name, owner, answer.FromStore);
         }
 
         // The decider is away or changing: keep a running primary running until it is back (GroupRouter.AnswerFromStoreAsync).
-        return await router.AnswerFromStoreAsync(name, member, report, c.RequestAborted) is { } assignment
-            ? TypedResults.Ok(assignment)
-            : Problems.NotFound($"no group named '{name}'");
+        var asking = router.Now;
+        var assignment = await FromStore(c.RequestAborted);
+        router.SlowStoreAnswer(name, member, arrived, asking, assignment);
+        return StoreAnswer(name, owner, assignment);
     }
+
+    /// <summary>
+    /// A report's answer from the store. To the recorded primary it is worth something only when it renewed the lease: "hold
+    /// writes, nothing renewed" is what the primary does anyway at its deadline, and as a quick 200 it would win the agent's
+    /// hedged report over the decider's slower answer — the only one that can renew a fenced primary or restore a lapsed
+    /// lease (seen under stress-ng: a fenced primary's copies answered by a non-decider in 20 ms beat the new decider's for two
+    /// seconds). So that answer is 503 "decider unavailable": the agent's other copies, one of them at the decider, decide.
+    /// </summary>
+    private static IResult StoreAnswer(string group, Cluster.Member? owner, Assignment? assignment) => assignment switch
+    {
+        null => Problems.NotFound($"no group named '{group}'"),
+        { Role: MemberRole.Primary, LeaseRenewed: false } => GroupRouter.DeciderAway(group, owner),
+        _ => TypedResults.Ok(assignment),
+    };
 
     private static async Task<IResult> DeleteMemberAsync(string name, string member, HttpContext c)
     {

@@ -52,4 +52,10 @@ internal static partial class GroupLog
 
     [LoggerMessage(EventId = 3023, Level = LogLevel.Warning, Message = "Group {Group}: the lease of {Member} (epoch {Epoch}) lapsed during the handoff; restored under a new lease in the same epoch, no failover")]
     public static partial void LeaseRestored(ILogger logger, string group, string member, long epoch);
+
+    [LoggerMessage(EventId = 3024, Level = LogLevel.Warning, Message = "Group {Group}: renewing the lease of primary {Member} took {Ms:0} ms here (turn {TurnMs:0} ms, report writes {WritesMs:0} ms, renewal {RenewMs:0} ms)")]
+    public static partial void SlowRenewal(ILogger logger, string group, string member, double ms, double turnMs, double writesMs, double renewMs);
+
+    [LoggerMessage(EventId = 3025, Level = LogLevel.Warning, Message = "Group {Group}: answering a report of {Member} from the store took {Ms:0} ms (forward {ForwardMs:0} ms, store {StoreMs:0} ms; renewed {Renewed})")]
+    public static partial void SlowStoreAnswer(ILogger logger, string group, string member, double ms, double forwardMs, double storeMs, bool renewed);
 }

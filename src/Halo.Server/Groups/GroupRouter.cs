@@ -36,6 +36,7 @@ internal sealed class GroupRouter(
     public static readonly TimeSpan SkipUnreachableOwner = TimeSpan.FromSeconds(1);
 
     private long _lastUnreachableLog;
+    private long _lastSlowAnswerLog;
     private Unreachable? _unreachable;
 
     private sealed record Unreachable(string OwnerId, long At);
@@ -136,6 +137,26 @@ internal sealed class GroupRouter(
         }
     }
 
+    /// <summary>
+    /// Sends a report to its decider, <paramref name="owner"/>, and asks the store beside it when the decider is slow
+    /// (<see cref="ReportHedge"/>): the decider's answer when it comes within <see cref="ReportForwardTimeout"/>, else the store's
+    /// (<paramref name="fromStore"/>, <see cref="AnswerFromStoreAsync"/>), with the timestamp the store was asked at.
+    /// </summary>
+    public async Task<(IResult? FromDecider, Assignment? FromStore, long StoreAsked)> ForwardReportAsync(
+        Member owner, HttpContext context, MemberReport report, Func<CancellationToken, Task<Assignment?>> fromStore)
+    {
+        long asked = 0;
+        var (decided, stored) = await ReportHedge.RunAsync(
+            ForwardAsync(owner, context, report, ReportForwardTimeout),
+            ct =>
+            {
+                asked = time.GetTimestamp();
+                return fromStore(ct);
+            },
+            ReportHedge.StoreAfter, time, context.RequestAborted).ConfigureAwait(false);
+        return (decided, stored, asked);
+    }
+
     /// <summary>True when <paramref name="owner"/> failed to answer within the last <see cref="SkipUnreachableOwner"/>.</summary>
     public bool RecentlyUnreachable(Member owner) =>
         Volatile.Read(ref _unreachable) is { } u && u.OwnerId == owner.Id && time.GetElapsedTime(u.At) < SkipUnreachableOwner;
@@ -195,6 +216,27 @@ internal sealed class GroupRouter(
         var after = await store.GetAsync(GroupKeys.Leader(group), ct).ConfigureAwait(false);
         renewed = renewed && after.Item?.ModRevision == leaderKv!.ModRevision;
         return a with { LeaseRenewed = renewed, PrimaryAddress = report.Address, SynchronousStandbys = report.SynchronousStandbys };
+    }
+
+    /// <summary>A timestamp of the server's clock, for <see cref="SlowStoreAnswer"/>.</summary>
+    public long Now => time.GetTimestamp();
+
+    /// <summary>
+    /// Logs (event 3025, at most once a second) a primary's report answered from the store more than
+    /// <see cref="GroupActor.SlowRenewalAfter"/> after it arrived: how long the forward to the decider took and how long the store.
+    /// </summary>
+    public void SlowStoreAnswer(string group, string member, long arrived, long asking, Assignment? answer)
+    {
+        var took = time.GetElapsedTime(arrived);
+        var last = Interlocked.Read(ref _lastSlowAnswerLog);
+        if (answer is not { Role: MemberRole.Primary } || took < GroupActor.SlowRenewalAfter || (last != 0 && time.GetElapsedTime(last) < TimeSpan.FromSeconds(1)) ||
+            Interlocked.CompareExchange(ref _lastSlowAnswerLog, time.GetTimestamp(), last) != last)
+        {
+            return;
+        }
+
+        GroupLog.SlowStoreAnswer(logger, group, member, took.TotalMilliseconds, time.GetElapsedTime(arrived, asking).TotalMilliseconds,
+            time.GetElapsedTime(asking).TotalMilliseconds, answer.LeaseRenewed);
     }
 
     /// <summary>The status of a group from its owner, for the list on a server that does not decide it; null when the owner did not answer.</summary>

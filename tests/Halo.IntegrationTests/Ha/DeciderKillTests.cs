@@ -34,7 +34,10 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
         var running = load.RunAsync(stop.Token);
         await Eventually.UntilAsync(() => Task.FromResult(load.Acked > 200), Bound, "writes before the kill");
 
+        var primary = group.Agents[int.Parse(before.Primary!.AsSpan(1)) - 1];
+        using var sampling = new CancellationTokenSource();
         var killedAt = Stopwatch.GetTimestamp();
+        var timeline = KillTimeline.SampleAsync(load, primary, killedAt, sampling.Token);
         servers.Kill(group.Decider);
         var failedBefore = load.Failed;
         output.WriteLine($"killed the decider, server {group.Decider}; primary {before.Primary} epoch {before.Epoch}");
@@ -50,8 +53,16 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
         await stop.CancelAsync();
         await running;
 
+        await sampling.CancelAsync();
+        var seen = await timeline;
         var after = await group.StatusAsync();
-        Record($"writes acked {load.Acked}, failed {load.Failed}; new decider server {decider} listed {handoff.TotalSeconds:0.00} s after the kill; after: epoch {after.Epoch} primary {after.Primary}");
+        Record($"writes acked {load.Acked}, failed {load.Failed}; new decider server {decider} listed {handoff.TotalSeconds:0.00} s after the kill; after: epoch {after.Epoch} primary {after.Primary}; {seen}");
+        if (load.Failed > failedBefore)
+        {
+            // A refused write under load is the finding to explain: keep the agents' and servers' logs beside the figures.
+            KeepLogs("decider", $"{seen}\n--- agents:\n{group.Logs(400)}\n{servers.Logs(400)}");
+        }
+
         // Refused writes are recorded, not asserted: 0 on a quiet machine and in most stressed runs, but under stress-ng the
         // primary can still fence for a few hundred ms (22-104 refused in 3 of 11 runs at load 17-49, docs/ha.md), so issue
         // 9's "0 refused writes" is not met under load yet. What must hold every time is asserted: no failover, nothing lost.
@@ -163,6 +174,14 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
         Assert.Equal(0, await load.CountLostAsync(default));
     }
 
+    /// <summary>Writes <paramref name="text"/> to <c>NAME-logs-TIME.txt</c> beside the test binary, and says where.</summary>
+    private void KeepLogs(string name, string text)
+    {
+        var file = Path.Combine(AppContext.BaseDirectory, $"{name}-logs-{DateTimeOffset.UtcNow:yyyyMMdd-HHmmss}.txt");
+        File.WriteAllText(file, text);
+        output.WriteLine($"logs kept in {file}");
+    }
+
     /// <summary>Prints a figure, and keeps it beside the test binary (decider-figures.txt): passing tests' output is not shown.</summary>
     private void Record(string line)
     {
@@ -262,7 +281,7 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
 
                     var agent = started = new GroupAgent(
                         new AgentOptions { Server = servers.Url(g.Decider), Group = Group, Member = Name(i), Failsafe = failsafe, FailsafeAddress = listener?.Address }, driver,
-                        new GroupClient(GroupAgent.ClientOptions(Options(servers, order))), TimeProvider.System, new RecordingLogger(Name(i), g._log));
+                        TracedClient(GroupAgent.ClientOptions(Options(servers, order)), Name(i), g._log), TimeProvider.System, new RecordingLogger(Name(i), g._log));
                     var index = i;
                     if (partitioned is not null)
                     {
@@ -285,6 +304,14 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
                 await g.DisposeAsync();
                 throw;
             }
+        }
+
+        /// <summary>An agent's client whose failed and slow (over 150 ms) report copies are logged with their server and timing.</summary>
+        private static GroupClient TracedClient(HaloClientOptions options, string member, System.Collections.Concurrent.ConcurrentQueue<string> log)
+        {
+            var failover = Halo.Client.HaloHttp.CreateHandler(options);
+            failover.InnerHandler = new ReportTrace(Halo.Client.HaloHttp.CreateTransport(options), member, log);
+            return new GroupClient(new HttpClient(failover) { BaseAddress = options.Servers[0], Timeout = options.RequestTimeout });
         }
 
         private static HaloClientOptions Options(ServerCluster servers, IEnumerable<int> order) =>
@@ -335,6 +362,37 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
             foreach (var r in Redis)
             {
                 await r.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>Logs each report copy that failed or took over 150 ms: which server, when sent, how long, what came back.</summary>
+    private sealed class ReportTrace(HttpMessageHandler inner, string member, System.Collections.Concurrent.ConcurrentQueue<string> log) : DelegatingHandler(inner)
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.RequestUri?.AbsolutePath.EndsWith("/report", StringComparison.Ordinal) != true)
+            {
+                return await base.SendAsync(request, cancellationToken);
+            }
+
+            var sent = DateTimeOffset.UtcNow;
+            var started = Stopwatch.GetTimestamp();
+            try
+            {
+                var response = await base.SendAsync(request, cancellationToken);
+                var took = Stopwatch.GetElapsedTime(started);
+                if (took > TimeSpan.FromMilliseconds(150) || !response.IsSuccessStatusCode)
+                {
+                    log.Enqueue($"{sent:HH:mm:ss.fff} {member} report to :{request.RequestUri.Port} answered {(int)response.StatusCode} after {took.TotalMilliseconds:0} ms");
+                }
+
+                return response;
+            }
+            catch (Exception ex)
+            {
+                log.Enqueue($"{sent:HH:mm:ss.fff} {member} report to :{request.RequestUri.Port} failed after {Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms: {ex.GetType().Name} {ex.Message}");
+                throw;
             }
         }
     }

@@ -19,11 +19,29 @@ public sealed class ServerKillTests(ITestOutputHelper output)
     private const int Services = 8;
     private const int PerService = 25;
 
+    private ServerCluster? _servers;
+
     [Fact]
     public async Task KillOneServer_WhileTheFleetHeartbeats_NothingUsersSeeChanges()
     {
+        try
+        {
+            await KillOneServerAsync();
+        }
+        catch (Exception ex)
+        {
+            // A failure under stress-ng must be diagnosable from the run's files: the message in the figures, the logs beside them.
+            var file = Path.Combine(AppContext.BaseDirectory, $"server-kill-logs-{DateTimeOffset.UtcNow:yyyyMMdd-HHmmss}.txt");
+            File.WriteAllText(file, $"{ex}\n{_servers?.Logs(400)}");
+            Record($"FAILED: {ex.GetType().Name}: {ex.Message.Split('\n')[0]} (logs: {Path.GetFileName(file)})");
+            throw;
+        }
+    }
+
+    private async Task KillOneServerAsync()
+    {
         await using var etcd = await EtcdCluster.StartAsync();
-        await using var servers = await ServerCluster.StartAsync(etcd);
+        await using var servers = _servers = await ServerCluster.StartAsync(etcd);
         var urls = Enumerable.Range(0, servers.Count).Select(servers.Url).ToList();
         using var scenario = new GatewayScenario();
         await scenario.StartBackendsAsync("b1", "b2", "b3");
@@ -85,7 +103,8 @@ public sealed class ServerKillTests(ITestOutputHelper output)
 
         var firstAfterKill = registered.Where(r => r.At > killedAt).Select(r => r.At).DefaultIfEmpty(long.MaxValue).Min();
         var gap = Stopwatch.GetElapsedTime(killedAt, firstAfterKill);
-        output.WriteLine($"registrations: {registered.Count}, first after the kill {gap.TotalMilliseconds:0} ms later");
+        Record($"passed the kill: {victimOwns} services moved, gateway {gateway.Failures} failed; registrations {registered.Count}, first after the kill " +
+            $"{gap.TotalMilliseconds:0} ms later; heartbeats sent {fleet.Sent}, lost {fleet.Lost}; feed resumes {feed.Resumes.Count}");
         Assert.True(gap < TimeSpan.FromSeconds(2), $"no registration succeeded within 2 s of the kill (first after {gap})");
 
         // The feed: what the resuming client saw is exactly what one uninterrupted stream from the same revision shows.
@@ -103,6 +122,14 @@ public sealed class ServerKillTests(ITestOutputHelper output)
         var afterRejoin = (await servers.GetJsonAsync(victim, "v1/events?type=health&limit=10000")).GetProperty("events").EnumerateArray()
             .Count(e => e.GetProperty("to").GetString() == "critical" && e.GetProperty("revision").GetInt64() > killRevision);
         Assert.Equal(0, afterRejoin);
+        Record("passed: the restarted server rejoined, nothing critical");
+    }
+
+    /// <summary>Prints a figure and keeps it beside the test binary (server-kill-figures.txt): a stressed run's output is not kept.</summary>
+    private void Record(string line)
+    {
+        output.WriteLine(line);
+        File.AppendAllText(Path.Combine(AppContext.BaseDirectory, "server-kill-figures.txt"), $"{DateTimeOffset.UtcNow:u} {line}\n");
     }
 
     /// <summary>Registers a new instance every 100 ms through the list of servers (starting at <paramref name="first"/>), moving on at once when one fails.</summary>

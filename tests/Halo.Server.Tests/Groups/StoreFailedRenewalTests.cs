@@ -19,6 +19,7 @@ namespace Halo.Server.Tests.Groups;
 public sealed class StoreFailedRenewalTests : IAsyncLifetime
 {
     private const string Group = "cache";
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(10);
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero)) { AutoAdvanceAmount = TimeSpan.Zero };
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "halo-store-renewal-" + Guid.NewGuid().ToString("N"));
     private readonly GroupPolicy _policy = new() { AntiFlapWindow = TimeSpan.Zero };
@@ -158,6 +159,51 @@ public sealed class StoreFailedRenewalTests : IAsyncLifetime
         await ReplicasReportAsync();
         await _actor.DecideAsync(default);
         Assert.Equal("primary-fenced", _actor.State.Round?.Cause);
+    }
+
+    [Fact]
+    public async Task Report_WhileTheDecidersStoreReadIsSlow_RenewsWithoutWaitingForIt()
+    {
+        // The decider's pass reads whether the primary's lease lives; a loaded etcd answers that read late. The primary's
+        // renewal must not queue behind it: it counts against the primary's renew deadline, the read against nothing.
+        var late = new TaskCompletionSource();
+        _store.HoldNextRead = late.Task;
+        var deciding = _actor.DecideAsync(default);
+        var renewed = await ReportAsync("r1", MemberRole.Primary).WaitAsync(Bound, TimeProvider.System);
+        Assert.True(renewed.LeaseRenewed);
+        Assert.False(deciding.IsCompleted);
+
+        late.SetResult();
+        await deciding.WaitAsync(Bound, TimeProvider.System);
+        Assert.Equal((1L, "r1"), (_actor.State.Leader!.Epoch, _actor.State.Leader.Member));
+        Assert.Null(_actor.State.Round);
+    }
+
+    [Fact]
+    public async Task Decide_TheLeaseWasRestoredWhileItsReadWasLate_DecidesNothingOnTheStaleRead()
+    {
+        // The store failed a renewal, the lease lapsed; a pass reads "no lease" but its answer comes late. Meanwhile another pass
+        // restores the lease (same member, same epoch, new lease). The late answer was about the old lease: the pass it belongs to
+        // must not take it as the new lease's death and open a round against a primary that holds a live lease.
+        Assert.True((await ReportAsync("r1", MemberRole.Primary)).LeaseRenewed);
+        _store.Fault = RenewalFault.Fail;
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => ReportAsync("r1", MemberRole.Primary));
+        _store.Fault = RenewalFault.None;
+        await ReplicasReportAsync();
+        await _store.RevokeLeaseAsync(_leader.LeaseId);
+
+        var late = new TaskCompletionSource();
+        _store.HoldNextRead = late.Task;
+        var stale = _actor.DecideAsync(default);
+        await _actor.DecideAsync(default).WaitAsync(Bound, TimeProvider.System);
+        var restored = _actor.State.Leader!;
+        Assert.Equal(("r1", 1L), (restored.Member, restored.Epoch));
+        Assert.NotEqual(_leader.LeaseId, restored.LeaseId);
+
+        late.SetResult();
+        await stale.WaitAsync(Bound, TimeProvider.System);
+        Assert.Null(_actor.State.Round);
+        Assert.Equal(restored, _actor.State.Leader);
     }
 
     [Fact]
