@@ -51,7 +51,8 @@ public sealed class GatewayProcessTests(ITestOutputHelper output)
         });
 
         output.WriteLine(run.ToString());
-        Assert.Equal(0, run.Failures);
+        output.WriteLine(s.Gateway.Output);
+        Assert.True(run.Failures == 0, run.ToString());
         Assert.True(run.Requests > 1000, run.ToString());
     }
 
@@ -125,7 +126,7 @@ public sealed class GatewayProcessTests(ITestOutputHelper output)
                   passive: { consecutiveFailures: 5 }
                   panicThreshold: 0
             """);
-        await s.WarmUpAsync();
+        await s.WarmUpAsync("p1", "p2");
 
         var healthy = await LoadRun.RunAsync(s.GatewayUrl, 8, TimeSpan.FromSeconds(2));
         // Each phase starts once the gateway's probes have called the killed primary down (fall 2 at the fast

@@ -4,6 +4,7 @@ namespace Halo.IntegrationTests.Gateway;
 internal sealed class GatewayScenario : IDisposable
 {
     private static readonly TimeSpan StartBound = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan WarmUpBound = TimeSpan.FromSeconds(30);
     private readonly List<ChildProcess> _processes = [];
     private readonly string _configPath = Path.Combine(Path.GetTempPath(), $"halo-gw-{Guid.NewGuid():N}.yaml");
 
@@ -53,8 +54,31 @@ internal sealed class GatewayScenario : IDisposable
         return p;
     }
 
-    /// <summary>Warms up the gateway and backends (JIT, connection pools) so the measured run is steady.</summary>
-    public Task WarmUpAsync() => LoadRun.RunAsync(GatewayUrl, 8, TimeSpan.FromSeconds(1.5));
+    /// <summary>
+    /// Warms up the gateway and backends (JIT, connection pools, probes, latency estimates) until a round of load is steady:
+    /// no failed request and every one of <paramref name="serving"/> (default: every backend) answered. A fixed 1.5 s was
+    /// steady only by luck: at load 45-70 the processes were still cold after it (8 requests in the next run's first second),
+    /// tries timed out and the first 504s came before the fault the test injects. Bounded; a gateway that never settles
+    /// fails here, naming the last round.
+    /// </summary>
+    public async Task WarmUpAsync(params string[] serving)
+    {
+        var expected = serving.Length > 0 ? serving : Backends.Select(b => b.Name).ToArray();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            var round = await LoadRun.RunAsync(GatewayUrl, 8, TimeSpan.FromSeconds(1.5));
+            if (round.Failures == 0 && expected.All(name => round.ByBackend.GetValueOrDefault(name) > 0))
+            {
+                return;
+            }
+
+            if (clock.Elapsed > WarmUpBound)
+            {
+                throw new TimeoutException($"the gateway was not steady within {WarmUpBound} of warm-up; last round: {round}");
+            }
+        }
+    }
 
     public void Dispose()
     {
