@@ -65,7 +65,9 @@ internal static class RegistryEndpoints
 
         var (stored, created) = await registry.RegisterAsync(record!, context.RequestAborted);
         var view = registry.View(stored);
-        return created ? TypedResults.Created($"/v1/services/{service}/instances/{id}", view) : TypedResults.Ok(view);
+        return created
+            ? new JsonAnswer<InstanceRecord>(StatusCodes.Status201Created, view, $"/v1/services/{service}/instances/{id}")
+            : new JsonAnswer<InstanceRecord>(StatusCodes.Status200OK, view);
     }
 
     /// <summary>
