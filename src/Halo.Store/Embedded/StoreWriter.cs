@@ -77,9 +77,17 @@ internal sealed partial class StoreWriter : IAsyncDisposable
         var reader = _queue.Reader;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var command))
+            Drain(reader, batch);
+            if (batch.Count > 1 && batch.Count < _options.MaxBatchSize)
             {
-                batch.Add(command);
+                // More than one write was waiting: callers are writing concurrently, and the thread pool likely holds
+                // requests about to write too. Let those queued before this loop run first, then take what they added,
+                // so one commit and one fsync cover them: a commit's fixed cost (transaction, meta row, shared B-tree pages
+                // in the WAL, fsync) is split over more writes (at 32 concurrent registrations: 12 writes and ~22 WAL
+                // pages per commit before). One yield, never a timer: a lone write commits at once, and nothing here
+                // waits for a write that is not already on its way.
+                await Task.Yield();
+                Drain(reader, batch);
             }
 
             try
@@ -95,6 +103,14 @@ internal sealed partial class StoreWriter : IAsyncDisposable
             }
 
             batch.Clear();
+        }
+    }
+
+    private void Drain(ChannelReader<WriteCommand> reader, List<WriteCommand> batch)
+    {
+        while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var command))
+        {
+            batch.Add(command);
         }
     }
 
