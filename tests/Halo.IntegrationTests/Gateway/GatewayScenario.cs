@@ -56,7 +56,8 @@ internal sealed class GatewayScenario : IDisposable
 
     /// <summary>
     /// Warms up the gateway and backends (JIT, connection pools, probes, latency estimates) until a round of load is steady:
-    /// no failed request and every one of <paramref name="serving"/> (default: every backend) answered. A fixed 1.5 s was
+    /// no failed request, every one of <paramref name="serving"/> (default: every backend) answered and no other backend did
+    /// (a cold primary whose first probes timed out spills to the backup until it rises again). A fixed 1.5 s was
     /// steady only by luck: at load 45-70 the processes were still cold after it (8 requests in the next run's first second),
     /// tries timed out and the first 504s came before the fault the test injects. Bounded; a gateway that never settles
     /// fails here, naming the last round.
@@ -68,7 +69,8 @@ internal sealed class GatewayScenario : IDisposable
         while (true)
         {
             var round = await LoadRun.RunAsync(GatewayUrl, 8, TimeSpan.FromSeconds(1.5));
-            if (round.Failures == 0 && expected.All(name => round.ByBackend.GetValueOrDefault(name) > 0))
+            if (round.Failures == 0 && expected.All(name => round.ByBackend.GetValueOrDefault(name) > 0)
+                && round.ByBackend.Keys.All(expected.Contains))
             {
                 return;
             }

@@ -22,9 +22,11 @@ public sealed class WebhookSenderTests
 
         // Port 9 (discard) on loopback: connection refused at once, so only the back-off waits take (fake) time.
         var sending = sender.SendAsync("http://127.0.0.1:9/hook", AlertPayload.For(alert, "halo", "http://127.0.0.1:7400/"), CancellationToken.None);
+        // 200 steps (50 s of fake time, under the 1 min request timeout) spread over 10 s of real time: 20 ms apart (4 s) was
+        // enough only while each refused connect came back quickly, which a loaded machine does not promise.
         for (var i = 0; i < 200 && !sending.IsCompleted; i++)
         {
-            await Task.Delay(20);
+            await Task.Delay(50);
             time.Advance(TimeSpan.FromMilliseconds(250));
         }
 
