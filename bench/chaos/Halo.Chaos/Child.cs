@@ -79,11 +79,25 @@ public sealed class Child : IAsyncDisposable
     /// <summary>SIGSTOP / SIGCONT / SIGKILL by pid (a process this runner did not start itself, such as an agent's redis-server).</summary>
     public static void Signal(int pid, int signal)
     {
-        if (Kill(pid, signal) != 0)
+        if (!TrySignal(pid, signal))
         {
-            throw new InvalidOperationException($"kill({pid}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
+            throw new InvalidOperationException($"kill({pid}, {signal}) failed: errno {NoSuchProcess}");
         }
     }
+
+    /// <summary>As <see cref="Signal"/>, but false when the process no longer exists (ESRCH); any other failure throws.</summary>
+    public static bool TrySignal(int pid, int signal)
+    {
+        if (Kill(pid, signal) == 0)
+        {
+            return true;
+        }
+
+        var errno = Marshal.GetLastPInvokeError();
+        return errno == NoSuchProcess ? false : throw new InvalidOperationException($"kill({pid}, {signal}) failed: errno {errno}");
+    }
+
+    private const int NoSuchProcess = 3; // ESRCH
 
     public const int SigKill = 9;
     public const int SigCont = 18;

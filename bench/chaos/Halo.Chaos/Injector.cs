@@ -32,7 +32,9 @@ public static class Faults
                 }
                 finally
                 {
-                    Signal(pid, Child.SigCont);
+                    // The primary's agent may have killed it meanwhile: a paused primary cannot run its fence command within
+                    // the fence budget, so its watchdog kills it at the renew deadline (and the agent restarts it as a replica).
+                    Child.TrySignal(pid, Child.SigCont);
                 }
 
                 break;
