@@ -86,6 +86,23 @@ public sealed partial class CliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Groups_Piped_TableRowsNotWrappedAt80Columns()
+    {
+        // 63 characters, the longest name allowed: with the other columns the row is over 80, so a wrapping table splits it.
+        const string name = "cache-group-with-a-rather-long-name-for-a-table-0123456789-abcd";
+        var policy = Path.Combine(_data, "policy.json");
+        await File.WriteAllTextAsync(policy, "{}", TestContext.Current.CancellationToken);
+        var (code, output) = await Halo("group", name, "--policy", policy);
+        Assert.True(code == 0, output);
+
+        // stdout is a pipe here, as in `halo groups | cat`.
+        (code, output) = await Halo("groups");
+
+        Assert.Equal(0, code);
+        Assert.Contains(output.Split('\n'), line => line.Contains(name, StringComparison.Ordinal) && line.TrimEnd().Length > 80);
+    }
+
+    [Fact]
     public async Task Services_SeveralServers_FirstDown_AnsweredByNext()
     {
         var dead = $"http://127.0.0.1:{HaloProcess.FreePort()}";
