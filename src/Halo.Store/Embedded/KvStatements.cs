@@ -79,18 +79,6 @@ internal sealed class KvStatements : IDisposable
         _change.ExecuteNonQuery();
     }
 
-    /// <summary>
-    /// A passive checkpoint: copies what it can of the WAL into the database file (fsynced) without waiting for readers.
-    /// Returns the frames the WAL held and how many of them are now in the database file.
-    /// </summary>
-    public (long LogFrames, long CheckpointedFrames) Checkpoint()
-    {
-        using var command = Connection.CreateCommand();
-        command.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
-        using var reader = command.ExecuteReader();
-        return reader.Read() ? (reader.GetInt64(1), reader.GetInt64(2)) : (0, 0);
-    }
-
     public void SetMeta(string name, long value)
     {
         _setMeta.Parameters[0].Value = name;

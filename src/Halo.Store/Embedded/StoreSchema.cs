@@ -38,10 +38,8 @@ internal static class StoreSchema
         {
             connection.Open();
             // WAL + synchronous=FULL: every commit fsyncs the log before it returns, so an acknowledged
-            // write survives kill -9 and power loss; readers never block the writer. No automatic checkpoint: SQLite runs
-            // it inside the COMMIT that crosses its threshold, so that batch's callers would wait for the copy into the
-            // database file and its fsync; the writer loop checkpoints after answering them instead (StoreWriter).
-            Execute(connection, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA wal_autocheckpoint=0;");
+            // write survives kill -9 and power loss; readers never block the writer.
+            Execute(connection, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;");
             Execute(connection, CreateTables);
             return connection;
         }

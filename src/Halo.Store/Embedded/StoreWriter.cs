@@ -10,9 +10,6 @@ namespace Halo.Store.Embedded;
 /// </summary>
 internal sealed partial class StoreWriter : IAsyncDisposable
 {
-    /// <summary>WAL frames (pages) a checkpoint is aimed at: SQLite's default wal_autocheckpoint, ~4 MB of WAL.</summary>
-    internal const double CheckpointFrames = 1000;
-
     private readonly Channel<WriteCommand> _queue = Channel.CreateUnbounded<WriteCommand>(new UnboundedChannelOptions { SingleReader = true });
     private readonly KvStatements _sql;
     private readonly ChangeFeed _feed;
@@ -30,8 +27,6 @@ internal sealed partial class StoreWriter : IAsyncDisposable
     private int _sequence;
     private long _committedRevision;
     private int _expiryQueued;
-    private double _walFramesEstimate;
-    private double _walFramesPerEstimated = 1;
 
     public StoreWriter(KvStatements sql, ChangeFeed feed, TimeProvider time, EmbeddedStoreOptions options, ILogger logger)
     {
@@ -164,7 +159,6 @@ internal sealed partial class StoreWriter : IAsyncDisposable
         }
 
         Volatile.Write(ref _committedRevision, _revision);
-        var commitFrames = EstimateFrames(_pending);
         if (_pending.Count > 0)
         {
             // Publish before completing: a caller that watches right after its write must find it live or in the log.
@@ -176,53 +170,6 @@ internal sealed partial class StoreWriter : IAsyncDisposable
         {
             command.Complete();
         }
-
-        CheckpointIfDue(commitFrames);
-    }
-
-    /// <summary>
-    /// Moves the WAL into the database file once it holds about <see cref="CheckpointFrames"/> frames (SQLite's own default
-    /// threshold), after the batch's callers were answered. SQLite's automatic checkpoint did the same work inside the COMMIT,
-    /// so every few hundred registrations one batch waited for a few hundred page writes and a second fsync before its
-    /// answers, and the writes queued behind it waited too. The WAL's size is known only from a checkpoint's result, so the
-    /// frames each commit adds are estimated from its rows and the estimate is corrected by what the last checkpoint found.
-    /// Durability does not depend on any of it: every answered write is already fsynced in the WAL.
-    /// </summary>
-    private void CheckpointIfDue(double commitFrames)
-    {
-        _walFramesEstimate += commitFrames;
-        if (_walFramesEstimate * _walFramesPerEstimated < CheckpointFrames)
-        {
-            return;
-        }
-
-        try
-        {
-            var (logFrames, _) = _sql.Checkpoint();
-            _walFramesPerEstimated = Math.Clamp(logFrames / _walFramesEstimate, 0.25, 64);
-        }
-        catch (Exception error)
-        {
-            // A failed checkpoint loses nothing (the WAL keeps every frame); the next due one tries again.
-            Log.CheckpointFailed(_logger, error);
-        }
-
-        _walFramesEstimate = 0;
-    }
-
-    /// <summary>
-    /// Roughly the WAL frames (pages) a commit of <paramref name="changes"/> writes: each change is a row in kv and one in
-    /// changes, plus the meta row, the database header and the B-tree pages above the rows.
-    /// </summary>
-    private static double EstimateFrames(List<ChangeRecord> changes)
-    {
-        var bytes = 0L;
-        foreach (var change in changes)
-        {
-            bytes += change.Event.Item.Key.Length + change.Event.Item.Value.Length + 48;
-        }
-
-        return 3 + (2.0 * bytes / 4096);
     }
 
     private void TryReload()
@@ -287,9 +234,6 @@ internal sealed partial class StoreWriter : IAsyncDisposable
 
         [LoggerMessage(EventId = 1003, Level = LogLevel.Error, Message = "Embedded store could not reload its state after a failed commit")]
         public static partial void ReloadFailed(ILogger logger, Exception error);
-
-        [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "Embedded store could not checkpoint its write-ahead log; it keeps every write and retries later")]
-        public static partial void CheckpointFailed(ILogger logger, Exception error);
 
         [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Lease {LeaseId} expired; {Keys} keys deleted at revision {Revision}")]
         public static partial void LeaseExpired(ILogger logger, long leaseId, int keys, long revision);
