@@ -111,10 +111,13 @@ internal static class HttpModes
         }
     }
 
+    private static int _printed;
+
     public static async Task ReportFailure(HttpResponseMessage? response, long failureNumber)
     {
-        // The first few failures are printed in full; a flood of identical ones is only counted.
-        if (failureNumber <= 3)
+        // The first few failures are printed in full; a flood of identical ones is only counted (callers that do not
+        // number their failures pass 1: at most 10 are printed per process, e.g. heartbeat-max meeting the rate limit).
+        if (failureNumber <= 3 && Interlocked.Increment(ref _printed) <= 10)
         {
             var detail = response is null ? "no response" : $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}";
             await Console.Error.WriteLineAsync($"request failed: {detail}");

@@ -23,6 +23,8 @@ INSTANCES=${INSTANCES:-10000}
 RATE_HZ=${RATE_HZ:-1}
 WORK=${BENCH_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/halo-bench.XXXXXX")}
 HALO_DLL=${HALO_DLL:-src/Halo.Cli/bin/Release/net10.0/halo.dll}   # HALO_DLL: another build (before/after)
+# HALO_DLLS="before.dll after.dll": the registry runs for each build in turn, against the same etcd figure (one quiet run).
+HALO_DLLS=${HALO_DLLS:-$HALO_DLL}
 BENCH_DLL=bench/Halo.Bench/bin/Release/net10.0/Halo.Bench.dll
 limit=$((RUN_SECONDS + 60))
 pids=()
@@ -82,27 +84,41 @@ etcd_median=$(median "${etcd_rates[@]}"); embedded_median=$(median "${embedded_r
 echo "median puts/s over $ROUNDS round(s): embedded-put $embedded_median, etcd-put $etcd_median"
 echo "ratio embedded-put / etcd-put = $(ratio "$embedded_median" "$etcd_median")"
 
-if [ ! -f "$HALO_DLL" ]; then
-  echo "skipping registry runs: $HALO_DLL not built (dotnet build src/Halo.Cli -c Release)"
-  exit 0
-fi
+for dll in $HALO_DLLS; do
+  if [ ! -f "$dll" ]; then
+    echo "skipping registry runs: $dll not built (dotnet build src/Halo.Cli -c Release)"
+    exit 0
+  fi
+done
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+server_us() { # ticks before, ticks after, operations: the server's CPU per operation in µs
+  awk -v a="$1" -v b="$2" -v n="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN { if (n > 0) printf "%.0f", (b - a) * 1000000 / hz / n; else print "n/a" }'
+}
+ok_of() { grep -oE ' ok=[0-9]+' <<<"$1" | head -1 | cut -d= -f2; }
+
+registry_runs() { # one fresh server of build $1
+dll=$1
+echo "--- registry: $dll"
 port=$(free_port)
-dotnet "$HALO_DLL" server --listen "127.0.0.1:$port" --data "$WORK/halo" >"$WORK/halo.log" 2>&1 &
-pids+=($!)
+dotnet "$dll" server --listen "127.0.0.1:$port" --data "$WORK/halo-$port" >"$WORK/halo-$port.log" 2>&1 &
+spid=$!; pids+=($spid)
 wait_http "http://127.0.0.1:$port/healthz" "halo server"
 server="http://127.0.0.1:$port"
-export HALO_TOKEN_FILE=$WORK/halo/bootstrap.token
+export HALO_TOKEN_FILE=$WORK/halo-$port/bootstrap.token
 
 # A long TTL: these instances never heartbeat, and their health transitions would be writes of their own.
 # The first run goes into a fresh server (its JIT tiering included: what a just-started server gives); the second, into the
 # same server once warm (what it gives after start-up). etcd needs no warm-up; both ratios are printed, neither hidden.
+t0=$(cpu_ticks "$spid")
 register=$(timeout "$limit" dotnet "$BENCH_DLL" register --server "$server" --count "$REGISTER_COUNT" --concurrency "$CONCURRENCY" --ttl 1h || true)
+t1=$(cpu_ticks "$spid")
 echo "$register"
-echo "ratio register / etcd-put = $(ratio "$(rate_of "$register")" "$etcd_median")   (fresh server)"
+echo "ratio register / etcd-put = $(ratio "$(rate_of "$register")" "$etcd_median")   (fresh server; server CPU $(server_us "$t0" "$t1" "$(ok_of "$register")") µs/registration)"
 register_warm=$(timeout "$limit" dotnet "$BENCH_DLL" register --server "$server" --count "$REGISTER_COUNT" --concurrency "$CONCURRENCY" --ttl 1h || true)
+t2=$(cpu_ticks "$spid")
 echo "$register_warm"
-echo "ratio register / etcd-put = $(ratio "$(rate_of "$register_warm")" "$etcd_median")   (warm server, $REGISTER_COUNT held)"
+echo "ratio register / etcd-put = $(ratio "$(rate_of "$register_warm")" "$etcd_median")   (warm server, $REGISTER_COUNT held; server CPU $(server_us "$t1" "$t2" "$(ok_of "$register_warm")") µs/registration)"
 # The change feed: a follower that starts (or reconnects) reads the history written before it; both sides from the start.
 feed=$(timeout "$limit" dotnet "$BENCH_DLL" feed --server "$server" --count "$REGISTER_COUNT" || true)
 echo "$feed"
@@ -117,4 +133,10 @@ for style in "" "--single"; do
   heartbeat=$(timeout "$((limit + 60))" dotnet "$BENCH_DLL" heartbeat --server "$server" --instances "$INSTANCES" \
     --rate-hz "$RATE_HZ" --seconds "$RUN_SECONDS" --concurrency "$CONCURRENCY" $style || true)
   echo "$heartbeat"
+done
+kill -9 "$spid" 2>/dev/null || true
+}
+
+for dll in $HALO_DLLS; do
+  registry_runs "$dll"
 done

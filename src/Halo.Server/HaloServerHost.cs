@@ -77,6 +77,7 @@ public static class HaloServerHost
         services.AddHttpClient(HeartbeatForwarder.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(1) });
         services.AddSingleton<InstanceRegistry>();
+        services.AddSingleton<RegistryFeed>();
         services.AddSingleton<DetectorLoop>();
         services.AddHostedService(sp => sp.GetRequiredService<DetectorLoop>());
         services.AddHostedService<ActiveCheckLoop>();

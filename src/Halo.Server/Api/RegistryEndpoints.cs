@@ -1,13 +1,9 @@
-using System.Runtime.CompilerServices;
-using System.Text.Json;
 using Halo.Core;
 using Halo.Core.Detection;
 using Halo.Core.Registry;
-using Halo.Core.Serialization;
 using Halo.Server.Cluster;
 using Halo.Server.Registry;
 using Halo.Server.Security;
-using Halo.Store;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -309,16 +305,14 @@ internal static class RegistryEndpoints
         return TypedResults.Ok(new { service, revision, instances });
     }
 
-    private static async Task<IResult> CatalogAsync(IStore store, CancellationToken ct)
+    private static async Task<IResult> CatalogAsync(RegistryFeed feed, CancellationToken ct)
     {
-        // Read from the store, not the view: the revision must match the listing exactly so a feed resumed from it misses nothing.
-        var all = await store.ListAsync(RegistryKeys.InstancesPrefix, ct);
-        var instances = all.Items.Select(InstanceRegistry.ReadRecord).OfType<InstanceRecord>().ToList();
-        return TypedResults.Ok(new { revision = all.Revision, instances });
+        var (revision, instances) = await feed.CatalogAsync(ct);
+        return TypedResults.Ok(new { revision, instances });
     }
 
     private static async Task<IResult> WatchAsync(
-        string? service, string? from, HttpContext context, IStore store, ServerOptions options, TimeProvider time)
+        string? service, string? from, HttpContext context, RegistryFeed feed, ServerOptions options, TimeProvider time)
     {
         if (service is not null && !Names.IsValid(service))
         {
@@ -330,63 +324,15 @@ internal static class RegistryEndpoints
         long after;
         if (start is null)
         {
-            after = await store.GetRevisionAsync(context.RequestAborted);
+            after = await feed.RevisionAsync(context.RequestAborted);
         }
         else if (!long.TryParse(start, out after) || after < 0)
         {
             return Problems.Invalid("from", "must be a non-negative integer revision");
         }
 
-        var prefix = service is null ? RegistryKeys.InstancesPrefix : RegistryKeys.ServicePrefix(service);
-        await ServerSentEvents.StreamAsync(context, Feed(store, prefix, after, context.RequestAborted), options.StreamKeepAlive, time);
+        await ServerSentEvents.StreamAsync(context, feed.ChangesAsync(service, after, context.RequestAborted), options.StreamKeepAlive, time);
         return TypedResults.Empty;
-    }
-
-    private static async IAsyncEnumerable<ServerSentEvents.Message> Feed(IStore store, string prefix, long after, [EnumeratorCancellation] CancellationToken ct)
-    {
-        var compacted = false;
-        var changes = store.WatchAsync(prefix, after, ct).GetAsyncEnumerator(ct);
-        try
-        {
-            while (true)
-            {
-                WatchEvent change;
-                try
-                {
-                    if (!await changes.MoveNextAsync())
-                    {
-                        break;
-                    }
-
-                    change = changes.Current;
-                }
-                catch (RevisionCompactedException)
-                {
-                    compacted = true;
-                    break;
-                }
-
-                if (!RegistryKeys.TryParseInstance(change.Item.Key, out var svc, out var id))
-                {
-                    continue;
-                }
-
-                var data = change.Type == WatchEventType.Put && InstanceRegistry.ReadRecord(change.Item) is { } record
-                    ? JsonSerializer.Serialize(record, HaloJson.Options)
-                    : JsonSerializer.Serialize(new { service = svc, id, revision = change.Item.ModRevision }, HaloJson.Options);
-                yield return new ServerSentEvents.Message(change.Type == WatchEventType.Put ? "put" : "delete", change.Item.ModRevision, data);
-            }
-        }
-        finally
-        {
-            await changes.DisposeAsync();
-        }
-
-        if (compacted)
-        {
-            var revision = await store.GetRevisionAsync(ct);
-            yield return new ServerSentEvents.Message("reset", revision, "{\"reason\":\"history compacted; re-read /v1/catalog\"}");
-        }
     }
 
     private static bool ValidNames(string service, string id, out IResult error)
