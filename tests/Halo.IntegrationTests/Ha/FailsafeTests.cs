@@ -2,6 +2,7 @@
 #pragma warning disable xUnit1051
 
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using Halo.Agent.Drills;
@@ -36,6 +37,7 @@ public sealed class FailsafeTests(ITestOutputHelper output)
 
         var failedBefore = load.Failed;
         var killedAt = Stopwatch.GetTimestamp();
+        var killedAtUtc = DateTimeOffset.UtcNow;
         for (var i = 0; i < servers.Count; i++)
         {
             servers.Kill(i);
@@ -50,6 +52,7 @@ public sealed class FailsafeTests(ITestOutputHelper output)
 
         var (ackedWhileDown, failedWhileDown) = (load.Acked, load.Failed - failedBefore);
         var returnedAt = Stopwatch.GetTimestamp();
+        var returnedAtUtc = DateTimeOffset.UtcNow;
         await Task.WhenAll(Enumerable.Range(0, servers.Count).Select(servers.RestartAsync));
         await Eventually.UntilAsync(async () => await group.TryStatusAsync() is { PrimaryConfirmed: true }, Bound, "a confirmed primary after the servers returned");
         await Eventually.UntilAsync(() => Task.FromResult(!primary.InFailsafe), Bound, "the primary's lease renewed again");
@@ -65,12 +68,13 @@ public sealed class FailsafeTests(ITestOutputHelper output)
             $"epoch {before.Epoch} -> {after.Epoch}, primary {before.Primary} -> {after.Primary}; failed writes by kind {Kinds(load)}");
         if (load.Failed != failedBefore || after.Epoch != before.Epoch || !sawFailsafe)
         {
-            Dump("servers down 10 s", group, servers);
+            Dump("servers down 10 s\n" + FailedWrites(load, group, ("the kill", killedAtUtc), ("the restart", returnedAtUtc)), group, servers);
         }
 
         Assert.Empty(violations);
         Assert.True(sawFailsafe, $"the primary never wrote on promises\n{group.Logs()}");
-        Assert.Equal(0, load.Failed - failedBefore);
+        Assert.True(load.Failed == failedBefore, $"{load.Failed - failedBefore} writes refused, expected 0\n" +
+            FailedWrites(load, group, ("the kill", killedAtUtc), ("the restart", returnedAtUtc)));
         Assert.Equal(before.Epoch, after.Epoch);
         Assert.Equal(before.Primary, after.Primary);
         Assert.Equal(0, await load.CountLostAsync(default));
@@ -216,6 +220,33 @@ public sealed class FailsafeTests(ITestOutputHelper output)
         Assert.False(oldRole?.Writable ?? false, "the cut-off primary still takes writes");
         Assert.Equal(0, await load.CountLostAsync(default));
     }
+
+    /// <summary>
+    /// Every failed write since the first of <paramref name="marks"/>: when it started relative to each mark, how long it took, the
+    /// answer (Redis's error, WAIT's count, the exception), and the agents' and the proxy's log lines from 2 s before it to 1 s after.
+    /// </summary>
+    private static string FailedWrites(RedisWriteLoad load, DeciderKillTests.RedisGroup group, params (string Name, DateTimeOffset At)[] marks)
+    {
+        var lines = group.Logs(int.MaxValue).Split('\n');
+        var text = new System.Text.StringBuilder();
+        foreach (var f in load.FailedWrites.Where(f => f.StartedAt >= marks[0].At))
+        {
+            var relative = string.Join(", ", marks.Select(m => $"{(f.StartedAt - m.At).TotalSeconds:+0.000;-0.000} s from {m.Name}"));
+            text.AppendLine(CultureInfo.InvariantCulture, $"write {f.Id} started {f.StartedAt:HH:mm:ss.fff} ({relative}), took {f.Took.TotalMilliseconds:0} ms: {f.Why}");
+            foreach (var line in lines.Where(l => LoggedAt(l, f.StartedAt) is { } at && at >= f.StartedAt.AddSeconds(-2) && at <= f.StartedAt + f.Took + TimeSpan.FromSeconds(1)))
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"    {line}");
+            }
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>The time a log line of the group (HH:mm:ss.fff first) was written, on the day of <paramref name="near"/>.</summary>
+    private static DateTimeOffset? LoggedAt(string line, DateTimeOffset near) =>
+        line.Length >= 12 && TimeOnly.TryParseExact(line.AsSpan(0, 12), "HH:mm:ss.fff", CultureInfo.InvariantCulture, DateTimeStyles.None, out var t)
+            ? new DateTimeOffset(near.UtcDateTime.Date + t.ToTimeSpan(), TimeSpan.Zero)
+            : null;
 
     private static string Kinds(RedisWriteLoad load) =>
         load.Failures.Count == 0 ? "none" : string.Join(", ", load.Failures.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => $"{f.Key} {f.Value}"));
