@@ -65,7 +65,7 @@ public sealed class FailsafeTests(ITestOutputHelper output)
         var after = await group.StatusAsync();
         Record($"failsafe, servers down 10 s: refused {failedWhileDown} while down, {load.Failed - failedBefore} in all from the kill; acked {load.Acked} " +
             $"(by the restart {ackedWhileDown}); failsafe seen {sawFailsafe}; back {Stopwatch.GetElapsedTime(returnedAt).TotalSeconds:0.0} s after the restart; " +
-            $"epoch {before.Epoch} -> {after.Epoch}, primary {before.Primary} -> {after.Primary}; failed writes by kind {Kinds(load)}");
+            $"epoch {before.Epoch} -> {after.Epoch}, primary {before.Primary} -> {after.Primary}; failed writes by kind {Kinds(load)}; {Handoff(group, servers)}");
         if (load.Failed != failedBefore || after.Epoch != before.Epoch || !sawFailsafe)
         {
             Dump("servers down 10 s\n" + FailedWrites(load, group, ("the kill", killedAtUtc), ("the restart", returnedAtUtc)), group, servers);
@@ -240,6 +240,19 @@ public sealed class FailsafeTests(ITestOutputHelper output)
         }
 
         return text.ToString();
+    }
+
+    /// <summary>
+    /// How the returning servers handed the group around: how many took it (event 3020), restored the primary's lease (3023) or lost
+    /// a compare-and-set on the leader record (3004), and every route the proxy took meanwhile (an unconfirmed one closes its connections).
+    /// </summary>
+    private static string Handoff(DeciderKillTests.RedisGroup group, ServerCluster servers)
+    {
+        var server = servers.Logs(int.MaxValue);
+        int Count(string what) => server.Split('\n').Count(l => l.Contains(what, StringComparison.Ordinal));
+        var routes = group.Logs(int.MaxValue).Split('\n').Where(l => l.Contains(" proxy ", StringComparison.Ordinal)).Select(l => l.Length > 120 ? l[..120] : l);
+        return $"servers: took the group {Count("this server decides it now")}, restored the lease {Count("restored under a new lease")}, " +
+               $"lost a leader compare-and-set {Count("compare-and-set of the leader record lost")}; proxy: [{string.Join(" | ", routes)}]";
     }
 
     /// <summary>The time a log line of the group (HH:mm:ss.fff first) was written, on the day of <paramref name="near"/>.</summary>
