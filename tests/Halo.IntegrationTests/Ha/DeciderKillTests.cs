@@ -280,7 +280,7 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
                     }
 
                     var agent = started = new GroupAgent(
-                        new AgentOptions { Server = servers.Url(g.Decider), Group = Group, Member = Name(i), Failsafe = failsafe, FailsafeAddress = listener?.Address }, driver,
+                        new AgentOptions { Group = Group, Member = Name(i), Failsafe = failsafe, FailsafeAddress = listener?.Address }, driver,
                         TracedClient(GroupAgent.ClientOptions(Options(servers, order)), Name(i), g._log), TimeProvider.System, new RecordingLogger(Name(i), g._log));
                     var index = i;
                     if (partitioned is not null)

@@ -20,12 +20,13 @@ public sealed class FailsafeTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
 
+    /// <summary>With the failsafe as `halo agent` has it by default (on since 2026-11-29).</summary>
     [Fact]
     public async Task KillEveryServerForTenSeconds_Failsafe_WritesKeepSucceedingNoFailover()
     {
         await using var etcd = await EtcdCluster.StartAsync();
         await using var servers = await ServerCluster.StartAsync(etcd);
-        await using var group = await DeciderKillTests.RedisGroup.StartAsync(servers, output, failsafe: true);
+        await using var group = await DeciderKillTests.RedisGroup.StartAsync(servers, output, failsafe: Halo.Cli.Commands.AgentCommand.FailsafeSwitch(Halo.Cli.Commands.AgentCommand.FailsafeDefault));
         var before = await group.StatusAsync();
         var primary = group.Agents[int.Parse(before.Primary!.AsSpan(1)) - 1];
         await Eventually.UntilAsync(() => Task.FromResult(primary.FailsafeArmed), Bound, "the decider to store the primary's failsafe members");
