@@ -5,7 +5,6 @@ namespace Halo.Agent;
 /// <summary>How a `halo agent` runs beside one database.</summary>
 public sealed record AgentOptions
 {
-    public required Uri Server { get; init; }
     public required string Group { get; init; }
     public required string Member { get; init; }
 
@@ -40,7 +39,7 @@ public sealed record AgentOptions
     /// <summary>
     /// The failsafe (docs/ha.md, "The data path outlives the control plane"): as a primary, keep accepting writes when no server
     /// renews the lease while every other member's agent promises it follows this primary in this epoch; as a replica, give
-    /// such promises. Needs <see cref="FailsafeAddress"/>. Default off.
+    /// such promises. Needs <see cref="FailsafeAddress"/>. Off unless set here; `halo agent` sets it (its --failsafe is on by default).
     /// </summary>
     public bool Failsafe { get; init; }
 

@@ -52,7 +52,7 @@ public sealed partial class GroupAgent(AgentOptions options, IDatabaseDriver dri
     }
 
     /// <summary>Test hook: while it returns true the agent cannot reach the server (a network partition).</summary>
-    public Func<bool> Partitioned { get; set; } = () => false;
+    internal Func<bool> Partitioned { get; set; } = () => false;
 
     public Assignment? Assignment { get; private set; }
     public DbProbe? LastProbe { get; private set; }

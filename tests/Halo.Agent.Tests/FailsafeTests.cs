@@ -33,7 +33,7 @@ public sealed class FailsafeTests : IAsyncLifetime
     public async ValueTask DisposeAsync() => await _listener.DisposeAsync();
 
     private GroupAgent Agent(string member, GroupAgentTests.FakeDriver db, GroupAgentTests.StubServer server, string? failsafeAddress) =>
-        new(new AgentOptions { Server = new Uri("http://127.0.0.1:1/"), Group = "cache", Member = member, Failsafe = true, FailsafeAddress = failsafeAddress }, db,
+        new(new AgentOptions { Group = "cache", Member = member, Failsafe = true, FailsafeAddress = failsafeAddress }, db,
             new GroupClient(new HttpClient(server) { BaseAddress = new Uri("http://127.0.0.1:1/") }), _time, NullLogger.Instance);
 
     private Assignment PrimaryAssignment(long epoch = 1, bool renewed = true, long failsafeEpoch = 1) => new()

@@ -16,7 +16,7 @@ public sealed class GroupAgentTests
     private readonly FakeDriver _db = new();
     private readonly StubServer _server = new();
 
-    private GroupAgent Agent() => new(new AgentOptions { Server = new Uri("http://127.0.0.1:1/"), Group = "cache", Member = "r1" }, _db,
+    private GroupAgent Agent() => new(new AgentOptions { Group = "cache", Member = "r1" }, _db,
         new GroupClient(new HttpClient(_server) { BaseAddress = new Uri("http://127.0.0.1:1/") }), _time, NullLogger.Instance);
 
     private static Assignment Primary(long epoch, bool renewed = true) =>

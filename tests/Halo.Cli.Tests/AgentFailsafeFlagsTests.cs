@@ -32,6 +32,20 @@ public sealed class AgentFailsafeFlagsTests
     }
 
     [Fact]
+    public void Agent_FailsafeIsOnByDefault_AndHelpSaysSo()
+    {
+        Assert.True(AgentCommand.FailsafeSwitch(AgentCommand.FailsafeDefault));
+        Assert.Equal("on", AgentCommand.Create().Parse(["--group", "cache", "--member", "r1"]).GetValue<string>("--failsafe"));
+
+        var output = new StringWriter();
+        var exit = new RootCommand { AgentCommand.Create() }.Parse(["agent", "--help"]).Invoke(new InvocationConfiguration { Output = output, Error = new StringWriter() });
+        Assert.Equal(0, exit);
+        var help = output.ToString();
+        var line = help.Split('\n').SkipWhile(l => !l.Contains("--failsafe <", StringComparison.Ordinal)).Take(3);
+        Assert.Contains("on (the default)", string.Join(' ', line), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void FailsafeSwitch_OnOff()
     {
         Assert.True(AgentCommand.FailsafeSwitch("on"));

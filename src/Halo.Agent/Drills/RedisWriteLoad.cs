@@ -21,8 +21,11 @@ public sealed class RedisWriteLoad(
     }
 
     private string _refusal = "refused";
+    private string _refusalDetail = "refused";
 
     protected override string RefusalReason => _refusal;
+
+    protected override string RefusalDetail => _refusalDetail;
 
     protected override async Task<bool> WriteAsync(RespConnection connection, long id, CancellationToken ct)
     {
@@ -31,12 +34,19 @@ public sealed class RedisWriteLoad(
         {
             // Redis' first word (NOREPLICAS, READONLY, ...): a fenced primary refuses, a slow one times out.
             _refusal = reply is RespError error ? $"refused {error.Message.Split(' ')[0]}" : "refused";
+            _refusalDetail = $"SET answered {(reply is RespError e ? e.Message : reply?.ToString() ?? "nil")}";
             return false;
         }
 
         _refusal = $"WAIT {waitReplicas} not met";
-        return waitReplicas == 0
-            || await connection.ExecuteAsync(TimeSpan.FromSeconds(1), ct, "WAIT", waitReplicas.ToString(CultureInfo.InvariantCulture), "500").ConfigureAwait(false) is long acks && acks >= waitReplicas;
+        if (waitReplicas == 0)
+        {
+            return true;
+        }
+
+        var waited = await connection.ExecuteAsync(TimeSpan.FromSeconds(1), ct, "WAIT", waitReplicas.ToString(CultureInfo.InvariantCulture), "500").ConfigureAwait(false);
+        _refusalDetail = $"WAIT {waitReplicas} 500 answered {(waited is RespError we ? we.Message : waited?.ToString() ?? "nil")}";
+        return waited is long acks && acks >= waitReplicas;
     }
 
     protected override bool IsWriteFailure(Exception ex) =>

@@ -12,6 +12,8 @@ public abstract class WriteLoad<TConnection> : IWriteLoad
     where TConnection : class, IAsyncDisposable
 {
     private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(5);
+    private const int FailedWritesKept = 200;
+    private readonly ConcurrentQueue<FailedWrite> _failedWrites = new();
     private readonly ConcurrentDictionary<long, byte> _acked = new();
     private readonly ConcurrentDictionary<string, long> _failures = new(StringComparer.Ordinal);
     private readonly WriteHistory _history;
@@ -47,6 +49,15 @@ public abstract class WriteLoad<TConnection> : IWriteLoad
 
     /// <summary>Why the last write that answered was not acknowledged (the system's own words where it gave any).</summary>
     protected virtual string RefusalReason => "refused";
+
+    /// <summary>The whole answer behind <see cref="RefusalReason"/> (an error's full text), for <see cref="FailedWrites"/>.</summary>
+    protected virtual string RefusalDetail => RefusalReason;
+
+    /// <summary>
+    /// The first 200 failed writes, each with when it started (the load's clock, UTC), how long it took and why in full: a test that
+    /// expects none can say which one failed, when, and with what answer.
+    /// </summary>
+    public IReadOnlyList<FailedWrite> FailedWrites => [.. _failedWrites];
 
     /// <summary>Timestamp (<see cref="TimeProvider.GetTimestamp"/> of the load's clock) of the last failed write.</summary>
     public long LastFailure => Interlocked.Read(ref _lastFailureTicks);
@@ -98,10 +109,12 @@ public abstract class WriteLoad<TConnection> : IWriteLoad
             while (!ct.IsCancellationRequested)
             {
                 var started = Time.GetTimestamp();
+                var startedAt = Time.GetUtcNow();
                 var id = ++n;
                 Interlocked.Increment(ref _attempted);
                 var ok = false;
                 string? why = null;
+                string? detail = null;
                 try
                 {
                     connection ??= await ConnectAsync(ct).ConfigureAwait(false);
@@ -114,6 +127,7 @@ public abstract class WriteLoad<TConnection> : IWriteLoad
                 catch (Exception ex) when (IsWriteFailure(ex))
                 {
                     why = ex.GetType().Name;
+                    detail = $"{why}: {ex.Message}";
                     // The connection may be half-dead or pointing at a fenced primary: the next write opens a new one.
                     if (connection is not null)
                     {
@@ -143,6 +157,11 @@ public abstract class WriteLoad<TConnection> : IWriteLoad
                 }
 
                 Interlocked.Increment(ref _failed);
+                if (_failedWrites.Count < FailedWritesKept)
+                {
+                    _failedWrites.Enqueue(new FailedWrite(id, startedAt, Time.GetElapsedTime(started), detail ?? RefusalDetail));
+                }
+
                 _failures.AddOrUpdate(why ?? RefusalReason, 1, (_, count) => count + 1);
                 Interlocked.Exchange(ref _lastFailureTicks, Time.GetTimestamp());
                 try
@@ -170,3 +189,6 @@ public abstract class WriteLoad<TConnection> : IWriteLoad
     /// <summary>The ids of acknowledged writes that are missing now.</summary>
     public Task<IReadOnlyList<long>> LostAsync(CancellationToken ct) => MissingAsync(_acked.Keys.Order().ToList(), ct);
 }
+
+/// <summary>One write of a <see cref="WriteLoad{TConnection}"/> that was not acknowledged: its id, when it started, how long it took, why.</summary>
+public sealed record FailedWrite(long Id, DateTimeOffset StartedAt, TimeSpan Took, string Why);

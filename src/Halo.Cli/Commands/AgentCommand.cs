@@ -44,7 +44,7 @@ internal static class AgentCommand
         var interval = new Option<string>("--interval") { Description = "Probe and report interval", DefaultValueFactory = _ => "100ms" };
         var failsafe = new Option<string>("--failsafe")
         {
-            Description = "on: while no server answers, a primary keeps writing on the other members' direct promises (docs/ha.md); off: it fences at its renew deadline",
+            Description = "on (the default): while no server answers, a primary keeps writing on the other members' direct promises (docs/ha.md); off: it fences at its renew deadline",
             DefaultValueFactory = _ => FailsafeDefault,
         };
         var failsafeListen = new Option<string>("--failsafe-listen")
@@ -112,7 +112,6 @@ internal static class AgentCommand
             }
 
             var clientOptions = CommonOptions.ClientOptions(parse, configure: GroupAgent.ClientOptions);
-            var server = clientOptions.Servers[0];
             using var client = new GroupClient(clientOptions);
             await using (db)
             await using (managed)
@@ -122,7 +121,7 @@ internal static class AgentCommand
                     ? await FailsafeListener.StartAsync(failsafeEndpoint, r => started?.AnswerPromiseAsync(r, ct) ?? Task.FromResult(new FailsafePromiseAnswer(false, "starting", TimeSpan.Zero)), ct)
                     : null;
                 var agent = started = new GroupAgent(
-                    new AgentOptions { Server = server, Group = g, Member = m, Interval = every, Failsafe = failsafeOn, FailsafeAddress = listener?.Address }, db, client,
+                    new AgentOptions { Group = g, Member = m, Interval = every, Failsafe = failsafeOn, FailsafeAddress = listener?.Address }, db, client,
                     TimeProvider.System, loggers.CreateLogger("halo.agent"), managed);
                 Console.WriteLine($"halo agent {m} of group {g}: database {db.Address}{(managed is null ? "" : " (managed)")}, server {string.Join(",", clientOptions.Servers)}");
                 try
@@ -141,8 +140,11 @@ internal static class AgentCommand
         return command;
     }
 
-    /// <summary>The failsafe's default: off until the stressed fault tests show it safe (docs/ha.md).</summary>
-    internal const string FailsafeDefault = "off";
+    /// <summary>
+    /// The failsafe's default: on since 2026-11-29, after the stressed fault tests passed with it (docs/ha.md, "Failsafe runs");
+    /// --failsafe off restores fencing at the renew deadline whenever no server answers.
+    /// </summary>
+    internal const string FailsafeDefault = "on";
 
     /// <summary>--failsafe: on or off, anything else is one line naming the flag.</summary>
     internal static bool FailsafeSwitch(string? value) => value switch

@@ -124,9 +124,14 @@ internal sealed partial class GroupActor
         var records = new StoreLeaderRecords(Store, Name, _ => [TxnOp.Put(GroupKeys.LeaseMarker(Name), Encoding.UTF8.GetBytes(leader.Member), lease.Id)], _ctx.Fence());
         if (!await records.TryReplaceAsync(s.LeaderRevision, restored, ct).ConfigureAwait(false))
         {
+            GroupLog.LostRace(_ctx.Logger, Name);
             await RevokeQuietlyAsync(lease.Id, ct).ConfigureAwait(false);
             var current = await records.ReadAsync(ct).ConfigureAwait(false);
-            Publish(s with { Leader = current.Record, LeaderRevision = current.Revision, Confirmed = s.Confirmed && current.Record == leader });
+            // Lost to another server's restore of the same member in the same epoch (every server returned at once, and two
+            // decided the group for a moment): that primary confirmed its promotion in this epoch as before, so proxies keep
+            // routing to it. Unconfirming it made the TCP proxy close every client connection to a primary that never stopped.
+            var same = current.Record is { } r && r.Member == leader.Member && r.Epoch == leader.Epoch;
+            Publish(s with { Leader = current.Record, LeaderRevision = current.Revision, Confirmed = s.Confirmed && same });
             return true;
         }
 

@@ -65,7 +65,7 @@ public sealed class FailoverCluster : IAsyncDisposable
     private void StartAgent(int i)
     {
         var driver = new RedisDriver("127.0.0.1", Redis[i].Port, TimeSpan.FromMilliseconds(250));
-        var agent = new GroupAgent(new AgentOptions { Server = Server, Group = Group, Member = Name(i) }, driver, new GroupClient(Server), TimeProvider.System,
+        var agent = new GroupAgent(new AgentOptions { Group = Group, Member = Name(i) }, driver, new GroupClient(Server), TimeProvider.System,
             new RecordingLogger(Name(i), Log));
         var stop = new CancellationTokenSource();
         _agents.Add((agent, driver, stop, Task.Run(() => agent.RunAsync(stop.Token))));

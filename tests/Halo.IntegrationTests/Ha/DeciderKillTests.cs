@@ -280,7 +280,7 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
                     }
 
                     var agent = started = new GroupAgent(
-                        new AgentOptions { Server = servers.Url(g.Decider), Group = Group, Member = Name(i), Failsafe = failsafe, FailsafeAddress = listener?.Address }, driver,
+                        new AgentOptions { Group = Group, Member = Name(i), Failsafe = failsafe, FailsafeAddress = listener?.Address }, driver,
                         TracedClient(GroupAgent.ClientOptions(Options(servers, order)), Name(i), g._log), TimeProvider.System, new RecordingLogger(Name(i), g._log));
                     var index = i;
                     if (partitioned is not null)
@@ -293,7 +293,8 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
                     g._agents.Add((stop, Task.Run(() => agent.RunAsync(stop.Token))));
                 }
 
-                g.Proxy = TcpProxyHost.Start(new TcpProxyOptions { Client = Options(servers, order), Group = Group });
+                // The proxy's route changes and closed connections go to the same log as the agents': a refused write may be its doing.
+                g.Proxy = TcpProxyHost.Start(new TcpProxyOptions { Client = Options(servers, order), Group = Group }, logger: new RecordingLogger("proxy", g._log));
                 await Eventually.UntilAsync(async () => await g.StatusAsync() is { PrimaryConfirmed: true } s &&
                     s.Members.Count(m => m.Role == MemberRole.Replica && m.Healthy && m.Fresh) == 2, Bound, "a confirmed primary and healthy replicas");
                 await Eventually.UntilAsync(() => Task.FromResult(g.Proxy.Route.Confirmed), Bound, "the proxy to route");

@@ -83,7 +83,7 @@ public sealed class PostgresCluster : IAsyncDisposable
         m.Managed = new ManagedPostgres(m.Options, TimeProvider.System, logger);
         var managed = m.Managed;
         m.Driver = new PostgresDriver("127.0.0.1", m.Options.Port, m.Name, () => managed.Secrets, TimeSpan.FromSeconds(1), logger, managed);
-        m.Agent = new GroupAgent(new AgentOptions { Server = Server, Group = Group, Member = m.Name }, m.Driver, new GroupClient(Server), TimeProvider.System, logger, managed);
+        m.Agent = new GroupAgent(new AgentOptions { Group = Group, Member = m.Name }, m.Driver, new GroupClient(Server), TimeProvider.System, logger, managed);
         m.Stop = new CancellationTokenSource();
         var agent = m.Agent;
         var stop = m.Stop;

@@ -162,6 +162,41 @@ public sealed class StoreFailedRenewalTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Decide_AnotherServerRestoredTheLapsedLeaseFirst_TheGroupStaysConfirmed()
+    {
+        // Every server came back at once: for a moment two of them decide the group (their views of the servers still settling).
+        // The other one restored the primary's lapsed lease first; this one, deciding on the record it read before that, loses
+        // the compare-and-set. Same member, same epoch: its primary is as confirmed as before. Marking the group unconfirmed made
+        // the TCP proxy close every connection to the primary (FailsafeTests under stress-ng: 1 write failed, IOException).
+        Assert.True((await ReportAsync("r1", MemberRole.Primary)).LeaseRenewed);
+        await _store.RevokeLeaseAsync(_leader.LeaseId);
+        await ReportAsync("r1", MemberRole.Primary, failsafe: true);
+        await ReplicasReportAsync();
+
+        var lease = await _store.GrantLeaseAsync(_policy.LeaseTtl);
+        var byOther = _leader with { LeaseId = lease.Id };
+        var other = new StoreLeaderRecords(_store, Group, _ => [TxnOp.Put(GroupKeys.LeaseMarker(Group), Encoding.UTF8.GetBytes("r1"), lease.Id)]);
+        Assert.True(await other.TryReplaceAsync(_actor.State.LeaderRevision, byOther));
+
+        await _actor.DecideAsync(default);
+        Assert.Equal(byOther, _actor.State.Leader);
+        Assert.True(_actor.State.Confirmed);
+        Assert.True(_actor.State.Status(_time.GetUtcNow()).PrimaryConfirmed);
+        Assert.Null(_actor.State.Round);
+
+        // A record naming another epoch is a different primary: not confirmed until it says so.
+        var next = await _store.GrantLeaseAsync(_policy.LeaseTtl);
+        var taken = new LeaderRecord("r2", 2, next.Id, _time.GetUtcNow(), "failover");
+        var taker = new StoreLeaderRecords(_store, Group, _ => [TxnOp.Put(GroupKeys.LeaseMarker(Group), Encoding.UTF8.GetBytes("r2"), next.Id)]);
+        Assert.True(await taker.TryReplaceAsync(_actor.State.LeaderRevision, taken));
+        await _store.RevokeLeaseAsync(lease.Id);
+        await ReportAsync("r1", MemberRole.Primary, failsafe: true);
+        await _actor.DecideAsync(default);
+        Assert.Equal(taken, _actor.State.Leader);
+        Assert.False(_actor.State.Confirmed);
+    }
+
+    [Fact]
     public async Task Report_WhileTheDecidersStoreReadIsSlow_RenewsWithoutWaitingForIt()
     {
         // The decider's pass reads whether the primary's lease lives; a loaded etcd answers that read late. The primary's
