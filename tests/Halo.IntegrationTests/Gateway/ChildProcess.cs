@@ -86,6 +86,47 @@ internal sealed class ChildProcess : IDisposable
         return new Uri(url);
     }
 
+    /// <summary>
+    /// Waits for the "listening on URL" line while the child makes progress: fails once it has used
+    /// <paramref name="cpuBudget"/> of CPU without listening (stuck in a loop), or after <paramref name="wallBound"/> (hung
+    /// with nothing to run, or a machine starved past use). A bound on wall time alone measured the machine, not the child:
+    /// `halo gateway` with a static config waits for nothing before it listens (no feed to read) but needs 0.7-0.9 s of CPU
+    /// (JIT of the host, Kestrel, the proxy); measured on 2 cores, 1.2-1.5 s of wall time at load 15 and 22-27 s at load
+    /// 37-44, so at load 47 it missed a 30 s bound while working.
+    /// </summary>
+    public async Task<Uri> WaitListeningAsync(TimeSpan cpuBudget, TimeSpan wallBound)
+    {
+        var started = TimeProvider.System.GetTimestamp();
+        while (!_listening.Task.IsCompleted)
+        {
+            var cpu = CpuTime();
+            var elapsed = TimeProvider.System.GetElapsedTime(started);
+            if (cpu > cpuBudget || elapsed > wallBound)
+            {
+                throw new TimeoutException(
+                    $"no 'listening on' after {elapsed.TotalSeconds:0.0} s, {cpu.TotalSeconds:0.00} s of its CPU (budget {cpuBudget.TotalSeconds} s), " +
+                    $"load {File.ReadAllText("/proc/loadavg").Trim()}; output:\n{Output}");
+            }
+
+            await Task.WhenAny(_listening.Task, Task.Delay(100));
+        }
+
+        return new Uri(await _listening.Task);
+    }
+
+    private TimeSpan CpuTime()
+    {
+        try
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+        catch (InvalidOperationException)
+        {
+            return TimeSpan.Zero; // exited: the Exited handler fails the wait with the output
+        }
+    }
+
     public async Task<int> WaitExitAsync(TimeSpan timeout)
     {
         await _process.WaitForExitAsync().WaitAsync(timeout);

@@ -3,7 +3,10 @@ namespace Halo.IntegrationTests.Gateway;
 /// <summary>Three (or more) TestBackend processes behind one real `halo gateway` process, all on 127.0.0.1 with free ports.</summary>
 internal sealed class GatewayScenario : IDisposable
 {
-    private static readonly TimeSpan StartBound = TimeSpan.FromSeconds(30);
+    // Start-up is bounded by the child's own CPU (20 times what a start takes), so a starved machine waits and a looping
+    // child fails; the wall bound catches a child that hangs without using CPU (see ChildProcess.WaitListeningAsync).
+    private static readonly TimeSpan StartCpu = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan StartBound = TimeSpan.FromSeconds(120);
     private static readonly TimeSpan WarmUpBound = TimeSpan.FromSeconds(30);
     private readonly List<ChildProcess> _processes = [];
     private readonly string _configPath = Path.Combine(Path.GetTempPath(), $"halo-gw-{Guid.NewGuid():N}.yaml");
@@ -19,7 +22,7 @@ internal sealed class GatewayScenario : IDisposable
     {
         var process = ChildProcess.Start(Artifacts.Backend, ["--port", "0", "--name", name, .. args]);
         _processes.Add(process);
-        var url = await process.WaitListeningAsync(StartBound);
+        var url = await process.WaitListeningAsync(StartCpu, StartBound);
         Backends.Add((process, url, name));
         return url;
     }
@@ -30,7 +33,7 @@ internal sealed class GatewayScenario : IDisposable
         _processes.AddRange(started.Select(s => s.Process));
         foreach (var (p, n) in started)
         {
-            Backends.Add((p, await p.WaitListeningAsync(StartBound), n));
+            Backends.Add((p, await p.WaitListeningAsync(StartCpu, StartBound), n));
         }
     }
 
@@ -43,7 +46,7 @@ internal sealed class GatewayScenario : IDisposable
         await File.WriteAllTextAsync(_configPath, yaml);
         Gateway = ChildProcess.Start(HaloProcess.HaloDll, "gateway", "--config", _configPath, "--listen", "127.0.0.1:0", "--server", server, "--token-file", HaloProcess.TokenFile);
         _processes.Add(Gateway);
-        GatewayUrl = await Gateway.WaitListeningAsync(StartBound);
+        GatewayUrl = await Gateway.WaitListeningAsync(StartCpu, StartBound);
     }
 
     public ChildProcess RunGatewayWithConfig(string yaml)
