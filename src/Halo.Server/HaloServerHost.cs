@@ -113,7 +113,13 @@ public static class HaloServerHost
             .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
 
         var app = builder.Build();
-        app.UseExceptionHandler(errors => errors.Run(WriteUnhandledAsync));
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            ExceptionHandler = WriteUnhandledAsync,
+            // A store that does not answer is an outage, not a bug: no "unhandled exception" with a stack trace per request;
+            // the store probe logs it once (WriteUnhandledAsync reports it there).
+            SuppressDiagnosticsCallback = c => c.Exception is StoreUnavailableException,
+        });
         app.UseStatusCodePages();
         app.UseHaloSecurity();
 
@@ -178,6 +184,11 @@ public static class HaloServerHost
     private static async Task WriteUnhandledAsync(HttpContext context)
     {
         var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+        if (error is StoreUnavailableException unavailable)
+        {
+            context.RequestServices.GetRequiredService<StoreProbe>().RequestFailed(unavailable);
+        }
+
         var (status, title) = error switch
         {
             StoreUnavailableException => (StatusCodes.Status503ServiceUnavailable, "Store unavailable"),

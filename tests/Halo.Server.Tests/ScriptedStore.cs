@@ -20,6 +20,13 @@ public sealed class ScriptedStore(IStore inner) : IStore
 
     public RenewalFault Fault { get; set; }
 
+    /// <summary>While true, watches and revision reads fail as they do while etcd is down; <see cref="Unanswered"/> counts them.</summary>
+    public bool Unreachable { get; set; }
+
+    public int Unanswered => Volatile.Read(ref _unanswered);
+
+    private int _unanswered;
+
     public int KeepAlives => Volatile.Read(ref _keepAlives);
 
     public long LastLease { get; private set; }
@@ -79,10 +86,26 @@ public sealed class ScriptedStore(IStore inner) : IStore
 
     public Task RevokeLeaseAsync(long leaseId, CancellationToken cancellationToken = default) => inner.RevokeLeaseAsync(leaseId, cancellationToken);
 
-    public IAsyncEnumerable<WatchEvent> WatchAsync(string prefix, long afterRevision, CancellationToken cancellationToken = default) =>
-        inner.WatchAsync(prefix, afterRevision, cancellationToken);
+    public IAsyncEnumerable<WatchEvent> WatchAsync(string prefix, long afterRevision, CancellationToken cancellationToken = default)
+    {
+        ThrowIfUnreachable();
+        return inner.WatchAsync(prefix, afterRevision, cancellationToken);
+    }
 
-    public Task<long> GetRevisionAsync(CancellationToken cancellationToken = default) => inner.GetRevisionAsync(cancellationToken);
+    public Task<long> GetRevisionAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfUnreachable();
+        return inner.GetRevisionAsync(cancellationToken);
+    }
+
+    private void ThrowIfUnreachable()
+    {
+        if (Unreachable)
+        {
+            Interlocked.Increment(ref _unanswered);
+            throw new StoreUnavailableException("etcd did not answer within 5 s (9 attempts): Unavailable: Error connecting to subchannel.");
+        }
+    }
 
     public ValueTask DisposeAsync() => inner.DisposeAsync();
 }

@@ -129,6 +129,17 @@ public sealed class EtcdRetryTests
     }
 
     [Fact]
+    public void Describe_GrpcStatusWithCause_CodeDetailAndInnermostCause()
+    {
+        var refused = new HttpRequestException("connect", new SocketException((int)SocketError.ConnectionRefused));
+
+        Assert.Equal("Unavailable: Error connecting to subchannel. (Connection refused)",
+            EtcdRetryPolicy.Describe(new RpcException(new Status(StatusCode.Unavailable, "Error connecting to subchannel.", refused))));
+        Assert.Equal("Unavailable: etcdserver: no leader", EtcdRetryPolicy.Describe(new RpcException(new Status(StatusCode.Unavailable, "etcdserver: no leader"))));
+        Assert.Equal("connect", EtcdRetryPolicy.Describe(refused));
+    }
+
+    [Fact]
     public async Task RunAsync_NoAnswerWithinTheBudget_StoreUnavailableNamingTheAttempts()
     {
         var (clock, attempts) = (new FakeTimeProvider(), new Attempts());

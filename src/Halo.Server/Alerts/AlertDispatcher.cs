@@ -25,6 +25,9 @@ internal sealed partial class AlertDispatcher(
     private static readonly TimeSpan RetryFeedAfter = TimeSpan.FromSeconds(1);
     private readonly AlertDeduplicator _dedup = new(options.DedupWindow, time);
 
+    // While the store is down the feed fails every second; the outage is told in two lines, not a stack trace each time.
+    private readonly StoreOutageLog _outage = new(StoreOutageLog.Describe(server), logger, time);
+
     // Bounded: a receiver that is down for hours must not grow memory without limit; the oldest waits, the feed pauses.
     private readonly Channel<(Alert Alert, RegistryEvent Cause)> _queue =
         Channel.CreateBounded<(Alert, RegistryEvent)>(new BoundedChannelOptions(10_000) { SingleReader = true, SingleWriter = true });
@@ -49,6 +52,13 @@ internal sealed partial class AlertDispatcher(
         {
             try
             {
+                if (_outage.IsOut)
+                {
+                    // A watch that is created says nothing until an event is written, so the store's answer is asked for.
+                    await store.GetRevisionAsync(stoppingToken).ConfigureAwait(false);
+                    _outage.Answered();
+                }
+
                 await foreach (var change in store.WatchAsync(RegistryKeys.EventsPrefix, from, stoppingToken).ConfigureAwait(false))
                 {
                     from = change.Item.ModRevision;
@@ -66,6 +76,11 @@ internal sealed partial class AlertDispatcher(
             {
                 // Events older than the compaction are gone; alerting late about them would mislead, so skip ahead.
                 from = await store.GetRevisionAsync(stoppingToken).ConfigureAwait(false);
+            }
+            catch (StoreUnavailableException ex)
+            {
+                _outage.Failed(ex);
+                await Task.Delay(RetryFeedAfter, time, stoppingToken).ConfigureAwait(false);
             }
             catch (Exception ex)
             {

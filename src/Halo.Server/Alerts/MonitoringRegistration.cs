@@ -23,7 +23,8 @@ internal static class MonitoringRegistration
         services.TryAddSingleton<MonitoringMetrics>();
         services.TryAddSingleton<WebhookSender>();
         services.AddHostedService<AlertDispatcher>();
-        services.AddHostedService<StoreProbe>();
+        services.TryAddSingleton<StoreProbe>();
+        services.AddHostedService(sp => sp.GetRequiredService<StoreProbe>());
         services.AddHttpClient(WebhookSender.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseProxy = false, PooledConnectionLifetime = TimeSpan.FromMinutes(1) });
         return services;

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using Halo.Core.Serialization;
+using Halo.Server.Telemetry;
 using Halo.Store;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -26,6 +27,9 @@ internal sealed partial class ServerMembership(
     : BackgroundService
 {
     private static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(1);
+
+    // While the store is down joining fails every second; the outage is told in two lines, not one per retry.
+    private readonly StoreOutageLog _outage = new(StoreOutageLog.Describe(options), logger, time);
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Member> _members = new(StringComparer.Ordinal);
     private MembershipView _current = options.Cluster ? new MembershipView([], null, clustered: true, 0) : MembershipView.Single;
@@ -119,6 +123,7 @@ internal sealed partial class ServerMembership(
             try
             {
                 await JoinAsync(url, stoppingToken).ConfigureAwait(false);
+                _outage.Answered();
                 if (!await KeepAsync(new MembershipLease(options.MemberTtl, time), stoppingToken).ConfigureAwait(false))
                 {
                     // The lease lives but our key was deleted (a restore that wiped the keyspace): join afresh.
@@ -128,6 +133,11 @@ internal sealed partial class ServerMembership(
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
                 return;
+            }
+            catch (StoreUnavailableException ex)
+            {
+                _outage.Failed(ex);
+                await Task.Delay(RetryAfter, time, stoppingToken).ConfigureAwait(false);
             }
             catch (Exception ex)
             {

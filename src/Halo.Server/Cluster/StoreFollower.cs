@@ -1,6 +1,7 @@
 using Halo.Server.Events;
 using Halo.Server.Groups;
 using Halo.Server.Registry;
+using Halo.Server.Telemetry;
 using Halo.Store;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -16,10 +17,13 @@ namespace Halo.Server.Cluster;
 /// </summary>
 internal sealed partial class StoreFollower(
     IStore store, InstanceRegistry registry, EventLog events, ServerMembership membership, ChangeIndex index, StartupState startup,
-    GroupRegistry groups, TimeProvider time, ILogger<StoreFollower> logger)
+    GroupRegistry groups, ServerOptions options, TimeProvider time, ILogger<StoreFollower> logger)
     : BackgroundService
 {
     private static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(1);
+
+    // While the store is down the feed fails every second; the outage is told in two lines, not one per retry.
+    private readonly StoreOutageLog _outage = new(StoreOutageLog.Describe(options), logger, time);
 
     /// <summary>Loads every cache; returns the revision the feed resumes from.</summary>
     public async Task<long> LoadAsync(CancellationToken cancellationToken)
@@ -52,6 +56,13 @@ internal sealed partial class StoreFollower(
         {
             try
             {
+                if (_outage.IsOut)
+                {
+                    // A watch that is created says nothing until something changes, so the store's answer is asked for.
+                    await store.GetRevisionAsync(stoppingToken).ConfigureAwait(false);
+                    _outage.Answered();
+                }
+
                 await foreach (var change in store.WatchAsync("", from, stoppingToken).ConfigureAwait(false))
                 {
                     Dispatch(change);
@@ -66,6 +77,11 @@ internal sealed partial class StoreFollower(
             catch (RevisionCompactedException)
             {
                 from = await LoadAsync(stoppingToken).ConfigureAwait(false);
+            }
+            catch (StoreUnavailableException ex)
+            {
+                _outage.Failed(ex);
+                await Task.Delay(RetryAfter, time, stoppingToken).ConfigureAwait(false);
             }
             catch (Exception ex)
             {

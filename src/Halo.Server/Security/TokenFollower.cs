@@ -1,3 +1,4 @@
+using Halo.Server.Telemetry;
 using Halo.Store;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -5,9 +6,16 @@ using Microsoft.Extensions.Logging;
 namespace Halo.Server.Security;
 
 /// <summary>Follows security/tokens/ in the store, so a token created or revoked through any server applies on this one.</summary>
-internal sealed partial class TokenFollower(IStore store, TokenService tokens, SecurityState state, TimeProvider time, ILogger<TokenFollower> logger)
+internal sealed partial class TokenFollower(
+    IStore store, TokenService tokens, SecurityState state, ServerOptions options, TimeProvider time, ILogger<TokenFollower> logger)
     : BackgroundService
 {
+    /// <summary>The pause before following again after the store failed the watch: 1 s.</summary>
+    public static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(1);
+
+    // While the store is down the watch fails every second; the outage is told in two lines, not a stack trace each time.
+    private readonly StoreOutageLog _outage = new(StoreOutageLog.Describe(options), logger, time);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var from = state.LoadedRevision;
@@ -15,6 +23,13 @@ internal sealed partial class TokenFollower(IStore store, TokenService tokens, S
         {
             try
             {
+                if (_outage.IsOut)
+                {
+                    // A watch that is created says nothing until a token changes, so the store's answer is asked for.
+                    await store.GetRevisionAsync(stoppingToken).ConfigureAwait(false);
+                    _outage.Answered();
+                }
+
                 await foreach (var change in store.WatchAsync(TokenService.Prefix, from, stoppingToken).ConfigureAwait(false))
                 {
                     tokens.Apply(change);
@@ -29,10 +44,15 @@ internal sealed partial class TokenFollower(IStore store, TokenService tokens, S
             {
                 from = await tokens.LoadAsync(stoppingToken).ConfigureAwait(false);
             }
+            catch (StoreUnavailableException ex)
+            {
+                _outage.Failed(ex);
+                await Task.Delay(RetryAfter, time, stoppingToken).ConfigureAwait(false);
+            }
             catch (Exception ex)
             {
                 LogFollowFailed(ex);
-                await Task.Delay(TimeSpan.FromSeconds(1), time, stoppingToken).ConfigureAwait(false);
+                await Task.Delay(RetryAfter, time, stoppingToken).ConfigureAwait(false);
             }
         }
     }

@@ -7,28 +7,37 @@ namespace Halo.Server.Telemetry;
 /// <summary>
 /// Asks the store for its revision every few seconds and publishes whether it answered (halo.store.available),
 /// so "control-plane store unavailable" can alert before any write fails — registry writes are rare when healthy.
+/// Also the server's own account of an outage in its log: one line when the store stops answering (a probe or an API
+/// request that got a 503 finds out first) and one when a probe is answered again.
 /// </summary>
-internal sealed partial class StoreProbe(IStore store, MonitoringMetrics metrics, TimeProvider time, ILogger<StoreProbe> logger) : BackgroundService
+internal sealed partial class StoreProbe(IStore store, MonitoringMetrics metrics, ServerOptions options, TimeProvider time, ILogger<StoreProbe> logger)
+    : BackgroundService
 {
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
+
+    /// <summary>The interval while the store does not answer, so its return is logged (and alerts resolve) within about a second.</summary>
+    public static readonly TimeSpan OutageInterval = TimeSpan.FromSeconds(1);
+
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
-    private bool _available = true;
+    private readonly StoreOutageLog _outage = new(StoreOutageLog.Describe(options), logger, time);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(Interval, time);
         try
         {
-            do
+            while (true)
             {
-                await ProbeAsync(stoppingToken).ConfigureAwait(false);
+                var available = await ProbeAsync(stoppingToken).ConfigureAwait(false);
+                await Task.Delay(available ? Interval : OutageInterval, time, stoppingToken).ConfigureAwait(false);
             }
-            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
     }
+
+    /// <summary>An API request failed because the store is unavailable (answered 503): logged only if it starts an outage.</summary>
+    public void RequestFailed(Exception error) => _outage.Failed(error);
 
     /// <summary>One probe; public to tests.</summary>
     public async Task<bool> ProbeAsync(CancellationToken cancellationToken)
@@ -40,29 +49,15 @@ internal sealed partial class StoreProbe(IStore store, MonitoringMetrics metrics
         {
             await store.GetRevisionAsync(linked.Token).ConfigureAwait(false);
             available = true;
+            _outage.Answered();
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
             available = false;
-            if (_available)
-            {
-                LogUnavailable(ex);
-            }
+            _outage.Failed(ex is OperationCanceledException ? new TimeoutException($"no answer to the probe within {Timeout.TotalSeconds:0} s", ex) : ex);
         }
 
-        if (available && !_available)
-        {
-            LogRecovered();
-        }
-
-        _available = available;
         metrics.StoreAvailable(available);
         return available;
     }
-
-    [LoggerMessage(EventId = 5101, Level = LogLevel.Error, Message = "The store did not answer its probe; halo.store.available = 0")]
-    private partial void LogUnavailable(Exception ex);
-
-    [LoggerMessage(EventId = 5102, Level = LogLevel.Information, Message = "The store answers its probe again")]
-    private partial void LogRecovered();
 }

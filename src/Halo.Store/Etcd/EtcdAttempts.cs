@@ -47,7 +47,7 @@ internal sealed class EtcdAttempts(TimeProvider time, TimeSpan budget, TimeSpan 
                 if (now >= end || running.Count == 0 && (next is null || next >= end))
                 {
                     throw new StoreUnavailableException(
-                        $"etcd did not answer within {budget.TotalSeconds:0.##} s ({attempts} attempt{(attempts == 1 ? "" : "s")}){(last is null ? "" : ": " + last.Message)}", last);
+                        $"etcd did not answer within {budget.TotalSeconds:0.##} s ({attempts} attempt{(attempts == 1 ? "" : "s")}){(last is null ? "" : ": " + EtcdRetryPolicy.Describe(last))}", last);
                 }
 
                 using var wake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

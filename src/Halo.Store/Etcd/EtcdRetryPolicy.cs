@@ -60,6 +60,28 @@ internal static class EtcdRetryPolicy
     public static TimeSpan Backoff(int failures) =>
         failures >= 4 ? MaxBackoff : TimeSpan.FromTicks(FirstBackoff.Ticks << Math.Max(0, failures - 1));
 
+    /// <summary>
+    /// A failure in one short line for a message: gRPC's "Status(StatusCode=\"Unavailable\", Detail=\"...\", DebugException=
+    /// \"System.Net.Sockets.SocketException: Connection refused\")" becomes "Unavailable: ... (Connection refused)", which is
+    /// what an operator reads in a 503 and in the server's "Store unreachable" line.
+    /// </summary>
+    public static string Describe(Exception error)
+    {
+        ArgumentNullException.ThrowIfNull(error);
+        if (error is not RpcException rpc)
+        {
+            return error.Message;
+        }
+
+        var cause = rpc.Status.DebugException;
+        while (cause?.InnerException is not null)
+        {
+            cause = cause.InnerException;
+        }
+
+        return cause is null ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : $"{rpc.StatusCode}: {rpc.Status.Detail} ({cause.Message})";
+    }
+
     private static EtcdFailure Classify(RpcException rpc)
     {
         var detail = rpc.Status.Detail ?? "";

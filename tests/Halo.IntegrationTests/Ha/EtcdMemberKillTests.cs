@@ -5,6 +5,8 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Halo.Agent.Drills;
+using Halo.IntegrationTests.Failover;
 
 namespace Halo.IntegrationTests.Ha;
 
@@ -15,6 +17,7 @@ namespace Halo.IntegrationTests.Ha;
 /// quorum) turn control-plane writes into 503 problem+json on every server, none of them crashes, no instance is marked
 /// critical, and writes come back when the members do.
 /// </summary>
+[Collection("redis-failover")]
 public sealed class EtcdMemberKillTests(ITestOutputHelper output)
 {
     /// <summary>With a follower gone, a call on its connection moves to another member at once; generous for a loaded machine.</summary>
@@ -97,6 +100,53 @@ public sealed class EtcdMemberKillTests(ITestOutputHelper output)
             await Eventually.UntilAsync(async () => await servers.RegisterAsync(index, "two", $"t-{index}", 30_000 + index, http) is 200 or 201,
                 TimeSpan.FromSeconds(30), $"writes through server {i} after quorum returned");
         }
+    }
+
+    /// <summary>
+    /// The data path across the same fault: a Redis group of three real Redis servers with their agents, writes through the
+    /// TCP proxy, three servers over three etcd members; the etcd leader (the member whose loss costs an election) is killed.
+    /// Over 10 s (past the servers' membership TTL and the decider's hand-off grace): no failover, never two writable
+    /// primaries, nothing acknowledged lost. Refused writes are recorded, not asserted: 0 on a quiet machine (load 3-6), but
+    /// 116 at load 20-30 (2026-11-29), when the primary's lease renewal waited ~1 s on etcd's election and the primary fenced
+    /// for a moment, as DeciderKillTests records for a server's death.
+    /// </summary>
+    [Fact]
+    public async Task KillEtcdLeader_UnderRedisWritesThroughTheProxy_NoFailoverNothingLost()
+    {
+        await using var etcd = await EtcdCluster.StartAsync();
+        await using var servers = await ServerCluster.StartAsync(etcd);
+        await using var group = await DeciderKillTests.RedisGroup.StartAsync(servers, output);
+        var before = await group.StatusAsync();
+        var load = new RedisWriteLoad(_ => Task.FromResult(("127.0.0.1", group.Proxy.LocalEndpoint.Port)), 1, "etcd-leader:");
+        using var stop = new CancellationTokenSource();
+        var running = load.RunAsync(stop.Token);
+        var samples = FailoverCluster.SplitBrainSamplesAsync(group.Redis, stop.Token);
+        await Eventually.UntilAsync(() => Task.FromResult(load.Acked > 200), TimeSpan.FromSeconds(30), "writes before the kill");
+
+        var failedBefore = load.Failed;
+        var leader = await LeaderAsync(etcd);
+        var killedAt = Clock.Elapsed;
+        await etcd.KillAsync(leader);
+        await Task.Delay(TimeSpan.FromSeconds(10));
+        var failedAfterKill = load.Failed - failedBefore;
+        var acked = load.Acked;
+        await Eventually.UntilAsync(() => Task.FromResult(load.Acked > acked + 100), TimeSpan.FromSeconds(30), "writes after the kill");
+        await stop.CancelAsync();
+        await running;
+        var violations = await samples;
+
+        var after = await group.StatusAsync();
+        Figure($"etcd leader {leader} killed under Redis writes through the proxy: acked {load.Acked}, refused {failedAfterKill} in the {(Clock.Elapsed - killedAt).TotalSeconds:0} s after the kill " +
+            $"({failedBefore} before it); epoch {before.Epoch} -> {after.Epoch}, primary {before.Primary} -> {after.Primary}");
+        if (failedAfterKill > 0)
+        {
+            output.WriteLine($"refused writes after the kill: {failedAfterKill}\n--- agents:\n{group.Logs(200)}\n{servers.Logs(200)}");
+        }
+
+        Assert.Empty(violations);
+        Assert.Equal(before.Epoch, after.Epoch);
+        Assert.Equal(before.Primary, after.Primary);
+        Assert.Equal(0, await load.CountLostAsync(default));
     }
 
     /// <summary>Prints a figure, and keeps it beside the test binary (etcd-member-figures.txt): passing tests' output is not shown.</summary>
