@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Text.Json;
+using Halo.Core.Detection;
 using Halo.Core.Registry;
 using Halo.Core.Serialization;
 using Halo.Server.Cluster;
