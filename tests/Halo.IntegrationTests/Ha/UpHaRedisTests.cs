@@ -8,8 +8,9 @@ namespace Halo.IntegrationTests.Ha;
 
 /// <summary>
 /// `halo up --ha` with its Redis group: three servers over a three-member etcd, a primary/replica group whose agents and TCP
-/// proxy take all three servers. kill -9 of one server (not `halo up` itself): writes through the proxy go on succeeding and
-/// the group keeps its primary, as the two surviving servers report it; Ctrl+C then stops everything `halo up` started.
+/// proxy take all three servers. kill -9 of one server (not `halo up` itself; the group's decider when a peer decides it):
+/// writes through the proxy go on succeeding, the survivors take the group over and it keeps its primary in the same epoch;
+/// Ctrl+C then stops everything `halo up` started.
 /// </summary>
 public sealed partial class UpHaRedisTests(ITestOutputHelper output)
 {
@@ -33,12 +34,10 @@ public sealed partial class UpHaRedisTests(ITestOutputHelper output)
         var peers = up.Output.Select(l => PeerPattern().Match(l)).Where(m => m.Success)
             .Select(m => (Url: m.Groups[1].Value.TrimEnd('/'), Pid: int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture))).ToList();
         Assert.Equal(2, peers.Count);
-        var victim = peers[0];
-        var survivors = $"http://127.0.0.1:{port},{peers[1].Url}";
 
         // Ready: the group has a confirmed primary and a write through the proxy lands on it.
         var clock = Stopwatch.StartNew();
-        var before = await WaitForPrimaryAsync(survivors, clock);
+        var before = await WaitForPrimaryAsync($"http://127.0.0.1:{port}", clock);
         var written = 0;
         while (await TryWriteAsync(proxyPort, "before", written) is { } problem)
         {
@@ -46,7 +45,14 @@ public sealed partial class UpHaRedisTests(ITestOutputHelper output)
             await Task.Delay(200);
         }
 
-        output.WriteLine($"ready in {clock.ElapsedMilliseconds} ms after the banner: primary {before.Primary} (epoch {before.Epoch}); killing server {victim.Url} (pid {victim.Pid})");
+        // The victim: the peer that decides the cache group when a peer does (the harder case: the group's decider moves),
+        // else server 2 (server 1 is `halo up` itself, whose death ends the demo).
+        using var http = HaloProcess.Http($"http://127.0.0.1:{port}");
+        var decider = DeciderOf(JsonDocument.Parse(await http.GetStringAsync("/v1/cluster")).RootElement);
+        var victim = peers.FirstOrDefault(p => p.Url == decider, peers[0]);
+        var survivor = peers.Single(p => p != victim);
+        var survivors = $"http://127.0.0.1:{port},{survivor.Url}";
+        output.WriteLine($"ready in {clock.ElapsedMilliseconds} ms after the banner: primary {before.Primary} (epoch {before.Epoch}), decided by {decider}; killing server {victim.Url} (pid {victim.Pid})");
         Assert.NotEqual(up.Pid, victim.Pid);
         Assert.Contains(up.Output, l => l.Contains($"kill -9 {victim.Pid}", StringComparison.Ordinal));
         using (var server = Process.GetProcessById(victim.Pid))
@@ -78,6 +84,23 @@ public sealed partial class UpHaRedisTests(ITestOutputHelper output)
             Assert.Equal("before-0", await c.ExecuteAsync(TimeSpan.FromSeconds(2), default, "GET", "halo-up-ha-before") as string);
         }
 
+        // The survivors' membership has dropped the dead server and one of them decides the group.
+        using var survivorHttp = HaloProcess.Http(survivor.Url);
+        clock.Restart();
+        while (true)
+        {
+            var cluster = JsonDocument.Parse(await survivorHttp.GetStringAsync("/v1/cluster")).RootElement;
+            var members = cluster.GetProperty("members").GetArrayLength();
+            if (members == 2 && DeciderOf(cluster) is { } now && now != victim.Url)
+            {
+                output.WriteLine($"cache group decided by {now} after the kill");
+                break;
+            }
+
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"two members, one of them deciding the cache group, expected: {cluster}");
+            await Task.Delay(200);
+        }
+
         // The survivors agree on the same primary, in the same epoch: a server's death is no reason to fail the group over.
         var (exit, json) = await HaloProcess.RunAsync(TimeSpan.FromSeconds(30), "groups", "--json", "--server", survivors);
         Assert.True(exit == 0, json);
@@ -103,7 +126,13 @@ public sealed partial class UpHaRedisTests(ITestOutputHelper output)
         Directory.Delete(data, recursive: true);
     }
 
-    /// <summary>Waits (bounded) until the survivors report the cache group with a confirmed primary.</summary>
+    /// <summary>The url (without its trailing slash) of the member that decides the cache group, per a /v1/cluster answer.</summary>
+    private static string? DeciderOf(JsonElement cluster) =>
+        cluster.GetProperty("members").EnumerateArray()
+            .Where(m => m.GetProperty("groups").EnumerateArray().Any(g => g.GetString() == "cache"))
+            .Select(m => m.GetProperty("url").GetString()!.TrimEnd('/')).FirstOrDefault();
+
+    /// <summary>Waits (bounded) until the servers given report the cache group with a confirmed primary.</summary>
     private static async Task<(string Primary, long Epoch)> WaitForPrimaryAsync(string servers, Stopwatch clock)
     {
         var last = "";
