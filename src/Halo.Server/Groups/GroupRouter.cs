@@ -177,25 +177,35 @@ internal sealed class GroupRouter(
     /// <summary>
     /// Answers a report without the decider, from the store's leader record: it renews the primary's lease only for a member
     /// that the record names primary of the epoch it reports and that reports its database a writable primary, and tells every
-    /// other member to change nothing it would not change anyway (no promotion, no unfencing, no re-pointing). What a report
-    /// normally adds (positions, freshness, confirmation, rounds) waits for the decider.
+    /// other member to change nothing it would not change anyway (no promotion, no unfencing). A replica is told where the
+    /// primary of the recorded epoch is once that primary confirmed its promotion (the stored confirmed epoch and member record,
+    /// as the decider's <see cref="GroupState.AssignmentFor"/> tells it), so a replica follows the current primary while the
+    /// decider is away. What a report normally adds (positions, freshness, confirmation, rounds) waits for the decider.
     /// </summary>
-    public async Task<Assignment?> AnswerFromStoreAsync(string group, string member, MemberReport report, CancellationToken ct)
+    public Task<Assignment?> AnswerFromStoreAsync(string group, string member, MemberReport report, CancellationToken ct) =>
+        AnswerFromStoreAsync(store, group, member, report, ct);
+
+    /// <inheritdoc cref="AnswerFromStoreAsync(string, string, MemberReport, CancellationToken)"/>
+    internal static async Task<Assignment?> AnswerFromStoreAsync(IStore store, string group, string member, MemberReport report, CancellationToken ct)
     {
         var listing = await store.ListAsync(GroupKeys.Of(group), ct).ConfigureAwait(false);
-        var policy = listing.Items.FirstOrDefault(k => k.Key == GroupKeys.Policy(group)) is { } p ? GroupRegistry.Deserialize<GroupPolicy>(p) : null;
+        KeyValue? Item(string key) => listing.Items.FirstOrDefault(k => k.Key == key);
+        var policy = Item(GroupKeys.Policy(group)) is { } p ? GroupRegistry.Deserialize<GroupPolicy>(p) : null;
         if (policy is null)
         {
             return null;
         }
 
-        var leaderKv = listing.Items.FirstOrDefault(k => k.Key == GroupKeys.Leader(group));
+        var leaderKv = Item(GroupKeys.Leader(group));
         var leader = leaderKv is null ? null : StoreLeaderRecords.Parse(leaderKv);
+        var confirmed = leader is not null && Item(GroupKeys.Confirmed(group)) is { } c && GroupActor.ParseConfirmed(c) == leader.Epoch;
+        var primaryAddress = confirmed && Item(GroupKeys.Member(group, leader!.Member)) is { } m ? GroupRegistry.Deserialize<GroupActor.MemberRecord>(m)?.Address : null;
         var a = new Assignment
         {
             Epoch = leader?.Epoch ?? 0,
             Role = leader is null ? MemberRole.Unknown : leader.Member == member ? MemberRole.Primary : MemberRole.Replica,
             Primary = leader?.Member,
+            PrimaryAddress = leader is not null && leader.Member != member ? primaryAddress : null,
             LeaseTtl = policy.LeaseTtl,
             MinReplicasToWrite = policy.MinReplicasToWrite,
             ResumeAfterRestart = policy.RestartGrace > TimeSpan.Zero,
