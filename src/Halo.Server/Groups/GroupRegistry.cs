@@ -67,7 +67,7 @@ internal sealed class GroupRegistry
     }
 
     /// <summary>The groups that <paramref name="items"/> (keys under groups/) describe, as the store holds them.</summary>
-    private static Dictionary<string, GroupState> Build(IReadOnlyList<KeyValue> items, long version)
+    internal static Dictionary<string, GroupState> Build(IReadOnlyList<KeyValue> items, long version)
     {
         var states = new Dictionary<string, GroupState>(StringComparer.Ordinal);
         foreach (var kv in items.Where(k => k.Key.EndsWith("/policy", StringComparison.Ordinal)))

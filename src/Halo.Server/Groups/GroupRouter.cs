@@ -189,43 +189,32 @@ internal sealed class GroupRouter(
     internal static async Task<Assignment?> AnswerFromStoreAsync(IStore store, string group, string member, MemberReport report, CancellationToken ct)
     {
         var listing = await store.ListAsync(GroupKeys.Of(group), ct).ConfigureAwait(false);
-        KeyValue? Item(string key) => listing.Items.FirstOrDefault(k => k.Key == key);
-        var policy = Item(GroupKeys.Policy(group)) is { } p ? GroupRegistry.Deserialize<GroupPolicy>(p) : null;
-        if (policy is null)
+        // The group as the store holds it, so the answer is the decider's own (GroupState.AssignmentFor) minus what only the
+        // decider's memory knows (reports, rounds, drills, a switchover's fence).
+        if (GroupRegistry.Build(listing.Items, 0).GetValueOrDefault(group) is not { } state)
         {
             return null;
         }
 
-        var leaderKv = Item(GroupKeys.Leader(group));
-        var leader = leaderKv is null ? null : StoreLeaderRecords.Parse(leaderKv);
-        var confirmed = leader is not null && Item(GroupKeys.Confirmed(group)) is { } c && GroupActor.ParseConfirmed(c) == leader.Epoch;
-        var primaryAddress = confirmed && Item(GroupKeys.Member(group, leader!.Member)) is { } m ? GroupRegistry.Deserialize<GroupActor.MemberRecord>(m)?.Address : null;
-        var a = new Assignment
-        {
-            Epoch = leader?.Epoch ?? 0,
-            Role = leader is null ? MemberRole.Unknown : leader.Member == member ? MemberRole.Primary : MemberRole.Replica,
-            Primary = leader?.Member,
-            PrimaryAddress = leader is not null && leader.Member != member ? primaryAddress : null,
-            LeaseTtl = policy.LeaseTtl,
-            MinReplicasToWrite = policy.MinReplicasToWrite,
-            ResumeAfterRestart = policy.RestartGrace > TimeSpan.Zero,
-        };
+        var leader = state.Leader;
         if (leader is null || leader.Member != member)
         {
-            return a;
+            return state.AssignmentFor(member, renewed: false);
         }
 
+        // For the recorded primary: keep the synchronous standbys it applies (changing them is the decider's call).
+        var mine = state.AssignmentFor(member, renewed: false) with { SynchronousStandbys = report.SynchronousStandbys };
         if (report is not { Role: MemberRole.Primary, DbUp: true, Fenced: false } || report.Epoch != leader.Epoch)
         {
             // Not (yet) a writable primary of this epoch: promoting or unfencing it is the decider's call.
-            return a with { Fence = true };
+            return mine with { Fence = true };
         }
 
         var renewed = await store.KeepAliveAsync(leader.LeaseId, ct).ConfigureAwait(false);
         // Renewed only if the record still names this lease after the renewal: a takeover meanwhile revokes it anyway.
         var after = await store.GetAsync(GroupKeys.Leader(group), ct).ConfigureAwait(false);
-        renewed = renewed && after.Item?.ModRevision == leaderKv!.ModRevision;
-        return a with { LeaseRenewed = renewed, PrimaryAddress = report.Address, SynchronousStandbys = report.SynchronousStandbys };
+        renewed = renewed && after.Item?.ModRevision == state.LeaderRevision;
+        return mine with { LeaseRenewed = renewed, PrimaryAddress = report.Address };
     }
 
     /// <summary>A timestamp of the server's clock, for <see cref="SlowStoreAnswer"/>.</summary>
