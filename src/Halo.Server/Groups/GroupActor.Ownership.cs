@@ -119,6 +119,16 @@ internal sealed partial class GroupActor
             return false; // heard from, and not an intact primary of its epoch (its database died or restarted): the usual rules
         }
 
+        await RestoreLeaseAsync(s, leader, ct).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>
+    /// Gives <paramref name="leader"/>, whose lease lapsed, a new lease in the same epoch: one compare-and-set on the record this
+    /// owner read (nobody else can have been primary in that epoch meanwhile). The agent lifts its fence at its next renewal.
+    /// </summary>
+    private async Task RestoreLeaseAsync(GroupState s, LeaderRecord leader, CancellationToken ct)
+    {
         var lease = await Store.GrantLeaseAsync(s.Policy.LeaseTtl, ct).ConfigureAwait(false);
         var restored = leader with { LeaseId = lease.Id };
         var records = new StoreLeaderRecords(Store, Name, _ => [TxnOp.Put(GroupKeys.LeaseMarker(Name), Encoding.UTF8.GetBytes(leader.Member), lease.Id)], _ctx.Fence());
@@ -127,14 +137,13 @@ internal sealed partial class GroupActor
             await RevokeQuietlyAsync(lease.Id, ct).ConfigureAwait(false);
             var current = await records.ReadAsync(ct).ConfigureAwait(false);
             Publish(s with { Leader = current.Record, LeaderRevision = current.Revision, Confirmed = s.Confirmed && current.Record == leader });
-            return true;
+            return;
         }
 
         Publish(s with { Leader = restored, LeaderRevision = records.LastRevision });
         Interlocked.Exchange(ref _restoredAt, Now.UtcTicks);
         Interlocked.Exchange(ref _restoredLease, lease.Id);
         GroupLog.LeaseRestored(_ctx.Logger, Name, leader.Member, leader.Epoch);
-        return true;
     }
 
     /// <summary>
