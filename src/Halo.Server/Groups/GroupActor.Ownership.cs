@@ -119,31 +119,37 @@ internal sealed partial class GroupActor
             return false; // heard from, and not an intact primary of its epoch (its database died or restarted): the usual rules
         }
 
-        await RestoreLeaseAsync(s, leader, ct).ConfigureAwait(false);
-        return true;
+        return await RestoreLeaseAsync(s, leader, ct).ConfigureAwait(false);
     }
 
     /// <summary>
     /// Gives <paramref name="leader"/>, whose lease lapsed, a new lease in the same epoch: one compare-and-set on the record this
     /// owner read (nobody else can have been primary in that epoch meanwhile). The agent lifts its fence at its next renewal.
+    /// Returns true (the lapse is dealt with, restored here or by whoever changed the record first).
     /// </summary>
-    private async Task RestoreLeaseAsync(GroupState s, LeaderRecord leader, CancellationToken ct)
+    private async Task<bool> RestoreLeaseAsync(GroupState s, LeaderRecord leader, CancellationToken ct)
     {
         var lease = await Store.GrantLeaseAsync(s.Policy.LeaseTtl, ct).ConfigureAwait(false);
         var restored = leader with { LeaseId = lease.Id };
         var records = new StoreLeaderRecords(Store, Name, _ => [TxnOp.Put(GroupKeys.LeaseMarker(Name), Encoding.UTF8.GetBytes(leader.Member), lease.Id)], _ctx.Fence());
         if (!await records.TryReplaceAsync(s.LeaderRevision, restored, ct).ConfigureAwait(false))
         {
+            GroupLog.LostRace(_ctx.Logger, Name);
             await RevokeQuietlyAsync(lease.Id, ct).ConfigureAwait(false);
             var current = await records.ReadAsync(ct).ConfigureAwait(false);
-            Publish(s with { Leader = current.Record, LeaderRevision = current.Revision, Confirmed = s.Confirmed && current.Record == leader });
-            return;
+            // Lost to another server's restore of the same member in the same epoch (every server returned at once, and two
+            // decided the group for a moment): that primary confirmed its promotion in this epoch as before, so proxies keep
+            // routing to it. Unconfirming it made the TCP proxy close every client connection to a primary that never stopped.
+            var same = current.Record is { } r && r.Member == leader.Member && r.Epoch == leader.Epoch;
+            Publish(s with { Leader = current.Record, LeaderRevision = current.Revision, Confirmed = s.Confirmed && same });
+            return true;
         }
 
         Publish(s with { Leader = restored, LeaderRevision = records.LastRevision });
         Interlocked.Exchange(ref _restoredAt, Now.UtcTicks);
         Interlocked.Exchange(ref _restoredLease, lease.Id);
         GroupLog.LeaseRestored(_ctx.Logger, Name, leader.Member, leader.Epoch);
+        return true;
     }
 
     /// <summary>

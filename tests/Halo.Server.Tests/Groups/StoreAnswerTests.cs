@@ -50,12 +50,12 @@ public sealed class StoreAnswerTests : IAsyncLifetime
     private Task ConfirmAsync(long epoch) =>
         _store.PutAsync(GroupKeys.Confirmed(Group), Encoding.UTF8.GetBytes(epoch.ToString(CultureInfo.InvariantCulture)));
 
-    private Task<Assignment?> AnswerAsync(string member, MemberRole role, long epoch = 2, bool fenced = false) =>
+    private Task<Assignment?> AnswerAsync(string member, MemberRole role, long epoch = 2, bool fenced = false, VersionedLeader? seen = null) =>
         GroupRouter.AnswerFromStoreAsync(_store, Group, member, new MemberReport
         {
             Address = Address(member), Role = role, Epoch = epoch, DbUp = true, Healthy = true, Offset = 100, Fenced = fenced,
             Following = role == MemberRole.Replica ? Address("r3") : null,
-        }, default);
+        }, seen, default);
 
     [Fact]
     public async Task StoreAnswer_ConfirmedPrimary_ReplicaIsToldWhereItIsAndRenewsNothing()
@@ -125,5 +125,46 @@ public sealed class StoreAnswerTests : IAsyncLifetime
         Assert.Equal(("r3", null), (before!.Primary, before.PrimaryAddress));
         Assert.Equal(("r3", Address("r3")), (after!.Primary, after.PrimaryAddress));
         Assert.Equal((MemberRole.Replica, false, Address("r3")), (oldPrimary!.Role, oldPrimary.LeaseRenewed, oldPrimary.PrimaryAddress));
+    }
+
+    [Fact]
+    public async Task StoreAnswer_WithTheRecordSeenHere_RenewsItsLeaseAndStillChecksTheRecordAfter()
+    {
+        var seen = await _records.ReadAsync();
+
+        var renewed = await AnswerAsync("r1", MemberRole.Primary, seen: seen);
+
+        Assert.True(renewed!.LeaseRenewed);
+        Assert.Equal(2L, renewed.Epoch);
+    }
+
+    [Fact]
+    public async Task StoreAnswer_TheRecordSeenHereIsStale_RenewsTheCurrentLeaseOnly()
+    {
+        var stale = await _records.ReadAsync();
+        var lease = await _store.GrantLeaseAsync(_policy.LeaseTtl);
+        var restored = _leader with { LeaseId = lease.Id };
+        Assert.True(await _records.TryReplaceAsync(stale.Revision, restored));
+        await _store.RevokeLeaseAsync(_leader.LeaseId);
+
+        var renewed = await AnswerAsync("r1", MemberRole.Primary, seen: stale);
+
+        // The lease the stale record names is gone; the answer renewed the current one, read from the store.
+        Assert.True(renewed!.LeaseRenewed);
+        Assert.True(await _store.KeepAliveAsync(lease.Id));
+        Assert.False(await _store.KeepAliveAsync(_leader.LeaseId));
+    }
+
+    [Fact]
+    public async Task StoreAnswer_TheRecordSeenHereWasReplacedByAnotherPrimary_NothingRenewed()
+    {
+        var seen = await _records.ReadAsync();
+        var lease = await _store.GrantLeaseAsync(_policy.LeaseTtl);
+        Assert.True(await _records.TryReplaceAsync(seen.Revision, LeaderElection.Next(_leader, "r3", lease.Id, _time.GetUtcNow(), "failover")));
+
+        // r1's old lease still lives (the takeover has not revoked it yet): the early renewal of it succeeds, and counts for nothing.
+        var answer = await AnswerAsync("r1", MemberRole.Primary, seen: seen);
+
+        Assert.Equal((MemberRole.Replica, "r3", false), (answer!.Role, answer.Primary, answer.LeaseRenewed));
     }
 }
