@@ -128,7 +128,7 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// Issue 9.5 as it is today (the failsafe is not built): every server killed for 10 s under writes through the proxy. The
+    /// Issue 9.5 with the failsafe off (its own test with it on: FailsafeTests): every server killed for 10 s under writes through the proxy. The
     /// primary fences at its renew deadline, so writes are refused until the servers return; what must hold is that there is
     /// never a second writable primary, that afterwards exactly one primary takes writes, and that nothing acknowledged is
     /// lost. Whether the returning servers kept the primary (restored its lapsed lease in its epoch) or failed over is
