@@ -91,6 +91,18 @@ internal sealed partial class GroupActor
             return;
         }
 
+        if (trigger.Cause == "lease-expired" && leader is not null && outcome.To == leader.Member && s.Blocked is null &&
+            s.Members.TryGetValue(leader.Member, out var same) && same.Fresh(now, s.Policy) &&
+            same.Report is { DbUp: true, Role: MemberRole.Primary } intact && intact.Epoch == leader.Epoch && intact.PrimaryOfEpoch == leader.Epoch)
+        {
+            // The round chose the lapsed primary itself, and it reports as the primary of its epoch that has not restarted since
+            // its promotion: its renewals stopped reaching the store (its agent or the servers starved, or cut off for a
+            // moment), nothing else happened. A new epoch for the same member would change nothing but the number; restore its
+            // lease in the same epoch instead, as the lapsed-lease rule does (docs/ha.md).
+            await RestoreLeaseAsync(s with { TriggerSeen = null, Round = null }, leader, ct).ConfigureAwait(false);
+            return;
+        }
+
         var evidence = outcome.Reason + (outcome.Skipped.Count == 0 ? "" : "; " + string.Join("; ", outcome.Skipped.Select(x => $"{x.Key}: {x.Value}")));
         // A blocked round is resolved in the same transaction as the takeover: whoever sees the new primary sees the alert cleared.
         TxnOp[] resolved = s.Blocked is null ? [] : [Resolution(round, $"{outcome.To} promoted")];

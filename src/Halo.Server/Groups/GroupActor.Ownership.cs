@@ -119,6 +119,16 @@ internal sealed partial class GroupActor
             return false; // heard from, and not an intact primary of its epoch (its database died or restarted): the usual rules
         }
 
+        return await RestoreLeaseAsync(s, leader, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Gives <paramref name="leader"/>, whose lease lapsed, a new lease in the same epoch: one compare-and-set on the record this
+    /// owner read (nobody else can have been primary in that epoch meanwhile). The agent lifts its fence at its next renewal.
+    /// Returns true (the lapse is dealt with, restored here or by whoever changed the record first).
+    /// </summary>
+    private async Task<bool> RestoreLeaseAsync(GroupState s, LeaderRecord leader, CancellationToken ct)
+    {
         var lease = await Store.GrantLeaseAsync(s.Policy.LeaseTtl, ct).ConfigureAwait(false);
         var restored = leader with { LeaseId = lease.Id };
         var records = new StoreLeaderRecords(Store, Name, _ => [TxnOp.Put(GroupKeys.LeaseMarker(Name), Encoding.UTF8.GetBytes(leader.Member), lease.Id)], _ctx.Fence());

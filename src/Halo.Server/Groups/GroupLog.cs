@@ -50,7 +50,7 @@ internal static partial class GroupLog
     [LoggerMessage(EventId = 3022, Level = LogLevel.Warning, Message = "Group {Group}: its decider {Owner} did not answer ({Reason}); reports are answered from the store until it does or another server takes over")]
     public static partial void DeciderUnreachable(ILogger logger, string group, string owner, string reason);
 
-    [LoggerMessage(EventId = 3023, Level = LogLevel.Warning, Message = "Group {Group}: the lease of {Member} (epoch {Epoch}) lapsed during the handoff; restored under a new lease in the same epoch, no failover")]
+    [LoggerMessage(EventId = 3023, Level = LogLevel.Warning, Message = "Group {Group}: the lease of {Member} (epoch {Epoch}) lapsed; restored under a new lease in the same epoch, no failover")]
     public static partial void LeaseRestored(ILogger logger, string group, string member, long epoch);
 
     [LoggerMessage(EventId = 3024, Level = LogLevel.Warning, Message = "Group {Group}: renewing the lease of primary {Member} took {Ms:0} ms here (turn {TurnMs:0} ms, report writes {WritesMs:0} ms, renewal {RenewMs:0} ms)")]

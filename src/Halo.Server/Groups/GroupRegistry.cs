@@ -24,6 +24,9 @@ internal sealed class GroupRegistry
 
     private readonly bool _clustered;
 
+    // Each group's leader record as last seen here (the start-up load, then the store's feed), for answers from the store.
+    private readonly ConcurrentDictionary<string, VersionedLeader> _leaders = new(StringComparer.Ordinal);
+
     public GroupRegistry(
         IStore store, EventLog events, TimeProvider time, GroupsOptions options, GroupMetrics metrics, ServerOptions server, ServerMembership membership,
         ILogger<GroupRegistry> logger)
@@ -56,6 +59,7 @@ internal sealed class GroupRegistry
         var all = await _context.Store.ListAsync(GroupKeys.Prefix, ct).ConfigureAwait(false);
         foreach (var (name, state) in Build(all.Items, InitialVersion()))
         {
+            SawLeader(name, new VersionedLeader(state.Leader, state.LeaderRevision));
             var actor = new GroupActor(_context, state);
             if (!_clustered)
             {
@@ -67,7 +71,7 @@ internal sealed class GroupRegistry
     }
 
     /// <summary>The groups that <paramref name="items"/> (keys under groups/) describe, as the store holds them.</summary>
-    private static Dictionary<string, GroupState> Build(IReadOnlyList<KeyValue> items, long version)
+    internal static Dictionary<string, GroupState> Build(IReadOnlyList<KeyValue> items, long version)
     {
         var states = new Dictionary<string, GroupState>(StringComparer.Ordinal);
         foreach (var kv in items.Where(k => k.Key.EndsWith("/policy", StringComparison.Ordinal)))
@@ -155,7 +159,18 @@ internal sealed class GroupRegistry
     /// </summary>
     public void Apply(WatchEvent change)
     {
-        if (!_clustered || !GroupKeys.TryParse(change.Item.Key, out var name, out var rest) || rest != "policy")
+        if (!_clustered || !GroupKeys.TryParse(change.Item.Key, out var name, out var rest))
+        {
+            return;
+        }
+
+        if (rest == "leader")
+        {
+            SawLeader(name, new VersionedLeader(change.Type == WatchEventType.Delete ? null : StoreLeaderRecords.Parse(change.Item), change.Item.ModRevision));
+            return;
+        }
+
+        if (rest != "policy")
         {
             return;
         }
@@ -172,6 +187,16 @@ internal sealed class GroupRegistry
             _groups.TryAdd(name, new GroupActor(_context, new GroupState { Name = name, Policy = policy, PolicyRevision = change.Item.ModRevision, Version = InitialVersion() }));
         }
     }
+
+    /// <summary>
+    /// The group's leader record as this server last saw it (its start-up load and the store's feed; it may lag the store), or
+    /// null. Only a hint: <see cref="GroupRouter.AnswerFromStoreAsync(string, string, MemberReport, CancellationToken)"/>
+    /// renews a lease early with it, and counts that renewal only when the store still holds exactly this record.
+    /// </summary>
+    public VersionedLeader? LastLeader(string group) => _leaders.TryGetValue(group, out var seen) ? seen : null;
+
+    private void SawLeader(string group, VersionedLeader seen) =>
+        _leaders.AddOrUpdate(group, seen, (_, old) => seen.Revision > old.Revision ? seen : old);
 
     /// <summary>
     /// Creates or updates a group's policy (compare-and-set on its store revision; with <paramref name="ifMatch"/>, only if the

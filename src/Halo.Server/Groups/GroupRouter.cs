@@ -177,45 +177,70 @@ internal sealed class GroupRouter(
     /// <summary>
     /// Answers a report without the decider, from the store's leader record: it renews the primary's lease only for a member
     /// that the record names primary of the epoch it reports and that reports its database a writable primary, and tells every
-    /// other member to change nothing it would not change anyway (no promotion, no unfencing, no re-pointing). What a report
-    /// normally adds (positions, freshness, confirmation, rounds) waits for the decider.
+    /// other member to change nothing it would not change anyway (no promotion, no unfencing). A replica is told where the
+    /// primary of the recorded epoch is once that primary confirmed its promotion (the stored confirmed epoch and member record,
+    /// as the decider's <see cref="GroupState.AssignmentFor"/> tells it), so a replica follows the current primary while the
+    /// decider is away. What a report normally adds (positions, freshness, confirmation, rounds) waits for the decider.
     /// </summary>
-    public async Task<Assignment?> AnswerFromStoreAsync(string group, string member, MemberReport report, CancellationToken ct)
+    /// <remarks>
+    /// Two store round trips after one another for a primary, not three: the renewal of the lease named by the record this
+    /// server last saw (<see cref="GroupRegistry.LastLeader"/>) is sent beside the read of the group, and counts only when that
+    /// read finds the same record (same revision, so the same lease); the read after the renewal still decides whether it
+    /// renewed anything. With no record seen, or another one, the renewal waits for the read as before.
+    /// </remarks>
+    public Task<Assignment?> AnswerFromStoreAsync(string group, string member, MemberReport report, CancellationToken ct) =>
+        AnswerFromStoreAsync(store, group, member, report, registry.LastLeader(group), ct);
+
+    /// <inheritdoc cref="AnswerFromStoreAsync(string, string, MemberReport, CancellationToken)"/>
+    internal static async Task<Assignment?> AnswerFromStoreAsync(
+        IStore store, string group, string member, MemberReport report, VersionedLeader? seen, CancellationToken ct)
     {
-        var listing = await store.ListAsync(GroupKeys.Of(group), ct).ConfigureAwait(false);
-        var policy = listing.Items.FirstOrDefault(k => k.Key == GroupKeys.Policy(group)) is { } p ? GroupRegistry.Deserialize<GroupPolicy>(p) : null;
-        if (policy is null)
+        var early = seen is { Record: { } r } && r.Member == member && report is { Role: MemberRole.Primary, DbUp: true, Fenced: false } && report.Epoch == r.Epoch
+            ? store.KeepAliveAsync(r.LeaseId, ct)
+            : null;
+        try
         {
-            return null;
+            return await AnswerAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            // An early renewal not used (another record, an error before it was needed): observe how it ends.
+            _ = early?.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
 
-        var leaderKv = listing.Items.FirstOrDefault(k => k.Key == GroupKeys.Leader(group));
-        var leader = leaderKv is null ? null : StoreLeaderRecords.Parse(leaderKv);
-        var a = new Assignment
+        async Task<Assignment?> AnswerAsync()
         {
-            Epoch = leader?.Epoch ?? 0,
-            Role = leader is null ? MemberRole.Unknown : leader.Member == member ? MemberRole.Primary : MemberRole.Replica,
-            Primary = leader?.Member,
-            LeaseTtl = policy.LeaseTtl,
-            MinReplicasToWrite = policy.MinReplicasToWrite,
-            ResumeAfterRestart = policy.RestartGrace > TimeSpan.Zero,
-        };
-        if (leader is null || leader.Member != member)
-        {
-            return a;
-        }
+            var listing = await store.ListAsync(GroupKeys.Of(group), ct).ConfigureAwait(false);
+            // The group as the store holds it, so the answer is the decider's own (GroupState.AssignmentFor) minus what only the
+            // decider's memory knows (reports, rounds, drills, a switchover's fence).
+            if (GroupRegistry.Build(listing.Items, 0).GetValueOrDefault(group) is not { } state)
+            {
+                return null;
+            }
 
-        if (report is not { Role: MemberRole.Primary, DbUp: true, Fenced: false } || report.Epoch != leader.Epoch)
-        {
-            // Not (yet) a writable primary of this epoch: promoting or unfencing it is the decider's call.
-            return a with { Fence = true };
-        }
+            var leader = state.Leader;
+            if (leader is null || leader.Member != member)
+            {
+                return state.AssignmentFor(member, renewed: false);
+            }
 
-        var renewed = await store.KeepAliveAsync(leader.LeaseId, ct).ConfigureAwait(false);
-        // Renewed only if the record still names this lease after the renewal: a takeover meanwhile revokes it anyway.
-        var after = await store.GetAsync(GroupKeys.Leader(group), ct).ConfigureAwait(false);
-        renewed = renewed && after.Item?.ModRevision == leaderKv!.ModRevision;
-        return a with { LeaseRenewed = renewed, PrimaryAddress = report.Address, SynchronousStandbys = report.SynchronousStandbys };
+            // For the recorded primary: keep the synchronous standbys it applies (changing them is the decider's call).
+            var mine = state.AssignmentFor(member, renewed: false) with { SynchronousStandbys = report.SynchronousStandbys };
+            if (report is not { Role: MemberRole.Primary, DbUp: true, Fenced: false } || report.Epoch != leader.Epoch)
+            {
+                // Not (yet) a writable primary of this epoch: promoting or unfencing it is the decider's call.
+                return mine with { Fence = true };
+            }
+
+            // The early renewal is of this very lease when the record seen is the one read (a key's revision names its value).
+            var renewed = early is not null && seen!.Revision == state.LeaderRevision
+                ? await early.ConfigureAwait(false)
+                : await store.KeepAliveAsync(leader.LeaseId, ct).ConfigureAwait(false);
+            // Renewed only if the record still names this lease after the renewal: a takeover meanwhile revokes it anyway.
+            var after = await store.GetAsync(GroupKeys.Leader(group), ct).ConfigureAwait(false);
+            renewed = renewed && after.Item?.ModRevision == state.LeaderRevision;
+            return mine with { LeaseRenewed = renewed, PrimaryAddress = report.Address };
+        }
     }
 
     /// <summary>A timestamp of the server's clock, for <see cref="SlowStoreAnswer"/>.</summary>

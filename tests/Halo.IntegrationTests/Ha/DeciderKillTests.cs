@@ -22,6 +22,9 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
     private const string Group = "cache";
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long after the decider's kill a refused write counts as caused by it: removal, handoff grace, one lease TTL.</summary>
+    private static readonly TimeSpan HandoffWindow = TimeSpan.FromSeconds(6);
+
     [Fact]
     public async Task KillTheDecider_UnderWritesThroughTheProxy_NoFailoverNothingLost()
     {
@@ -40,6 +43,13 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
         var timeline = KillTimeline.SampleAsync(load, primary, killedAt, sampling.Token);
         servers.Kill(group.Decider);
         var failedBefore = load.Failed;
+        // The control plane's own failover: the dead decider's removal (about 1 s), the new decider's grace (2 s), its first
+        // renewals. Writes refused in it are caused by the kill; later ones by whatever else the machine does.
+        var failedInHandoff = Task.Run(async () =>
+        {
+            await Task.Delay(HandoffWindow);
+            return load.Failed;
+        });
         output.WriteLine($"killed the decider, server {group.Decider}; primary {before.Primary} epoch {before.Epoch}");
         var survivor = (group.Decider + 1) % servers.Count;
         await Eventually.UntilAsync(async () => await RedisGroup.TryDeciderAsync(servers, survivor) is { } d && d != group.Decider, Bound, "another server to decide the group");
@@ -63,10 +73,12 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
             KeepLogs("decider", $"{seen}\n--- agents:\n{group.Logs(400)}\n{servers.Logs(400)}");
         }
 
-        // Refused writes are recorded, not asserted: 0 on a quiet machine and in most stressed runs, but under stress-ng the
-        // primary can still fence for a few hundred ms (22-104 refused in 3 of 11 runs at load 17-49, docs/ha.md), so issue
-        // 9's "0 refused writes" is not met under load yet. What must hold every time is asserted: no failover, nothing lost.
+        // Issue 9: no write refused because of the kill, asserted for the handoff window (0 in every run at load 11-40 on
+        // 2026-11-29, docs/ha.md; not yet at load 50+). Refusals after it are recorded: a starved machine can still stop the
+        // agents' renewals (11:11 UTC that day, 7 s after the kill). And every time: no failover, nothing lost.
         output.WriteLine($"refused writes: {load.Failed - failedBefore} after the kill, {failedBefore} before it");
+        Assert.True(await failedInHandoff == failedBefore,
+            $"{await failedInHandoff - failedBefore} writes refused in the {HandoffWindow.TotalSeconds:0} s after the kill; {seen}");
         Assert.NotEqual(group.Decider, decider);
         Assert.Equal(before.Epoch, after.Epoch);
         Assert.Equal(before.Primary, after.Primary);
@@ -128,7 +140,7 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// Issue 9.5 as it is today (the failsafe is not built): every server killed for 10 s under writes through the proxy. The
+    /// Issue 9.5 with the failsafe off (its own test with it on: FailsafeTests): every server killed for 10 s under writes through the proxy. The
     /// primary fences at its renew deadline, so writes are refused until the servers return; what must hold is that there is
     /// never a second writable primary, that afterwards exactly one primary takes writes, and that nothing acknowledged is
     /// lost. Whether the returning servers kept the primary (restored its lapsed lease in its epoch) or failed over is

@@ -59,11 +59,11 @@ public sealed class StoreFailedRenewalTests : IAsyncLifetime
 
     private static string Address(string member) => $"127.0.0.1:{6000 + member[^1]}";
 
-    private Task<Assignment> ReportAsync(string member, MemberRole role, bool fenced = false, bool failsafe = false) =>
+    private Task<Assignment> ReportAsync(string member, MemberRole role, bool fenced = false, bool failsafe = false, long offset = 100, bool restarted = false) =>
         _actor.ReportAsync(member, new MemberReport
         {
-            Address = Address(member), Role = role, Epoch = 1, DbUp = true, Healthy = true, Offset = 100, Fenced = fenced, Failsafe = failsafe,
-            PrimaryOfEpoch = role == MemberRole.Primary ? 1 : 0, Following = role == MemberRole.Replica ? Address("r1") : null,
+            Address = Address(member), Role = role, Epoch = 1, DbUp = true, Healthy = true, Offset = offset, Fenced = fenced, Failsafe = failsafe,
+            PrimaryOfEpoch = role == MemberRole.Primary && !restarted ? 1 : 0, Following = role == MemberRole.Replica ? Address("r1") : null,
             Round = _actor.State.Round?.Id ?? 0,
         }, default);
 
@@ -260,5 +260,50 @@ public sealed class StoreFailedRenewalTests : IAsyncLifetime
 
         Assert.Equal(2L, _actor.State.Leader!.Epoch);
         Assert.NotEqual("r1", _actor.State.Leader.Member);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Decide_PrimarySilentTillItsLeaseLapsedThenReportsAgain_TheRoundKeepsItInItsEpochUnlessItRestarted(bool restarted)
+    {
+        Assert.True((await ReportAsync("r1", MemberRole.Primary)).LeaseRenewed);
+
+        // Nothing from the primary's agent (starved) until its lease lapses; it fenced itself at its deadline meanwhile.
+        for (var i = 0; i < 200 && (await _store.GetAsync(GroupKeys.LeaseMarker(Group))).Item is not null; i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(20));
+            await Task.Delay(TimeSpan.FromMilliseconds(20), TimeProvider.System);
+        }
+
+        Assert.Null((await _store.GetAsync(GroupKeys.LeaseMarker(Group))).Item);
+        await ReplicasReportAsync();
+        await _actor.DecideAsync(default);
+        Assert.Equal("lease-expired", _actor.State.Round?.Cause);
+
+        // The agent runs again: the round finds the primary ahead of both replicas.
+        for (var i = 0; i < 50 && _actor.State.Round is not null; i++)
+        {
+            await ReportAsync("r1", MemberRole.Primary, fenced: true, offset: 120, restarted: restarted);
+            await ReportAsync("r2", MemberRole.Replica, offset: 110);
+            await ReportAsync("r3", MemberRole.Replica, offset: 110);
+            await _actor.DecideAsync(default);
+            _time.Advance(TimeSpan.FromMilliseconds(100));
+        }
+
+        var after = _actor.State.Leader!;
+        Assert.Null(_actor.State.Round);
+        Assert.NotEqual(_leader.LeaseId, after.LeaseId);
+        if (restarted)
+        {
+            // Restarted since its promotion, it cannot vouch for its epoch: the usual failover, to a replica.
+            Assert.Equal(2L, after.Epoch);
+            Assert.NotEqual("r1", after.Member);
+            return;
+        }
+
+        // Intact since its promotion: the same member in the same epoch under a new lease, and its next report renews it.
+        Assert.Equal(("r1", 1L), (after.Member, after.Epoch));
+        Assert.True((await ReportAsync("r1", MemberRole.Primary, fenced: true, offset: 120)).LeaseRenewed);
     }
 }
