@@ -1,5 +1,7 @@
 using System.Text.Json;
 using Halo.Core.Detection;
+using Halo.Server.Detection;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Halo.Server.Tests;
 
@@ -22,6 +24,39 @@ public sealed class DetectionTests
         var down = events.Single(e => e.GetProperty("to").GetString() == "critical");
         Assert.Contains("missed", down.GetProperty("cause").GetString(), StringComparison.Ordinal);
         Assert.True(down.GetProperty("evidence").GetProperty("silenceSeconds").GetDouble() >= 3);
+    }
+
+    [Fact]
+    public async Task Restart_SlowStart_GraceCountsFromListening()
+    {
+        await using var server = await ServerFixture.StartAsync();
+        (await server.RegisterAsync("web", "web-1", new { address = "127.0.0.1", port = 8080, ttl = "1s" })).Dispose();
+        await server.App.StopAsync();
+        var budget = DetectionBound.PauseBudget(new DetectorOptions()).Total;
+
+        // A restarted server loads web-1, then takes twice the bound to listen (a busy machine): nobody could reach it meanwhile.
+        await using var restarted = await HaloServerHost.BuildAsync(
+            new ServerOptions { Listen = "http://127.0.0.1:0", DataDirectory = server.Directory }, server.Store, server.Time);
+        server.Time.Advance(2 * DetectionBound.Compute(new DetectorOptions()).Total);
+        await restarted.StartAsync();
+        var loop = restarted.Services.GetRequiredService<DetectorLoop>();
+        for (var t = TimeSpan.Zero; t < budget - TimeSpan.FromMilliseconds(300); t += TimeSpan.FromMilliseconds(100))
+        {
+            server.Time.Advance(TimeSpan.FromMilliseconds(100));
+            await loop.TickAsync(CancellationToken.None);
+        }
+
+        Assert.NotEqual(nameof(HealthStatus.Critical), await StoredHealthAsync(server, "web-1"));
+
+        // Still judged: silent past the bound from the start, it goes critical.
+        for (var i = 0; i < 10; i++)
+        {
+            server.Time.Advance(TimeSpan.FromMilliseconds(100));
+            await loop.TickAsync(CancellationToken.None);
+        }
+
+        Assert.Equal(nameof(HealthStatus.Critical), await StoredHealthAsync(server, "web-1"));
+        await restarted.StopAsync();
     }
 
     [Fact]
@@ -112,6 +147,14 @@ public sealed class DetectionTests
 
         Assert.Equal(0, (await server.GetJsonAsync("/v1/services")).GetProperty("services").GetArrayLength());
         Assert.Equal(1, (await server.GetJsonAsync("/v1/events?type=removed")).GetProperty("events").GetArrayLength());
+    }
+
+    // What the store holds (the restarted server of a test has no HTTP client of the fixture's).
+    private static async Task<string> StoredHealthAsync(ServerFixture server, string id)
+    {
+        var kv = (await server.Store.GetAsync(Halo.Server.Registry.RegistryKeys.Instance("web", id), CancellationToken.None)).Item;
+        Assert.NotNull(kv);
+        return JsonSerializer.Deserialize<Halo.Core.Registry.InstanceRecord>(kv.Value.Span, Halo.Core.Serialization.HaloJson.Options)!.Health.ToString();
     }
 
     private static async Task<string?> HealthAsync(ServerFixture server, string id)

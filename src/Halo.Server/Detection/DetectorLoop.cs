@@ -15,7 +15,8 @@ namespace Halo.Server.Detection;
 /// Services other servers own are left to them. A tick that fails (store unreachable) is logged and the next one tries again.
 /// </summary>
 internal sealed partial class DetectorLoop(
-    InstanceRegistry registry, RegistryMetrics metrics, ServerOptions options, TimeProvider time, ILogger<DetectorLoop> logger)
+    InstanceRegistry registry, RegistryMetrics metrics, ServerOptions options, TimeProvider time, IHostApplicationLifetime lifetime,
+    ILogger<DetectorLoop> logger)
     : BackgroundService
 {
     // Ticks never overlap: hysteresis counts observations, and a test driving ticks by hand races the timer otherwise.
@@ -28,6 +29,20 @@ internal sealed partial class DetectorLoop(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         metrics.Observe(ObserveInstances, ObserveBrakes);
+        // Judge nothing before the server listens, and count silence only from then: the instances loaded at start could not
+        // reach it meanwhile (under stress-ng a start took seconds and used up their grace: an app heartbeating every second
+        // through a 5 s server restart was marked critical).
+        // The restart runs inside the host's start notification, before StartAsync returns, so it never lands after a heartbeat.
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (lifetime.ApplicationStarted.Register(() =>
+               {
+                   registry.RestartGrace();
+                   started.TrySetResult();
+               }))
+        {
+            await started.Task.WaitAsync(stoppingToken).ConfigureAwait(false);
+        }
+
         using var timer = new PeriodicTimer(options.DetectorTick, time);
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
         {

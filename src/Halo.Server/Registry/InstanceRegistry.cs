@@ -71,6 +71,16 @@ internal sealed partial class InstanceRegistry(
         }
     }
 
+    /// <summary>Restarts the grace period of every instance this server judges (<see cref="ServiceShard.RestartGrace"/>): once it listens after a start.</summary>
+    public void RestartGrace()
+    {
+        var now = time.GetUtcNow();
+        foreach (var shard in Shards())
+        {
+            shard.RestartGrace(now);
+        }
+    }
+
     public IReadOnlyCollection<InstanceEntry> Entries(string service) =>
         _shards.TryGetValue(service, out var s) ? (IReadOnlyCollection<InstanceEntry>)s.Entries : [];
 

@@ -67,18 +67,41 @@ internal sealed class ServiceShard(
         {
             if (owned != Owned)
             {
-                var judging = owned ? new DueSchedule(brakeOptions) : null;
-                foreach (var entry in _entries.Values)
-                {
-                    entry.Liveness = owned ? Resume(entry.Record, now) : null;
-                    Judge(judging, entry);
-                }
-
-                Volatile.Write(ref _judging, judging);
+                Restart(owned, now);
             }
 
             Volatile.Write(ref _syncedWith, view);
         }
+    }
+
+    /// <summary>
+    /// Starts every instance's detector again from <paramref name="now"/> with its published status, as taking the service
+    /// does, when this server judges it. For the moment the server starts listening after a restart: the grace period given at
+    /// load ran while nobody could reach the server, and a slow start (a busy machine) could use it up before the first
+    /// heartbeat arrived.
+    /// </summary>
+    public void RestartGrace(DateTimeOffset now)
+    {
+        lock (_gate)
+        {
+            if (Owned)
+            {
+                Restart(owned: true, now);
+            }
+        }
+    }
+
+    // Under the lock: a new schedule and, when judging, a detector per instance started at now.
+    private void Restart(bool owned, DateTimeOffset now)
+    {
+        var judging = owned ? new DueSchedule(brakeOptions) : null;
+        foreach (var entry in _entries.Values)
+        {
+            entry.Liveness = owned ? Resume(entry.Record, now) : null;
+            Judge(judging, entry);
+        }
+
+        Volatile.Write(ref _judging, judging);
     }
 
     /// <summary>
