@@ -52,12 +52,7 @@ internal sealed partial class AlertDispatcher(
         {
             try
             {
-                if (_outage.IsOut)
-                {
-                    // A watch that is created says nothing until an event is written, so the store's answer is asked for.
-                    await store.GetRevisionAsync(stoppingToken).ConfigureAwait(false);
-                    _outage.Answered();
-                }
+                await _outage.ConfirmAnsweringAsync(store, stoppingToken).ConfigureAwait(false);
 
                 await foreach (var change in store.WatchAsync(RegistryKeys.EventsPrefix, from, stoppingToken).ConfigureAwait(false))
                 {

@@ -56,12 +56,7 @@ internal sealed partial class StoreFollower(
         {
             try
             {
-                if (_outage.IsOut)
-                {
-                    // A watch that is created says nothing until something changes, so the store's answer is asked for.
-                    await store.GetRevisionAsync(stoppingToken).ConfigureAwait(false);
-                    _outage.Answered();
-                }
+                await _outage.ConfirmAnsweringAsync(store, stoppingToken).ConfigureAwait(false);
 
                 await foreach (var change in store.WatchAsync("", from, stoppingToken).ConfigureAwait(false))
                 {

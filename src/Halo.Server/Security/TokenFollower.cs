@@ -23,12 +23,7 @@ internal sealed partial class TokenFollower(
         {
             try
             {
-                if (_outage.IsOut)
-                {
-                    // A watch that is created says nothing until a token changes, so the store's answer is asked for.
-                    await store.GetRevisionAsync(stoppingToken).ConfigureAwait(false);
-                    _outage.Answered();
-                }
+                await _outage.ConfirmAnsweringAsync(store, stoppingToken).ConfigureAwait(false);
 
                 await foreach (var change in store.WatchAsync(TokenService.Prefix, from, stoppingToken).ConfigureAwait(false))
                 {

@@ -1,3 +1,4 @@
+using Halo.Store;
 using Microsoft.Extensions.Logging;
 
 namespace Halo.Server.Telemetry;
@@ -65,6 +66,20 @@ internal sealed partial class StoreOutageLog(string store, ILogger logger, TimeP
         }
 
         LogReachable(gone.TotalSeconds, store, failures);
+    }
+
+    /// <summary>
+    /// For a loop about to watch the store again: during an outage, asks the store for its revision (a new watch says nothing
+    /// until something changes, so it cannot tell that the store is back) and logs the end of the outage; nothing otherwise.
+    /// </summary>
+    public async Task ConfirmAnsweringAsync(IStore store, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        if (IsOut)
+        {
+            await store.GetRevisionAsync(cancellationToken).ConfigureAwait(false);
+            Answered();
+        }
     }
 
     /// <summary>The store as an operator names it: "etcd http://10.0.0.1:2379,http://10.0.0.2:2379" or "embedded store".</summary>
