@@ -12,9 +12,13 @@ internal sealed partial class StoreWriter
 
     public DeleteResult Delete(string key, bool prefix)
     {
-        var keys = prefix ? _sql.Keys(key) : [KeyRange.ToBytes(key)];
+        if (!prefix)
+        {
+            return new DeleteResult(DeleteKey(KeyRange.ToBytes(key), key) ? 1 : 0, _revision);
+        }
+
         var deleted = 0L;
-        foreach (var bytes in keys)
+        foreach (var bytes in _sql.Keys(key))
         {
             deleted += DeleteKey(bytes) ? 1 : 0;
         }
@@ -38,7 +42,7 @@ internal sealed partial class StoreWriter
                     PutKey(bytes, op.Key, op.Value, op.LeaseId);
                     break;
                 case TxnOpType.Delete:
-                    DeleteKey(bytes);
+                    DeleteKey(bytes, op.Key);
                     break;
                 default:
                     // Reads see the writes made earlier in the same transaction, as etcd's do.
@@ -141,16 +145,18 @@ internal sealed partial class StoreWriter
 
     private void ValidateWrites(IReadOnlyList<TxnOp> ops)
     {
-        var written = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var op in ops)
+        // A registration writes two keys: compare them pairwise; a set only for large transactions (the pruner's 100 deletes).
+        var written = ops.Count > 8 ? new HashSet<string>(StringComparer.Ordinal) : null;
+        for (var i = 0; i < ops.Count; i++)
         {
+            var op = ops[i];
             if (op.Type == TxnOpType.Get)
             {
                 continue;
             }
 
             // etcd rejects a transaction that writes one key twice; so do we, for the same answers on both stores.
-            if (!written.Add(op.Key))
+            if (written is not null ? !written.Add(op.Key) : WrittenBefore(ops, i))
             {
                 throw new ArgumentException($"duplicate key given in txn request: {op.Key}", nameof(ops));
             }
@@ -162,20 +168,34 @@ internal sealed partial class StoreWriter
         }
     }
 
+    private static bool WrittenBefore(IReadOnlyList<TxnOp> ops, int index)
+    {
+        for (var j = 0; j < index; j++)
+        {
+            if (ops[j].Type != TxnOpType.Get && string.Equals(ops[j].Key, ops[index].Key, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private bool Holds(Compare compare)
     {
-        var item = _sql.Get(KeyRange.ToBytes(compare.Key));
         if (compare.Target == CompareTarget.Value)
         {
             // etcd: a value compare against a missing key is false whatever the operator.
+            var item = _sql.Get(KeyRange.ToBytes(compare.Key));
             return item is not null && Matches(compare.Op, item.Value.Span.SequenceCompareTo(compare.Value.Span));
         }
 
+        var (created, modified, version) = _sql.Revisions(KeyRange.ToBytes(compare.Key));
         var actual = compare.Target switch
         {
-            CompareTarget.ModRevision => item?.ModRevision ?? 0,
-            CompareTarget.CreateRevision => item?.CreateRevision ?? 0,
-            _ => item?.Version ?? 0,
+            CompareTarget.ModRevision => modified,
+            CompareTarget.CreateRevision => created,
+            _ => version,
         };
         return Matches(compare.Op, actual.CompareTo(compare.Number));
     }
@@ -210,17 +230,18 @@ internal sealed partial class StoreWriter
         Record(WatchEventType.Put, bytes, new KeyValue(key, copy, created, revision, version, leaseId));
     }
 
-    private bool DeleteKey(byte[] bytes)
+    private bool DeleteKey(byte[] bytes, string? key = null)
     {
-        var existing = _sql.Get(bytes);
-        if (existing is null)
+        // Whether it exists is all a delete needs to know: the pruner deletes events by the hundred, and reading each
+        // value first copied every one of them.
+        if (_sql.Revisions(bytes).CreateRevision == 0)
         {
             return false;
         }
 
         var revision = WriteRevision();
         _sql.Delete(bytes);
-        Record(WatchEventType.Delete, bytes, new KeyValue(existing.Key, ReadOnlyMemory<byte>.Empty, 0, revision, 0, 0));
+        Record(WatchEventType.Delete, bytes, new KeyValue(key ?? KeyRange.FromBytes(bytes), ReadOnlyMemory<byte>.Empty, 0, revision, 0, 0));
         return true;
     }
 
