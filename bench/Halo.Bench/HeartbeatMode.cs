@@ -143,16 +143,22 @@ internal static class HeartbeatMode
             return 1;
         }
 
+        // The server limits each token to limits.requestsPerSecondPerToken (25,000/s by default), and one token for all
+        // workers measured that limit instead of the pipeline. A fleet heartbeats with many tokens (one per app), so the
+        // workers are split over --tokens register tokens (default: one per 8 workers), created here with the admin token.
+        var groups = await WorkerClientsAsync(http, server, concurrency, args.Int("--tokens", Math.Max(1, concurrency / 8)));
         var latencies = new Latencies();
         long failures = 0, next = -1;
+        var cpu = Environment.CpuUsage.TotalTime;
         var clock = new RunClock();
         var end = TimeSpan.FromSeconds(seconds);
-        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(worker => Task.Run(async () =>
         {
+            var client = groups[worker % groups.Count];
             while (clock.Elapsed < end)
             {
                 var started = clock.Elapsed;
-                var (ok, _) = await SendSingle(http, server, service, (int)(Interlocked.Increment(ref next) % instances));
+                var (ok, _) = await SendSingle(client, server, service, (int)(Interlocked.Increment(ref next) % instances));
                 if (ok == 1)
                 {
                     latencies.Add((clock.Elapsed - started).TotalMilliseconds);
@@ -164,8 +170,37 @@ internal static class HeartbeatMode
             }
         })));
         var elapsed = clock.Elapsed.TotalSeconds;
-        Report.Result("heartbeat-max", $"instances={instances} concurrency={concurrency} seconds={elapsed:F1} ok={latencies.Count} rate={latencies.Count / elapsed:F0}/s {latencies.Summary()} errors={failures}");
+        foreach (var group in groups.Where(g => g != http))
+        {
+            group.Dispose();
+        }
+
+        Report.Result("heartbeat-max", $"instances={instances} concurrency={concurrency} tokens={groups.Count} seconds={elapsed:F1} ok={latencies.Count} rate={latencies.Count / elapsed:F0}/s {latencies.Summary()} errors={failures} {Report.ClientCpu(cpu, latencies.Count)}");
         return failures == 0 ? 0 : 1;
+    }
+
+    /// <summary>
+    /// <paramref name="tokens"/> clients, each with its own register token (POST /v1/tokens with <paramref name="admin"/>'s
+    /// token) and its share of the connections; just <paramref name="admin"/> when one is asked for or the server is open.
+    /// </summary>
+    private static async Task<List<HttpClient>> WorkerClientsAsync(HttpClient admin, string server, int concurrency, int tokens)
+    {
+        if (tokens <= 1 || admin.DefaultRequestHeaders.Authorization is null)
+        {
+            return [admin];
+        }
+
+        var clients = new List<HttpClient>();
+        var run = Guid.NewGuid().ToString("N")[..6];
+        for (var i = 0; i < tokens; i++)
+        {
+            using var response = await admin.PostAsync($"{server}/v1/tokens", HttpModes.Json(new { name = $"bench-hb-{run}-{i}", role = "register" }));
+            response.EnsureSuccessStatusCode();
+            using var created = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync());
+            clients.Add(HttpModes.Client(Math.Max(1, concurrency / tokens), created.RootElement.GetProperty("token").GetString()));
+        }
+
+        return clients;
     }
 
     private static async Task<(long Accepted, long Unknown)> SendSingle(HttpClient http, string server, string service, int instance)

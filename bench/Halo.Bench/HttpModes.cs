@@ -78,10 +78,10 @@ internal static class HttpModes
     public static string InstanceId(int i) => $"i-{i:D6}";
 
     /// <summary>
-    /// A client with <paramref name="connections"/> connections. HALO_TOKEN_FILE (a bearer token) and HALO_CA_CERT (the CA
+    /// A client with <paramref name="connections"/> connections and <paramref name="token"/> when given. HALO_TOKEN_FILE (a bearer token) and HALO_CA_CERT (the CA
     /// of an HTTPS server, pinned) let the same runs measure a server with auth and TLS on (bench/security).
     /// </summary>
-    public static HttpClient Client(int connections)
+    public static HttpClient Client(int connections, string? token = null)
     {
         // The pinning is Halo.Client's own (HaloHttp), so the TLS cost measured is the one every role pays.
         var handler = Environment.GetEnvironmentVariable("HALO_CA_CERT") is { Length: > 0 } ca
@@ -89,7 +89,11 @@ internal static class HttpModes
             : new SocketsHttpHandler { UseProxy = false };
         handler.MaxConnectionsPerServer = Math.Max(1, connections);
         var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
-        if (Environment.GetEnvironmentVariable("HALO_TOKEN_FILE") is { Length: > 0 } tokenFile)
+        if (token is not null)
+        {
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+        else if (Environment.GetEnvironmentVariable("HALO_TOKEN_FILE") is { Length: > 0 } tokenFile)
         {
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", File.ReadAllText(tokenFile).Trim());
         }

@@ -32,7 +32,7 @@ static int Usage()
           etcd-put     --endpoints URL --concurrency C --seconds S
           register     --server URL --count N --concurrency C
           heartbeat    --server URL[,URL...] --instances N --rate-hz R --seconds S [--single] [--batch-size B] [--concurrency C]
-          heartbeat-max --server URL --instances N --seconds S --concurrency C   (closed loop: the sustained rate)
+          heartbeat-max --server URL --instances N --seconds S --concurrency C [--tokens K]   (closed loop: the sustained rate; K register tokens, default C/8)
           feed         --server URL --count N          (GET /v1/watch?from=0: changes/s replayed to a follower)
           etcd-watch   --endpoints URL --count N       (an etcd watch on bench/ from revision 1: the same for etcd)
           crash-writer --dir D --prefix P --count N --concurrency C   (test helper: prints "ack KEY" per durable put)
