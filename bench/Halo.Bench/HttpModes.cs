@@ -89,6 +89,12 @@ internal static class HttpModes
             : new SocketsHttpHandler { UseProxy = false };
         handler.MaxConnectionsPerServer = Math.Max(1, connections);
         var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
+        if (Http2)
+        {
+            http.DefaultRequestVersion = System.Net.HttpVersion.Version20;
+            http.DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact;
+        }
+
         if (token is not null)
         {
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
@@ -107,6 +113,14 @@ internal static class HttpModes
         try
         {
             using var request = new HttpRequestMessage(method, url) { Content = content };
+            if (Http2)
+            {
+                // An experiment, not what Halo.Client does: every worker's requests as streams of one HTTP/2 connection
+                // (h2c, prior knowledge), as etcd's gRPC client multiplexes its puts.
+                request.Version = System.Net.HttpVersion.Version20;
+                request.VersionPolicy = HttpVersionPolicy.RequestVersionExact;
+            }
+
             return await http.SendAsync(request);
         }
         catch (Exception error) when (error is HttpRequestException or TaskCanceledException)
@@ -114,6 +128,9 @@ internal static class HttpModes
             return null;
         }
     }
+
+    /// <summary>HALO_BENCH_HTTP2=1: requests over cleartext HTTP/2 (the server must accept it; bench/registry/run.sh HTTP2=1).</summary>
+    public static readonly bool Http2 = Environment.GetEnvironmentVariable("HALO_BENCH_HTTP2") == "1";
 
     private static int _printed;
 

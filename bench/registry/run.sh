@@ -24,8 +24,15 @@ RATE_HZ=${RATE_HZ:-1}
 WORK=${BENCH_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/halo-bench.XXXXXX")}
 HALO_DLL=${HALO_DLL:-src/Halo.Cli/bin/Release/net10.0/halo.dll}   # HALO_DLL: another build (before/after)
 # HALO_DLLS="before.dll after.dll": the registry runs for each build in turn, against the same etcd figure (one quiet run).
+# An entry "h2:<dll>" runs that build with cleartext HTTP/2 between the load generator and the server (an experiment: the
+# server's endpoint set to Http2 by configuration, the bench's requests as streams of one connection per client).
 HALO_DLLS=${HALO_DLLS:-$HALO_DLL}
 BENCH_DLL=bench/Halo.Bench/bin/Release/net10.0/Halo.Bench.dll
+# The load generator shares the two cores with what it measures. Its thread pool spun (sched_yield) while its workers waited
+# for answers: ~45 % of its samples in a profile of register (session 10), CPU taken from the server. Every load generator
+# here (etcd's client as Halo's) runs without spinning, as `halo` itself does; CLIENT_SPIN=70 restores the runtime's default.
+CLIENT_SPIN=${CLIENT_SPIN:-0}
+BENCH=(env "DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=$CLIENT_SPIN" dotnet "$BENCH_DLL")
 limit=$((RUN_SECONDS + 60))
 pids=()
 
@@ -40,9 +47,9 @@ free_port() {
     || echo $((20000 + RANDOM % 20000))
 }
 
-wait_http() { # url, what
+wait_http() { # url, what, [curl option]
   for _ in $(seq 1 150); do
-    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    curl -fsS ${3:-} -o /dev/null "$1" 2>/dev/null && return 0
     sleep 0.2
   done
   echo "$2 did not become healthy at $1 within 30 s" >&2
@@ -57,7 +64,7 @@ command -v etcd >/dev/null || { echo "etcd not found (Debian: apt-get install et
 dotnet build bench/Halo.Bench -c Release -nologo -v quiet >/dev/null
 
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), disk: $(df -h "$WORK" | awk 'NR==2 {print $1" "$2}')"
-echo "work dir: $WORK   concurrency: $CONCURRENCY   seconds per run: $RUN_SECONDS   $(date -u +%FT%TZ)"
+echo "work dir: $WORK   concurrency: $CONCURRENCY   seconds per run: $RUN_SECONDS   client spin limit: $CLIENT_SPIN   $(date -u +%FT%TZ)"
 
 client=$(free_port); peer=$(free_port)
 etcd --name bench --data-dir "$WORK/etcd" \
@@ -72,10 +79,10 @@ etcd_rates=(); embedded_rates=()
 for round in $(seq 1 "$ROUNDS"); do
   for side in $( ((round % 2)) && echo "etcd embedded" || echo "embedded etcd"); do
     if [ "$side" = etcd ]; then
-      etcd_put=$(timeout "$limit" dotnet "$BENCH_DLL" etcd-put --endpoints "http://127.0.0.1:$client" --concurrency "$CONCURRENCY" --seconds "$RUN_SECONDS")
+      etcd_put=$(timeout "$limit" "${BENCH[@]}" etcd-put --endpoints "http://127.0.0.1:$client" --concurrency "$CONCURRENCY" --seconds "$RUN_SECONDS")
       echo "$etcd_put"; etcd_rates+=("$(rate_of "$etcd_put")")
     else
-      embedded_put=$(timeout "$limit" dotnet "$BENCH_DLL" embedded-put --dir "$WORK/embedded" --concurrency "$CONCURRENCY" --seconds "$RUN_SECONDS")
+      embedded_put=$(timeout "$limit" "${BENCH[@]}" embedded-put --dir "$WORK/embedded" --concurrency "$CONCURRENCY" --seconds "$RUN_SECONDS")
       echo "$embedded_put"; embedded_rates+=("$(rate_of "$embedded_put")")
     fi
   done
@@ -85,6 +92,7 @@ echo "median puts/s over $ROUNDS round(s): embedded-put $embedded_median, etcd-p
 echo "ratio embedded-put / etcd-put = $(ratio "$embedded_median" "$etcd_median")"
 
 for dll in $HALO_DLLS; do
+  dll=${dll#h2:}
   if [ ! -f "$dll" ]; then
     echo "skipping registry runs: $dll not built (dotnet build src/Halo.Cli -c Release)"
     exit 0
@@ -100,42 +108,49 @@ ok_of() { grep -oE ' ok=[0-9]+' <<<"$1" | head -1 | cut -d= -f2; }
 registry_runs() { # one fresh server of build $1
 dll=$1
 echo "--- registry: $dll"
+h2=0; [ "${dll#h2:}" != "$dll" ] && { h2=1; dll=${dll#h2:}; }
 port=$(free_port)
-dotnet "$dll" server --listen "127.0.0.1:$port" --data "$WORK/halo-$port" >"$WORK/halo-$port.log" 2>&1 &
+if [ "$h2" = 1 ]; then
+  # Kestrel speaks cleartext HTTP/2 (prior knowledge) only on an HTTP/2-only endpoint: Http1AndHttp2 needs TLS for it.
+  Kestrel__EndpointDefaults__Protocols=Http2 dotnet "$dll" server --listen "127.0.0.1:$port" --data "$WORK/halo-$port" >"$WORK/halo-$port.log" 2>&1 &
+else
+  dotnet "$dll" server --listen "127.0.0.1:$port" --data "$WORK/halo-$port" >"$WORK/halo-$port.log" 2>&1 &
+fi
 spid=$!; pids+=($spid)
-wait_http "http://127.0.0.1:$port/healthz" "halo server"
+wait_http "http://127.0.0.1:$port/healthz" "halo server" "$([ "$h2" = 1 ] && echo --http2-prior-knowledge)"
 server="http://127.0.0.1:$port"
 export HALO_TOKEN_FILE=$WORK/halo-$port/bootstrap.token
+export HALO_BENCH_HTTP2=$h2
 
 # A long TTL: these instances never heartbeat, and their health transitions would be writes of their own.
 # The first run goes into a fresh server (its JIT tiering included: what a just-started server gives); the second, into the
 # same server once warm (what it gives after start-up). etcd needs no warm-up; both ratios are printed, neither hidden.
 t0=$(cpu_ticks "$spid")
-register=$(timeout "$limit" dotnet "$BENCH_DLL" register --server "$server" --count "$REGISTER_COUNT" --concurrency "$CONCURRENCY" --ttl 1h || true)
+register=$(timeout "$limit" "${BENCH[@]}" register --server "$server" --count "$REGISTER_COUNT" --concurrency "$CONCURRENCY" --ttl 1h || true)
 t1=$(cpu_ticks "$spid")
 echo "$register"
 echo "ratio register / etcd-put = $(ratio "$(rate_of "$register")" "$etcd_median")   (fresh server; server CPU $(server_us "$t0" "$t1" "$(ok_of "$register")") µs/registration)"
-register_warm=$(timeout "$limit" dotnet "$BENCH_DLL" register --server "$server" --count "$REGISTER_COUNT" --concurrency "$CONCURRENCY" --ttl 1h || true)
+register_warm=$(timeout "$limit" "${BENCH[@]}" register --server "$server" --count "$REGISTER_COUNT" --concurrency "$CONCURRENCY" --ttl 1h || true)
 t2=$(cpu_ticks "$spid")
 echo "$register_warm"
 echo "ratio register / etcd-put = $(ratio "$(rate_of "$register_warm")" "$etcd_median")   (warm server, $REGISTER_COUNT held; server CPU $(server_us "$t1" "$t2" "$(ok_of "$register_warm")") µs/registration)"
 # The change feed: a follower that starts (or reconnects) reads the history written before it; both sides from the start.
-feed=$(timeout "$limit" dotnet "$BENCH_DLL" feed --server "$server" --count "$REGISTER_COUNT" || true)
+feed=$(timeout "$limit" "${BENCH[@]}" feed --server "$server" --count "$REGISTER_COUNT" || true)
 echo "$feed"
-etcd_watch=$(timeout "$limit" dotnet "$BENCH_DLL" etcd-watch --endpoints "http://127.0.0.1:$client" --count "$REGISTER_COUNT" || true)
+etcd_watch=$(timeout "$limit" "${BENCH[@]}" etcd-watch --endpoints "http://127.0.0.1:$client" --count "$REGISTER_COUNT" || true)
 echo "$etcd_watch"
 echo "ratio feed / etcd-watch = $(ratio "$(rate_of "$feed")" "$(rate_of "$etcd_watch")")"
 # heartbeat-max splits its workers over several register tokens (one per 8), so it measures the request pipeline rather than
 # the per-token rate limit; its server CPU per heartbeat (an authenticated request with no body and no store write) is the
 # floor under a registration's.
 t3=$(cpu_ticks "$spid")
-heartbeat_max=$(timeout "$limit" dotnet "$BENCH_DLL" heartbeat-max --server "$server" --instances 2000 --seconds "$RUN_SECONDS" \
+heartbeat_max=$(timeout "$limit" "${BENCH[@]}" heartbeat-max --server "$server" --instances 2000 --seconds "$RUN_SECONDS" \
   --concurrency "$CONCURRENCY" --ttl 1h || true)
 t4=$(cpu_ticks "$spid")
 echo "$heartbeat_max"
 echo "ratio heartbeat-max / etcd-put = $(ratio "$(rate_of "$heartbeat_max")" "$etcd_median")   (server CPU $(server_us "$t3" "$t4" "$(ok_of "$heartbeat_max")") µs/heartbeat, 2,000 registrations included)"
 for style in "" "--single"; do
-  heartbeat=$(timeout "$((limit + 60))" dotnet "$BENCH_DLL" heartbeat --server "$server" --instances "$INSTANCES" \
+  heartbeat=$(timeout "$((limit + 60))" "${BENCH[@]}" heartbeat --server "$server" --instances "$INSTANCES" \
     --rate-hz "$RATE_HZ" --seconds "$RUN_SECONDS" --concurrency "$CONCURRENCY" $style || true)
   echo "$heartbeat"
 done
