@@ -50,7 +50,7 @@ internal sealed class KvStatements : IDisposable
 
     public KeyValue? Get(byte[] key)
     {
-        raw.sqlite3_bind_blob(_get, 1, key);
+        BindBlob(_get, 1, key);
         try
         {
             return Step(_get) ? new KeyValue(
@@ -70,7 +70,7 @@ internal sealed class KvStatements : IDisposable
     /// <summary>A key's create revision, mod revision and version, all 0 when it does not exist (as etcd compares them).</summary>
     public (long CreateRevision, long ModRevision, long Version) Revisions(byte[] key)
     {
-        raw.sqlite3_bind_blob(_revisions, 1, key);
+        BindBlob(_revisions, 1, key);
         try
         {
             return Step(_revisions)
@@ -86,7 +86,7 @@ internal sealed class KvStatements : IDisposable
     /// <summary>Creates or updates a key at <paramref name="revision"/>; returns its create revision and new version.</summary>
     public (long CreateRevision, long Version) Put(byte[] key, ReadOnlyMemory<byte> value, long revision, long leaseId)
     {
-        raw.sqlite3_bind_blob(_put, 1, key);
+        BindBlob(_put, 1, key);
         BindBlob(_put, 2, value.Span);
         raw.sqlite3_bind_int64(_put, 3, revision);
         raw.sqlite3_bind_int64(_put, 4, leaseId);
@@ -103,7 +103,7 @@ internal sealed class KvStatements : IDisposable
 
     public void Delete(byte[] key)
     {
-        raw.sqlite3_bind_blob(_delete, 1, key);
+        BindBlob(_delete, 1, key);
         Run(_delete);
     }
 
@@ -112,7 +112,7 @@ internal sealed class KvStatements : IDisposable
         var item = change.Event.Item;
         raw.sqlite3_bind_int64(_change, 1, change.Revision);
         raw.sqlite3_bind_int64(_change, 2, change.Sequence);
-        raw.sqlite3_bind_blob(_change, 3, key);
+        BindBlob(_change, 3, key);
         raw.sqlite3_bind_int(_change, 4, (int)change.Event.Type);
         BindBlob(_change, 5, item.Value.Span);
         raw.sqlite3_bind_int64(_change, 6, item.CreateRevision);
@@ -177,7 +177,8 @@ internal sealed class KvStatements : IDisposable
         Connection.Dispose();
     }
 
-    // A zero-length span would bind NULL (no pointer to hand over); the columns are NOT NULL and a delete's value is empty.
+    // A zero-length span would bind NULL (no pointer to hand over); keys and values are NOT NULL, and a delete's value is empty
+    // (a zero-length blob, as SqliteCommand bound an empty array).
     private static void BindBlob(sqlite3_stmt statement, int index, ReadOnlySpan<byte> value)
     {
         if (value.IsEmpty)
