@@ -6,9 +6,10 @@ namespace Halo.Store.Embedded;
 /// <summary>
 /// The writer's prepared statements, compiled once and rebound per row: the hot path of every commit. They run on SQLite's
 /// own statement handles (SQLitePCL, which Microsoft.Data.Sqlite wraps) instead of SqliteCommand: a registration writes
-/// four rows and checks one, and SqliteCommand's per-call work (state checks, a data reader per row, parameter type
-/// inference) was about a third of the writer's managed time, profiled (docs/performance.md, session 10). Same SQL, same
-/// transaction (the connection's), same errors (SqliteException).
+/// four rows and checks one, and SqliteCommand adds its per-call work to each (state checks, a data reader per row,
+/// parameter type inference); the transaction's statements were ~9.6 % of a registration's server CPU, profiled (with the
+/// feed follower's change of the same session: −8 %/−9 % server CPU per registration, docs/performance.md session 10).
+/// Same SQL, same transaction (the connection's), same errors (SqliteException).
 /// </summary>
 internal sealed class KvStatements : IDisposable
 {
