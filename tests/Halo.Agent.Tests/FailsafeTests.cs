@@ -21,11 +21,23 @@ public sealed class FailsafeTests : IAsyncLifetime
     private FailsafeListener _listener = null!;
     private GroupAgent _primary = null!;
     private GroupAgent _replica = null!;
+    // When set, the replica's endpoint holds each promise request until it completes (a slow answer).
+    private TaskCompletionSource? _answerGate;
+    private readonly TaskCompletionSource _requestArrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public async ValueTask InitializeAsync()
     {
         GroupAgent? replica = null;
-        _listener = await FailsafeListener.StartAsync(new IPEndPoint(IPAddress.Loopback, 0), r => replica!.AnswerPromiseAsync(r), default);
+        _listener = await FailsafeListener.StartAsync(new IPEndPoint(IPAddress.Loopback, 0), async r =>
+        {
+            if (_answerGate is { } gate)
+            {
+                _requestArrived.TrySetResult();
+                await gate.Task;
+            }
+
+            return await replica!.AnswerPromiseAsync(r);
+        }, default);
         _replica = replica = Agent("r2", _replicaDb, _replicaServer, _listener.Address);
         _primary = Agent("r1", _primaryDb, _primaryServer, null);
     }
@@ -73,6 +85,36 @@ public sealed class FailsafeTests : IAsyncLifetime
         Assert.True(_primary.InFailsafe);
         Assert.DoesNotContain("fence", _primaryDb.Calls);
         Assert.True(_primaryServer.Last is null || !_primaryServer.Last.Fenced);
+    }
+
+    /// <summary>
+    /// A promise answered later than the renewal was late when the primary asked (under stress-ng the first request of a
+    /// process took over 0.5 s) still counts from its send: the primary waits for it as long as it could count, and keeps writing.
+    /// </summary>
+    [Fact]
+    public async Task NoServer_PromiseAnsweredSlowly_StillCountsFromItsSend()
+    {
+        await StartThenLoseTheServersAsync();
+        _time.Advance(FailsafeTiming.AskAfter(Ttl));
+        _answerGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var round = _primary.AskForPromisesAsync(default);
+        await _requestArrived.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        // The answer takes 0.8 s of the primary's clock: longer than the renewal was late when it asked.
+        _time.Advance(TimeSpan.FromMilliseconds(800));
+        _answerGate.SetResult();
+        await round.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(1, _replica.PromisesGiven);
+
+        // Past the renew deadline, inside the promise's reliance (sent at AskAfter, relied on for RelyFor): still writing.
+        _time.Advance(FencingTiming.RenewDeadline(Ttl) - FailsafeTiming.AskAfter(Ttl) - TimeSpan.FromMilliseconds(800) + TimeSpan.FromMilliseconds(10));
+        await _primary.CheckDeadlineAsync(default);
+        await _primary.TickAsync(default);
+        Assert.DoesNotContain("fence", _primaryDb.Calls);
+
+        // The promise runs out RelyFor after its request was sent: fenced then.
+        _time.Advance(FailsafeTiming.AskAfter(Ttl));
+        await _primary.CheckDeadlineAsync(default);
+        Assert.Equal(["promote 0", "fence"], _primaryDb.Calls);
     }
 
     [Fact]

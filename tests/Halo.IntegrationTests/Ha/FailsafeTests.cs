@@ -238,7 +238,7 @@ public sealed class FailsafeTests(ITestOutputHelper output)
     /// Every failed write since the first of <paramref name="marks"/>: when it started relative to each mark, how long it took, the
     /// answer (Redis's error, WAIT's count, the exception), and the agents' and the proxy's log lines from 2 s before it to 1 s after.
     /// </summary>
-    private static string FailedWrites(RedisWriteLoad load, DeciderKillTests.RedisGroup group, params (string Name, DateTimeOffset At)[] marks)
+    internal static string FailedWrites(RedisWriteLoad load, DeciderKillTests.RedisGroup group, params (string Name, DateTimeOffset At)[] marks)
     {
         var lines = group.Logs(int.MaxValue).Split('\n');
         var text = new System.Text.StringBuilder();
@@ -269,12 +269,12 @@ public sealed class FailsafeTests(ITestOutputHelper output)
     }
 
     /// <summary>The time a log line of the group (HH:mm:ss.fff first) was written, on the day of <paramref name="near"/>.</summary>
-    private static DateTimeOffset? LoggedAt(string line, DateTimeOffset near) =>
+    internal static DateTimeOffset? LoggedAt(string line, DateTimeOffset near) =>
         line.Length >= 12 && TimeOnly.TryParseExact(line.AsSpan(0, 12), "HH:mm:ss.fff", CultureInfo.InvariantCulture, DateTimeStyles.None, out var t)
             ? new DateTimeOffset(near.UtcDateTime.Date + t.ToTimeSpan(), TimeSpan.Zero)
             : null;
 
-    private static string Kinds(RedisWriteLoad load) =>
+    internal static string Kinds(RedisWriteLoad load) =>
         load.Failures.Count == 0 ? "none" : string.Join(", ", load.Failures.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => $"{f.Key} {f.Value}"));
 
     /// <summary>Keeps the agents' and servers' logs of a run that went wrong beside the test binary (failsafe-logs.txt).</summary>
