@@ -58,4 +58,7 @@ internal static partial class GroupLog
 
     [LoggerMessage(EventId = 3025, Level = LogLevel.Warning, Message = "Group {Group}: answering a report of {Member} from the store took {Ms:0} ms (forward {ForwardMs:0} ms, store {StoreMs:0} ms; renewed {Renewed})")]
     public static partial void SlowStoreAnswer(ILogger logger, string group, string member, double ms, double forwardMs, double storeMs, bool renewed);
+
+    [LoggerMessage(EventId = 3026, Level = LogLevel.Warning, Message = "Group {Group}: the previous decider left '{Pending}' unfinished; it is over (nothing changes unless the leader record says so) and the primary's writes are not held")]
+    public static partial void SwitchoverInterrupted(ILogger logger, string group, string pending);
 }
