@@ -207,7 +207,7 @@ internal sealed partial class GroupActor
         Publish(SynchronousTookOver(s, taken, records.LastRevision) with
         {
             Leader = taken, LeaderRevision = records.LastRevision, Confirmed = false, TriggerSeen = null, Drill = null, Round = null, Blocked = null,
-            Members = members, LastFailover = failover,
+            Members = members, LastFailover = failover, Pending = null, FenceLeader = false, // a switchover ends with its takeover
         });
         _ctx.Metrics.LeaderChanged(Name, cause);
         GroupLog.LeaderChanged(_ctx.Logger, Name, taken.Member, taken.Epoch, cause, previous?.Member, evidence);
