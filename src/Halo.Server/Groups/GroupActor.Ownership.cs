@@ -61,8 +61,8 @@ internal sealed partial class GroupActor
     /// decides on. A switchover the previous decider left unfinished is over (its driver, the caller's request, died with that
     /// server, and this one does not hold the primary's writes for it): it is logged and dropped. Then the decided record is
     /// written back: its revision starts this decider's version numbers above every one a previous decider handed out (its
-    /// newest revision came before this write), and its compare claims the record, so the previous decider, if still alive
-    /// and unaware, can no longer overwrite it.
+    /// newest revision came before this write). A previous decider that is still alive is kept from overwriting the record by
+    /// the same guards as its takeovers: its membership key (gone when it was removed) and the leader record it decided on.
     /// </summary>
     private async Task StartDecidingTurnAsync(GroupState fresh, long revision, CancellationToken ct)
     {
