@@ -119,4 +119,28 @@ public sealed class DecidedRecordTests : IAsyncLifetime
         // Back on the first server (the membership changed again before it noticed): an index it never handed out is answered at once.
         Assert.True(_first.ChangedAfter(next.State.Version).IsCompleted);
     }
+    [Fact]
+    public async Task StartDeciding_ASingleServerRestartedWithoutAnyWriteBetween_NumbersAboveItsLastRunAndDropsItsSwitchover()
+    {
+        // One server (no membership, so no change of membership to write): its versions before the restart came from the
+        // revisions it saw; its first write after the restart starts its numbering above them.
+        var (stored, revision) = await _bed.ReadAsync();
+        var before = new GroupActor(_bed.Context, stored, revision);
+        await before.StartDecidingAsync(default);
+        await GroupTestBed.ReportAsync(before, "r2", MemberRole.Replica);
+        await GroupTestBed.ReportAsync(before, "r3", MemberRole.Replica);
+        var last = before.State.Version;
+        await _bed.Store.PutAsync(GroupKeys.Decided(GroupTestBed.Group), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(
+            new DecidedRecord(null, "switchover to r3", null), Halo.Core.Serialization.HaloJson.Options)); // as a crash mid-switchover left it
+
+        (stored, revision) = await _bed.ReadAsync();
+        var after = new GroupActor(_bed.NewServer(), stored, revision);
+        Assert.Equal("switchover to r3", after.State.Pending);
+        await after.StartDecidingAsync(default);
+
+        Assert.True(after.State.Version > last, $"{after.State.Version} after {last}");
+        Assert.True(after.ChangedAfter(last).IsCompleted);
+        Assert.Null(after.State.Pending);
+        Assert.Equal(DecidedRecord.None, await StoredAsync());
+    }
 }
