@@ -15,7 +15,13 @@ internal sealed partial class GroupActor
     public async Task DecideAsync(CancellationToken ct)
     {
         var seen = State.Leader;
-        var marker = seen is null ? null : (await Store.GetAsync(GroupKeys.LeaseMarker(Name), ct).ConfigureAwait(false)).Item;
+        var read = seen is null ? null : await Store.GetAsync(GroupKeys.LeaseMarker(Name), ct).ConfigureAwait(false);
+        var marker = read?.Item;
+        if (read is not null)
+        {
+            SawRevision(read.Revision);
+        }
+
         await TurnAsync(async s =>
         {
             // The read counts only for the record it was taken for. Reading early is safe: the record's lease was attached to the
@@ -36,6 +42,9 @@ internal sealed partial class GroupActor
             await MaintainSynchronousAsync(ct).ConfigureAwait(false);
             return 0;
         }, ct).ConfigureAwait(false);
+
+        // What users see of the last failover, a switchover, a drill: into the store for the next decider, once it changed.
+        await PersistDecidedAsync(ct).ConfigureAwait(false);
     }
 
     private async Task DecideTurnAsync(GroupState s, bool leaseAlive, CancellationToken ct)
@@ -73,7 +82,7 @@ internal sealed partial class GroupActor
         {
             // Ask every agent for its position now: the round id goes out with the version bump (waking their long polls) and in
             // every report answer; a report naming it was probed after this moment, so its offset is final.
-            var opened = new PositionRound(s.Version + 1, leader?.Member, leader?.Epoch ?? 0, trigger.Cause, now, now + _ctx.Options.PositionWait);
+            var opened = new PositionRound(NextVersion(s), leader?.Member, leader?.Epoch ?? 0, trigger.Cause, now, now + _ctx.Options.PositionWait);
             Publish(s with { TriggerSeen = detected, Round = opened, Blocked = null });
             GroupLog.RoundOpened(_ctx.Logger, Name, opened.Id, trigger.Cause);
             return;
@@ -121,11 +130,12 @@ internal sealed partial class GroupActor
             return; // already said; the round stays open and every new answer is looked at on the next pass
         }
 
-        await Store.TxnAsync(new TxnRequest([], [_ctx.Events.Append(new RegistryEvent
+        var written = await Store.TxnAsync(new TxnRequest([], [_ctx.Events.Append(new RegistryEvent
         {
             Type = EventTypes.FailoverBlocked, Time = Now, Service = Name, Instance = round.Failed, From = "needed", To = "blocked", Cause = outcome.Reason,
             Evidence = new Dictionary<string, object?> { ["round"] = round.Id, ["trigger"] = round.Cause, ["epoch"] = round.Epoch, ["members"] = outcome.Skipped },
         })], []), ct).ConfigureAwait(false);
+        SawRevision(written.Revision);
         Publish(s with { Blocked = outcome.Reason });
         GroupLog.Blocked(_ctx.Logger, Name, round.Cause, outcome.Reason);
         _ctx.Metrics.Blocked(Name, true);
@@ -136,7 +146,7 @@ internal sealed partial class GroupActor
     {
         if (s.Blocked is not null && s.Round is { } round)
         {
-            await Store.TxnAsync(new TxnRequest([], [Resolution(round, why)], []), ct).ConfigureAwait(false);
+            SawRevision((await Store.TxnAsync(new TxnRequest([], [Resolution(round, why)], []), ct).ConfigureAwait(false)).Revision);
             _ctx.Metrics.Blocked(Name, false);
         }
 
@@ -162,9 +172,12 @@ internal sealed partial class GroupActor
         var lease = await Store.GrantLeaseAsync(s.Policy.LeaseTtl, ct).ConfigureAwait(false);
         var now = Now;
         var previous = observed.Record;
+        FailoverRecord Failover(LeaderRecord next) => new(next.Epoch, previous?.Member, next.Member, cause, detected, now, null, evidence);
         var records = new StoreLeaderRecords(Store, Name, next =>
         [
             TxnOp.Put(GroupKeys.LeaseMarker(Name), System.Text.Encoding.UTF8.GetBytes(next.Member), lease.Id),
+            // The new epoch's failover record goes with the epoch: the next decider shows it even if this one dies right now.
+            DecidedRecord.Put(Name, new DecidedRecord(Failover(next), null, null)),
             _ctx.Events.Append(new RegistryEvent
             {
                 Type = previous is null ? EventTypes.Elected : cause == "switchover" ? EventTypes.Switchover : EventTypes.Failover,
@@ -188,10 +201,13 @@ internal sealed partial class GroupActor
         var members = previous is not null && previous.Member != taken.Member && s.Members.TryGetValue(previous.Member, out var old)
             ? s.Members.SetItem(previous.Member, old with { DemotedAt = now })
             : s.Members;
+        var failover = Failover(taken);
+        Volatile.Write(ref _persisted, new DecidedRecord(failover, null, null));
+        SawRevision(records.LastRevision);
         Publish(SynchronousTookOver(s, taken, records.LastRevision) with
         {
             Leader = taken, LeaderRevision = records.LastRevision, Confirmed = false, TriggerSeen = null, Drill = null, Round = null, Blocked = null,
-            Members = members, LastFailover = new FailoverRecord(taken.Epoch, previous?.Member, taken.Member, cause, detected, now, null, evidence),
+            Members = members, LastFailover = failover, Pending = null, FenceLeader = false, // a switchover ends with its takeover
         });
         _ctx.Metrics.LeaderChanged(Name, cause);
         GroupLog.LeaderChanged(_ctx.Logger, Name, taken.Member, taken.Epoch, cause, previous?.Member, evidence);

@@ -18,10 +18,6 @@ internal sealed partial class GroupActor
     private long _decideAfter;
     private volatile bool _owned;
 
-    // The primary's lease whose last renewal here the store failed (an error or a timeout, not "the lease is gone"); 0 when the
-    // last renewal succeeded. A lapse of that lease is the store's doing, not evidence against the primary.
-    private long _storeFailedLease;
-
     // The lease this server last restored (the lapsed-lease rule) and when, in UTC ticks of the server's clock.
     private long _restoredLease;
     private long _restoredAt;
@@ -33,22 +29,107 @@ internal sealed partial class GroupActor
     public void Own() => _owned = true;
 
     /// <summary>
-    /// Takes the group over from the store's copy: <paramref name="fresh"/> replaces the state (keeping version numbers above any
-    /// the previous owner handed out), and no decision is made before <paramref name="decideAfter"/>. False when another caller
-    /// took it over first (the controller and a request both saw it new).
+    /// Takes the group over from the store's copy, read at store revision <paramref name="revision"/>: <paramref name="fresh"/>
+    /// replaces the state (<see cref="StartDecidingTurnAsync"/>), and no decision is made before <paramref name="decideAfter"/>.
+    /// False when another caller took it over first (the controller and a request both saw it new).
     /// </summary>
-    public Task<bool> AcquireAsync(GroupState fresh, DateTimeOffset decideAfter, CancellationToken ct) => TurnAsync(s =>
+    public Task<bool> AcquireAsync(GroupState fresh, long revision, DateTimeOffset decideAfter, CancellationToken ct) => TurnAsync(async s =>
     {
         if (_owned)
         {
-            return Task.FromResult(false); // taken over meanwhile: keep what it learned since
+            return false; // taken over meanwhile: keep what it learned since
         }
 
         Interlocked.Exchange(ref _decideAfter, decideAfter.UtcTicks);
-        Publish(fresh with { Version = Math.Max(s.Version, fresh.Version) });
-        _owned = true;
-        return Task.FromResult(true);
+        await StartDecidingTurnAsync(fresh, revision, ct).ConfigureAwait(false);
+        return true;
     }, ct);
+
+    /// <summary>Starts deciding the group from the state this actor was loaded with (a single server at its start).</summary>
+    public Task StartDecidingAsync(CancellationToken ct) => TurnAsync(async s =>
+    {
+        if (!_owned)
+        {
+            await StartDecidingTurnAsync(s, Interlocked.Read(ref _seenRevision), ct).ConfigureAwait(false);
+        }
+
+        return 0;
+    }, ct);
+
+    /// <summary>
+    /// Inside a turn: <paramref name="fresh"/> (the store's copy at <paramref name="revision"/>) becomes the state this server
+    /// decides on. A switchover the previous decider left unfinished is over (its driver, the caller's request, died with that
+    /// server, and this one does not hold the primary's writes for it): it is logged and dropped. Then the decided record is
+    /// written back: its revision starts this decider's version numbers above every one a previous decider handed out (its
+    /// newest revision came before this write). A previous decider that is still alive is kept from overwriting the record by
+    /// the same guards as its takeovers: its membership key (gone when it was removed) and the leader record it decided on.
+    /// </summary>
+    private async Task StartDecidingTurnAsync(GroupState fresh, long revision, CancellationToken ct)
+    {
+        // Should the write fail: above every version made from a revision up to the one the copy was read at.
+        SawRevision(revision + 1);
+        if (fresh.Pending is { } interrupted)
+        {
+            GroupLog.SwitchoverInterrupted(_ctx.Logger, Name, interrupted);
+            fresh = fresh with { Pending = null, FenceLeader = false };
+        }
+
+        Volatile.Write(ref _persisted, null);
+        Publish(fresh);
+        _owned = true;
+        await PersistDecidedAsync(ct).ConfigureAwait(false);
+    }
+
+    private readonly SemaphoreSlim _persist = new(1, 1);
+
+    // The decided record as this decider last wrote it; null until it has (or after it stopped deciding).
+    private DecidedRecord? _persisted;
+
+    /// <summary>
+    /// Writes what users see of the group beyond the leader record (<see cref="DecidedRecord"/>) when it differs from what this
+    /// decider last wrote: only while it decides, only while the leader record is the one it decides on and its membership key
+    /// is its own (<see cref="GroupContext.Fence"/>), and only while the group exists. Best effort: the next decision pass
+    /// retries a write that failed or lost to a change of leader.
+    /// </summary>
+    private async Task PersistDecidedAsync(CancellationToken ct)
+    {
+        if (!_owned || Deleted)
+        {
+            return;
+        }
+
+        await _persist.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var s = State;
+            var record = DecidedRecord.Of(s);
+            if (record == Volatile.Read(ref _persisted))
+            {
+                return;
+            }
+
+            var leaderKey = GroupKeys.Leader(Name);
+            Compare[] guards =
+            [
+                s.LeaderRevision == 0 ? Compare.Missing(leaderKey) : Compare.ModRevisionIs(leaderKey, s.LeaderRevision),
+                new(GroupKeys.Policy(Name), CompareTarget.CreateRevision, CompareOp.Greater, 0),
+                .. _ctx.Fence(),
+            ];
+            var result = await Store.TxnAsync(new TxnRequest(guards, [DecidedRecord.Put(Name, record)], []), ct).ConfigureAwait(false);
+            if (result.Succeeded)
+            {
+                Volatile.Write(ref _persisted, record);
+                SawRevision(result.Revision);
+            }
+        }
+        catch (StoreUnavailableException)
+        {
+        }
+        finally
+        {
+            _persist.Release();
+        }
+    }
 
     /// <summary>Another server decides the group now: stop deciding, and answer long polls held here so they ask again.</summary>
     public Task ReleaseAsync(CancellationToken ct) => TurnAsync(s =>
@@ -56,6 +137,7 @@ internal sealed partial class GroupActor
         if (_owned)
         {
             _owned = false;
+            Volatile.Write(ref _persisted, null);
             Publish(s);
         }
 
@@ -145,6 +227,7 @@ internal sealed partial class GroupActor
             return true;
         }
 
+        SawRevision(records.LastRevision);
         Publish(s with { Leader = restored, LeaderRevision = records.LastRevision });
         Interlocked.Exchange(ref _restoredAt, Now.UtcTicks);
         Interlocked.Exchange(ref _restoredLease, lease.Id);
@@ -161,31 +244,11 @@ internal sealed partial class GroupActor
     private bool RestoredRecently(LeaderRecord leader, GroupPolicy policy) =>
         Interlocked.Read(ref _restoredLease) == leader.LeaseId && Now.UtcTicks - Interlocked.Read(ref _restoredAt) < policy.LeaseTtl.Ticks;
 
-    /// <summary>True when the store failed this server's last renewal of <paramref name="leader"/>'s lease (no success since).</summary>
-    private bool StoreFailedRenewalOf(LeaderRecord leader) => Interlocked.Read(ref _storeFailedLease) == leader.LeaseId;
-
-    /// <summary>Renews the primary's lease for a report; remembers whether the store failed it (see <see cref="StoreFailedRenewalOf"/>).</summary>
-    private async Task<bool> RenewAsync(long leaseId, CancellationToken ct)
-    {
-        bool renewed;
-        try
-        {
-            renewed = await Store.KeepAliveAsync(leaseId, ct).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is StoreUnavailableException or OperationCanceledException)
-        {
-            // Also a cancellation: the server that forwarded the report gave up on this one, which was too slow.
-            Interlocked.Exchange(ref _storeFailedLease, leaseId);
-            throw;
-        }
-
-        if (renewed)
-        {
-            Interlocked.CompareExchange(ref _storeFailedLease, 0, leaseId);
-        }
-
-        return renewed;
-    }
+    /// <summary>
+    /// True when the store failed this server's last renewal of <paramref name="leader"/>'s lease (no success since), whether
+    /// for a report this actor took or for one answered from the store before this server decided the group (<see cref="GroupLease"/>).
+    /// </summary>
+    private bool StoreFailedRenewalOf(LeaderRecord leader) => _ctx.Lease.StoreFailed(Name, leader.LeaseId);
 
     /// <summary>
     /// Records that the primary of <paramref name="epoch"/> confirmed, once per epoch, only while the leader record is still

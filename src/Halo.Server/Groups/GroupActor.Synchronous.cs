@@ -122,6 +122,7 @@ internal sealed partial class GroupActor
         var result = await Store.TxnAsync(new TxnRequest([Compare.ModRevisionIs(GroupKeys.Leader(Name), s.LeaderRevision)], ops, []), ct).ConfigureAwait(false);
         if (result.Succeeded)
         {
+            SawRevision(result.Revision);
             Publish(State with { Sync = State.Sync with { Record = record, Revision = result.Revision } });
         }
 

@@ -11,7 +11,7 @@ namespace Halo.Server.Groups;
 /// <summary>What a group's actor needs from its server.</summary>
 internal sealed record GroupContext(
     IStore Store, EventLog Events, TimeProvider Time, GroupsOptions Options, GroupMetrics Metrics, ILogger Logger, Action Wake,
-    Func<IReadOnlyList<Compare>> Fence);
+    Func<IReadOnlyList<Compare>> Fence, GroupLease Lease);
 
 /// <summary>
 /// The one owner of a group's state. Every change (a report, a policy write, a decision, a switchover step, a drill, a
@@ -27,10 +27,12 @@ internal sealed partial class GroupActor
     /// <summary>A state and the signal that completes when the next visible state replaces it, swapped together.</summary>
     private sealed record Published(GroupState State, TaskCompletionSource Next);
 
-    public GroupActor(GroupContext context, GroupState initial)
+    /// <summary>An actor for <paramref name="initial"/>, as the store held it at <paramref name="revision"/> (0: not read from the store).</summary>
+    public GroupActor(GroupContext context, GroupState initial, long revision = 0)
     {
         _ctx = context;
-        _current = new Published(initial, NewSignal());
+        _seenRevision = revision;
+        _current = new Published(initial with { Version = Math.Max(initial.Version, revision * VersionsPerRevision) }, NewSignal());
     }
 
     public string Name => State.Name;
@@ -44,11 +46,40 @@ internal sealed partial class GroupActor
     private IStore Store => _ctx.Store;
     private DateTimeOffset Now => _ctx.Time.GetUtcNow();
 
-    /// <summary>Completes when the version passes <paramref name="after"/> (at once for a version from another server's numbering).</summary>
+    /// <summary>
+    /// How many versions one store revision spans. A group's version is the newest store revision its decider has seen (read or
+    /// written) times this, plus the changes it published since (docs/ha.md, "Group versions follow the store's revision"): one
+    /// order across servers, since a new decider starts from a revision of its own write, above every revision the previous
+    /// one saw. 1,000,000 keeps the revision readable in the number and stays below 2^53 (JSON readers) up to revision 9e9.
+    /// </summary>
+    internal const long VersionsPerRevision = 1_000_000;
+
+    // The newest store revision this actor has seen, for the next version.
+    private long _seenRevision;
+
+    /// <summary>Notes a store revision this actor read or wrote at; the next visible change gets a version in its block.</summary>
+    private void SawRevision(long revision)
+    {
+        var seen = Interlocked.Read(ref _seenRevision);
+        while (revision > seen && Interlocked.CompareExchange(ref _seenRevision, revision, seen) is var was && was != seen)
+        {
+            seen = was;
+        }
+    }
+
+    /// <summary>The version the next visible change of <paramref name="s"/> gets.</summary>
+    private long NextVersion(GroupState s) => Math.Max(s.Version + 1, Interlocked.Read(ref _seenRevision) * VersionsPerRevision);
+
+    /// <summary>
+    /// Completes when the version passes <paramref name="after"/>; at once for a version above the current one, which this
+    /// decider never handed out (a newer decider's, seen before a change of membership came back here; or a number from before
+    /// the versions followed the store): waiting for it could miss every change until it is passed. Consul's blocking
+    /// queries treat an index that went backwards the same way.
+    /// </summary>
     public Task ChangedAfter(long after)
     {
         var p = Volatile.Read(ref _current);
-        return p.State.Version > after || after > p.State.Version + 1_000_000_000 ? Task.CompletedTask : p.Next.Task;
+        return p.State.Version != after ? Task.CompletedTask : p.Next.Task;
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -63,7 +94,7 @@ internal sealed partial class GroupActor
             return;
         }
 
-        Volatile.Write(ref _current, new Published(next with { Version = old.State.Version + 1 }, NewSignal()));
+        Volatile.Write(ref _current, new Published(next with { Version = NextVersion(old.State) }, NewSignal()));
         old.Next.TrySetResult();
     }
 
@@ -103,7 +134,8 @@ internal sealed partial class GroupActor
         }
 
         var renewing = _ctx.Time.GetTimestamp();
-        var renewed = renewLease != 0 && await RenewAsync(renewLease, ct).ConfigureAwait(false);
+        // Also a cancellation counts as the store's failure: the server that forwarded the report gave up on this one, too slow.
+        var renewed = renewLease != 0 && await _ctx.Lease.RenewAsync(Name, renewLease, cancelIsStoreFailure: true, ct).ConfigureAwait(false);
         if (renewLease != 0)
         {
             SlowRenewal(member, arrived, recorded, renewing);
@@ -156,7 +188,7 @@ internal sealed partial class GroupActor
         }
 
         var leader = s.Leader;
-        var renew = leader is not null && leader.Member == member && leader.Epoch == report.Epoch;
+        var renew = GroupLease.MayRenew(leader, member, report, byDecider: true);
         if (renew && report.Role == MemberRole.Primary && !report.Fenced && !s.Confirmed)
         {
             next = next with { Confirmed = true };
@@ -211,6 +243,7 @@ internal sealed partial class GroupActor
                 var result = await Store.TxnAsync(new TxnRequest([compare], ops, [TxnOp.Get(key)]), ct).ConfigureAwait(false);
                 if (result.Succeeded)
                 {
+                    SawRevision(result.Revision);
                     Publish(s with { Policy = policy, PolicyRevision = result.Revision });
                     if (eventType is EventTypes.Paused or EventTypes.Resumed)
                     {
@@ -235,8 +268,11 @@ internal sealed partial class GroupActor
         }, ct);
 
     /// <summary>Asks the confirmed primary's agent to carry out a drill; null when the group has no confirmed primary.</summary>
-    public Task<PendingDrill?> StartDrillAsync(string mode, TimeSpan duration, long id, CancellationToken ct) =>
-        TurnAsync(s =>
+    /// <remarks>The drill is in the store (<see cref="DecidedRecord"/>) before this returns, so a decider that dies before the
+    /// agent carried it out does not take it along; written best effort, the next decision pass writes it otherwise.</remarks>
+    public async Task<PendingDrill?> StartDrillAsync(string mode, TimeSpan duration, long id, CancellationToken ct)
+    {
+        var started = await TurnAsync(s =>
         {
             if (s.Leader is not { } leader || !s.Confirmed)
             {
@@ -247,7 +283,14 @@ internal sealed partial class GroupActor
             Publish(s with { Drill = drill });
             GroupLog.Drill(_ctx.Logger, Name, mode, leader.Member);
             return Task.FromResult<PendingDrill?>(drill);
-        }, ct);
+        }, ct).ConfigureAwait(false);
+        if (started is not null)
+        {
+            await PersistDecidedAsync(ct).ConfigureAwait(false);
+        }
+
+        return started;
+    }
 
     /// <summary>
     /// Deletes a member that no longer reports and is not the primary (its agent would re-create it with the next report).
@@ -271,10 +314,11 @@ internal sealed partial class GroupActor
                 return $"'{member}' is still reporting; stop its agent first";
             }
 
-            await Store.TxnAsync(new TxnRequest([], [TxnOp.Delete(GroupKeys.Member(Name, member)), _ctx.Events.Append(new RegistryEvent
+            var deleted = await Store.TxnAsync(new TxnRequest([], [TxnOp.Delete(GroupKeys.Member(Name, member)), _ctx.Events.Append(new RegistryEvent
             {
                 Type = EventTypes.MemberDeleted, Time = Now, Service = Name, Instance = member, Cause = "by request",
             })], []), ct).ConfigureAwait(false);
+            SawRevision(deleted.Revision);
             Publish(s with { Members = s.Members.Remove(member) });
             return null;
         }, ct);
@@ -294,7 +338,7 @@ internal sealed partial class GroupActor
             var ops = new List<TxnOp>
             {
                 TxnOp.Delete(GroupKeys.Policy(Name)), TxnOp.Delete(GroupKeys.Leader(Name)), TxnOp.Delete(GroupKeys.LeaseMarker(Name)), TxnOp.Delete(GroupKeys.Sync(Name)),
-                TxnOp.Delete(GroupKeys.Confirmed(Name)), TxnOp.Delete(GroupKeys.Failsafe(Name)),
+                TxnOp.Delete(GroupKeys.Confirmed(Name)), TxnOp.Delete(GroupKeys.Failsafe(Name)), TxnOp.Delete(GroupKeys.Decided(Name)),
                 _ctx.Events.Append(new RegistryEvent { Type = EventTypes.GroupDeleted, Time = Now, Service = Name, Cause = "by request" }),
             };
             ops.AddRange(s.Members.Keys.Select(m => TxnOp.Delete(GroupKeys.Member(Name, m))));
@@ -306,6 +350,7 @@ internal sealed partial class GroupActor
             }
 
             Deleted = true;
+            SawRevision(result.Revision);
             if (s.Leader is { } leader)
             {
                 await RevokeQuietlyAsync(leader.LeaseId, ct).ConfigureAwait(false);

@@ -24,6 +24,9 @@ internal static class GroupKeys
     /// <summary>The members the primary of an epoch asks for failsafe promises (<see cref="Core.Failover.FailsafeRecord"/>).</summary>
     public static string Failsafe(string group) => $"{Prefix}{group}/failsafe";
 
+    /// <summary>What the decider shows beyond the leader record (<see cref="DecidedRecord"/>), for the next decider.</summary>
+    public static string Decided(string group) => $"{Prefix}{group}/decided";
+
     /// <summary>Every key of one group.</summary>
     public static string Of(string group) => $"{Prefix}{group}/";
 

@@ -56,6 +56,9 @@ internal static partial class GroupLog
     [LoggerMessage(EventId = 3024, Level = LogLevel.Warning, Message = "Group {Group}: renewing the lease of primary {Member} took {Ms:0} ms here (turn {TurnMs:0} ms, report writes {WritesMs:0} ms, renewal {RenewMs:0} ms)")]
     public static partial void SlowRenewal(ILogger logger, string group, string member, double ms, double turnMs, double writesMs, double renewMs);
 
-    [LoggerMessage(EventId = 3025, Level = LogLevel.Warning, Message = "Group {Group}: answering a report of {Member} from the store took {Ms:0} ms (forward {ForwardMs:0} ms, store {StoreMs:0} ms; renewed {Renewed})")]
+    [LoggerMessage(EventId = 3025, Level = LogLevel.Warning, Message = "Group {Group}: answering a report of {Member} from the store took {Ms:0} ms (before the store was asked {ForwardMs:0} ms: reading the report, routing, the forward; store {StoreMs:0} ms; renewed {Renewed})")]
     public static partial void SlowStoreAnswer(ILogger logger, string group, string member, double ms, double forwardMs, double storeMs, bool renewed);
+
+    [LoggerMessage(EventId = 3026, Level = LogLevel.Warning, Message = "Group {Group}: the previous decider left '{Pending}' unfinished; it is over (nothing changes unless the leader record says so) and the primary's writes are not held")]
+    public static partial void SwitchoverInterrupted(ILogger logger, string group, string pending);
 }

@@ -33,7 +33,8 @@ internal sealed class GroupRegistry
     {
         Time = time;
         _clustered = server.Cluster;
-        _context = new GroupContext(store, events, time, options, metrics, logger, () => Signal.Release(), () => membership.Current.Fence);
+        Lease = new GroupLease(store);
+        _context = new GroupContext(store, events, time, options, metrics, logger, () => Signal.Release(), () => membership.Current.Fence, Lease);
         _loaded = new Lazy<Task>(() => LoadAsync(CancellationToken.None));
         metrics.Observe(
             () => _groups.Values.Select(g => g.State).Select(s => new Measurement<long>(s.Leader?.Epoch ?? 0, new KeyValuePair<string, object?>("group", s.Name))),
@@ -41,6 +42,9 @@ internal sealed class GroupRegistry
     }
 
     public TimeProvider Time { get; }
+
+    /// <summary>The one path by which this server renews primaries' leases (<see cref="GroupLease"/>).</summary>
+    public GroupLease Lease { get; }
 
     public IEnumerable<GroupActor> All => _groups.Values.OrderBy(g => g.Name, StringComparer.Ordinal);
 
@@ -51,19 +55,17 @@ internal sealed class GroupRegistry
 
     public GroupActor? Find(string name) => _groups.TryGetValue(name, out var g) ? g : null;
 
-    /// <summary>Starts version numbers from the clock, so a watcher that saw a previous server's version is answered at once, never stuck.</summary>
-    private long InitialVersion() => Time.GetUtcNow().ToUnixTimeMilliseconds() * 1000;
-
     private async Task LoadAsync(CancellationToken ct)
     {
         var all = await _context.Store.ListAsync(GroupKeys.Prefix, ct).ConfigureAwait(false);
-        foreach (var (name, state) in Build(all.Items, InitialVersion()))
+        foreach (var (name, state) in Build(all.Items, 0))
         {
             SawLeader(name, new VersionedLeader(state.Leader, state.LeaderRevision));
-            var actor = new GroupActor(_context, state);
+            var actor = new GroupActor(_context, state, all.Revision);
             if (!_clustered)
             {
-                actor.Own(); // one server: what it loaded is the truth, and it decides every group
+                // One server: what it loaded is the truth, and it decides every group; its numbering starts above the last run's.
+                await actor.StartDecidingAsync(ct).ConfigureAwait(false);
             }
 
             _groups[name] = actor;
@@ -97,6 +99,10 @@ internal sealed class GroupRegistry
             else if (rest == "confirmed")
             {
                 confirmed[name] = GroupActor.ParseConfirmed(kv);
+            }
+            else if (rest == "decided" && DecidedRecord.Parse(kv) is { } decided)
+            {
+                states[name] = s with { LastFailover = decided.LastFailover, Pending = decided.Pending, Drill = decided.Drill };
             }
             else if (rest == "failsafe" && Deserialize<FailsafeRecord>(kv) is { } failsafe)
             {
@@ -140,12 +146,12 @@ internal sealed class GroupRegistry
         }
 
         var listing = await _context.Store.ListAsync(GroupKeys.Of(group.Name), ct).ConfigureAwait(false);
-        if (!Build(listing.Items, InitialVersion()).TryGetValue(group.Name, out var fresh))
+        if (!Build(listing.Items, 0).TryGetValue(group.Name, out var fresh))
         {
             return; // deleted meanwhile; the feed removes it
         }
 
-        if (!await group.AcquireAsync(fresh, Time.GetUtcNow() + _context.Options.HandoffGrace, ct).ConfigureAwait(false))
+        if (!await group.AcquireAsync(fresh, listing.Revision, Time.GetUtcNow() + _context.Options.HandoffGrace, ct).ConfigureAwait(false))
         {
             return; // another caller took it over a moment ago and said so
         }
@@ -184,7 +190,7 @@ internal sealed class GroupRegistry
         }
         else if (!_groups.ContainsKey(name) && Deserialize<GroupPolicy>(change.Item) is { } policy)
         {
-            _groups.TryAdd(name, new GroupActor(_context, new GroupState { Name = name, Policy = policy, PolicyRevision = change.Item.ModRevision, Version = InitialVersion() }));
+            _groups.TryAdd(name, new GroupActor(_context, new GroupState { Name = name, Policy = policy, PolicyRevision = change.Item.ModRevision }, change.Item.ModRevision));
         }
     }
 
@@ -218,7 +224,7 @@ internal sealed class GroupRegistry
                 return (await raced.UpdatePolicyAsync(_ => policy, ifMatch, null, ct).ConfigureAwait(false), false);
             }
 
-            var actor = new GroupActor(_context, new GroupState { Name = name, Policy = policy, Version = InitialVersion() });
+            var actor = new GroupActor(_context, new GroupState { Name = name, Policy = policy }, 0);
             var state = await actor.UpdatePolicyAsync(_ => policy, ifMatch ?? 0, null, ct).ConfigureAwait(false);
             if (state is not null)
             {
@@ -241,6 +247,7 @@ internal sealed class GroupRegistry
         if (refused is null)
         {
             _groups.TryRemove(new KeyValuePair<string, GroupActor>(group.Name, group));
+            Lease.Forget(group.Name);
         }
 
         return refused;

@@ -176,27 +176,30 @@ internal sealed class GroupRouter(
 
     /// <summary>
     /// Answers a report without the decider, from the store's leader record: it renews the primary's lease only for a member
-    /// that the record names primary of the epoch it reports and that reports its database a writable primary, and tells every
-    /// other member to change nothing it would not change anyway (no promotion, no unfencing). A replica is told where the
-    /// primary of the recorded epoch is once that primary confirmed its promotion (the stored confirmed epoch and member record,
-    /// as the decider's <see cref="GroupState.AssignmentFor"/> tells it), so a replica follows the current primary while the
-    /// decider is away. What a report normally adds (positions, freshness, confirmation, rounds) waits for the decider.
+    /// that the record names primary of the epoch it reports and that reports its database a writable primary
+    /// (<see cref="GroupLease.MayRenew"/>), and tells every other member to change nothing it would not change anyway (no
+    /// promotion, no unfencing, no drill). A replica is told where the primary of the recorded epoch is once that primary
+    /// confirmed its promotion (the stored confirmed epoch and member record, as the decider's <see cref="GroupState.AssignmentFor"/>
+    /// tells it), so a replica follows the current primary while the decider is away. What a report normally adds (positions,
+    /// freshness, confirmation, rounds) waits for the decider.
     /// </summary>
     /// <remarks>
-    /// Two store round trips after one another for a primary, not three: the renewal of the lease named by the record this
-    /// server last saw (<see cref="GroupRegistry.LastLeader"/>) is sent beside the read of the group, and counts only when that
-    /// read finds the same record (same revision, so the same lease); the read after the renewal still decides whether it
-    /// renewed anything. With no record seen, or another one, the renewal waits for the read as before.
+    /// The renewal goes through this server's <see cref="GroupLease"/>, the same path as the decider's own, so a store that fails
+    /// it here is on record if this server decides the group next. Two store round trips after one another for a primary, not
+    /// three: the renewal of the lease named by the record this server last saw (<see cref="GroupRegistry.LastLeader"/>) is sent
+    /// beside the read of the group, and counts only when that read finds the same record (same revision, so the same lease);
+    /// the read after the renewal still decides whether it renewed anything. With no record seen, or another one, the renewal
+    /// waits for the read as before.
     /// </remarks>
     public Task<Assignment?> AnswerFromStoreAsync(string group, string member, MemberReport report, CancellationToken ct) =>
-        AnswerFromStoreAsync(store, group, member, report, registry.LastLeader(group), ct);
+        AnswerFromStoreAsync(store, registry.Lease, group, member, report, registry.LastLeader(group), ct);
 
     /// <inheritdoc cref="AnswerFromStoreAsync(string, string, MemberReport, CancellationToken)"/>
     internal static async Task<Assignment?> AnswerFromStoreAsync(
-        IStore store, string group, string member, MemberReport report, VersionedLeader? seen, CancellationToken ct)
+        IStore store, GroupLease lease, string group, string member, MemberReport report, VersionedLeader? seen, CancellationToken ct)
     {
-        var early = seen is { Record: { } r } && r.Member == member && report is { Role: MemberRole.Primary, DbUp: true, Fenced: false } && report.Epoch == r.Epoch
-            ? store.KeepAliveAsync(r.LeaseId, ct)
+        var early = seen is { Record: { } r } && GroupLease.MayRenew(r, member, report, byDecider: false)
+            ? lease.RenewAsync(group, r.LeaseId, cancelIsStoreFailure: false, ct)
             : null;
         try
         {
@@ -212,12 +215,13 @@ internal sealed class GroupRouter(
         {
             var listing = await store.ListAsync(GroupKeys.Of(group), ct).ConfigureAwait(false);
             // The group as the store holds it, so the answer is the decider's own (GroupState.AssignmentFor) minus what only the
-            // decider's memory knows (reports, rounds, drills, a switchover's fence).
-            if (GroupRegistry.Build(listing.Items, 0).GetValueOrDefault(group) is not { } state)
+            // decider may hand out (rounds, a switchover's fence, a drill: a drill changes things, and waits for the decider).
+            if (GroupRegistry.Build(listing.Items, 0).GetValueOrDefault(group) is not { } stored)
             {
                 return null;
             }
 
+            var state = stored with { Drill = null };
             var leader = state.Leader;
             if (leader is null || leader.Member != member)
             {
@@ -226,7 +230,7 @@ internal sealed class GroupRouter(
 
             // For the recorded primary: keep the synchronous standbys it applies (changing them is the decider's call).
             var mine = state.AssignmentFor(member, renewed: false) with { SynchronousStandbys = report.SynchronousStandbys };
-            if (report is not { Role: MemberRole.Primary, DbUp: true, Fenced: false } || report.Epoch != leader.Epoch)
+            if (!GroupLease.MayRenew(leader, member, report, byDecider: false))
             {
                 // Not (yet) a writable primary of this epoch: promoting or unfencing it is the decider's call.
                 return mine with { Fence = true };
@@ -235,7 +239,7 @@ internal sealed class GroupRouter(
             // The early renewal is of this very lease when the record seen is the one read (a key's revision names its value).
             var renewed = early is not null && seen!.Revision == state.LeaderRevision
                 ? await early.ConfigureAwait(false)
-                : await store.KeepAliveAsync(leader.LeaseId, ct).ConfigureAwait(false);
+                : await lease.RenewAsync(group, leader.LeaseId, cancelIsStoreFailure: false, ct).ConfigureAwait(false);
             // Renewed only if the record still names this lease after the renewal: a takeover meanwhile revokes it anyway.
             var after = await store.GetAsync(GroupKeys.Leader(group), ct).ConfigureAwait(false);
             renewed = renewed && after.Item?.ModRevision == state.LeaderRevision;

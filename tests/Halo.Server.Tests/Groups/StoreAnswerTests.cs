@@ -10,7 +10,7 @@ using Microsoft.Extensions.Time.Testing;
 namespace Halo.Server.Tests.Groups;
 
 /// <summary>
-/// A report answered from the store while the decider is away (<see cref="GroupRouter.AnswerFromStoreAsync(IStore, string, string, MemberReport, CancellationToken)"/>):
+/// A report answered from the store while the decider is away (<see cref="GroupRouter.AnswerFromStoreAsync(IStore, GroupLease, string, string, MemberReport, VersionedLeader?, CancellationToken)"/>):
 /// a replica learns where the confirmed primary of the recorded epoch is, as the decider would tell it, and nothing renews a
 /// lease except the recorded primary's own writable report. Embedded store, fake clock.
 /// </summary>
@@ -51,7 +51,7 @@ public sealed class StoreAnswerTests : IAsyncLifetime
         _store.PutAsync(GroupKeys.Confirmed(Group), Encoding.UTF8.GetBytes(epoch.ToString(CultureInfo.InvariantCulture)));
 
     private Task<Assignment?> AnswerAsync(string member, MemberRole role, long epoch = 2, bool fenced = false, VersionedLeader? seen = null) =>
-        GroupRouter.AnswerFromStoreAsync(_store, Group, member, new MemberReport
+        GroupRouter.AnswerFromStoreAsync(_store, new GroupLease(_store), Group, member, new MemberReport
         {
             Address = Address(member), Role = role, Epoch = epoch, DbUp = true, Healthy = true, Offset = 100, Fenced = fenced,
             Following = role == MemberRole.Replica ? Address("r3") : null,

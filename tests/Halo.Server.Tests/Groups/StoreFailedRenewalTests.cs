@@ -1,13 +1,7 @@
-using System.Collections.Immutable;
-using System.Diagnostics.Metrics;
 using System.Text;
 using Halo.Core.Failover;
-using Halo.Server.Events;
 using Halo.Server.Groups;
 using Halo.Store;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Time.Testing;
 
 namespace Halo.Server.Tests.Groups;
 
@@ -18,54 +12,21 @@ namespace Halo.Server.Tests.Groups;
 /// </summary>
 public sealed class StoreFailedRenewalTests : IAsyncLifetime
 {
-    private const string Group = "cache";
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(10);
-    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero)) { AutoAdvanceAmount = TimeSpan.Zero };
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "halo-store-renewal-" + Guid.NewGuid().ToString("N"));
-    private readonly GroupPolicy _policy = new() { AntiFlapWindow = TimeSpan.Zero };
-    private ServiceProvider _services = null!;
+    private GroupTestBed _bed = null!;
     private ScriptedStore _store = null!;
     private GroupActor _actor = null!;
-    private LeaderRecord _leader = null!;
 
     public async ValueTask InitializeAsync()
     {
-        _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        _store = new ScriptedStore(await EmbeddedStore.OpenAsync(_dir, new EmbeddedStoreOptions { LeaseCheckInterval = TimeSpan.FromMilliseconds(20) }, _time));
-        var context = new GroupContext(
-            _store, new EventLog(_store, new ServerOptions { DataDirectory = _dir }, _time), _time, new GroupsOptions(),
-            new GroupMetrics(_services.GetRequiredService<IMeterFactory>()), NullLogger.Instance, () => { }, () => []);
-        var policyRevision = await _store.PutAsync(GroupKeys.Policy(Group), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(_policy, Halo.Core.Serialization.HaloJson.Options));
-        var lease = await _store.GrantLeaseAsync(_policy.LeaseTtl);
-        _leader = new LeaderRecord("r1", 1, lease.Id, _time.GetUtcNow(), "bootstrap");
-        var records = new StoreLeaderRecords(_store, Group, _ => [TxnOp.Put(GroupKeys.LeaseMarker(Group), Encoding.UTF8.GetBytes("r1"), lease.Id)]);
-        Assert.True(await records.TryReplaceAsync(0, _leader));
-        var members = ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal,
-            new[] { "r1", "r2", "r3" }.Select(m => KeyValuePair.Create(m, MemberRuntime.New(m, Address(m)))));
-        _actor = new GroupActor(context, new GroupState
-        {
-            Name = Group, Policy = _policy, PolicyRevision = policyRevision, Leader = _leader, LeaderRevision = records.LastRevision, Members = members,
-            Confirmed = true, Version = 1,
-        });
-        _actor.Own(); // decided here for a long time: no handoff window
+        _bed = await GroupTestBed.StartAsync(Path.GetTempPath(), wrap: inner => _store = new ScriptedStore(inner));
+        _actor = _bed.NewActor(_bed.Stored); // decided here for a long time: no handoff window
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _store.DisposeAsync();
-        await _services.DisposeAsync();
-        Directory.Delete(_dir, recursive: true);
-    }
-
-    private static string Address(string member) => $"127.0.0.1:{6000 + member[^1]}";
+    public ValueTask DisposeAsync() => _bed.DisposeAsync();
 
     private Task<Assignment> ReportAsync(string member, MemberRole role, bool fenced = false, bool failsafe = false, long offset = 100, bool restarted = false) =>
-        _actor.ReportAsync(member, new MemberReport
-        {
-            Address = Address(member), Role = role, Epoch = 1, DbUp = true, Healthy = true, Offset = offset, Fenced = fenced, Failsafe = failsafe,
-            PrimaryOfEpoch = role == MemberRole.Primary && !restarted ? 1 : 0, Following = role == MemberRole.Replica ? Address("r1") : null,
-            Round = _actor.State.Round?.Id ?? 0,
-        }, default);
+        GroupTestBed.ReportAsync(_actor, member, role, fenced: fenced, failsafe: failsafe, offset: offset, primaryOfEpoch: role == MemberRole.Primary && !restarted ? 1 : 0);
 
     private async Task ReplicasReportAsync()
     {
@@ -82,7 +43,7 @@ public sealed class StoreFailedRenewalTests : IAsyncLifetime
         _store.Fault = RenewalFault.Fail;
         for (var i = 0; i < 15; i++)
         {
-            _time.Advance(TimeSpan.FromMilliseconds(200));
+            _bed.Time.Advance(TimeSpan.FromMilliseconds(200));
             await Assert.ThrowsAsync<StoreUnavailableException>(() => ReportAsync("r1", MemberRole.Primary, fenced: i >= 7));
             await ReplicasReportAsync();
             await _actor.DecideAsync(default);
@@ -91,13 +52,7 @@ public sealed class StoreFailedRenewalTests : IAsyncLifetime
         }
 
         // Lease expiry runs on the store's timer and writer thread: step the clock and give it real moments, bounded.
-        for (var i = 0; i < 200 && (await _store.GetAsync(GroupKeys.LeaseMarker(Group))).Item is not null; i++)
-        {
-            _time.Advance(TimeSpan.FromMilliseconds(20));
-            await Task.Delay(TimeSpan.FromMilliseconds(20), TimeProvider.System);
-        }
-
-        Assert.Null((await _store.GetAsync(GroupKeys.LeaseMarker(Group))).Item);
+        await _bed.LeaseLapsedAsync();
         await Assert.ThrowsAsync<StoreUnavailableException>(() => ReportAsync("r1", MemberRole.Primary, fenced: true));
         await ReplicasReportAsync();
         await _actor.DecideAsync(default);
@@ -110,9 +65,9 @@ public sealed class StoreFailedRenewalTests : IAsyncLifetime
         await ReportAsync("r1", MemberRole.Primary, fenced: true);
         await ReplicasReportAsync();
         await _actor.DecideAsync(default);
-        var stored = (await new StoreLeaderRecords(_store, Group).ReadAsync()).Record!;
+        var stored = (await new StoreLeaderRecords(_store, GroupTestBed.Group).ReadAsync()).Record!;
         Assert.Equal(("r1", 1L), (stored.Member, stored.Epoch));
-        Assert.NotEqual(_leader.LeaseId, stored.LeaseId);
+        Assert.NotEqual(_bed.Leader.LeaseId, stored.LeaseId);
         var renewed = await ReportAsync("r1", MemberRole.Primary, fenced: true);
         Assert.True(renewed.LeaseRenewed);
         Assert.Equal((MemberRole.Primary, 1L, false), (renewed.Role, renewed.Epoch, renewed.Fence));
@@ -124,24 +79,18 @@ public sealed class StoreFailedRenewalTests : IAsyncLifetime
         Assert.True((await ReportAsync("r1", MemberRole.Primary)).LeaseRenewed);
 
         // No server heard the primary (it wrote on failsafe promises meanwhile): its lease lapses.
-        for (var i = 0; i < 200 && (await _store.GetAsync(GroupKeys.LeaseMarker(Group))).Item is not null; i++)
-        {
-            _time.Advance(TimeSpan.FromMilliseconds(20));
-            await Task.Delay(TimeSpan.FromMilliseconds(20), TimeProvider.System);
-        }
-
-        Assert.Null((await _store.GetAsync(GroupKeys.LeaseMarker(Group))).Item);
+        await _bed.LeaseLapsedAsync();
         await ReportAsync("r1", MemberRole.Primary, failsafe: true);
         await ReplicasReportAsync();
         await _actor.DecideAsync(default);
         var restored = _actor.State.Leader!;
         Assert.Equal(("r1", 1L), (restored.Member, restored.Epoch));
-        Assert.NotEqual(_leader.LeaseId, restored.LeaseId);
+        Assert.NotEqual(_bed.Leader.LeaseId, restored.LeaseId);
 
         // Its promises had run out just before: it reports itself fenced until its first renewal under the new lease lifts the fence.
         for (var i = 0; i < 8; i++)
         {
-            _time.Advance(TimeSpan.FromMilliseconds(200));
+            _bed.Time.Advance(TimeSpan.FromMilliseconds(200));
             await ReportAsync("r1", MemberRole.Primary, fenced: true);
             await ReplicasReportAsync();
             await _actor.DecideAsync(default);
@@ -152,7 +101,7 @@ public sealed class StoreFailedRenewalTests : IAsyncLifetime
         // Still fenced a lease TTL after the restore: a one-way cut as far as the decider can tell, the usual rule replaces it.
         for (var i = 0; i < 2; i++)
         {
-            _time.Advance(_policy.LeaseTtl / 2 + TimeSpan.FromMilliseconds(100)); // each report renews: the lease stays alive
+            _bed.Time.Advance(_bed.Policy.LeaseTtl / 2 + TimeSpan.FromMilliseconds(100)); // each report renews: the lease stays alive
             await ReportAsync("r1", MemberRole.Primary, fenced: true);
         }
 
@@ -169,25 +118,25 @@ public sealed class StoreFailedRenewalTests : IAsyncLifetime
         // the compare-and-set. Same member, same epoch: its primary is as confirmed as before. Marking the group unconfirmed made
         // the TCP proxy close every connection to the primary (FailsafeTests under stress-ng: 1 write failed, IOException).
         Assert.True((await ReportAsync("r1", MemberRole.Primary)).LeaseRenewed);
-        await _store.RevokeLeaseAsync(_leader.LeaseId);
+        await _store.RevokeLeaseAsync(_bed.Leader.LeaseId);
         await ReportAsync("r1", MemberRole.Primary, failsafe: true);
         await ReplicasReportAsync();
 
-        var lease = await _store.GrantLeaseAsync(_policy.LeaseTtl);
-        var byOther = _leader with { LeaseId = lease.Id };
-        var other = new StoreLeaderRecords(_store, Group, _ => [TxnOp.Put(GroupKeys.LeaseMarker(Group), Encoding.UTF8.GetBytes("r1"), lease.Id)]);
+        var lease = await _store.GrantLeaseAsync(_bed.Policy.LeaseTtl);
+        var byOther = _bed.Leader with { LeaseId = lease.Id };
+        var other = new StoreLeaderRecords(_store, GroupTestBed.Group, _ => [TxnOp.Put(GroupKeys.LeaseMarker(GroupTestBed.Group), Encoding.UTF8.GetBytes("r1"), lease.Id)]);
         Assert.True(await other.TryReplaceAsync(_actor.State.LeaderRevision, byOther));
 
         await _actor.DecideAsync(default);
         Assert.Equal(byOther, _actor.State.Leader);
         Assert.True(_actor.State.Confirmed);
-        Assert.True(_actor.State.Status(_time.GetUtcNow()).PrimaryConfirmed);
+        Assert.True(_actor.State.Status(_bed.Time.GetUtcNow()).PrimaryConfirmed);
         Assert.Null(_actor.State.Round);
 
         // A record naming another epoch is a different primary: not confirmed until it says so.
-        var next = await _store.GrantLeaseAsync(_policy.LeaseTtl);
-        var taken = new LeaderRecord("r2", 2, next.Id, _time.GetUtcNow(), "failover");
-        var taker = new StoreLeaderRecords(_store, Group, _ => [TxnOp.Put(GroupKeys.LeaseMarker(Group), Encoding.UTF8.GetBytes("r2"), next.Id)]);
+        var next = await _store.GrantLeaseAsync(_bed.Policy.LeaseTtl);
+        var taken = new LeaderRecord("r2", 2, next.Id, _bed.Time.GetUtcNow(), "failover");
+        var taker = new StoreLeaderRecords(_store, GroupTestBed.Group, _ => [TxnOp.Put(GroupKeys.LeaseMarker(GroupTestBed.Group), Encoding.UTF8.GetBytes("r2"), next.Id)]);
         Assert.True(await taker.TryReplaceAsync(_actor.State.LeaderRevision, taken));
         await _store.RevokeLeaseAsync(lease.Id);
         await ReportAsync("r1", MemberRole.Primary, failsafe: true);
@@ -225,7 +174,7 @@ public sealed class StoreFailedRenewalTests : IAsyncLifetime
         await Assert.ThrowsAsync<StoreUnavailableException>(() => ReportAsync("r1", MemberRole.Primary));
         _store.Fault = RenewalFault.None;
         await ReplicasReportAsync();
-        await _store.RevokeLeaseAsync(_leader.LeaseId);
+        await _store.RevokeLeaseAsync(_bed.Leader.LeaseId);
 
         var late = new TaskCompletionSource();
         _store.HoldNextRead = late.Task;
@@ -233,12 +182,51 @@ public sealed class StoreFailedRenewalTests : IAsyncLifetime
         await _actor.DecideAsync(default).WaitAsync(Bound, TimeProvider.System);
         var restored = _actor.State.Leader!;
         Assert.Equal(("r1", 1L), (restored.Member, restored.Epoch));
-        Assert.NotEqual(_leader.LeaseId, restored.LeaseId);
+        Assert.NotEqual(_bed.Leader.LeaseId, restored.LeaseId);
 
         late.SetResult();
         await stale.WaitAsync(Bound, TimeProvider.System);
         Assert.Null(_actor.State.Round);
         Assert.Equal(restored, _actor.State.Leader);
+    }
+
+    [Fact]
+    public async Task Decide_TheStoreFailedARenewalAnsweredFromTheStoreHere_TheLapseIsTheStoresDoing()
+    {
+        // This server answered the primary's report from the store (its decider away, etcd electing a leader) and the store
+        // failed the renewal. Both paths renew through the server's one GroupLease, so the actor deciding the group here knows
+        // the lapse that follows is the store's doing: the same member in the same epoch under a new lease, no position round.
+        var report = new MemberReport
+        {
+            Address = GroupTestBed.Address("r1"), Role = MemberRole.Primary, Epoch = 1, DbUp = true, Healthy = true, Offset = 100, PrimaryOfEpoch = 1,
+        };
+        _store.Fault = RenewalFault.Fail;
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => GroupRouter.AnswerFromStoreAsync(
+            _store, _bed.Context.Lease, GroupTestBed.Group, "r1", report, new VersionedLeader(_bed.Leader, _bed.Stored.LeaderRevision), default));
+        Assert.True(_bed.Context.Lease.StoreFailed(GroupTestBed.Group, _bed.Leader.LeaseId));
+        _store.Fault = RenewalFault.None;
+
+        await _bed.LeaseLapsedAsync();
+        Assert.False((await ReportAsync("r1", MemberRole.Primary, fenced: true)).LeaseRenewed); // the lease is gone: nothing to renew
+        await ReplicasReportAsync();
+        await _actor.DecideAsync(default);
+
+        Assert.Null(_actor.State.Round);
+        var restored = _actor.State.Leader!;
+        Assert.Equal(("r1", 1L), (restored.Member, restored.Epoch));
+        Assert.NotEqual(_bed.Leader.LeaseId, restored.LeaseId);
+    }
+
+    [Fact]
+    public async Task Decide_LeaseLapsedWithoutAFailedRenewal_OpensAPositionRound()
+    {
+        // The control for the test above: the same lapse without a renewal the store failed is evidence, and a round opens.
+        await _bed.LeaseLapsedAsync();
+        await ReportAsync("r1", MemberRole.Primary, fenced: true);
+        await ReplicasReportAsync();
+        await _actor.DecideAsync(default);
+
+        Assert.Equal("lease-expired", _actor.State.Round?.Cause);
     }
 
     [Fact]
@@ -252,7 +240,7 @@ public sealed class StoreFailedRenewalTests : IAsyncLifetime
         // r1 says nothing more (its node died): the lapse is then evidence, whatever the store did before.
         for (var i = 0; i < 60 && _actor.State.Leader!.Epoch == 1; i++)
         {
-            _time.Advance(TimeSpan.FromMilliseconds(200));
+            _bed.Time.Advance(TimeSpan.FromMilliseconds(200));
             await ReplicasReportAsync();
             await _actor.DecideAsync(default);
             await Task.Delay(TimeSpan.FromMilliseconds(5), TimeProvider.System);
@@ -270,13 +258,7 @@ public sealed class StoreFailedRenewalTests : IAsyncLifetime
         Assert.True((await ReportAsync("r1", MemberRole.Primary)).LeaseRenewed);
 
         // Nothing from the primary's agent (starved) until its lease lapses; it fenced itself at its deadline meanwhile.
-        for (var i = 0; i < 200 && (await _store.GetAsync(GroupKeys.LeaseMarker(Group))).Item is not null; i++)
-        {
-            _time.Advance(TimeSpan.FromMilliseconds(20));
-            await Task.Delay(TimeSpan.FromMilliseconds(20), TimeProvider.System);
-        }
-
-        Assert.Null((await _store.GetAsync(GroupKeys.LeaseMarker(Group))).Item);
+        await _bed.LeaseLapsedAsync();
         await ReplicasReportAsync();
         await _actor.DecideAsync(default);
         Assert.Equal("lease-expired", _actor.State.Round?.Cause);
@@ -288,12 +270,12 @@ public sealed class StoreFailedRenewalTests : IAsyncLifetime
             await ReportAsync("r2", MemberRole.Replica, offset: 110);
             await ReportAsync("r3", MemberRole.Replica, offset: 110);
             await _actor.DecideAsync(default);
-            _time.Advance(TimeSpan.FromMilliseconds(100));
+            _bed.Time.Advance(TimeSpan.FromMilliseconds(100));
         }
 
         var after = _actor.State.Leader!;
         Assert.Null(_actor.State.Round);
-        Assert.NotEqual(_leader.LeaseId, after.LeaseId);
+        Assert.NotEqual(_bed.Leader.LeaseId, after.LeaseId);
         if (restarted)
         {
             // Restarted since its promotion, it cannot vouch for its epoch: the usual failover, to a replica.
