@@ -76,7 +76,7 @@ public sealed class ServerKillTests(ITestOutputHelper output)
 
         var from = (await servers.GetJsonAsync(1, "v1/catalog")).GetProperty("revision").GetInt64();
         await using var feed = new FeedWatcher(urls, from, firstServer: victim, token: servers.Token);
-        var registrations = RegisterContinuouslyAsync(servers, victim, out var registrar);
+        var registrations = servers.RegisterContinuouslyAsync(victim, out var registrar);
         var load = LoadRun.RunAsync(scenario.GatewayUrl, 2, TimeSpan.FromSeconds(20));
         await Task.Delay(TimeSpan.FromSeconds(3));
 
@@ -131,50 +131,5 @@ public sealed class ServerKillTests(ITestOutputHelper output)
     {
         output.WriteLine(line);
         File.AppendAllText(Path.Combine(AppContext.BaseDirectory, "server-kill-figures.txt"), $"{DateTimeOffset.UtcNow:u} {line}\n");
-    }
-
-    /// <summary>Registers a new instance every 100 ms through the list of servers (starting at <paramref name="first"/>), moving on at once when one fails.</summary>
-    private static Task<List<(long At, long Revision)>> RegisterContinuouslyAsync(ServerCluster cluster, int first, out CancellationTokenSource stop)
-    {
-        var cts = stop = new CancellationTokenSource();
-        return Task.Run(async () =>
-        {
-            var done = new List<(long, long)>();
-            using var http = cluster.Http(TimeSpan.FromSeconds(3));
-            var servers = Enumerable.Range(0, cluster.Count).Select(cluster.Url).ToList();
-            var server = first;
-            for (var n = 0; !cts.IsCancellationRequested; n++)
-            {
-                for (var attempt = 0; attempt < servers.Count; attempt++)
-                {
-                    try
-                    {
-                        using var r = await http.PutAsJsonAsync(new Uri(servers[server], $"v1/services/reg/instances/r-{n}"), new { address = "127.0.0.1", port = 20_000 + n, ttl = "1h" });
-                        if (r.IsSuccessStatusCode)
-                        {
-                            var body = await r.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
-                            done.Add((Stopwatch.GetTimestamp(), body.GetProperty("revision").GetInt64()));
-                            break;
-                        }
-                    }
-                    catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
-                    {
-                    }
-
-                    server = (server + 1) % servers.Count;
-                }
-
-                try
-                {
-                    await Task.Delay(100, cts.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
-            }
-
-            return done;
-        });
     }
 }
