@@ -157,6 +157,10 @@ public sealed class ServerKillScenarioTests(ITestOutputHelper output)
         Assert.True(critical.Count == 0, $"instances marked critical because a server died:\n{string.Join('\n', critical)}");
         Assert.True(gateway.Failures == 0, $"gateway requests failed: {gateway}");
         Assert.True(refused == 0, $"{refused} Redis writes refused after the kill; {run.Timeline}");
+        // The primary's agent reached another server before its renew deadline: it never fenced itself.
+        var primaryFenced = agents.Single(a => a.Name == before.Primary).Process.TimedOutput
+            .Where(l => l.At >= killedAtUtc && l.Line.Contains(": fenced (writes refused)", StringComparison.Ordinal)).Select(l => l.Line).ToList();
+        Assert.True(primaryFenced.Count == 0, $"the primary fenced after the kill: {string.Join(" | ", primaryFenced)}; {run.Timeline}");
         Assert.True(gap < TimeSpan.FromSeconds(2), $"no registration succeeded within 2 s of the kill (first after {gap})");
         Assert.Equal(2, members);
         if (which == Victim.Decider)
