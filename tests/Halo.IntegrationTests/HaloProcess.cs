@@ -10,6 +10,7 @@ public sealed class HaloProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _lines = new();
+    private readonly ConcurrentQueue<(DateTimeOffset At, string Line)> _timed = new();
     private readonly SemaphoreSlim _lineArrived = new(0);
 
     private HaloProcess(Process process) => _process = process;
@@ -19,6 +20,26 @@ public sealed class HaloProcess : IAsyncDisposable
     public bool HasExited => _process.HasExited;
 
     public IReadOnlyCollection<string> Output => _lines;
+
+    /// <summary>Every output line with when this test process read it: agents and proxies print no time of their own.</summary>
+    public IReadOnlyCollection<(DateTimeOffset At, string Line)> TimedOutput => _timed;
+
+    /// <summary>CPU time the process has used so far (zero once it has exited).</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            try
+            {
+                _process.Refresh();
+                return _process.TotalProcessorTime;
+            }
+            catch (InvalidOperationException)
+            {
+                return TimeSpan.Zero;
+            }
+        }
+    }
 
     public static string HaloDll => Path.Combine(AppContext.BaseDirectory, "halo.dll");
 
@@ -88,9 +109,18 @@ public sealed class HaloProcess : IAsyncDisposable
     }
 
     /// <summary>Waits (bounded) for an output line containing <paramref name="text"/>.</summary>
-    public async Task<string> WaitForLineAsync(string text, TimeSpan timeout)
+    public Task<string> WaitForLineAsync(string text, TimeSpan timeout) => WaitForLineAsync(text, cpuBudget: null, timeout);
+
+    /// <summary>
+    /// Waits for an output line containing <paramref name="text"/> (the process' own signal, e.g. "listening on") while the
+    /// process makes progress: fails once it has used <paramref name="cpuBudget"/> of CPU without printing it (stuck), or after
+    /// <paramref name="wallBound"/> (hung with nothing to run). A wall bound alone measures the machine: a `halo server` needs
+    /// about 1 s of CPU to listen, which stress-ng stretches by the load factor (see ChildProcess.WaitListeningAsync for the
+    /// gateway's figures: 1.2-1.5 s of wall time at load 15, 22-27 s at load 37-44).
+    /// </summary>
+    public async Task<string> WaitForLineAsync(string text, TimeSpan? cpuBudget, TimeSpan wallBound)
     {
-        using var cts = new CancellationTokenSource(timeout);
+        using var cts = new CancellationTokenSource(wallBound, TimeProvider.System);
         while (true)
         {
             var match = _lines.FirstOrDefault(l => l.Contains(text, StringComparison.Ordinal));
@@ -104,13 +134,19 @@ public sealed class HaloProcess : IAsyncDisposable
                 throw new InvalidOperationException($"halo exited ({_process.ExitCode}) before printing '{text}':\n{string.Join('\n', _lines)}");
             }
 
+            if (cpuBudget is { } budget && CpuTime is var cpu && cpu > budget)
+            {
+                throw new TimeoutException($"no '{text}' after {cpu.TotalSeconds:0.00} s of its CPU (budget {budget.TotalSeconds} s), " +
+                    $"load {File.ReadAllText("/proc/loadavg").Trim()}:\n{string.Join('\n', _lines)}");
+            }
+
             try
             {
                 await _lineArrived.WaitAsync(TimeSpan.FromMilliseconds(200), cts.Token);
             }
             catch (OperationCanceledException)
             {
-                throw new TimeoutException($"no '{text}' within {timeout}:\n{string.Join('\n', _lines)}");
+                throw new TimeoutException($"no '{text}' within {wallBound}, load {File.ReadAllText("/proc/loadavg").Trim()}:\n{string.Join('\n', _lines)}");
             }
         }
     }
@@ -132,6 +168,46 @@ public sealed class HaloProcess : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
+    /// <summary>
+    /// A free 127.0.0.1 port below the kernel's ephemeral range, for a process that must come back on the same port after a
+    /// kill. A port from <see cref="FreePort"/> is an ephemeral one: while its process is down, any outgoing connection on the
+    /// machine (the 200-instance fleet alone holds hundreds) can be given it as its local port, and the restart then fails with
+    /// "address already in use" (ServerCluster, earlier runs). No connection is ever given a port below the range.
+    /// </summary>
+    public static int RestartablePort()
+    {
+        var low = EphemeralLow();
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            var port = Random.Shared.Next(Math.Max(1024, low - 12_000), low);
+            try
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, port);
+                listener.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // Taken by another test's process: try another.
+            }
+        }
+
+        throw new InvalidOperationException($"no free port below {low} in 100 tries");
+    }
+
+    private static int EphemeralLow()
+    {
+        try
+        {
+            return int.Parse(File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[])['\t', ' '], StringSplitOptions.RemoveEmptyEntries)[0],
+                System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception ex) when (ex is IOException or FormatException or UnauthorizedAccessException)
+        {
+            return 32_768; // Linux's default range starts here
+        }
+    }
+
     public static string TempDirectory(string name)
     {
         var dir = Path.Combine(ScratchRoot.Directory, $"{name}-{Guid.NewGuid():N}");
@@ -150,6 +226,7 @@ public sealed class HaloProcess : IAsyncDisposable
     {
         if (line is not null)
         {
+            _timed.Enqueue((DateTimeOffset.UtcNow, line));
             _lines.Enqueue(line);
             _lineArrived.Release();
         }

@@ -11,6 +11,16 @@ internal sealed class GatewayScenario : IDisposable
     private readonly List<ChildProcess> _processes = [];
     private readonly string _configPath = Path.Combine(Path.GetTempPath(), $"halo-gw-{Guid.NewGuid():N}.yaml");
 
+    /// <summary>The gateway config most tests use: every request round-robin over the service `web`, 500 ms per try.</summary>
+    public const string WebRoundRobin = """
+        routes: [{cluster: web}]
+        clusters:
+          web:
+            service: web
+            policy: round-robin
+            retry: { perTryTimeout: 500ms }
+        """;
+
     public List<(ChildProcess Process, Uri Url, string Name)> Backends { get; } = [];
 
     public ChildProcess Gateway { get; private set; } = null!;

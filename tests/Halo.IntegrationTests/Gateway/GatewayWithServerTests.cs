@@ -38,14 +38,7 @@ public sealed class GatewayWithServerTests(ITestOutputHelper output)
             await server.WaitForLineAsync("listening on", Bound);
             await Register("b1");
             await Register("b2");
-            await s.StartGatewayAsync("""
-                routes: [{cluster: web}]
-                clusters:
-                  web:
-                    service: web
-                    policy: round-robin
-                    retry: { perTryTimeout: 500ms }
-                """, serverUrl);
+            await s.StartGatewayAsync(GatewayScenario.WebRoundRobin, serverUrl);
             await WaitForBackendsAsync(s, ["b1", "b2"]);
 
             await server.DisposeAsync();

@@ -1,16 +1,21 @@
+using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
 
 namespace Halo.IntegrationTests.Ha;
 
 /// <summary>
-/// N real `halo server` processes over one etcd cluster, each on its own fixed free port so a restart comes back at the
-/// same address (clients hold the list). Servers are killed with SIGKILL and restarted by index; disposing stops every
+/// N real `halo server` processes over one etcd cluster, each on its own fixed free port (below the ephemeral range, so no
+/// client connection can hold it while its server is down) so a restart comes back at the same address (clients hold the list). Servers are killed with SIGKILL and restarted by index; disposing stops every
 /// process this fixture started, by pid. Reusable by any test that needs the several-servers control plane.
 /// </summary>
 public sealed class ServerCluster : IAsyncDisposable
 {
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    /// <summary>CPU a server may use before it listens: a start takes about 1 s of it (1.0-1.1 s measured at load 32); past this it is stuck.</summary>
+    private static readonly TimeSpan StartCpu = TimeSpan.FromSeconds(20);
+
+    /// <summary>The backstop for a server that waits on nothing it can run (a stopped etcd answers, then its own deadline ends it).</summary>
+    private static readonly TimeSpan StartBound = TimeSpan.FromSeconds(180);
     private readonly EtcdCluster _etcd;
     private readonly string[] _extraArgs;
     private readonly int[] _ports;
@@ -21,7 +26,7 @@ public sealed class ServerCluster : IAsyncDisposable
     {
         _etcd = etcd;
         _extraArgs = extraArgs;
-        _ports = Enumerable.Range(0, count).Select(_ => HaloProcess.FreePort()).ToArray();
+        _ports = Enumerable.Range(0, count).Select(_ => HaloProcess.RestartablePort()).ToArray();
         _processes = new HaloProcess?[count];
         _directory = HaloProcess.TempDirectory("servers");
     }
@@ -108,6 +113,55 @@ public sealed class ServerCluster : IAsyncDisposable
         return (int)response.StatusCode;
     }
 
+    /// <summary>
+    /// A client registering a new instance (reg/r-N) every 100 ms through the list of servers (starting at <paramref name="first"/>),
+    /// moving on at once when one fails; until <paramref name="stop"/> is cancelled. Returns when (Stopwatch timestamp) and at
+    /// which revision each registration succeeded.
+    /// </summary>
+    public Task<List<(long At, long Revision)>> RegisterContinuouslyAsync(int first, out CancellationTokenSource stop)
+    {
+        var cts = stop = new CancellationTokenSource();
+        return Task.Run(async () =>
+        {
+            var done = new List<(long, long)>();
+            using var http = Http(TimeSpan.FromSeconds(3));
+            var servers = Enumerable.Range(0, Count).Select(Url).ToList();
+            var server = first;
+            for (var n = 0; !cts.IsCancellationRequested; n++)
+            {
+                for (var attempt = 0; attempt < servers.Count; attempt++)
+                {
+                    try
+                    {
+                        using var r = await http.PutAsJsonAsync(new Uri(servers[server], $"v1/services/reg/instances/r-{n}"), new { address = "127.0.0.1", port = 20_000 + n, ttl = "1h" });
+                        if (r.IsSuccessStatusCode)
+                        {
+                            var body = await r.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
+                            done.Add((Stopwatch.GetTimestamp(), body.GetProperty("revision").GetInt64()));
+                            break;
+                        }
+                    }
+                    catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+                    {
+                    }
+
+                    server = (server + 1) % servers.Count;
+                }
+
+                try
+                {
+                    await Task.Delay(100, cts.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+
+            return done;
+        });
+    }
+
     /// <summary>Every server's recent output, for a failure message.</summary>
     public string Logs(int lines = 40) => string.Join('\n', Enumerable.Range(0, Count).Select(i =>
         $"--- server {i} ({Url(i)}):\n" + string.Join('\n', (_processes[i]?.Output ?? []).TakeLast(lines))));
@@ -145,7 +199,8 @@ public sealed class ServerCluster : IAsyncDisposable
         {
             try
             {
-                await _processes[i]!.WaitForLineAsync("listening on", StartTimeout);
+                // The server prints this line once Kestrel listens and the store is loaded: its own readiness signal.
+                await _processes[i]!.WaitForLineAsync("halo server listening on", StartCpu, StartBound);
                 return;
             }
             catch (InvalidOperationException ex) when (attempt < 3 && ex.Message.Contains("cannot reach etcd", StringComparison.Ordinal))
