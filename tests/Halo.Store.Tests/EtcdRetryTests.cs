@@ -81,12 +81,17 @@ public sealed class EtcdRetryTests
     [Fact]
     public async Task RunAsync_SafeAndUnanswered_SentAgainAfterAttemptTimeout_FirstAnswerWins()
     {
-        var (clock, attempts) = (new FakeTimeProvider(), new Attempts());
+        var (clock, attempts) = (new WakeClock(), new Attempts());
+        var startedAt = clock.GetUtcNow();
         var run = new EtcdAttempts(clock, Budget, AttemptTimeout).RunAsync(attempts.Next, EtcdRepeat.Safe, Ct);
         await attempts.WaitForAsync(1);
+        await clock.WaitForWakesAsync(1);
 
         clock.Advance(AttemptTimeout - TimeSpan.FromMilliseconds(1));
-        await Task.Delay(50, Ct);
+
+        // The runner asleep since the first attempt, until exactly the attempt timeout: nothing woke it, so no second attempt
+        // was or will be sent before then (each attempt is sent from a wake-up, each wake-up ends asleep on a new timer).
+        Assert.Equal(startedAt + AttemptTimeout, Assert.Single(clock.Wakes));
         Assert.Equal(1, attempts.Count);
         clock.Advance(TimeSpan.FromMilliseconds(1));
         await attempts.WaitForAsync(2);
@@ -158,12 +163,16 @@ public sealed class EtcdRetryTests
     [Fact]
     public async Task RunAsync_WriteWithoutProof_NeverSentBesideASlowAttempt()
     {
-        var (clock, attempts) = (new FakeTimeProvider(), new Attempts());
+        var (clock, attempts) = (new WakeClock(), new Attempts());
+        var startedAt = clock.GetUtcNow();
         var run = new EtcdAttempts(clock, Budget, AttemptTimeout).RunAsync(attempts.Next, EtcdRepeat.IfNotApplied, Ct);
         await attempts.WaitForAsync(1);
+        await clock.WaitForWakesAsync(1);
 
         clock.Advance(Budget - TimeSpan.FromMilliseconds(1));
-        await Task.Delay(50, Ct);
+
+        // Asleep until the budget ends, not until an attempt timeout: the runner plans no second attempt at all.
+        Assert.Equal(startedAt + Budget, Assert.Single(clock.Wakes));
         Assert.Equal(1, attempts.Count);
         attempts[0].SetResult(1);
         Assert.Equal(1, await run.WaitAsync(TimeSpan.FromSeconds(10), Ct));
@@ -252,6 +261,39 @@ public sealed class EtcdRetryTests
     }
 
     private static HttpRequestException Refused() => new("connect", new SocketException((int)SocketError.ConnectionRefused));
+
+    /// <summary>
+    /// A fake clock that records when each timer armed on it is due. The runner arms one after every pass of its loop (after any
+    /// attempt that pass sent) and sleeps on it: a timer armed is the positive signal that the runner has done all it will do
+    /// until that time, unless an attempt answers first.
+    /// </summary>
+    private sealed class WakeClock : TimeProvider
+    {
+        private readonly FakeTimeProvider _clock = new();
+        private readonly ConcurrentQueue<DateTimeOffset> _wakes = new();
+
+        /// <summary>The due time of every timer armed so far, in order.</summary>
+        public IReadOnlyCollection<DateTimeOffset> Wakes => _wakes;
+
+        public override DateTimeOffset GetUtcNow() => _clock.GetUtcNow();
+
+        public override long GetTimestamp() => _clock.GetTimestamp();
+
+        public override long TimestampFrequency => _clock.TimestampFrequency;
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            var dueAt = _clock.GetUtcNow() + dueTime;
+            var timer = _clock.CreateTimer(callback, state, dueTime, period);
+            _wakes.Enqueue(dueAt);
+            return timer;
+        }
+
+        public void Advance(TimeSpan by) => _clock.Advance(by);
+
+        public Task WaitForWakesAsync(int count) =>
+            TestWait.UntilAsync(() => Task.FromResult(_wakes.Count >= count), because: $"{count} timer(s) armed");
+    }
 
     /// <summary>Attempts the test answers by hand, in the order the runner starts them.</summary>
     private sealed class Attempts

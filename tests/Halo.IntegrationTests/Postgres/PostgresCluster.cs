@@ -18,12 +18,14 @@ namespace Halo.IntegrationTests.Postgres;
 /// A PostgreSQL 15 group as it runs for real: a control-plane server over an embedded store, members each a GroupAgent with a
 /// managed postgres (the first created by initdb when the controller elects it, the others by pg_basebackup), and a TCP proxy
 /// to the primary — all on 127.0.0.1, on the real clock. "Node death" kills a member's postmaster and stops its agent at once.
+/// Agents run with the failsafe on, each with its promise endpoint, as `halo agent` does by default.
 /// </summary>
 public sealed class PostgresCluster : IAsyncDisposable
 {
     public const string Group = "pg";
     public const string Bin = "/usr/lib/postgresql/15/bin";
     private readonly string _data;
+    private bool _failsafe;
     private readonly List<Member> _members = [];
     private IStore _store = null!;
     private WebApplication _app = null!;
@@ -38,6 +40,7 @@ public sealed class PostgresCluster : IAsyncDisposable
         public GroupAgent Agent { get; set; } = null!;
         public CancellationTokenSource Stop { get; set; } = null!;
         public Task Run { get; set; } = Task.CompletedTask;
+        public FailsafeListener? Listener { get; set; }
         public string Name => Options.Member;
         public string Address => $"127.0.0.1:{Options.Port}";
     }
@@ -50,9 +53,10 @@ public sealed class PostgresCluster : IAsyncDisposable
     public string SecretsFile => Path.Combine(_data, "secrets");
     public string Superuser => PostgresSecrets.Load(SecretsFile).Superuser;
 
-    public static async Task<PostgresCluster> StartAsync(GroupPolicy policy, int members = 3)
+    /// <param name="failsafe">Agents run with the failsafe (docs/ha.md), `halo agent`'s default; false for the fencing-only behaviour.</param>
+    public static async Task<PostgresCluster> StartAsync(GroupPolicy policy, int members = 3, bool failsafe = true)
     {
-        var cluster = new PostgresCluster(HaloProcess.TempDirectory("pg"));
+        var cluster = new PostgresCluster(HaloProcess.TempDirectory("pg")) { _failsafe = failsafe };
         cluster._store = await EmbeddedStore.OpenAsync(cluster._data, new EmbeddedStoreOptions { LeaseCheckInterval = TimeSpan.FromMilliseconds(50) }, TimeProvider.System);
         cluster._app = await HaloServerHost.BuildAsync(new ServerOptions { Listen = "http://127.0.0.1:0", DataDirectory = cluster._data, Security = new() { AllowAnonymous = true } }, cluster._store,
             logging: l => l.ClearProviders());
@@ -68,22 +72,35 @@ public sealed class PostgresCluster : IAsyncDisposable
                 SecretsFile = cluster.SecretsFile,
             });
             cluster._members.Add(member);
-            cluster.StartAgent(member);
+            await cluster.StartAgentAsync(member);
         }
 
         cluster.Proxy = TcpProxyHost.Start(new TcpProxyOptions { Server = cluster.Server, Group = Group });
-        await cluster.WaitSettledAsync(TimeSpan.FromSeconds(90));
+        var settled = await cluster.WaitSettledAsync(TimeSpan.FromSeconds(90));
+        if (failsafe)
+        {
+            // Proof the failsafe is in play, not merely switched on: the decider stored the members the primary would ask.
+            var primary = cluster[settled.Primary!];
+            await Eventually.UntilAsync(() => primary.Agent.FailsafeArmed, TimeSpan.FromSeconds(30), $"{primary.Name}'s failsafe armed");
+        }
+
         await PostgresWriteLoad.CreateTableAsync(cluster.ProxyConnection, default);
         return cluster;
     }
 
-    public void StartAgent(Member m)
+    /// <summary>Starts the member's agent (and its failsafe endpoint, which lives and dies with it, as in one `halo agent` process).</summary>
+    public async Task StartAgentAsync(Member m)
     {
         var logger = new RecordingLogger(m.Name, Log);
         m.Managed = new ManagedPostgres(m.Options, TimeProvider.System, logger);
         var managed = m.Managed;
         m.Driver = new PostgresDriver("127.0.0.1", m.Options.Port, m.Name, () => managed.Secrets, TimeSpan.FromSeconds(1), logger, managed);
-        m.Agent = new GroupAgent(new AgentOptions { Group = Group, Member = m.Name }, m.Driver, new GroupClient(Server), TimeProvider.System, logger, managed);
+        GroupAgent? started = null;
+        m.Listener = _failsafe
+            ? await FailsafeListener.StartAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0), r => started!.AnswerPromiseAsync(r), default)
+            : null;
+        m.Agent = started = new GroupAgent(new AgentOptions { Group = Group, Member = m.Name, Failsafe = _failsafe, FailsafeAddress = m.Listener?.Address },
+            m.Driver, new GroupClient(Server), TimeProvider.System, logger, managed);
         m.Stop = new CancellationTokenSource();
         var agent = m.Agent;
         var stop = m.Stop;
@@ -107,6 +124,16 @@ public sealed class PostgresCluster : IAsyncDisposable
         KillPostmaster(m);
         await m.Stop.CancelAsync();
         await m.Run.WaitAsync(TimeSpan.FromSeconds(10));
+        await StopListenerAsync(m);
+    }
+
+    private static async Task StopListenerAsync(Member m)
+    {
+        if (m.Listener is { } listener)
+        {
+            m.Listener = null;
+            await listener.DisposeAsync();
+        }
     }
 
     public string ProxyConnection => Connection(Proxy.LocalEndpoint.Port);
@@ -213,6 +240,7 @@ public sealed class PostgresCluster : IAsyncDisposable
             {
             }
 
+            await StopListenerAsync(m);
             await m.Driver.DisposeAsync();
             await m.Managed.DisposeAsync();
         }

@@ -83,7 +83,7 @@ public sealed class PostgresFailoverTests(PostgresGroupFixture fixture) : IClass
         Assert.Equal("lease-expired", after.LastFailover!.Cause);
         Assert.True(took < PostgresGroupFixture.Async.LeaseTtl + TimeSpan.FromSeconds(3), $"new primary confirmed {took.TotalMilliseconds} ms after node death");
 
-        C.StartAgent(victim); // the node comes back: same data directory, same port
+        await C.StartAgentAsync(victim); // the node comes back: same data directory, same port
         var settled = await C.WaitSettledAsync(Bound);
         Assert.Equal(MemberRole.Replica, settled.Members.Single(m => m.Name == victim.Name).Role);
         Assert.True(C.Log.Any(l => l.Contains($"{victim.Name}: rejoined", StringComparison.Ordinal) && l.Contains("pg_rewind", StringComparison.Ordinal)),
@@ -123,7 +123,7 @@ public sealed class PostgresFailoverTests(PostgresGroupFixture fixture) : IClass
             await RecoveryAsync(load, killedAt);
             if (trial % 2 == 1)
             {
-                C.StartAgent(victim);
+                await C.StartAgentAsync(victim);
             }
         }
 
