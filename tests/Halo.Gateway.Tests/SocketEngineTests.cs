@@ -40,6 +40,24 @@ public sealed class SocketEngineTests
     }
 
     [Fact]
+    public async Task Read_DataAndFinBeforeTheFirstRead_SeesTheEnd()
+    {
+        if (!EventLoopGroup.IsSupported)
+        {
+            return;
+        }
+
+        // The loop sees one edge for both; the short read that takes the data must not count as drained.
+        await using var pair = await Pair.OpenAsync();
+        await pair.Peer.SendAsync("ab"u8.ToArray());
+        pair.Peer.Shutdown(SocketShutdown.Send);
+        await Task.Delay(50);
+        Assert.Equal("ab", await ReadTextAsync(pair.Server.Transport.Input, 2));
+        var result = await pair.Server.Transport.Input.ReadAsync().AsTask().WaitAsync(Bound);
+        Assert.True(result.IsCompleted);
+    }
+
+    [Fact]
     public async Task CancelPendingRead_WakesAWaitingRead()
     {
         if (!EventLoopGroup.IsSupported)
@@ -185,6 +203,25 @@ public sealed class SocketEngineTests
             """);
         var transport = gw.Services.GetServices<IConnectionListenerFactory>().Last();
         Assert.Equal(EventLoopGroup.IsSupported, transport is LoopTransportFactory);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Request_BodyCutShortByHalfClose_ConnectionEnds(bool fastPath)
+    {
+        // GatewayFuzzTests' CutShort case: a body shorter than its Content-Length, then the client's FIN.
+        await using var a = await InProcessBackend.StartAsync("a");
+        await using var gw = await InProcessGateway.StartAsync($$"""
+            routes: [{cluster: c}]
+            clusters:
+              c:
+                destinations: [{url: 'http://127.0.0.1:{{a.Port}}', name: a}]
+            """, fastPath: fastPath);
+        await using var c = await RawHttpConnection.OpenAsync(gw.EndPoint);
+        await c.SendAsync("PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab");
+        c.ShutdownSend();
+        Assert.True(await c.EndedByServerAsync(TimeSpan.FromSeconds(5)));
     }
 
     private static async Task<string> ReadTextAsync(PipeReader input, int count)

@@ -27,6 +27,7 @@ internal sealed unsafe class LoopSocket : IEventTarget, IDisposable
     private bool _readable = true;   // may hold data: a receive is tried at once
     private bool _writable = true;
     private bool _closed;
+    private bool _peerClosed;        // an event said end of stream or error: a short read no longer means drained
     private bool _receivePending;
     private bool _sendPending;
     private bool _connectPending;
@@ -232,6 +233,12 @@ internal sealed unsafe class LoopSocket : IEventTarget, IDisposable
                 return;
             }
 
+            if ((events & (Libc.EPOLLRDHUP | Libc.EPOLLHUP | Libc.EPOLLERR)) != 0)
+            {
+                // The peer's FIN (or an error) may have come with the last data: no further edge will announce it.
+                _peerClosed = true;
+            }
+
             if ((events & ReadEvents) != 0)
             {
                 _readable = true;
@@ -353,7 +360,7 @@ internal sealed unsafe class LoopSocket : IEventTarget, IDisposable
         }
 
         errno = 0;
-        if (n > 0 && n < buffer.Length)
+        if (n > 0 && n < buffer.Length && !_peerClosed)
         {
             _readable = false;
         }
