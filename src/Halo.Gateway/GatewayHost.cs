@@ -151,6 +151,13 @@ public static class GatewayHost
             // busy; HAProxy and nginx keep a buffer per connection too.
             o.WaitForDataBeforeAllocatingBuffer = false;
         });
+        if (Proxy.Engine.EventLoopGroup.IsSupported)
+        {
+            // On Linux the gateway's own socket engine carries its TCP listeners (Kestrel prefers the transport
+            // registered last that can bind the endpoint); HALO_GATEWAY_ENGINE=dotnet keeps Kestrel's socket transport.
+            builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory, Proxy.Engine.LoopTransportFactory>();
+        }
+
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;

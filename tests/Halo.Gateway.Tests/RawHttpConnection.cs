@@ -107,6 +107,32 @@ internal sealed class RawHttpConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>Half-closes: the server reads end of stream after what was sent.</summary>
+    public void ShutdownSend() => _socket.Shutdown(SocketShutdown.Send);
+
+    /// <summary>True when the server ends the connection within the timeout, whatever it answers first.</summary>
+    public async Task<bool> EndedByServerAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        var sink = new byte[4096];
+        try
+        {
+            while (await _socket.ReceiveAsync(sink, SocketFlags.None, cts.Token) > 0)
+            {
+            }
+
+            return true;
+        }
+        catch (SocketException)
+        {
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
     public ValueTask DisposeAsync()
     {
         _socket.Dispose();

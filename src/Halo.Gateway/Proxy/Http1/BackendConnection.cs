@@ -1,31 +1,38 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
+using Halo.Gateway.Proxy.Engine;
 
 namespace Halo.Gateway.Proxy.Http1;
 
 /// <summary>
 /// One kept-alive HTTP/1.1 connection to a destination: the socket, a receive buffer and a timer that
 /// closes the socket when an attempt overruns (connect timeout, per-try timeout). A connection that
-/// timed out or failed is never reused.
+/// timed out or failed is never reused. On the gateway's socket engine (Linux) the socket is a <see cref="LoopSocket"/> on
+/// the client connection's event loop, so the answer wakes the thread that serves the client; elsewhere a .NET Socket.
 /// </summary>
 internal sealed class BackendConnection : IDisposable
 {
     public const int BufferSize = 16 * 1024;
 
-    private readonly Socket _socket;
+    private readonly Socket? _socket;
+    private readonly LoopSocket? _loopSocket;
     private readonly CancellationTokenSource _timeout;
     private bool _disposed;
 
-    private BackendConnection(Socket socket, TimeProvider time)
+    private BackendConnection(Socket? socket, LoopSocket? loopSocket, TimeProvider time)
     {
         _socket = socket;
+        _loopSocket = loopSocket;
         // One timer per connection, re-armed per read: cheaper than a token per operation, and when it
         // fires the socket is closed, which completes whatever read or write is pending with an error.
         _timeout = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
-        _timeout.Token.UnsafeRegister(static s => ((Socket)s!).Dispose(), socket);
+        _timeout.Token.UnsafeRegister(static s => ((IDisposable)s!).Dispose(), (IDisposable?)socket ?? loopSocket);
         Buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
     }
+
+    /// <summary>The pool lane: the event loop the socket is on (0 off the engine).</summary>
+    public int Lane => _loopSocket?.Loop.Index ?? 0;
 
     /// <summary>Receive buffer; unread bytes are [Start, End).</summary>
     public byte[] Buffer { get; private set; }
@@ -44,17 +51,48 @@ internal sealed class BackendConnection : IDisposable
     public bool TimedOut => _timeout.IsCancellationRequested;
 
     /// <summary>Opens a connection within <paramref name="timeout"/>; throws on refusal, unreachable or timeout.</summary>
-    public static async ValueTask<BackendConnection> ConnectAsync(EndPoint endPoint, TimeSpan timeout, TimeProvider time)
+    public static async ValueTask<BackendConnection> ConnectAsync(EndPoint endPoint, TimeSpan timeout, TimeProvider time, EventLoop? loop = null)
     {
+        if (loop is not null)
+        {
+            return await ConnectOnLoopAsync(endPoint, timeout, time, loop);
+        }
+
         // A name may resolve to IPv4 or IPv6: a dual-mode socket takes either.
         var socket = endPoint is DnsEndPoint
             ? new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true }
             : new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        var connection = new BackendConnection(socket, time);
+        var connection = new BackendConnection(socket, null, time);
         try
         {
             connection.Arm(timeout);
             await socket.ConnectAsync(endPoint);
+            connection.Disarm();
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    private static async ValueTask<BackendConnection> ConnectOnLoopAsync(EndPoint endPoint, TimeSpan timeout, TimeProvider time, EventLoop loop)
+    {
+        if (endPoint is not IPEndPoint ip)
+        {
+            // A name is resolved per connection, as HttpClient does; the first address is taken.
+            var dns = (DnsEndPoint)endPoint;
+            using var resolving = new CancellationTokenSource(timeout, time);
+            var addresses = await Dns.GetHostAddressesAsync(dns.Host, resolving.Token);
+            ip = new IPEndPoint(addresses.Length > 0 ? addresses[0] : throw new SocketException((int)SocketError.HostNotFound), dns.Port);
+        }
+
+        var connection = new BackendConnection(null, LoopSocket.Create(ip.AddressFamily, loop), time);
+        try
+        {
+            connection.Arm(timeout);
+            await connection._loopSocket!.ConnectAsync(ip);
             connection.Disarm();
             return connection;
         }
@@ -74,16 +112,25 @@ internal sealed class BackendConnection : IDisposable
 #pragma warning restore RS0030
 
     /// <summary>Reads into the buffer after <see cref="End"/>; 0 at end of stream.</summary>
-    public ValueTask<int> ReceiveAsync() => _socket.ReceiveAsync(Buffer.AsMemory(End), SocketFlags.None);
+    public ValueTask<int> ReceiveAsync() => ReceiveAsync(Buffer.AsMemory(End));
 
     /// <summary>Reads into caller memory (a response body straight into the client's output).</summary>
-    public ValueTask<int> ReceiveAsync(Memory<byte> destination) => _socket.ReceiveAsync(destination, SocketFlags.None);
+    public ValueTask<int> ReceiveAsync(Memory<byte> destination) =>
+        _loopSocket is { } loopSocket ? loopSocket.ReceiveAsync(destination) : _socket!.ReceiveAsync(destination, SocketFlags.None);
 
     public ValueTask SendAsync(ReadOnlyMemory<byte> data)
     {
+        if (_loopSocket is { } loopSocket)
+        {
+#pragma warning disable CA2012 // consumed once, here or in AwaitSendAsync
+            var sending = loopSocket.SendAsync(data);
+            return sending.IsCompletedSuccessfully ? default : AwaitSendAsync(sending);
+#pragma warning restore CA2012
+        }
+
         // Loopback and LAN sends nearly always complete at once; only a full socket buffer awaits.
 #pragma warning disable CA2012 // consumed once: either its result is read here or it is awaited in SendSlowAsync
-        var pending = _socket.SendAsync(data, SocketFlags.None);
+        var pending = _socket!.SendAsync(data, SocketFlags.None);
         if (pending.IsCompletedSuccessfully && pending.Result == data.Length)
         {
             return default;
@@ -129,10 +176,13 @@ internal sealed class BackendConnection : IDisposable
 
         _disposed = true;
         _timeout.Dispose();
-        _socket.Dispose();
+        _socket?.Dispose();
+        _loopSocket?.Dispose();
         ArrayPool<byte>.Shared.Return(Buffer);
         Buffer = [];
     }
+
+    private static async ValueTask AwaitSendAsync(ValueTask<int> sending) => await sending;
 
     private async ValueTask SendSlowAsync(ValueTask<int> pending, ReadOnlyMemory<byte> data)
     {
@@ -140,7 +190,7 @@ internal sealed class BackendConnection : IDisposable
         data = data[sent..];
         while (!data.IsEmpty)
         {
-            sent = await _socket.SendAsync(data, SocketFlags.None);
+            sent = await _socket!.SendAsync(data, SocketFlags.None);
             data = data[sent..];
         }
     }

@@ -4,19 +4,24 @@ namespace Halo.Gateway.Proxy.Http1;
 
 /// <summary>
 /// Idle kept-alive connections to one destination, most recently used first (warm connections are
-/// reused, the oldest age out). A lock around a small array: uncontended on the fast path and no
-/// allocation per rent or return.
+/// reused, the oldest age out). A lock around small arrays: uncontended on the fast path and no
+/// allocation per rent or return. One lane per socket-engine event loop (HAProxy keeps idle server connections per
+/// thread): a request takes a connection on its own loop, so client and backend sockets wake the same thread.
 /// </summary>
 internal sealed class BackendConnectionPool : IDisposable
 {
     private readonly object _gate = new();
-    private BackendConnection[] _idle = new BackendConnection[16];
-    private int _count;
+    private readonly Lane[] _lanes;
     private bool _disposed;
 
     public BackendConnectionPool(Uri address)
     {
         EndPoint = IPAddress.TryParse(address.IdnHost, out var ip) ? new IPEndPoint(ip, address.Port) : new DnsEndPoint(address.IdnHost, address.Port);
+        _lanes = new Lane[Engine.EventLoopGroup.IsSupported ? Engine.EventLoopGroup.Count : 1];
+        for (var i = 0; i < _lanes.Length; i++)
+        {
+            _lanes[i] = new Lane();
+        }
     }
 
     public EndPoint EndPoint { get; }
@@ -27,22 +32,23 @@ internal sealed class BackendConnectionPool : IDisposable
         {
             lock (_gate)
             {
-                return _count;
+                return _lanes.Sum(l => l.Count);
             }
         }
     }
 
-    public BackendConnection? TryRent()
+    public BackendConnection? TryRent(int lane = 0)
     {
         lock (_gate)
         {
-            if (_count == 0)
+            var l = _lanes[lane];
+            if (l.Count == 0)
             {
                 return null;
             }
 
-            var c = _idle[--_count];
-            _idle[_count] = null!;
+            var c = l.Idle[--l.Count];
+            l.Idle[l.Count] = null!;
             return c;
         }
     }
@@ -54,12 +60,13 @@ internal sealed class BackendConnectionPool : IDisposable
         {
             if (!_disposed)
             {
-                if (_count == _idle.Length)
+                var l = _lanes[connection.Lane];
+                if (l.Count == l.Idle.Length)
                 {
-                    Array.Resize(ref _idle, _count * 2);
+                    Array.Resize(ref l.Idle, l.Count * 2);
                 }
 
-                _idle[_count++] = connection;
+                l.Idle[l.Count++] = connection;
                 return;
             }
         }
@@ -70,21 +77,24 @@ internal sealed class BackendConnectionPool : IDisposable
     /// <summary>Closes connections idle since before <paramref name="idleSince"/> (the oldest sit at the bottom).</summary>
     public void Prune(long idleSince)
     {
-        BackendConnection[]? stale = null;
-        var n = 0;
+        List<BackendConnection>? stale = null;
         lock (_gate)
         {
-            while (n < _count && _idle[n].IdleSince < idleSince)
+            foreach (var l in _lanes)
             {
-                n++;
-            }
+                var n = 0;
+                while (n < l.Count && l.Idle[n].IdleSince < idleSince)
+                {
+                    n++;
+                }
 
-            if (n > 0)
-            {
-                stale = _idle[..n];
-                Array.Copy(_idle, n, _idle, 0, _count - n);
-                Array.Clear(_idle, _count - n, n);
-                _count -= n;
+                if (n > 0)
+                {
+                    (stale ??= []).AddRange(l.Idle[..n]);
+                    Array.Copy(l.Idle, n, l.Idle, 0, l.Count - n);
+                    Array.Clear(l.Idle, l.Count - n, n);
+                    l.Count -= n;
+                }
             }
         }
 
@@ -99,18 +109,27 @@ internal sealed class BackendConnectionPool : IDisposable
 
     public void Dispose()
     {
-        BackendConnection[] all;
+        List<BackendConnection> all = [];
         lock (_gate)
         {
             _disposed = true;
-            all = _idle[.._count];
-            Array.Clear(_idle);
-            _count = 0;
+            foreach (var l in _lanes)
+            {
+                all.AddRange(l.Idle[..l.Count]);
+                Array.Clear(l.Idle);
+                l.Count = 0;
+            }
         }
 
         foreach (var c in all)
         {
             c.Dispose();
         }
+    }
+
+    private sealed class Lane
+    {
+        public BackendConnection[] Idle = new BackendConnection[16];
+        public int Count;
     }
 }

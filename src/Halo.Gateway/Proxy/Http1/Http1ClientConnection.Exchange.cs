@@ -20,13 +20,13 @@ internal sealed partial class Http1ClientConnection
         var replayable = _bodyRemaining == 0 || _bodyBuffered;
         for (var fresh = false; ; fresh = true)
         {
-            var connection = fresh ? null : destination.Connections.TryRent();
+            var connection = fresh ? null : destination.Connections.TryRent(_loop?.Index ?? 0);
             var reused = connection is not null;
             if (connection is null)
             {
                 try
                 {
-                    connection = await BackendConnection.ConnectAsync(destination.Connections.EndPoint, connectTimeout, _path.Time);
+                    connection = await BackendConnection.ConnectAsync(destination.Connections.EndPoint, connectTimeout, _path.Time, _loop);
                 }
                 catch (Exception ex) when (!IsBug(ex))
                 {

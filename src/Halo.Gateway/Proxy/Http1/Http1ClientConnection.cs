@@ -27,6 +27,7 @@ internal sealed partial class Http1ClientConnection
     private readonly ConnectionContext _connection;
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
+    private readonly Engine.EventLoop? _loop;   // on the socket engine: backend connections live on the client's loop
     private readonly RequestHead _head = new();
     private readonly ResponseHead _response = new();
     private readonly List<DestinationRuntime> _tried = new(4);
@@ -59,6 +60,7 @@ internal sealed partial class Http1ClientConnection
         _connection = connection;
         _input = connection.Transport.Input;
         _output = connection.Transport.Output;
+        _loop = (connection as Engine.LoopConnection)?.Socket.Loop;
         _request = ArrayPool<byte>.Shared.Rent(RequestHead.MaxHeadBytes + 256);
         connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested.UnsafeRegister(
             static s => ((Http1ClientConnection)s!).OnCloseRequested(), this);

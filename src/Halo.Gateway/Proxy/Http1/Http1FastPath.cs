@@ -84,7 +84,15 @@ internal sealed class Http1FastPath : IDisposable
         bool handOff;
         try
         {
-            handOff = await client.RunAsync();
+            Task<bool> serving;
+            // Kestrel runs this middleware inside its connection logging scope (an AsyncLocal): flowing it would make
+            // every resume of the fast path restore that ExecutionContext. The fast path logs the connection id itself.
+            using (ExecutionContext.SuppressFlow())
+            {
+                serving = client.RunAsync();
+            }
+
+            handOff = await serving;
         }
         finally
         {
