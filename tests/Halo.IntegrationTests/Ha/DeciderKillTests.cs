@@ -151,7 +151,7 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
     {
         await using var etcd = await EtcdCluster.StartAsync();
         await using var servers = await ServerCluster.StartAsync(etcd);
-        await using var group = await RedisGroup.StartAsync(servers, output);
+        await using var group = await RedisGroup.StartAsync(servers, output, failsafe: false);
         var before = await group.StatusAsync();
         var load = new RedisWriteLoad(_ => Task.FromResult(("127.0.0.1", group.Proxy.LocalEndpoint.Port)), 1, "all:");
         using var stop = new CancellationTokenSource();
@@ -264,10 +264,12 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
             return decider;
         }
 
-        /// <param name="failsafe">Agents run with the failsafe on (docs/ha.md), each with its promise endpoint on 127.0.0.1.</param>
+        /// <param name="failsafe">Agents run with the failsafe on (docs/ha.md), each with its promise endpoint on 127.0.0.1; by default
+        /// as `halo agent` ships it (<see cref="Halo.Cli.Commands.AgentCommand.FailsafeDefault"/>).</param>
         /// <param name="partitioned">Test hook per member: while it returns true that agent reaches no server.</param>
-        public static async Task<RedisGroup> StartAsync(ServerCluster servers, ITestOutputHelper output, bool failsafe = false, Func<int, bool>? partitioned = null)
+        public static async Task<RedisGroup> StartAsync(ServerCluster servers, ITestOutputHelper output, bool? failsafe = null, Func<int, bool>? partitioned = null)
         {
+            var on = failsafe ?? Halo.Cli.Commands.AgentCommand.FailsafeSwitch(Halo.Cli.Commands.AgentCommand.FailsafeDefault);
             var g = new RedisGroup();
             try
             {
@@ -283,7 +285,7 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
                     g.Redis.Add(await RedisProcess.StartAsync());
                     var driver = new RedisDriver("127.0.0.1", g.Redis[i].Port, TimeSpan.FromMilliseconds(250));
                     GroupAgent? started = null;
-                    var listener = failsafe
+                    var listener = on
                         ? await FailsafeListener.StartAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0), r => started!.AnswerPromiseAsync(r), default)
                         : null;
                     if (listener is not null)
@@ -292,7 +294,7 @@ public sealed class DeciderKillTests(ITestOutputHelper output)
                     }
 
                     var agent = started = new GroupAgent(
-                        new AgentOptions { Group = Group, Member = Name(i), Failsafe = failsafe, FailsafeAddress = listener?.Address }, driver,
+                        new AgentOptions { Group = Group, Member = Name(i), Failsafe = on, FailsafeAddress = listener?.Address }, driver,
                         TracedClient(GroupAgent.ClientOptions(Options(servers, order)), Name(i), g._log), TimeProvider.System, new RecordingLogger(Name(i), g._log));
                     var index = i;
                     if (partitioned is not null)
