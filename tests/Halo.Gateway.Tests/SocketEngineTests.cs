@@ -58,6 +58,41 @@ public sealed class SocketEngineTests
     }
 
     [Fact]
+    public async Task PeerClose_WhileNobodyReads_CancelsConnectionClosed()
+    {
+        if (!EventLoopGroup.IsSupported)
+        {
+            return;
+        }
+
+        // Kestrel's socket transport does this, and turns it into RequestAborted for a request waiting on a slow backend.
+        await using var pair = await Pair.OpenAsync();
+        var closed = new TaskCompletionSource();
+        using var registration = pair.Server.ConnectionClosed.Register(() => closed.TrySetResult());
+        pair.Peer.Shutdown(SocketShutdown.Send);
+        await closed.Task.WaitAsync(Bound);
+    }
+
+    [Fact]
+    public async Task BackendConnect_ByName_TriesEveryAddress()
+    {
+        if (!EventLoopGroup.IsSupported)
+        {
+            return;
+        }
+
+        // 'localhost' may resolve to ::1 first; a backend listening on 127.0.0.1 only must still be reached.
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        var port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        using var backend = await BackendConnection.ConnectAsync(new DnsEndPoint("localhost", port), Bound, TimeProvider.System, EventLoopGroup.Next())
+            .AsTask().WaitAsync(Bound);
+        using var accepted = await listener.AcceptAsync().WaitAsync(Bound);
+        Assert.NotNull(accepted);
+    }
+
+    [Fact]
     public async Task CancelPendingRead_WakesAWaitingRead()
     {
         if (!EventLoopGroup.IsSupported)
