@@ -151,10 +151,10 @@ public static class GatewayHost
             // busy; HAProxy and nginx keep a buffer per connection too.
             o.WaitForDataBeforeAllocatingBuffer = false;
         });
-        if (Proxy.Engine.EventLoopGroup.IsSupported)
+        if (Proxy.Engine.EventLoopGroup.IsEnabled)
         {
-            // On Linux the gateway's own socket engine carries its TCP listeners (Kestrel prefers the transport
-            // registered last that can bind the endpoint); HALO_GATEWAY_ENGINE=dotnet keeps Kestrel's socket transport.
+            // With HALO_GATEWAY_ENGINE=epoll (Linux) the gateway's own socket engine carries its TCP listeners (Kestrel
+            // prefers the transport registered last that can bind the endpoint).
             builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory, Proxy.Engine.LoopTransportFactory>();
         }
 

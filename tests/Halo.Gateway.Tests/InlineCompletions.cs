@@ -11,6 +11,11 @@ internal static class InlineCompletions
 {
 #pragma warning disable CA2255 // a module initializer on purpose: it must run before any test opens a socket
     [ModuleInitializer]
-    internal static void Enable() => GatewayHost.UseInlineSocketCompletions();
+    internal static void Enable()
+    {
+        GatewayHost.UseInlineSocketCompletions();
+        // The gateway's own socket engine is opt-in; these tests run every in-process gateway on it where it can run.
+        Environment.SetEnvironmentVariable(Halo.Gateway.Proxy.Engine.EventLoopGroup.Variable, "epoll");
+    }
 #pragma warning restore CA2255
 }

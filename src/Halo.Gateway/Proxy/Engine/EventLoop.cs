@@ -55,7 +55,13 @@ internal sealed unsafe class EventLoop
             var n = Libc.EpollWait(_epoll, events, BatchSize);
             if (n < 0)
             {
-                continue; // EINTR
+                if (Libc.Errno == Libc.EINTR)
+                {
+                    continue;
+                }
+
+                // EBADF/EINVAL/EFAULT cannot heal: a loop spinning on them would hang its connections silently.
+                Environment.FailFast($"halo gateway: epoll_wait failed on socket engine loop {Index}, errno {Libc.Errno}");
             }
 
             for (var i = 0; i < n; i++)

@@ -36,6 +36,9 @@ internal sealed class LoopConnection : ConnectionContext, IDuplexPipe, IConnecti
         Features.Set<IConnectionTransportFeature>(this);
         Features.Set<IConnectionEndPointFeature>(this);
         Features.Set<IConnectionLifetimeFeature>(this);
+        // A client's FIN or RST cancels ConnectionClosed (so RequestAborted) at once, as with Kestrel's socket transport.
+        socket.PeerClosedState = this;
+        socket.PeerClosed = static s => ((LoopConnection)s!).SignalClosed();
     }
 
     public LoopSocket Socket { get; }

@@ -85,10 +85,22 @@ internal sealed class LoopListener : IConnectionListener, IEventTarget
                 var fd = Libc.accept4(_fd, address, &length, Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC);
                 if (fd < 0)
                 {
-                    return; // EAGAIN: drained (or a transient error such as EMFILE: tried again on the next event)
+                    // EAGAIN: drained. A transient error such as EMFILE is tried again on the next event (level-triggered:
+                    // at once, so a process out of descriptors spins this loop; backing off is not done yet).
+                    return;
                 }
 
-                var socket = LoopSocket.Accepted(fd, EventLoopGroup.Next());
+                LoopSocket socket;
+                try
+                {
+                    socket = LoopSocket.Accepted(fd, EventLoopGroup.Next());
+                }
+                catch (System.Net.Sockets.SocketException)
+                {
+                    Libc.close(fd); // epoll_ctl failed (ENOMEM, ENOSPC): the connection is refused, nothing leaks
+                    continue;
+                }
+
                 var connection = new LoopConnection(socket, SocketAddresses.ToEndPoint(new ReadOnlySpan<byte>(address, length)));
                 if (!_accepted.Writer.TryWrite(connection))
                 {

@@ -43,7 +43,15 @@ internal sealed class LoopPipeReader : PipeReader
         var receive = _socket.ReceiveAsync(_buffer.AsMemory(_end));
         if (receive.IsCompletedSuccessfully)
         {
-            return new ValueTask<ReadResult>(Received(receive.Result));
+            // CancelPendingRead from another thread can complete the receive between its start and this check.
+            var n = receive.Result;
+            if (n == LoopSocket.Canceled)
+            {
+                _cancelRequested = false;
+                return new ValueTask<ReadResult>(new ReadResult(Data, isCanceled: true, _ended));
+            }
+
+            return new ValueTask<ReadResult>(Received(n));
         }
 
         if (_cancelRequested)

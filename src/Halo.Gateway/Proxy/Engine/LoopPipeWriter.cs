@@ -48,8 +48,12 @@ internal sealed class LoopPipeWriter : PipeWriter
         var send = _socket.SendAsync(_buffer.AsMemory(0, _written));
         if (send.IsCompletedSuccessfully)
         {
+            // A CancelPendingFlush from another thread can complete the send between its start and this check: the
+            // unsent tail is lost, so the output is done for (as after a failed send), never counted as sent.
+            var canceled = send.Result == LoopSocket.Canceled;
             _written = 0;
-            return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: false));
+            _gone |= canceled;
+            return new ValueTask<FlushResult>(new FlushResult(isCanceled: canceled, isCompleted: false));
         }
 
         return FlushSlowAsync(send, cancellationToken);
@@ -80,6 +84,7 @@ internal sealed class LoopPipeWriter : PipeWriter
         {
             var n = await send;
             _written = 0;
+            _gone |= n == LoopSocket.Canceled; // the unsent tail is lost: nothing more may follow it on this connection
             cancellationToken.ThrowIfCancellationRequested();
             return new FlushResult(isCanceled: n == LoopSocket.Canceled, isCompleted: false);
         }

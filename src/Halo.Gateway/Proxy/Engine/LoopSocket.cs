@@ -50,9 +50,26 @@ internal sealed unsafe class LoopSocket : IEventTarget, IDisposable
     public static LoopSocket Accepted(int fd, EventLoop loop)
     {
         var socket = new LoopSocket(fd, loop);
-        loop.Register(fd, socket._cookie, Interest);
+        try
+        {
+            loop.Register(fd, socket._cookie, Interest);
+        }
+        catch
+        {
+            EventTargetTable.Remove(socket._cookie);
+            throw;
+        }
+
         return socket;
     }
+
+    /// <summary>
+    /// Called once, on the loop thread, when an event first says the peer closed or reset the connection (Kestrel's transport
+    /// turns a FIN or RST into ConnectionClosed, hence RequestAborted, even while nobody reads). Must not block.
+    /// </summary>
+    public Action<object?>? PeerClosed { get; set; }
+
+    public object? PeerClosedState { get; set; }
 
     /// <summary>A new socket for <see cref="ConnectAsync"/>.</summary>
     public static LoopSocket Create(AddressFamily family, EventLoop loop)
@@ -223,6 +240,7 @@ internal sealed unsafe class LoopSocket : IEventTarget, IDisposable
     public void OnEvents(uint events)
     {
         SocketOperation? received = null, sent = null;
+        var peerJustClosed = false;
         var receiveResult = 0;
         var sendResult = 0;
         Exception? receiveError = null, sendError = null;
@@ -236,6 +254,7 @@ internal sealed unsafe class LoopSocket : IEventTarget, IDisposable
             if ((events & (Libc.EPOLLRDHUP | Libc.EPOLLHUP | Libc.EPOLLERR)) != 0)
             {
                 // The peer's FIN (or an error) may have come with the last data: no further edge will announce it.
+                peerJustClosed = !_peerClosed;
                 _peerClosed = true;
             }
 
@@ -287,6 +306,10 @@ internal sealed unsafe class LoopSocket : IEventTarget, IDisposable
 
         Finish(sent, sendResult, sendError);
         Finish(received, receiveResult, receiveError);
+        if (peerJustClosed)
+        {
+            PeerClosed?.Invoke(PeerClosedState);
+        }
     }
 
     public void Dispose()

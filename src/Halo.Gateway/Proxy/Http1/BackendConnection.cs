@@ -79,15 +79,42 @@ internal sealed class BackendConnection : IDisposable
 
     private static async ValueTask<BackendConnection> ConnectOnLoopAsync(EndPoint endPoint, TimeSpan timeout, TimeProvider time, EventLoop loop)
     {
-        if (endPoint is not IPEndPoint ip)
+        if (endPoint is IPEndPoint ip)
         {
-            // A name is resolved per connection, as HttpClient does; the first address is taken.
-            var dns = (DnsEndPoint)endPoint;
-            using var resolving = new CancellationTokenSource(timeout, time);
-            var addresses = await Dns.GetHostAddressesAsync(dns.Host, resolving.Token);
-            ip = new IPEndPoint(addresses.Length > 0 ? addresses[0] : throw new SocketException((int)SocketError.HostNotFound), dns.Port);
+            return await ConnectOneAsync(ip, timeout, time, loop);
         }
 
+        // A name is resolved per connection, as HttpClient does, and every address is tried in turn (as .NET's
+        // Socket.ConnectAsync(DnsEndPoint) does: 'localhost' may give ::1 first to a backend on 127.0.0.1), all within
+        // one connect timeout that includes the lookup.
+        var dns = (DnsEndPoint)endPoint;
+        var started = time.GetTimestamp();
+        using var resolving = new CancellationTokenSource(timeout, time);
+        var addresses = await Dns.GetHostAddressesAsync(dns.Host, resolving.Token);
+        Exception failure = new SocketException((int)SocketError.HostNotFound);
+        foreach (var address in addresses)
+        {
+            var left = timeout - time.GetElapsedTime(started);
+            if (left <= TimeSpan.Zero)
+            {
+                throw new SocketException((int)SocketError.TimedOut);
+            }
+
+            try
+            {
+                return await ConnectOneAsync(new IPEndPoint(address, dns.Port), left, time, loop);
+            }
+            catch (SocketException ex)
+            {
+                failure = ex;
+            }
+        }
+
+        throw failure;
+    }
+
+    private static async ValueTask<BackendConnection> ConnectOneAsync(IPEndPoint ip, TimeSpan timeout, TimeProvider time, EventLoop loop)
+    {
         var connection = new BackendConnection(null, LoopSocket.Create(ip.AddressFamily, loop), time);
         try
         {

@@ -17,7 +17,7 @@ internal sealed class BackendConnectionPool : IDisposable
     public BackendConnectionPool(Uri address)
     {
         EndPoint = IPAddress.TryParse(address.IdnHost, out var ip) ? new IPEndPoint(ip, address.Port) : new DnsEndPoint(address.IdnHost, address.Port);
-        _lanes = new Lane[Engine.EventLoopGroup.IsSupported ? Engine.EventLoopGroup.Count : 1];
+        _lanes = new Lane[Engine.EventLoopGroup.IsEnabled ? Engine.EventLoopGroup.Count : 1];
         for (var i = 0; i < _lanes.Length; i++)
         {
             _lanes[i] = new Lane();
