@@ -18,20 +18,13 @@ public sealed class CallerReportsTests
         Assert.Equal(["gw-a"], verdict.Reporters);
     }
 
-    [Fact]
-    public void Judge_FewRequests_NoVerdict()
+    [Theory]
+    [InlineData(5, 5)] // every request failed, but too few to judge
+    [InlineData(100, 40)] // enough requests, but only some failed
+    public void Judge_FewRequestsOrSomeFailures_NotFailing(int requests, int failures)
     {
         var reports = new CallerReports(new CallerEvidenceOptions());
-        reports.Add("gw-a", T0, 5, 5);
-
-        Assert.False(reports.Judge(T0).Failing);
-    }
-
-    [Fact]
-    public void Judge_SomeFailures_NotFailing()
-    {
-        var reports = new CallerReports(new CallerEvidenceOptions());
-        reports.Add("gw-a", T0, 100, 40);
+        reports.Add("gw-a", T0, requests, failures);
 
         Assert.False(reports.Judge(T0).Failing);
     }
