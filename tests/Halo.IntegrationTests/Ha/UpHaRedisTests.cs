@@ -143,8 +143,9 @@ public sealed partial class UpHaRedisTests(ITestOutputHelper output)
             {
                 var cache = JsonDocument.Parse(json).RootElement.GetProperty("groups").EnumerateArray()
                     .FirstOrDefault(g => g.GetProperty("name").GetString() == "cache");
-                if (cache.ValueKind == JsonValueKind.Object && cache.GetProperty("primary").GetString() is { } primary
-                    && cache.GetProperty("primaryConfirmed").GetBoolean())
+                // Before the first election the group has no primary yet, and the JSON leaves the field out.
+                if (cache.ValueKind == JsonValueKind.Object && cache.TryGetProperty("primary", out var p) && p.GetString() is { } primary
+                    && cache.TryGetProperty("primaryConfirmed", out var confirmed) && confirmed.GetBoolean())
                 {
                     return (primary, cache.GetProperty("epoch").GetInt64());
                 }
