@@ -34,6 +34,7 @@ public static class GatewayHost
         GatewaySettings settings;
         try
         {
+            Proxy.Engine.EventLoopGroup.Validate(Environment.GetEnvironmentVariable(Proxy.Engine.EventLoopGroup.Variable));
             if (string.IsNullOrWhiteSpace(opts.ConfigPath))
             {
                 throw new GatewayConfigException("config", "a config file is required (halo gateway --config gateway.yaml)");

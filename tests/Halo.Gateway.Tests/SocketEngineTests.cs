@@ -18,6 +18,27 @@ public sealed class SocketEngineTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(10);
 
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("epoll")]
+    [InlineData("dotnet")]
+    [InlineData("EPOLL")]
+    public void EngineVariable_KnownValue_Accepted(string? value) => EventLoopGroup.Validate(value);
+
+    [Theory]
+    [InlineData("epol")]
+    [InlineData("io_uring")]
+    [InlineData("1")]
+    public void EngineVariable_UnknownValue_NamesVariableAndChoices(string value)
+    {
+        var ex = Assert.Throws<Halo.Gateway.Configuration.GatewayConfigException>(() => EventLoopGroup.Validate(value));
+        Assert.Equal(EventLoopGroup.Variable, ex.Field);
+        Assert.Contains($"'{value}'", ex.Message);
+        Assert.Contains("epoll", ex.Message);
+        Assert.Contains("dotnet", ex.Message);
+    }
+
     [Fact]
     public async Task Read_AfterShortRead_WaitsThenGetsLaterBytes()
     {

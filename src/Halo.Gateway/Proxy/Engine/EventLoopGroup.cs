@@ -23,6 +23,19 @@ internal static class EventLoopGroup
     public static bool IsEnabled { get; } = IsSupported
         && string.Equals(Environment.GetEnvironmentVariable(Variable), "epoll", StringComparison.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// Checks the variable's value at start: <c>epoll</c> (the engine) and <c>dotnet</c> or unset (the default) are the
+    /// choices; anything else, a misspelt <c>epol</c> say, stops the gateway instead of silently meaning the default.
+    /// </summary>
+    public static void Validate(string? value)
+    {
+        if (!string.IsNullOrEmpty(value) && !string.Equals(value, "epoll", StringComparison.OrdinalIgnoreCase)
+            && !string.Equals(value, "dotnet", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new Configuration.GatewayConfigException(Variable, $"'{value}' is not a socket engine: epoll (the gateway's own, Linux) or dotnet (the default)");
+        }
+    }
+
     public static int Count => Loops.Value.Length;
 
     /// <summary>Round robin: accepted connections are spread over the loops.</summary>
