@@ -116,8 +116,7 @@ public sealed class EtcdMemberKillTests(ITestOutputHelper output)
     {
         await using var etcd = await EtcdCluster.StartAsync();
         await using var servers = await ServerCluster.StartAsync(etcd);
-        await using var group = await DeciderKillTests.RedisGroup.StartAsync(servers, output,
-            failsafe: Halo.Cli.Commands.AgentCommand.FailsafeSwitch(Halo.Cli.Commands.AgentCommand.FailsafeDefault));
+        await using var group = await DeciderKillTests.RedisGroup.StartAsync(servers, output);
         var before = await group.StatusAsync();
         var primary = group.Agents[int.Parse(before.Primary!.AsSpan(1)) - 1];
         // Armed: the decider stored whom the primary asks, so a late renewal can be covered by promises from the first kill on.

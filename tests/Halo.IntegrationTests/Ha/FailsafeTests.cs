@@ -26,7 +26,7 @@ public sealed class FailsafeTests(ITestOutputHelper output)
     {
         await using var etcd = await EtcdCluster.StartAsync();
         await using var servers = await ServerCluster.StartAsync(etcd);
-        await using var group = await DeciderKillTests.RedisGroup.StartAsync(servers, output, failsafe: Halo.Cli.Commands.AgentCommand.FailsafeSwitch(Halo.Cli.Commands.AgentCommand.FailsafeDefault));
+        await using var group = await DeciderKillTests.RedisGroup.StartAsync(servers, output);
         var before = await group.StatusAsync();
         var primary = group.Agents[int.Parse(before.Primary!.AsSpan(1)) - 1];
         await Eventually.UntilAsync(() => Task.FromResult(primary.FailsafeArmed), Bound, "the decider to store the primary's failsafe members");
